@@ -1,0 +1,110 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** `true` when `host` only accepts connections from this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
+const idList = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []),
+  z.array(z.string().regex(/^\d+$/, 'must be numeric user ids separated by commas')),
+);
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+const schema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  DASHBOARD_TOKEN: optionalString,
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalUrl,
+  ANTHROPIC_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: optionalUrl,
+  TELEGRAM_BOT_TOKEN: optionalString,
+  TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().default('https://api.telegram.org')),
+  TELEGRAM_ALLOWED_USERS: idList,
+  DISCORD_BOT_TOKEN: optionalString,
+  DISCORD_API_BASE: z.preprocess(emptyToUndefined, z.url().default('https://discord.com/api')),
+  DISCORD_GUILD_ID: optionalString,
+  DISCORD_ALLOWED_USERS: idList,
+  MAX_CONCURRENT_RUNS: int(4, 1, 64),
+  RUN_TIMEOUT_S: int(300, 1, 86_400),
+  ECHO_DELAY_MS: int(150, 0, 60_000),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+});
+
+/** The process configuration, parsed once from the environment by {@link loadConfig}. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Absolute path of the data directory (SQLite file, one docs folder per bot). */
+  dataDir: string;
+  dashboardToken?: string;
+  openai: { apiKey?: string; baseURL?: string };
+  anthropic: { apiKey?: string; baseURL?: string };
+  telegram: { token?: string; apiRoot: string; allowedUsers: string[] };
+  discord: { token?: string; apiBase: string; guildId?: string; allowedUsers: string[] };
+  maxConcurrentRuns: number;
+  /** A run still going after this many seconds is killed and fails. */
+  runTimeoutS: number;
+  /** Pause between the lines the offline `echo` model streams, in ms. */
+  echoDelayMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A bad configuration value; `variable` names the environment variable at fault. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment into a {@link Config}. The only reader of `process.env` in the app is the
+ * caller that passes it here.
+ * @throws {ConfigError} on the first bad value, naming its variable.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message.toLowerCase());
+  }
+  const e = parsed.data;
+  if (!isLoopbackHost(e.HOST) && !e.DASHBOARD_TOKEN) {
+    throw new ConfigError('DASHBOARD_TOKEN', `is required when HOST (${e.HOST}) is not a loopback address`);
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.DATA_DIR),
+    dashboardToken: e.DASHBOARD_TOKEN,
+    openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },
+    anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
+    telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, allowedUsers: e.TELEGRAM_ALLOWED_USERS },
+    discord: {
+      token: e.DISCORD_BOT_TOKEN,
+      apiBase: e.DISCORD_API_BASE,
+      guildId: e.DISCORD_GUILD_ID,
+      allowedUsers: e.DISCORD_ALLOWED_USERS,
+    },
+    maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    runTimeoutS: e.RUN_TIMEOUT_S,
+    echoDelayMs: e.ECHO_DELAY_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

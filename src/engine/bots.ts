@@ -1,0 +1,238 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Db } from './db/database.ts';
+import { bots, results, runs, type BotRow } from './db/schema.ts';
+import { AppError } from './errors.ts';
+import type { EventBus } from './event-bus.ts';
+import { configuredProviders, parseModel, type ProviderName } from './providers/models.ts';
+import { parseScheduleSpec } from './schedule-spec.ts';
+import type { RunStatus } from './run-status.ts';
+
+/** The tools a bot may be given (seed 001's checkboxes). */
+export const TOOL_NAMES = ['web_search', 'web_fetch', 'files', 'code'] as const;
+
+/** Input accepted when creating a bot; every field but `name` and `prompt` has a default. */
+export const botInputSchema = z.object({
+  name: z
+    .string({ error: 'name is required' })
+    .trim()
+    .min(1, 'name is required')
+    .max(64, 'name must be at most 64 characters')
+    .refine((s) => !/[\u0000-\u001f]/.test(s), 'name must not contain control characters'),
+  emoji: z.string().trim().max(16, 'emoji must be at most 16 characters').optional(),
+  description: z.string().max(2000, 'description must be at most 2000 characters').optional(),
+  prompt: z.string({ error: 'prompt is required' }).trim().min(1, 'prompt is required').max(50_000, 'prompt must be at most 50000 characters'),
+  model: z.string().trim().min(1).max(200).optional(),
+  tools: z.array(z.enum(TOOL_NAMES)).max(TOOL_NAMES.length).optional(),
+  schedule: z.string().max(200).nullable().optional(),
+  notify: z.record(z.string(), z.unknown()).optional(),
+  paused: z.boolean().optional(),
+  max_steps: z.number().int().min(1).max(50).optional(),
+});
+
+/** Input accepted when updating a bot: any subset of the create fields. */
+export const botPatchSchema = botInputSchema.partial();
+
+export type BotInput = z.input<typeof botInputSchema>;
+export type BotPatch = z.input<typeof botPatchSchema>;
+
+/** A bot with the figures the dashboard and chat show beside it. */
+export interface BotSummary extends BotRow {
+  status: 'running' | 'queued' | 'paused' | 'idle';
+  lastRunAt: number | null;
+  lastRunStatus: RunStatus | null;
+  resultCount: number;
+  runCount: number;
+}
+
+/** Converts zod issues into one {@link AppError} naming each bad field. */
+export function validationError(error: z.ZodError): AppError {
+  const fields = error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+  return new AppError('VALIDATION_FAILED', fields.map((f) => f.message).join('; '), { fields });
+}
+
+/** Bot create/read/update/delete, with validation and one docs folder per bot. */
+export class BotService {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly opts: { dataDir: string; providers: ProviderName[] },
+  ) {}
+
+  /** All bots, oldest first. */
+  list(): BotRow[] {
+    return this.db.select().from(bots).orderBy(bots.id).all();
+  }
+
+  /** All bots with status, last run and counts. */
+  listSummaries(): BotSummary[] {
+    return this.list().map((b) => this.summarize(b));
+  }
+
+  /** @throws {AppError} BOT_NOT_FOUND */
+  get(id: number): BotRow {
+    const row = Number.isSafeInteger(id) ? this.db.select().from(bots).where(eq(bots.id, id)).get() : undefined;
+    if (!row) throw new AppError('BOT_NOT_FOUND', `No bot with id ${id}.`);
+    return row;
+  }
+
+  /** Finds a bot by name, case-insensitively; undefined when none. */
+  findByName(name: string): BotRow | undefined {
+    return this.db.select().from(bots).where(eq(bots.nameKey, nameKey(name))).get();
+  }
+
+  /** The bot with its status, last run and counts. */
+  summarize(bot: BotRow): BotSummary {
+    const last = this.db
+      .select({ status: runs.status, createdAt: runs.createdAt, startedAt: runs.startedAt })
+      .from(runs)
+      .where(eq(runs.botId, bot.id))
+      .orderBy(desc(runs.id))
+      .limit(1)
+      .get();
+    const active = this.db
+      .select({ status: runs.status })
+      .from(runs)
+      .where(and(eq(runs.botId, bot.id), sql`${runs.status} in ('queued','running')`))
+      .all();
+    const resultCount = this.db.select({ n: sql<number>`count(*)` }).from(results).where(eq(results.botId, bot.id)).get()!.n;
+    const runCount = this.db.select({ n: sql<number>`count(*)` }).from(runs).where(eq(runs.botId, bot.id)).get()!.n;
+    const status = active.some((r) => r.status === 'running')
+      ? 'running'
+      : active.length > 0
+        ? 'queued'
+        : bot.paused
+          ? 'paused'
+          : 'idle';
+    return {
+      ...bot,
+      status,
+      lastRunAt: last ? (last.startedAt ?? last.createdAt) : null,
+      lastRunStatus: last?.status ?? null,
+      resultCount,
+      runCount,
+    };
+  }
+
+  /**
+   * Creates a bot and its docs folder `DATA_DIR/bots/<id>/`.
+   * @throws {AppError} VALIDATION_FAILED (bad field, unknown or unconfigured model, bad schedule),
+   *   BOT_NAME_TAKEN (same name, any case).
+   */
+  create(input: unknown): BotRow {
+    const parsed = botInputSchema.safeParse(input);
+    if (!parsed.success) throw validationError(parsed.error);
+    const v = parsed.data;
+    const model = this.checkModel(v.model ?? 'echo');
+    const schedule = this.checkSchedule(v.schedule);
+    this.checkNameFree(v.name);
+    const now = Date.now();
+    const row = this.db.transaction((tx) => {
+      const inserted = tx
+        .insert(bots)
+        .values({
+          name: v.name,
+          nameKey: nameKey(v.name),
+          emoji: v.emoji || '🤖',
+          description: v.description ?? '',
+          prompt: v.prompt,
+          model,
+          tools: v.tools ?? [],
+          schedule,
+          docsPath: '',
+          notify: v.notify ?? {},
+          paused: v.paused ?? false,
+          maxSteps: v.max_steps ?? 8,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning()
+        .get();
+      const docsPath = path.join(this.opts.dataDir, 'bots', String(inserted.id));
+      fs.mkdirSync(docsPath, { recursive: true });
+      return tx.update(bots).set({ docsPath }).where(eq(bots.id, inserted.id)).returning().get();
+    });
+    this.bus.emit('bot.changed', { botId: row.id, change: 'created' });
+    return row;
+  }
+
+  /**
+   * Updates the given fields of a bot.
+   * @throws {AppError} BOT_NOT_FOUND, VALIDATION_FAILED, BOT_NAME_TAKEN
+   */
+  update(id: number, patch: unknown): BotRow {
+    const bot = this.get(id);
+    const parsed = botPatchSchema.safeParse(patch);
+    if (!parsed.success) throw validationError(parsed.error);
+    const v = parsed.data;
+    const set: Partial<typeof bots.$inferInsert> = { updatedAt: Date.now() };
+    if (v.name !== undefined && v.name !== bot.name) {
+      if (nameKey(v.name) !== bot.nameKey) this.checkNameFree(v.name);
+      set.name = v.name;
+      set.nameKey = nameKey(v.name);
+    }
+    if (v.emoji !== undefined) set.emoji = v.emoji || '🤖';
+    if (v.description !== undefined) set.description = v.description;
+    if (v.prompt !== undefined) set.prompt = v.prompt;
+    if (v.model !== undefined) set.model = this.checkModel(v.model);
+    if (v.tools !== undefined) set.tools = v.tools;
+    if (v.schedule !== undefined) {
+      set.schedule = this.checkSchedule(v.schedule);
+      if (set.schedule !== bot.schedule) set.scheduleClaimedAt = null;
+    }
+    if (v.notify !== undefined) set.notify = v.notify;
+    if (v.paused !== undefined) set.paused = v.paused;
+    if (v.max_steps !== undefined) set.maxSteps = v.max_steps;
+    const row = this.db.update(bots).set(set).where(eq(bots.id, id)).returning().get();
+    this.bus.emit('bot.changed', { botId: id, change: 'updated' });
+    return row;
+  }
+
+  /**
+   * Deletes a bot, its runs, results, triggers and docs folder. The caller cancels its active runs
+   * first (see `Engine.deleteBot`).
+   * @throws {AppError} BOT_NOT_FOUND
+   */
+  delete(id: number): void {
+    const bot = this.get(id);
+    this.db.delete(bots).where(eq(bots.id, id)).run();
+    fs.rmSync(bot.docsPath, { recursive: true, force: true });
+    this.bus.emit('bot.changed', { botId: id, change: 'deleted' });
+  }
+
+  private checkNameFree(name: string): void {
+    const other = this.findByName(name);
+    if (other) throw new AppError('BOT_NAME_TAKEN', `A bot named "${other.name}" already exists (names are case-insensitive).`);
+  }
+
+  private checkModel(model: string): string {
+    const ref = parseModel(model);
+    if (!ref) {
+      throw new AppError('VALIDATION_FAILED', `model "${model}" is not known: use "echo", "openai:<model>" or "anthropic:<model>".`, {
+        fields: [{ field: 'model', message: 'unknown model' }],
+      });
+    }
+    if (!this.opts.providers.includes(ref.provider)) {
+      const variable = ref.provider === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
+      throw new AppError('VALIDATION_FAILED', `model "${model}" needs the ${ref.provider} provider, which is not configured (set ${variable}).`, {
+        fields: [{ field: 'model', message: 'provider not configured' }],
+      });
+    }
+    return model.trim();
+  }
+
+  private checkSchedule(spec: string | null | undefined): string | null {
+    try {
+      return parseScheduleSpec(spec);
+    } catch (err) {
+      throw new AppError('VALIDATION_FAILED', (err as Error).message, { fields: [{ field: 'schedule', message: (err as Error).message }] });
+    }
+  }
+}
+
+/** The case-insensitive key of a bot or pipeline name. */
+export function nameKey(name: string): string {
+  return name.trim().normalize('NFC').toLowerCase();
+}

@@ -1,0 +1,185 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// All times are Unix epoch milliseconds (integers). JSON columns hold JSON text.
+
+export const bots = sqliteTable(
+  'bots',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    /** `name` lower-cased: names are unique case-insensitively. */
+    nameKey: text('name_key').notNull(),
+    emoji: text('emoji').notNull().default('🤖'),
+    description: text('description').notNull().default(''),
+    prompt: text('prompt').notNull(),
+    model: text('model').notNull().default('echo'),
+    tools: text('tools', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    schedule: text('schedule'),
+    docsPath: text('docs_path').notNull(),
+    notify: text('notify', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+    maxSteps: integer('max_steps').notNull().default(8),
+    /** The last schedule occurrence (ms) that was claimed, so a restart never fires it twice. */
+    scheduleClaimedAt: integer('schedule_claimed_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('bots_name_key_unique').on(t.nameKey)],
+);
+
+export const triggers = sqliteTable(
+  'triggers',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceBotId: integer('source_bot_id')
+      .notNull()
+      .references(() => bots.id, { onDelete: 'cascade' }),
+    event: text('event', { enum: ['completed', 'failed', 'result'] }).notNull(),
+    targetBotId: integer('target_bot_id')
+      .notNull()
+      .references(() => bots.id, { onDelete: 'cascade' }),
+    targetAction: text('target_action').notNull().default('start'),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('triggers_source_idx').on(t.sourceBotId)],
+);
+
+export const pipelines = sqliteTable(
+  'pipelines',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    nameKey: text('name_key').notNull(),
+    description: text('description').notNull().default(''),
+    /** Ordered bot ids; step i's output is step i+1's input. */
+    steps: text('steps', { mode: 'json' }).$type<number[]>().notNull(),
+    schedule: text('schedule'),
+    scheduleClaimedAt: integer('schedule_claimed_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('pipelines_name_key_unique').on(t.nameKey)],
+);
+
+export const pipelineRuns = sqliteTable('pipeline_runs', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  pipelineId: integer('pipeline_id')
+    .notNull()
+    .references(() => pipelines.id, { onDelete: 'cascade' }),
+  trigger: text('trigger').notNull(),
+  status: text('status').notNull(),
+  input: text('input'),
+  output: text('output'),
+  error: text('error'),
+  currentStep: integer('current_step').notNull().default(0),
+  createdAt: integer('created_at').notNull(),
+  startedAt: integer('started_at'),
+  finishedAt: integer('finished_at'),
+});
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    botId: integer('bot_id')
+      .notNull()
+      .references(() => bots.id, { onDelete: 'cascade' }),
+    /** manual | schedule | trigger:<bot> | pipeline:<id> | telegram:<user> | discord:<user> */
+    trigger: text('trigger').notNull(),
+    status: text('status', {
+      enum: ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'],
+    }).notNull(),
+    input: text('input'),
+    output: text('output'),
+    error: text('error'),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+    durationMs: integer('duration_ms'),
+    tokensIn: integer('tokens_in'),
+    tokensOut: integer('tokens_out'),
+    /** Cost in USD, null when the model's price is unknown. */
+    costUsd: real('cost_usd'),
+    /** How many trigger hops led to this run (0 for a run nobody chained). */
+    chainDepth: integer('chain_depth').notNull().default(0),
+    parentRunId: integer('parent_run_id'),
+    pipelineRunId: integer('pipeline_run_id').references(() => pipelineRuns.id, { onDelete: 'set null' }),
+    pipelineStep: integer('pipeline_step'),
+  },
+  (t) => [index('runs_bot_idx').on(t.botId, t.id), index('runs_status_idx').on(t.status)],
+);
+
+export const runLogs = sqliteTable(
+  'run_logs',
+  {
+    runId: integer('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    ts: integer('ts').notNull(),
+    stream: text('stream').notNull(),
+    text: text('text').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+
+export const results = sqliteTable(
+  'results',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    botId: integer('bot_id')
+      .notNull()
+      .references(() => bots.id, { onDelete: 'cascade' }),
+    runId: integer('run_id').references(() => runs.id, { onDelete: 'set null' }),
+    title: text('title').notNull(),
+    content: text('content').notNull().default(''),
+    url: text('url'),
+    metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    pinned: integer('pinned', { mode: 'boolean' }).notNull().default(false),
+    isNew: integer('is_new', { mode: 'boolean' }).notNull().default(true),
+    /** Identity of the item (normalized URL, else a hash of title and content). */
+    dedupeKey: text('dedupe_key').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('results_bot_idx').on(t.botId, t.id), index('results_dedupe_idx').on(t.botId, t.dedupeKey)],
+);
+
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    botId: integer('bot_id').references(() => bots.id, { onDelete: 'set null' }),
+    runId: integer('run_id').references(() => runs.id, { onDelete: 'set null' }),
+    kind: text('kind').notNull(),
+    message: text('message').notNull(),
+    level: text('level', { enum: ['info', 'success', 'warn', 'error'] }).notNull().default('info'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_created_idx').on(t.id)],
+);
+
+export const subscriptions = sqliteTable(
+  'subscriptions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    botId: integer('bot_id')
+      .notNull()
+      .references(() => bots.id, { onDelete: 'cascade' }),
+    platform: text('platform', { enum: ['telegram', 'discord'] }).notNull(),
+    chatId: text('chat_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('subscriptions_unique').on(t.botId, t.platform, t.chatId)],
+);
+
+export type BotRow = typeof bots.$inferSelect;
+export type RunRow = typeof runs.$inferSelect;
+export type RunLogRow = typeof runLogs.$inferSelect;
+export type ResultRow = typeof results.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type TriggerRow = typeof triggers.$inferSelect;
+export type PipelineRow = typeof pipelines.$inferSelect;
+export type PipelineRunRow = typeof pipelineRuns.$inferSelect;
+export type SubscriptionRow = typeof subscriptions.$inferSelect;

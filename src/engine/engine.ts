@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { ActivityLog } from './activity.ts';
+import { BotService } from './bots.ts';
+import { openDatabase, type Db } from './db/database.ts';
+import type { BotRow, RunRow } from './db/schema.ts';
+import { DocsStore } from './docs.ts';
+import { EventBus } from './event-bus.ts';
+import { configuredProviders } from './providers/models.ts';
+import { ResultService } from './results.ts';
+import { Runner, type RunRequest } from './runner/runner.ts';
+
+/**
+ * The core: storage, the event bus and the services over them. Web and chat adapters call it; it
+ * knows nothing of them.
+ */
+export class Engine {
+  readonly db: Db;
+  readonly bus: EventBus;
+  readonly activity: ActivityLog;
+  readonly bots: BotService;
+  readonly results: ResultService;
+  readonly runner: Runner;
+  readonly docs = new DocsStore();
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+  ) {
+    this.db = openDatabase(config.dataDir);
+    this.bus = new EventBus((err, event) => log.error({ err, event }, 'event listener failed'));
+    this.activity = new ActivityLog(this.db, this.bus);
+    this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
+    this.results = new ResultService(this.db, this.bus);
+    this.runner = new Runner(this.db, this.bus, this.activity, this.results, log.child({ component: 'runner' }), {
+      maxConcurrentRuns: config.maxConcurrentRuns,
+      runTimeoutS: config.runTimeoutS,
+      providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs },
+    });
+  }
+
+  /** Marks runs a crash left behind as interrupted. Call once before serving. */
+  start(): void {
+    const n = this.runner.recover();
+    if (n > 0) this.log.warn({ runs: n }, 'runs left active by the last process were marked interrupted');
+  }
+
+  /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
+  createBot(input: unknown): BotRow {
+    const bot = this.bots.create(input);
+    this.activity.record({ botId: bot.id, kind: 'bot.created', message: `${bot.emoji} ${bot.name} was created` });
+    return bot;
+  }
+
+  /**
+   * Queues a run of a bot.
+   * @throws {AppError} BOT_NOT_FOUND
+   */
+  startRun(botId: number, req: RunRequest): RunRow {
+    const bot = this.bots.get(botId);
+    const run = this.runner.enqueue(bot, req);
+    this.activity.record({ botId, runId: run.id, kind: 'run.queued', message: `${bot.emoji} ${bot.name}: run #${run.id} started (${req.trigger})` });
+    return run;
+  }
+
+  /**
+   * Cancels the bot's active runs, then deletes it with its runs, results and docs folder.
+   * @throws {AppError} BOT_NOT_FOUND
+   */
+  async deleteBot(botId: number): Promise<void> {
+    const bot = this.bots.get(botId);
+    await this.runner.cancelAllForBot(botId, 'the bot was deleted');
+    this.bots.delete(botId);
+    this.activity.record({ kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
+  }
+
+  /** Stops every run (marking them interrupted) and closes the database. */
+  async close(): Promise<void> {
+    await this.runner.close();
+    this.db.$client.close();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Every error the engine reports to a person, declared once: a stable code, the HTTP status the
+ * API answers with, and a message template. Adapters (REST, Telegram, Discord) render `message`.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400 },
+  BAD_REQUEST: { status: 400 },
+  PAYLOAD_TOO_LARGE: { status: 413 },
+  BOT_NOT_FOUND: { status: 404 },
+  BOT_NAME_TAKEN: { status: 409 },
+  RUN_NOT_FOUND: { status: 404 },
+  RUN_NOT_ACTIVE: { status: 409 },
+  DOC_NOT_FOUND: { status: 404 },
+  DOC_INVALID_NAME: { status: 400 },
+  DOC_TOO_LARGE: { status: 413 },
+  RESULT_NOT_FOUND: { status: 404 },
+  TRIGGER_NOT_FOUND: { status: 404 },
+  TRIGGER_CYCLE: { status: 409 },
+  PIPELINE_NOT_FOUND: { status: 404 },
+  UNAUTHORIZED: { status: 401 },
+  NOT_FOUND: { status: 404 },
+  INTERNAL: { status: 500 },
+} as const satisfies Record<string, { status: number }>;
+
+/** One of the stable error codes in {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * An error meant for the person who caused it. `code` is stable (clients may switch on it),
+ * `message` is a plain sentence, `status` the HTTP status; `details` carries field errors.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_CODES[code].status;
+  }
+}
+
+/** `true` for an {@link AppError}. */
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

@@ -1,0 +1,38 @@
+/**
+ * openOrchestrator: one process holding the engine (runner, storage), the dashboard and REST API,
+ * and the chat adapters. Start with `npm start`.
+ */
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { Engine } from './engine/engine.ts';
+import { buildApp } from './web/app.ts';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const logger = pino({ level: config.logLevel });
+const engine = new Engine(config, logger);
+engine.start();
+const app = await buildApp({ engine, logger });
+await app.listen({ port: config.port, host: config.host });
+logger.info(`openOrchestrator is running on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  await app.close();
+  await engine.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,76 @@
+import type { BotSummary } from '../../engine/bots.ts';
+import type { BotRow, EventRow, ResultRow, RunRow } from '../../engine/db/schema.ts';
+import type { DocInfo } from '../../engine/docs.ts';
+
+// The API speaks snake_case and ISO-8601 times; the engine keeps camelCase and epoch ms.
+
+const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
+
+export function botJson(b: BotRow | BotSummary) {
+  const s = 'status' in b ? (b as BotSummary) : undefined;
+  return {
+    id: b.id,
+    name: b.name,
+    emoji: b.emoji,
+    description: b.description,
+    prompt: b.prompt,
+    model: b.model,
+    tools: b.tools,
+    schedule: b.schedule,
+    notify: b.notify,
+    paused: b.paused,
+    max_steps: b.maxSteps,
+    docs_path: b.docsPath,
+    created_at: iso(b.createdAt),
+    updated_at: iso(b.updatedAt),
+    ...(s && {
+      status: s.status,
+      last_run_at: iso(s.lastRunAt),
+      last_run_status: s.lastRunStatus,
+      result_count: s.resultCount,
+      run_count: s.runCount,
+    }),
+  };
+}
+
+export function runJson(r: RunRow) {
+  return {
+    id: r.id,
+    bot_id: r.botId,
+    trigger: r.trigger,
+    status: r.status,
+    input: r.input,
+    output: r.output,
+    error: r.error,
+    created_at: iso(r.createdAt),
+    started_at: iso(r.startedAt),
+    finished_at: iso(r.finishedAt),
+    duration_ms: r.durationMs,
+    tokens_in: r.tokensIn,
+    tokens_out: r.tokensOut,
+    cost_usd: r.costUsd,
+  };
+}
+
+export function resultJson(r: ResultRow) {
+  return {
+    id: r.id,
+    bot_id: r.botId,
+    run_id: r.runId,
+    title: r.title,
+    content: r.content,
+    url: r.url,
+    metadata: r.metadata,
+    pinned: r.pinned,
+    is_new: r.isNew,
+    created_at: iso(r.createdAt),
+  };
+}
+
+export function eventJson(e: EventRow) {
+  return { id: e.id, bot_id: e.botId, run_id: e.runId, kind: e.kind, message: e.message, level: e.level, created_at: iso(e.createdAt) };
+}
+
+export function docJson(d: DocInfo) {
+  return { name: d.name, size: d.size, modified_at: iso(d.modifiedAt) };
+}

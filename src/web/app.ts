@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import type { Logger } from 'pino';
+import type { Engine } from '../engine/engine.ts';
+import { AppError, isAppError } from '../engine/errors.ts';
+import { MAX_DOC_BYTES } from '../engine/docs.ts';
+import { apiRoutes } from './api/routes.ts';
+import { checkToken } from './auth.ts';
+import { pageRoutes } from './pages.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+export interface AppOptions {
+  engine: Engine;
+  logger: Logger;
+}
+
+/**
+ * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
+ * `listen()` it as they need.
+ */
+export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const e = toAppError(err);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    if (wantsHtml(req.url, req.headers.accept)) {
+      return reply.code(e.status).type('text/html; charset=utf-8').send(errorPage(e));
+    }
+    return reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new AppError('NOT_FOUND', `Nothing at ${req.method} ${req.url.split('?')[0]}.`);
+    if (wantsHtml(req.url, req.headers.accept)) return reply.code(404).type('text/html; charset=utf-8').send(errorPage(e));
+    return reply.code(404).send({ error: { code: e.code, message: e.message } });
+  });
+
+  if (engine.config.dashboardToken) {
+    const token = engine.config.dashboardToken;
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz' || req.url.startsWith('/static/')) return;
+      const r = checkToken(req, token);
+      if (r.ok) {
+        if (r.setCookie) reply.header('set-cookie', r.setCookie);
+        return;
+      }
+      throw new AppError('UNAUTHORIZED', 'A valid dashboard token is required (Authorization: Bearer <DASHBOARD_TOKEN>, or open /?token=<DASHBOARD_TOKEN> once).');
+    });
+  }
+
+  await app.register(formbody);
+  await app.register(multipart, { limits: { fileSize: MAX_DOC_BYTES, files: 20 } });
+  await app.register(fastifyStatic, { root: path.join(ROOT, 'public'), prefix: '/static/' });
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('htmx.org/dist/htmx.min.js')),
+    prefix: '/vendor/htmx/',
+    decorateReply: false,
+  });
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('htmx-ext-sse/dist/sse.min.js')),
+    prefix: '/vendor/htmx-ext-sse/',
+    decorateReply: false,
+  });
+
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
+  }));
+  await app.register(apiRoutes(engine), { prefix: '/api' });
+  await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
+  return app;
+}
+
+function toAppError(err: FastifyError | Error): AppError {
+  if (isAppError(err)) return err;
+  const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.code === 'FST_REQ_FILE_TOO_LARGE' || fe.statusCode === 413) {
+    return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)) {
+    return new AppError('BAD_REQUEST', fe.message || 'The request could not be read.');
+  }
+  return new AppError('INTERNAL', 'Something went wrong on our side; the server log has the details.');
+}
+
+function wantsHtml(url: string, accept: string | undefined): boolean {
+  return !url.startsWith('/api/') && !url.startsWith('/healthz') && (accept ?? '').includes('text/html');
+}
+
+function errorPage(e: AppError): string {
+  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html><meta charset="utf-8"><title>${e.status} · openOrchestrator</title><link rel="stylesheet" href="/static/app.css"><main class="page"><div class="error-page"><h1>${e.status}</h1><p>${esc(e.message)}</p><p><a href="/">Back to the dashboard</a></p></div></main>`;
+}

@@ -1,0 +1,26 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+
+const COOKIE = 'oo_token';
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Checks the dashboard token: `Authorization: Bearer <token>`, the `oo_token` cookie, or a
+ * `?token=` query parameter (which then sets the cookie, so a person opens the link once).
+ */
+export function checkToken(req: FastifyRequest, token: string): { ok: boolean; setCookie?: string } {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ') && same(auth.slice(7).trim(), token)) return { ok: true };
+  const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${COOKIE}=`));
+  if (cookie && same(decodeURIComponent(cookie.slice(COOKIE.length + 1)), token)) return { ok: true };
+  const q = (req.query as Record<string, string> | undefined)?.token;
+  if (typeof q === 'string' && same(q, token)) {
+    return { ok: true, setCookie: `${COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict` };
+  }
+  return { ok: false };
+}

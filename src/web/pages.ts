@@ -1,0 +1,121 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Eta } from 'eta';
+import type { Engine } from '../engine/engine.ts';
+import { AppError, isAppError } from '../engine/errors.ts';
+import type { RunLogRow } from '../engine/db/schema.ts';
+import { isFinalRunStatus, type RunStatus } from '../engine/run-status.ts';
+import { suggestedModels } from '../engine/providers/models.ts';
+import { TOOL_NAMES } from '../engine/bots.ts';
+import { streamRunLog, type LogStreamFormat } from './sse.ts';
+import { view } from './view-helpers.ts';
+
+/** The dashboard: server-rendered pages (eta) that htmx updates in place. */
+export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+  async (app) => {
+    const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
+    const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) =>
+      reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view, tz: view.tz }));
+
+    const formDefaults = { name: '', emoji: '🤖', description: '', prompt: '', model: 'echo', schedule: '', tools: [] as string[] };
+    const formContext = (values = formDefaults, error?: string) => ({ values, error, models: suggestedModels(engine.config), tools: TOOL_NAMES });
+
+    const htmlFormat: LogStreamFormat = {
+      line: (r) => eta.render('partials/log-line', { line: r, h: view }).trim(),
+      end: (run) => eta.render('partials/run-end', { run, h: view }).trim(),
+    };
+
+    const botPageData = (botId: number, runId?: number) => {
+      const bot = engine.bots.summarize(engine.bots.get(botId));
+      const runs = engine.runner.listForBot(bot.id, 20);
+      const current = runId ? engine.runner.get(runId) : runs[0];
+      if (current && current.botId !== bot.id) throw new AppError('RUN_NOT_FOUND', `Run #${current.id} is not a run of ${bot.name}.`);
+      const counts = engine.runner.statusCounts(bot.id);
+      const ended = (counts.completed ?? 0) + (counts.failed ?? 0);
+      return {
+        bot,
+        runs,
+        current,
+        currentLogs: current && isFinalRunStatus(current.status as RunStatus) ? engine.runner.logs(current.id, 0, 2000) : [],
+        results: engine.results.list(bot.id, { limit: 30 }),
+        docs: engine.docs.list(bot.docsPath),
+        successRate: ended ? Math.round(((counts.completed ?? 0) / ended) * 100) : null,
+      };
+    };
+
+    app.get('/', async (_req, reply) =>
+      render(reply, 'dashboard', { bots: engine.bots.listSummaries(), activity: engine.activity.list(20), form: formContext() }),
+    );
+    app.get('/partials/bots', async (_req, reply) => render(reply, 'partials/bot-grid', { bots: engine.bots.listSummaries() }));
+    app.get('/partials/activity', async (_req, reply) => render(reply, 'partials/activity', { activity: engine.activity.list(20) }));
+
+    app.post('/bots', async (req, reply) => {
+      const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
+      const tools = ([] as string[]).concat(body.tools ?? []);
+      const values = {
+        name: String(body.name ?? ''),
+        emoji: String(body.emoji ?? ''),
+        description: String(body.description ?? ''),
+        prompt: String(body.prompt ?? ''),
+        model: String(body.model ?? 'echo'),
+        schedule: String(body.schedule ?? ''),
+        tools,
+      };
+      try {
+        const bot = engine.createBot({ ...values, schedule: values.schedule || null });
+        if (req.headers['hx-request']) return reply.header('hx-redirect', `/bots/${bot.id}`).send('');
+        return reply.redirect(`/bots/${bot.id}`, 303);
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        return render(reply.code(req.headers['hx-request'] ? 200 : err.status), 'partials/bot-form', { form: formContext(values, err.message) });
+      }
+    });
+
+    app.get<{ Params: { id: string }; Querystring: { run?: string } }>('/bots/:id', async (req, reply) =>
+      render(reply, 'bot', botPageData(pathId(req.params.id, 'bot'), req.query.run ? pathId(req.query.run, 'run') : undefined)),
+    );
+
+    app.post<{ Params: { id: string } }>('/bots/:id/run', async (req, reply) => {
+      const botId = pathId(req.params.id, 'bot');
+      const input = String((req.body as Record<string, unknown> | undefined)?.input ?? '').trim();
+      const run = engine.startRun(botId, { input: input || null, trigger: 'manual' });
+      if (req.headers['hx-target'] === 'run-panel') {
+        return render(reply, 'partials/run-panel', { bot: engine.bots.get(botId), current: run, currentLogs: [] });
+      }
+      if (req.headers['hx-request']) return reply.header('hx-redirect', `/bots/${botId}?run=${run.id}`).send('');
+      return reply.redirect(`/bots/${botId}?run=${run.id}`, 303);
+    });
+
+    app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req, reply) => {
+      const run = await engine.runner.cancel(pathId(req.params.id, 'run'));
+      if (req.headers['hx-request']) return reply.send('');
+      return reply.redirect(`/bots/${run.botId}?run=${run.id}`, 303);
+    });
+
+    app.post<{ Params: { id: string } }>('/bots/:id/delete', async (req, reply) => {
+      await engine.deleteBot(pathId(req.params.id, 'bot'));
+      if (req.headers['hx-request']) return reply.header('hx-redirect', '/').send('');
+      return reply.redirect('/', 303);
+    });
+
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/results', async (req, reply) => {
+      const bot = engine.bots.get(pathId(req.params.id, 'bot'));
+      return render(reply, 'partials/results', { bot, results: engine.results.list(bot.id, { limit: 30 }) });
+    });
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => {
+      const bot = engine.bots.get(pathId(req.params.id, 'bot'));
+      return render(reply, 'partials/runs', { bot, runs: engine.runner.listForBot(bot.id, 20) });
+    });
+
+    // The dashboard's live log: the same stream as /api/runs/:id/events, rendered as HTML for htmx.
+    app.get<{ Params: { id: string } }>('/runs/:id/stream', async (req, reply) => {
+      streamRunLog(engine, req, reply, pathId(req.params.id, 'run'), htmlFormat);
+    });
+  };
+
+function pathId(raw: string, what: 'bot' | 'run'): number {
+  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(id)) throw new AppError(what === 'bot' ? 'BOT_NOT_FOUND' : 'RUN_NOT_FOUND', `No ${what} with id ${raw}.`);
+  return id;
+}
+
+export type { RunLogRow };

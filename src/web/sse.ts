@@ -1,0 +1,119 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RunLogRow } from '../engine/db/schema.ts';
+import type { Engine } from '../engine/engine.ts';
+import { isFinalRunStatus } from '../engine/run-status.ts';
+
+/** Log rows read from the database per write burst. */
+const PAGE = 500;
+/** A comment line keeps proxies from closing an idle stream, every this many ms. */
+const HEARTBEAT_MS = 15_000;
+
+/** How a stream renders a log line and the closing event. */
+export interface LogStreamFormat {
+  line(row: RunLogRow): string;
+  end(run: { status: string; error: string | null; durationMs: number | null }): string;
+}
+
+/** JSON events for API clients: `event: log` with `{seq, ts, stream, text}`, then `event: end`. */
+export const jsonFormat: LogStreamFormat = {
+  line: (r) => JSON.stringify({ seq: r.seq, ts: r.ts, stream: r.stream, text: r.text }),
+  end: (run) => JSON.stringify(run),
+};
+
+/**
+ * Streams a run's log as Server-Sent Events (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+ * the lines so far, then new ones as they are appended, each with `id:` = its sequence number so
+ * a client reconnecting with `Last-Event-ID` gets exactly the lines after it; then one `end`
+ * event when the run has ended, and the stream closes.
+ *
+ * The database is the buffer: the stream holds no queue of its own. When the socket is slow
+ * (`write` returns false) it waits for `drain` and then reads on from the last sequence number
+ * it sent, so a slow client costs no memory.
+ */
+export function streamRunLog(engine: Engine, request: FastifyRequest, reply: FastifyReply, runId: number, format: LogStreamFormat): void {
+  engine.runner.get(runId); // throws RUN_NOT_FOUND before any header is sent
+  const header = request.headers['last-event-id'];
+  const fromQuery = (request.query as { lastEventId?: string } | undefined)?.lastEventId;
+  let lastSeq = Math.max(0, Number.parseInt(String(header ?? fromQuery ?? '0'), 10) || 0);
+
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+
+  let closed = false;
+  let wake: (() => void) | null = null;
+  // Set by every bus event; a wake-up between our read and our wait is therefore never lost.
+  let dirty = false;
+  const signal = () => {
+    dirty = true;
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const offLog = engine.bus.on('run.log', (e) => e.runId === runId && signal());
+  const offEnd = engine.bus.on('run.finished', (e) => e.runId === runId && signal());
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const cleanup = () => {
+    if (closed) return;
+    closed = true;
+    offLog();
+    offEnd();
+    clearInterval(heartbeat);
+    signal();
+  };
+  res.on('close', cleanup);
+
+  const write = async (chunk: string) => {
+    if (!res.write(chunk)) await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  };
+
+  void (async () => {
+    try {
+      while (!closed) {
+        dirty = false;
+        // Read the status before the rows: if it is final now, no row can follow those we read.
+        const run = engine.runner.get(runId);
+        const rows = engine.runner.logs(runId, lastSeq, PAGE);
+        for (const row of rows) {
+          if (closed) return;
+          await write(`id: ${row.seq}\nevent: log\ndata: ${dataLines(format.line(row))}\n\n`);
+          lastSeq = row.seq;
+        }
+        if (rows.length === PAGE) continue;
+        if (isFinalRunStatus(run.status)) {
+          await write(`event: end\ndata: ${dataLines(format.end({ status: run.status, error: run.error, durationMs: run.durationMs }))}\n\n`);
+          break;
+        }
+        if (!dirty && !closed) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+      }
+    } catch {
+      // The run was deleted mid-stream: nothing more to send.
+    } finally {
+      cleanup();
+      res.end();
+    }
+  })();
+}
+
+/** Multi-line data is sent as several `data:` lines (SSE spec). */
+function dataLines(s: string): string {
+  return s.replace(/\r?\n/g, '\ndata: ');
+}
