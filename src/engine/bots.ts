@@ -50,7 +50,8 @@ export interface BotSummary extends BotRow {
 /** Converts zod issues into one {@link AppError} naming each bad field. */
 export function validationError(error: z.ZodError): AppError {
   const fields = error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-  return new AppError('VALIDATION_FAILED', fields.map((f) => f.message).join('; '), { fields });
+  const sentence = fields.map((f) => (f.message.startsWith(String(f.field.split('.')[0])) ? f.message : `${f.field}: ${f.message}`)).join('; ');
+  return new AppError('VALIDATION_FAILED', sentence, { fields });
 }
 
 /** Bot create/read/update/delete, with validation and one docs folder per bot. */

@@ -216,6 +216,14 @@ export class Runner {
       serialization: 'json',
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // Handlers of child events must never throw: there is nobody to catch it but the process.
+    const guard = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err, runId }, `run bookkeeping failed (${what})`);
+      }
+    };
     const a: ActiveRun = {
       runId,
       botId: bot.id,
@@ -226,21 +234,21 @@ export class Runner {
       exited,
       timer: setTimeout(() => {
         const msg = `timed out after ${this.opts.runTimeoutS} s`;
-        this.appendLog(a, 'system', msg);
-        void this.stop(a, 'failed', { error: msg });
+        guard('timeout', () => this.appendLog(a, 'system', msg));
+        this.stop(a, 'failed', { error: msg }).catch((err) => this.log.error({ err, runId }, 'could not stop a timed-out run'));
       }, this.opts.runTimeoutS * 1000),
     };
     this.active.set(runId, a);
     for (const [stream, name] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
-      if (stream) readline.createInterface({ input: stream }).on('line', (l) => this.appendLog(a, name, l));
+      if (stream) readline.createInterface({ input: stream }).on('line', (l) => guard('output', () => this.appendLog(a, name, l)));
     }
-    child.on('message', (msg: ChildMessage) => this.onMessage(a, msg));
+    child.on('message', (msg: ChildMessage) => guard('message', () => this.onMessage(a, msg)));
     child.on('error', (err) => {
       this.log.warn({ err, runId }, 'run process error');
-      if (!a.finished && child.pid === undefined) this.finish(a, 'failed', { error: `the run process could not start: ${err.message}` });
+      if (!a.finished && child.pid === undefined) guard('error', () => this.finish(a, 'failed', { error: `the run process could not start: ${err.message}` }));
     });
     child.once('exit', (code, signal) => {
-      if (!a.finished) this.finish(a, 'failed', { error: `the run process exited unexpectedly (code ${code}, signal ${signal})` });
+      if (!a.finished) guard('exit', () => this.finish(a, 'failed', { error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }));
     });
     const start: ParentMessage = {
       type: 'start',
