@@ -44,6 +44,11 @@ function toProviderError(err: unknown): Error {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     return new ProviderError('anthropic', `cannot connect (${cause ?? err.message})`);
   }
-  if (err instanceof Anthropic.APIError) return new ProviderError('anthropic', err.message, err.status);
+  if (err instanceof Anthropic.APIError) {
+    // The SDK's message is the status plus the whole JSON body; the body's own sentence reads better.
+    const body = err.error as { error?: { message?: string } } | undefined;
+    const message = body?.error?.message ? `${err.status} ${body.error.message}` : err.message;
+    return new ProviderError('anthropic', message, err.status);
+  }
   return new ProviderError('anthropic', err instanceof Error ? err.message : String(err));
 }

@@ -1,0 +1,82 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from './helpers/browser.ts';
+import { startTestApp, type TestApp } from './helpers/app.ts';
+
+// A person opens the dashboard in a real browser, creates a bot, presses Run and watches the log.
+describe('dashboard in headless Chromium', () => {
+  let t: TestApp;
+  let browser: Browser;
+  beforeAll(async () => {
+    t = await startTestApp({ ECHO_DELAY_MS: '400' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('fill the New-bot form, press Run, see log lines appear without a reload', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(t.url + '/');
+    await page.getByRole('button', { name: '＋ New bot' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('eBay-Scout');
+    await dialog.getByLabel('Emoji').fill('🛒');
+    await dialog.getByLabel('Description').fill('Finds deals <under> 50 €');
+    await dialog.getByLabel('What should it do?').fill('Search eBay for Nike Air Max under 50 €. <script>window.pwned = 1</script>');
+    await dialog.getByRole('button', { name: 'Create bot' }).click();
+
+    await page.waitForURL(/\/bots\/\d+$/);
+    await expect.poll(() => page.locator('h1').textContent()).toContain('eBay-Scout');
+    // User text is shown as text, never run as markup.
+    expect(await page.locator('.bot-head .muted').first().textContent()).toBe('Finds deals <under> 50 €');
+    expect(await page.locator('.config .prompt').textContent()).toContain('<script>window.pwned = 1</script>');
+    expect(await page.evaluate(() => (window as any).pwned)).toBeUndefined();
+
+    // Mark this document: a reload would lose the mark.
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    await page.getByPlaceholder('Optional input for this run').fill('size 43');
+    await page.getByRole('button', { name: '▶ Run now' }).click();
+
+    const lines = page.locator('#run-panel .log-line');
+    await expect.poll(() => lines.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    const whileRunning = await lines.count();
+    // Lines keep arriving live (echo sends one every 400 ms) ...
+    await expect.poll(() => lines.count(), { timeout: 15_000 }).toBeGreaterThan(whileRunning);
+    // ... until the run ends and the outcome shows.
+    await expect.poll(() => page.locator('#run-panel .run-outcome .status').textContent(), { timeout: 15_000 }).toBe('Completed');
+    expect(await page.locator('#run-panel').textContent()).toContain('echo: done');
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+
+    // The output was saved as a result, shown on the page.
+    await expect.poll(() => page.locator('#results .result').count()).toBe(1);
+    expect(await page.locator('#results .result-content').textContent()).toContain('Input: size 43');
+    expect(await page.evaluate(() => (window as any).pwned)).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
+  it('a bad form shows the error in the dialog and keeps what was typed', async () => {
+    const page = await browser.newPage();
+    await page.goto(t.url + '/');
+    await page.getByRole('button', { name: '＋ New bot' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('EBAY-scout');
+    await dialog.getByLabel('What should it do?').fill('duplicate name');
+    await dialog.getByRole('button', { name: 'Create bot' }).click();
+    await expect.poll(() => dialog.getByRole('alert').textContent()).toContain('already exists');
+    expect(await dialog.getByLabel('What should it do?').inputValue()).toBe('duplicate name');
+    expect(page.url()).toBe(t.url + '/');
+  });
+
+  it('the card grid shows each bot with status, last run and result count', async () => {
+    const page = await browser.newPage();
+    await page.goto(t.url + '/');
+    const card = page.locator('.bot-card', { hasText: 'eBay-Scout' });
+    await expect.poll(() => card.locator('.status').textContent()).toBe('Idle');
+    expect(await card.textContent()).toContain('1 result');
+    expect(await page.locator('#activity').textContent()).toContain('eBay-Scout: run #1 completed');
+  });
+});
