@@ -1,0 +1,13 @@
+# openOrchestrator: one Node.js process (dashboard, API, runner, chat adapters).
+FROM node:20-bookworm-slim
+WORKDIR /app
+# better-sqlite3 builds from source when no prebuilt binary fits.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY . .
+ENV HOST=0.0.0.0 PORT=8080 DATA_DIR=/data
+VOLUME /data
+EXPOSE 8080
+# HOST=0.0.0.0 requires DASHBOARD_TOKEN (docker run -e DASHBOARD_TOKEN=...).
+CMD ["node", "--import", "tsx", "src/main.ts"]
