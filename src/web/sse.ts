@@ -41,7 +41,6 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
   res.write('retry: 2000\n\n');
@@ -88,10 +87,11 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
         // Read the status before the rows: if it is final now, no row can follow those we read.
         const run = engine.runner.get(runId);
         const rows = engine.runner.logs(runId, lastSeq, PAGE);
-        for (const row of rows) {
+        if (rows.length > 0) {
+          // One write per page: at most PAGE lines are held, whatever the log's size.
+          await write(rows.map((row) => `id: ${row.seq}\nevent: log\ndata: ${dataLines(format.line(row))}\n\n`).join(''));
+          lastSeq = rows.at(-1)!.seq;
           if (closed) return;
-          await write(`id: ${row.seq}\nevent: log\ndata: ${dataLines(format.line(row))}\n\n`);
-          lastSeq = row.seq;
         }
         if (rows.length === PAGE) continue;
         if (isFinalRunStatus(run.status)) {

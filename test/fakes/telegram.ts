@@ -328,7 +328,7 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
       id,
       is_bot: false,
       first_name: firstName ?? known?.first_name ?? username ?? `User${id}`,
-      ...(username ?? known?.username ? { username: username ?? known?.username } : {}),
+      ...((username ?? known?.username) ? { username: username ?? known?.username } : {}),
       language_code: 'en',
     };
     users.set(id, user);
@@ -606,6 +606,7 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
       }, timeout * 1000),
     };
     pendingPoll = poll;
+    notify(); // waiters may look for pending polls (call.ok === undefined)
     // A client that gives up (e.g. grammY's bot.stop() aborting the request) stops polling.
     res.on('close', () => {
       if (pendingPoll === poll) {

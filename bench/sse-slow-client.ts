@@ -1,0 +1,76 @@
+/**
+ * Benchmark: what a slow SSE client costs the server, and how fast a fast one is served.
+ *
+ * A finished run with LINES log lines of ~200 bytes (~40 MB of events) is streamed to
+ *  1. a client that connects and reads nothing for HOLD_MS (the server must not buffer the log:
+ *     heap growth stays near the socket's buffer, not the log's size), then
+ *  2. a client that reads everything (throughput in MB/s and lines/s).
+ *
+ * Run: npm run bench   (prints numbers; no pass/fail)
+ */
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { buildApp } from '../src/web/app.ts';
+
+const LINES = Number(process.env.LINES ?? 200_000);
+const HOLD_MS = Number(process.env.HOLD_MS ?? 3000);
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-bench-'));
+const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+const logger = pino({ level: 'silent' });
+const engine = new Engine(config, logger);
+engine.start();
+const app = await buildApp({ engine, logger });
+await app.listen({ port: 0, host: '127.0.0.1' });
+const port = (app.server.address() as net.AddressInfo).port;
+
+const bot = engine.createBot({ name: 'Bench', prompt: 'bench' });
+const sqlite = engine.db.$client;
+const runId = Number(
+  sqlite.prepare("insert into runs (bot_id, trigger, status, created_at, started_at, finished_at, duration_ms) values (?, 'manual', 'completed', ?, ?, ?, 1)").run(bot.id, Date.now(), Date.now(), Date.now()).lastInsertRowid,
+);
+const insert = sqlite.prepare("insert into run_logs (run_id, seq, ts, stream, text) values (?, ?, ?, 'stdout', ?)");
+const t0 = performance.now();
+sqlite.transaction(() => {
+  for (let i = 1; i <= LINES; i++) insert.run(runId, i, Date.now(), `line ${i} `.padEnd(200, 'x'));
+})();
+const insertMs = performance.now() - t0;
+
+const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+const heap = () => {
+  global.gc?.();
+  return process.memoryUsage().heapUsed;
+};
+const request = `GET /api/runs/${runId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n`;
+
+// 1. The slow client: connects, reads nothing.
+const heapBefore = heap();
+const slow = net.connect(port, '127.0.0.1', () => slow.write(request));
+slow.pause();
+await new Promise((r) => setTimeout(r, HOLD_MS));
+const heapDuring = heap();
+slow.destroy();
+
+// 2. The fast client: reads everything.
+const t1 = performance.now();
+const bytes = await new Promise<number>((resolve) => {
+  let n = 0;
+  const fast = net.connect(port, '127.0.0.1', () => fast.write(request));
+  fast.on('data', (d) => (n += d.length));
+  fast.on('end', () => resolve(n));
+});
+const readMs = performance.now() - t1;
+
+console.log(`log lines                 ${LINES} (${mb(LINES * 200)} MB of text)`);
+console.log(`insert                    ${(LINES / (insertMs / 1000)).toFixed(0)} lines/s`);
+console.log(`slow client, held ${HOLD_MS} ms: server heap ${mb(heapBefore)} MB -> ${mb(heapDuring)} MB (growth ${mb(heapDuring - heapBefore)} MB)`);
+console.log(`fast client               ${mb(bytes)} MB in ${readMs.toFixed(0)} ms = ${(bytes / 1024 / 1024 / (readMs / 1000)).toFixed(1)} MB/s, ${(LINES / (readMs / 1000)).toFixed(0)} lines/s`);
+
+await app.close();
+await engine.close();
+fs.rmSync(dataDir, { recursive: true, force: true });
