@@ -27,6 +27,8 @@ const schema = z.object({
   OPENAI_BASE_URL: optionalUrl,
   ANTHROPIC_API_KEY: optionalString,
   ANTHROPIC_BASE_URL: optionalUrl,
+  SEARXNG_URL: optionalUrl,
+  BRAVE_API_KEY: optionalString,
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().default('https://api.telegram.org')),
   TELEGRAM_ALLOWED_USERS: idList,
@@ -37,6 +39,9 @@ const schema = z.object({
   MAX_CONCURRENT_RUNS: int(4, 1, 64),
   RUN_TIMEOUT_S: int(300, 1, 86_400),
   ECHO_DELAY_MS: int(150, 0, 60_000),
+  SMTP_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
+  SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('openOrchestrator <openorchestrator@localhost>')),
+  WEBHOOK_SECRET: optionalString,
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -52,6 +57,8 @@ export interface Config {
   dashboardToken?: string;
   openai: { apiKey?: string; baseURL?: string };
   anthropic: { apiKey?: string; baseURL?: string };
+  /** Where the `web_search` tool searches: a SearXNG instance (JSON API), else Brave Search; neither set: no web search. */
+  search: { searxngUrl?: string; braveApiKey?: string };
   telegram: { token?: string; apiRoot: string; allowedUsers: string[] };
   discord: { token?: string; apiBase: string; guildId?: string; allowedUsers: string[] };
   maxConcurrentRuns: number;
@@ -59,6 +66,10 @@ export interface Config {
   runTimeoutS: number;
   /** Pause between the lines the offline `echo` model streams, in ms. */
   echoDelayMs: number;
+  /** Outgoing mail for `notify.email`; absent when `SMTP_URL` is not set. */
+  smtp?: { url: string; from: string };
+  /** Signs webhooks of bots that have no `notify.webhook.secret` of their own. */
+  webhookSecret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -95,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dashboardToken: e.DASHBOARD_TOKEN,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },
     anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
+    search: { searxngUrl: e.SEARXNG_URL, braveApiKey: e.BRAVE_API_KEY },
     telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, allowedUsers: e.TELEGRAM_ALLOWED_USERS },
     discord: {
       token: e.DISCORD_BOT_TOKEN,
@@ -105,6 +117,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
     runTimeoutS: e.RUN_TIMEOUT_S,
     echoDelayMs: e.ECHO_DELAY_MS,
+    smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
+    webhookSecret: e.WEBHOOK_SECRET,
     logLevel: e.LOG_LEVEL,
   };
 }

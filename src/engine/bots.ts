@@ -7,6 +7,7 @@ import { bots, results, runs, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
 import { configuredProviders, parseModel, type ProviderName } from './providers/models.ts';
+import { notifySchema } from './notify/index.ts';
 import { parseScheduleSpec } from './schedule-spec.ts';
 import type { RunStatus } from './run-status.ts';
 
@@ -27,7 +28,7 @@ export const botInputSchema = z.object({
   model: z.string().trim().min(1).max(200).optional(),
   tools: z.array(z.enum(TOOL_NAMES)).max(TOOL_NAMES.length).optional(),
   schedule: z.string().max(200).nullable().optional(),
-  notify: z.record(z.string(), z.unknown()).optional(),
+  notify: notifySchema.optional(),
   paused: z.boolean().optional(),
   max_steps: z.number().int().min(1).max(50).optional(),
 });

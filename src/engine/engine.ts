@@ -7,8 +7,13 @@ import type { BotRow, RunRow } from './db/schema.ts';
 import { DocsStore } from './docs.ts';
 import { EventBus } from './event-bus.ts';
 import { configuredProviders } from './providers/models.ts';
+import { Notifier, smtpSender } from './notify/index.ts';
+import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
+import { Scheduler } from './scheduler.ts';
+import { SubscriptionService } from './subscriptions.ts';
+import { TriggerService } from './triggers.ts';
 
 /**
  * The core: storage, the event bus and the services over them. Web and chat adapters call it; it
@@ -22,6 +27,16 @@ export class Engine {
   readonly results: ResultService;
   readonly runner: Runner;
   readonly docs = new DocsStore();
+  /** Bot → bot links (`completed` | `failed` | `result`) and the chain they start. */
+  readonly triggers: TriggerService;
+  /** Ordered steps of bots, run one after another. */
+  readonly pipelines: PipelineService;
+  /** Fires bot and pipeline schedules, each occurrence once. */
+  readonly scheduler: Scheduler;
+  /** Webhook and e-mail notifications of finished runs. */
+  readonly notifier: Notifier;
+  /** Which chats (Telegram, Discord) receive every run of a bot. */
+  readonly subscriptions: SubscriptionService;
 
   constructor(
     readonly config: Config,
@@ -32,17 +47,37 @@ export class Engine {
     this.activity = new ActivityLog(this.db, this.bus);
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
     this.results = new ResultService(this.db, this.bus);
+    this.subscriptions = new SubscriptionService(this.db);
     this.runner = new Runner(this.db, this.bus, this.activity, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       runTimeoutS: config.runTimeoutS,
-      providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs },
+      providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search },
+    });
+    const orchestration = { db: this.db, bus: this.bus, activity: this.activity, runner: this.runner, bots: this.bots };
+    this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
+    this.pipelines = new PipelineService({ ...orchestration, log: log.child({ component: 'pipelines' }) });
+    this.scheduler = new Scheduler({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'scheduler' }) });
+    this.notifier = new Notifier({
+      db: this.db,
+      bus: this.bus,
+      activity: this.activity,
+      log: log.child({ component: 'notify' }),
+      webhookSecret: config.webhookSecret,
+      email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
   }
 
-  /** Marks runs a crash left behind as interrupted. Call once before serving. */
+  /**
+   * Marks runs a crash left behind as interrupted, then starts the pipelines, triggers, notifier
+   * and scheduler (which records schedule occurrences missed while down). Call once before serving.
+   */
   start(): void {
     const n = this.runner.recover();
     if (n > 0) this.log.warn({ runs: n }, 'runs left active by the last process were marked interrupted');
+    this.pipelines.start();
+    this.triggers.start();
+    this.notifier.start();
+    this.scheduler.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -76,6 +111,11 @@ export class Engine {
 
   /** Stops every run (marking them interrupted) and closes the database. */
   async close(): Promise<void> {
+    // Orchestration first, so the runs interrupted below start nothing new.
+    this.scheduler.stop();
+    this.triggers.stop();
+    this.pipelines.stop();
+    await this.notifier.close();
     await this.runner.close();
     this.db.$client.close();
   }

@@ -10,6 +10,8 @@ import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { apiRoutes } from './api/routes.ts';
+import { orchestrationRoutes } from './api/orchestration.ts';
+import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken } from './auth.ts';
 import { pageRoutes } from './pages.ts';
 
@@ -74,7 +76,10 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
     runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
   }));
   await app.register(apiRoutes(engine), { prefix: '/api' });
+  await app.register(orchestrationRoutes(engine), { prefix: '/api' });
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
+  await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
+  await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   return app;
 }
 

@@ -4,6 +4,7 @@ import type { CompletionHooks, CompletionRequest, CompletionResult, Provider } f
 /**
  * The offline model: deterministic, needs no key. It streams four log lines `delayMs` apart and
  * answers with the prompt and the input verbatim. Token counts are whitespace-separated words.
+ * It calls no tools and ignores the memory context, so its output is exactly predictable.
  */
 export class EchoProvider implements Provider {
   constructor(private readonly delayMs: number) {}
@@ -20,7 +21,8 @@ export class EchoProvider implements Provider {
       await sleep(this.delayMs, undefined, { signal: hooks.signal });
     }
     const output = `Prompt: ${req.system}\nInput: ${req.input}`;
-    return { output, tokensIn: words(req.system) + words(req.input), tokensOut: words(output) };
+    hooks.usage(words(req.system) + words(req.input), words(output));
+    return { output };
   }
 }
 

@@ -3,12 +3,15 @@ import { EchoProvider } from './echo.ts';
 import { parseModel } from './models.ts';
 import { OpenAIProvider } from './openai.ts';
 import { ProviderError, type Provider } from './provider.ts';
+import type { SearchSettings } from '../tools/tool.ts';
 
 /** Provider settings handed to the run's child process (never logged). */
 export interface ProviderSettings {
   openai: { apiKey?: string; baseURL?: string };
   anthropic: { apiKey?: string; baseURL?: string };
   echoDelayMs: number;
+  /** Where `web_search` searches (`SEARXNG_URL`, `BRAVE_API_KEY`); absent or empty: not configured. */
+  search?: SearchSettings;
 }
 
 /**

@@ -1,9 +1,14 @@
 import OpenAI from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { parametersOf, type Tool } from '../tools/tool.ts';
+import { runAgent, systemPrompt, type ModelSession, type ModelTurn, type ToolCall, type ToolResult } from './agent.ts';
 import { DEFAULT_INPUT, LineSplitter, ProviderError, type CompletionHooks, type CompletionRequest, type CompletionResult, type Provider } from './provider.ts';
 
 /**
- * OpenAI chat completions, streamed; also any OpenAI-compatible server (Ollama, vLLM, llama.cpp)
- * through `baseURL`. Usage comes from the last chunk (`stream_options.include_usage`, see
+ * OpenAI chat completions with function calling, streamed; also any OpenAI-compatible server
+ * (Ollama, vLLM, llama.cpp) through `baseURL`. Tool calls arrive as `delta.tool_calls` pieces,
+ * joined by index (https://platform.openai.com/docs/guides/function-calling#streaming); usage comes
+ * from the last chunk (`stream_options.include_usage`, see
  * https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
  */
 export class OpenAIProvider implements Provider {
@@ -13,29 +18,56 @@ export class OpenAIProvider implements Provider {
     this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 2, timeout: 120_000 });
   }
 
-  async complete(req: CompletionRequest, hooks: CompletionHooks): Promise<CompletionResult> {
-    let output = '';
+  complete(req: CompletionRequest, hooks: CompletionHooks): Promise<CompletionResult> {
+    return runAgent(new OpenAISession(this.client, req), req, hooks);
+  }
+}
+
+/** One run's conversation in Chat Completions messages. */
+class OpenAISession implements ModelSession {
+  private readonly messages: ChatCompletionMessageParam[];
+  private readonly tools: ChatCompletionTool[];
+
+  constructor(
+    private readonly client: OpenAI,
+    private readonly req: CompletionRequest,
+  ) {
+    this.messages = [
+      { role: 'system', content: systemPrompt(req) },
+      { role: 'user', content: req.input || DEFAULT_INPUT },
+    ];
+    this.tools = req.tools.map((t: Tool) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: parametersOf(t) } }));
+  }
+
+  async next(hooks: Pick<CompletionHooks, 'log' | 'signal'>): Promise<ModelTurn> {
+    let text = '';
     let tokensIn = 0;
     let tokensOut = 0;
+    const pieces = new Map<number, { id: string; name: string; args: string }>();
     const lines = new LineSplitter((l) => hooks.log(l));
     try {
       const stream = await this.client.chat.completions.create(
         {
-          model: req.model,
-          messages: [
-            { role: 'system', content: req.system },
-            { role: 'user', content: req.input || DEFAULT_INPUT },
-          ],
+          model: this.req.model,
+          messages: this.messages,
+          ...(this.tools.length ? { tools: this.tools } : {}),
           stream: true,
           stream_options: { include_usage: true },
         },
         { signal: hooks.signal },
       );
       for await (const chunk of stream) {
-        const text = chunk.choices[0]?.delta?.content ?? '';
-        if (text) {
-          output += text;
-          lines.push(text);
+        const delta = chunk.choices[0]?.delta;
+        if (delta?.content) {
+          text += delta.content;
+          lines.push(delta.content);
+        }
+        for (const tc of delta?.tool_calls ?? []) {
+          const p = pieces.get(tc.index) ?? { id: '', name: '', args: '' };
+          if (tc.id) p.id = tc.id;
+          if (tc.function?.name) p.name += tc.function.name;
+          if (tc.function?.arguments) p.args += tc.function.arguments;
+          pieces.set(tc.index, p);
         }
         if (chunk.usage) {
           tokensIn = chunk.usage.prompt_tokens;
@@ -46,7 +78,24 @@ export class OpenAIProvider implements Provider {
     } catch (err) {
       throw toProviderError(err);
     }
-    return { output, tokensIn, tokensOut };
+    const ordered = [...pieces.entries()].sort(([a], [b]) => a - b).map(([i, p]) => ({ ...p, id: p.id || `call_${i}` }));
+    const calls: ToolCall[] = ordered.map((p) => {
+      try {
+        return { id: p.id, name: p.name, args: p.args.trim() ? JSON.parse(p.args) : {} };
+      } catch (err) {
+        return { id: p.id, name: p.name, argsError: (err as Error).message };
+      }
+    });
+    this.messages.push({
+      role: 'assistant',
+      content: text || null,
+      ...(ordered.length ? { tool_calls: ordered.map((p) => ({ id: p.id, type: 'function' as const, function: { name: p.name, arguments: p.args || '{}' } })) } : {}),
+    });
+    return { text, calls, tokensIn, tokensOut };
+  }
+
+  addToolResults(results: ToolResult[]): void {
+    for (const r of results) this.messages.push({ role: 'tool', tool_call_id: r.id, content: r.content });
   }
 }
 

@@ -1,11 +1,33 @@
+import type { Tool, ToolContext } from '../tools/index.ts';
+
 /** What a provider is asked to do for one run. */
 export interface CompletionRequest {
   /** The provider's own model id (`gpt-4.1-mini`, `claude-sonnet-4-5`, `echo`). */
   model: string;
   /** The bot's prompt, sent as the system prompt. */
   system: string;
+  /**
+   * More system prompt, placed below the bot's prompt by agent providers: the memory section
+   * (docs folder listing, always-read files). '' when there is nothing to add. Echo ignores it.
+   */
+  context: string;
   /** The run's input (a person's text or the previous run's output); may be empty. */
   input: string;
+  /** Tools the model may call; echo ignores them. */
+  tools: Tool[];
+  /** Most model rounds (bots.max_steps, at least 1). */
+  maxSteps: number;
+}
+
+/** One finished tool call, as the run log shows it. */
+export interface ToolLogEntry {
+  tool: string;
+  /** Arguments, shortened for one log line. */
+  args: string;
+  durationMs: number;
+  ok: boolean;
+  /** The error message given to the model, when `ok` is false. */
+  error?: string;
 }
 
 /** What the provider can do while it works. */
@@ -14,13 +36,17 @@ export interface CompletionHooks {
   log(text: string): void;
   /** Aborted when the run is cancelled or times out. */
   signal: AbortSignal;
+  /** Reports the tokens of one model round, as soon as they are known (they are summed by the parent). */
+  usage(tokensIn: number, tokensOut: number): void;
+  /** Reports one finished tool call. */
+  tool(entry: ToolLogEntry): void;
+  /** What tools use while they run. */
+  toolContext: ToolContext;
 }
 
-/** A finished completion; token counts are the provider's own usage figures (0 when none). */
+/** A finished completion: the final answer. Token usage went out through `hooks.usage`. */
 export interface CompletionResult {
   output: string;
-  tokensIn: number;
-  tokensOut: number;
 }
 
 /** One model provider (echo, OpenAI-compatible, Anthropic). Errors are thrown as `ProviderError`. */

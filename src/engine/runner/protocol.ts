@@ -1,3 +1,15 @@
+/**
+ * The IPC contract between the runner (parent) and one run's child process. Messages are JSON
+ * (`serialization: 'json'`). The parent alone writes the database: whatever the child finds or
+ * spends reaches storage only through these messages.
+ *
+ * A run, in order:
+ * 1. parent → child `start` (once, right after fork).
+ * 2. child → parent, any number of: `log`, `usage` (after each model round), `tool` (after each
+ *    tool call), and requests `result` and `code`, each answered by the parent with a reply
+ *    carrying the same `requestId` (`result.recorded`, `code.finished`, or `request.failed`).
+ * 3. child → parent `done` or `fail`, then the child exits.
+ */
 import type { ProviderSettings } from '../providers/index.ts';
 
 /** The job the parent sends to a run's child process, once, right after fork. */
@@ -7,16 +19,52 @@ export interface RunJob {
   model: string;
   prompt: string;
   input: string;
-  /** The bot's docs folder; the child's working directory. */
+  /** The bot's docs folder: the child's working directory and the only place it may write. */
   docsPath: string;
+  /** The bot's tool families (`web_search`, `web_fetch`, `files`, `code`); `report_result` is always on. */
+  tools: string[];
+  /** Most model rounds in the agent loop (bots.max_steps). */
+  maxSteps: number;
   providers: ProviderSettings;
 }
 
-/** Messages a child sends to the parent over IPC. The parent alone writes the database. */
+/** One item a run reports through the `report_result` tool. */
+export interface ReportedItem {
+  title: string;
+  content?: string;
+  url?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** How a `run_code` process ended; output already truncated by the parent. */
+export interface CodeOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  /** `true` when it was killed at the time limit. */
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Messages a child sends to the parent over IPC. */
 export type ChildMessage =
   | { type: 'log'; stream: 'stdout' | 'stderr' | 'system'; text: string }
-  | { type: 'done'; output: string; tokensIn: number; tokensOut: number }
+  /** Tokens one model round used (an increment; the parent sums them). */
+  | { type: 'usage'; tokensIn: number; tokensOut: number }
+  /** One finished tool call, for the run log. `args` is already shortened. */
+  | { type: 'tool'; tool: string; args: string; durationMs: number; ok: boolean; error?: string }
+  /** Request: record a result. Answered by `result.recorded` or `request.failed`. */
+  | { type: 'result'; requestId: number; item: ReportedItem }
+  /** Request: run JavaScript in a sandboxed process. Answered by `code.finished` or `request.failed`. */
+  | { type: 'code'; requestId: number; language: 'javascript'; source: string }
+  | { type: 'done'; output: string }
   | { type: 'fail'; error: string };
 
 /** Messages the parent sends to a child. */
-export type ParentMessage = { type: 'start'; job: RunJob };
+export type ParentMessage =
+  | { type: 'start'; job: RunJob }
+  /** `isNew: false` means the bot had reported this item before (same normalized URL or content). */
+  | { type: 'result.recorded'; requestId: number; resultId: number; isNew: boolean }
+  | { type: 'code.finished'; requestId: number; outcome: CodeOutcome }
+  | { type: 'request.failed'; requestId: number; error: string };

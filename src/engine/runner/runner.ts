@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { ActivityLog } from '../activity.ts';
@@ -9,15 +8,13 @@ import type { Db } from '../db/database.ts';
 import { bots, runLogs, runs, type BotRow, type RunLogRow, type RunRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
+import { costUsd } from '../pricing.ts';
 import type { ProviderSettings } from '../providers/index.ts';
 import type { ResultService } from '../results.ts';
 import { isFinalRunStatus, type FinalRunStatus } from '../run-status.ts';
+import { runChildLaunch, runSandboxedCode } from '../tools/sandbox.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 
-const CHILD_URL = new URL('./child' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
-// Running from TypeScript sources (npm start, vitest): the child needs the same loader, named by
-// absolute URL because the child's working directory is the bot's docs folder.
-const CHILD_EXEC_ARGV = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 /** Longest log line kept, in characters; longer lines are cut and marked. */
 const MAX_LOG_LINE = 4000;
 /** How long a killed child may take to exit before we stop waiting, in ms. */
@@ -49,6 +46,22 @@ interface ActiveRun {
   timer: NodeJS.Timeout;
   exited: Promise<void>;
   finished: boolean;
+  /** `provider:model`, for the cost. */
+  model: string;
+  /** The bot's tool families when the run started. */
+  tools: string[];
+  /** The bot's docs folder (real path). */
+  docsPath: string;
+  /** Tokens summed over the model rounds so far (`usage` messages). */
+  tokensIn: number;
+  tokensOut: number;
+  /** Ids of the results this run reported (each once), and how many of them were new. */
+  found: Set<number>;
+  newFound: number;
+  /** Tool calls made so far. */
+  toolCalls: number;
+  /** Aborted when the run ends: stops its run_code processes. */
+  codeAbort: AbortController;
 }
 
 /**
@@ -206,12 +219,25 @@ export class Runner {
     if (!run || run.status !== 'queued') return;
     const bot = this.db.select().from(bots).where(eq(bots.id, run.botId)).get();
     if (!bot) return;
+    // Confined by Node's permission model to its docs folder; an empty environment keeps the
+    // server's secrets out (provider keys come in the start message). See tools/sandbox.ts.
+    let docsPath: string;
+    let launch: ReturnType<typeof runChildLaunch>;
+    try {
+      fs.mkdirSync(bot.docsPath, { recursive: true });
+      docsPath = fs.realpathSync(bot.docsPath);
+      launch = runChildLaunch(docsPath);
+    } catch (err) {
+      this.log.error({ err, runId }, 'could not prepare the run process');
+      this.finishQueued(run, 'failed', `the run process could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
     const startedAt = Date.now();
     this.db.update(runs).set({ status: 'running', startedAt }).where(eq(runs.id, runId)).run();
-    fs.mkdirSync(bot.docsPath, { recursive: true });
-    const child = fork(fileURLToPath(CHILD_URL), [], {
-      execArgv: CHILD_EXEC_ARGV,
-      cwd: bot.docsPath,
+    const child = fork(launch.modulePath, [], {
+      execArgv: launch.execArgv,
+      cwd: docsPath,
+      env: {},
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
@@ -232,6 +258,15 @@ export class Runner {
       seq: 0,
       finished: false,
       exited,
+      model: bot.model,
+      tools: bot.tools,
+      docsPath,
+      tokensIn: 0,
+      tokensOut: 0,
+      found: new Set(),
+      newFound: 0,
+      toolCalls: 0,
+      codeAbort: new AbortController(),
       timer: setTimeout(() => {
         const msg = `timed out after ${this.opts.runTimeoutS} s`;
         guard('timeout', () => this.appendLog(a, 'system', msg));
@@ -252,7 +287,7 @@ export class Runner {
     });
     const start: ParentMessage = {
       type: 'start',
-      job: { runId, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: bot.docsPath, providers: this.opts.providers },
+      job: { runId, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath, tools: bot.tools, maxSteps: bot.maxSteps, providers: this.opts.providers },
     };
     child.send(start);
     this.bus.emit('run.started', { runId, botId: bot.id, pid: child.pid ?? -1 });
@@ -265,8 +300,44 @@ export class Runner {
       case 'log':
         this.appendLog(a, msg.stream, msg.text);
         return;
+      case 'usage':
+        a.tokensIn += msg.tokensIn;
+        a.tokensOut += msg.tokensOut;
+        return;
+      case 'tool':
+        a.toolCalls++;
+        this.appendLog(a, 'tool', `🔧 ${msg.tool} ${msg.args} · ${msg.durationMs} ms · ${msg.ok ? 'ok' : `error: ${msg.error ?? 'failed'}`}`);
+        return;
+      case 'result': {
+        let recorded: ReturnType<ResultService['record']>;
+        try {
+          recorded = this.results.record(a.botId, a.runId, msg.item);
+        } catch (err) {
+          this.log.error({ err, runId: a.runId }, 'could not record a result');
+          this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: 'the result could not be stored' });
+          return;
+        }
+        const { result, isNew } = recorded;
+        if (!a.found.has(result.id)) {
+          a.found.add(result.id);
+          if (isNew) a.newFound++;
+        }
+        this.reply(a, { type: 'result.recorded', requestId: msg.requestId, resultId: result.id, isNew });
+        return;
+      }
+      case 'code': {
+        if (!a.tools.includes('code')) {
+          this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
+          return;
+        }
+        runSandboxedCode(msg.source, a.docsPath, { signal: a.codeAbort.signal }).then(
+          (outcome) => this.reply(a, { type: 'code.finished', requestId: msg.requestId, outcome }),
+          (err: Error) => this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: err.message }),
+        );
+        return;
+      }
       case 'done':
-        this.finish(a, 'completed', { output: msg.output, tokensIn: msg.tokensIn, tokensOut: msg.tokensOut });
+        this.finish(a, 'completed', { output: msg.output });
         return;
       case 'fail':
         this.appendLog(a, 'stderr', msg.error);
@@ -275,6 +346,11 @@ export class Runner {
       default:
         this.log.warn({ msg }, 'unknown message from run process');
     }
+  }
+
+  /** Answers a child's request; a child that has gone away is no error. */
+  private reply(a: ActiveRun, msg: ParentMessage): void {
+    if (!a.finished && a.child.connected) a.child.send(msg, (err) => err && this.log.debug({ err, runId: a.runId }, 'reply to a gone child'));
   }
 
   private appendLog(a: ActiveRun, stream: string, text: string): void {
@@ -298,18 +374,27 @@ export class Runner {
   private finish(
     a: ActiveRun,
     status: FinalRunStatus,
-    fields: { output?: string; error?: string; tokensIn?: number; tokensOut?: number },
+    fields: { output?: string; error?: string },
   ): void {
     if (a.finished) return;
-    let newResults = 0;
-    if (status === 'completed' && fields.output && fields.output.trim()) {
+    let newResults = a.newFound;
+    if (a.found.size > 0) {
+      this.appendLog(a, 'system', `${a.found.size} result${a.found.size === 1 ? '' : 's'} found, ${a.newFound} new`);
+    } else if (status === 'completed' && a.toolCalls === 0 && fields.output && fields.output.trim()) {
+      // A run that used no tool is a plain answer: the answer is its one result. A run that worked
+      // with tools reports through report_result; its closing summary is not a finding.
       const { isNew } = this.results.record(a.botId, a.runId, outputAsResult(fields.output));
       newResults = isNew ? 1 : 0;
       this.appendLog(a, 'system', `1 result found, ${newResults} new`);
     }
+    const cost = costUsd(a.model, a.tokensIn, a.tokensOut);
+    if (a.tokensIn + a.tokensOut > 0) {
+      this.appendLog(a, 'system', `tokens ${a.tokensIn} in, ${a.tokensOut} out · cost ${cost === null ? `unknown (no price for ${a.model})` : cost === 0 ? '$0' : `$${cost.toFixed(4)}`}`);
+    }
     if (status === 'completed') this.appendLog(a, 'system', 'completed');
     a.finished = true;
     clearTimeout(a.timer);
+    a.codeAbort.abort();
     this.active.delete(a.runId);
     const finishedAt = Date.now();
     this.db
@@ -320,8 +405,9 @@ export class Runner {
         error: fields.error ?? null,
         finishedAt,
         durationMs: finishedAt - a.startedAt,
-        tokensIn: fields.tokensIn ?? null,
-        tokensOut: fields.tokensOut ?? null,
+        tokensIn: a.tokensIn,
+        tokensOut: a.tokensOut,
+        costUsd: cost,
       })
       .where(eq(runs.id, a.runId))
       .run();

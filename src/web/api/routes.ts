@@ -10,6 +10,7 @@ const runBody = z
   .object({ input: z.string().max(100_000, 'input must be at most 100000 characters').nullable().optional() })
   .nullable()
   .optional();
+const pinBody = z.object({ pinned: z.boolean({ error: 'pinned must be true or false' }).optional() }).nullable().optional();
 const docBody = z.object({
   name: z.string({ error: 'name is required' }),
   content: z.string({ error: 'content is required (text)' }),
@@ -72,6 +73,13 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
       const onlyNew = req.query.new === '1' || req.query.new === 'true';
       return engine.results.list(bot.id, { limit: Number(req.query.limit) || 50, onlyNew }).map(resultJson);
     });
+
+    // Pin (default) or unpin with {"pinned": false}; DELETE unpins.
+    app.post<{ Params: { id: string } }>('/results/:id/pin', async (req) => {
+      const body = parse(pinBody, req.body);
+      return resultJson(engine.results.setPinned(idParam(req.params.id, 'RESULT_NOT_FOUND', 'result'), body?.pinned ?? true));
+    });
+    app.delete<{ Params: { id: string } }>('/results/:id/pin', async (req) => resultJson(engine.results.setPinned(idParam(req.params.id, 'RESULT_NOT_FOUND', 'result'), false)));
 
     app.get<{ Params: { id: string } }>('/runs/:id', async (req) => runJson(engine.runner.get(idParam(req.params.id, 'RUN_NOT_FOUND', 'run'))));
 

@@ -1,6 +1,7 @@
 import type { BotSummary } from '../../engine/bots.ts';
 import type { BotRow, EventRow, ResultRow, RunRow } from '../../engine/db/schema.ts';
 import type { DocInfo } from '../../engine/docs.ts';
+import { nextRunAt } from '../../engine/scheduler.ts';
 
 // The API speaks snake_case and ISO-8601 times; the engine keeps camelCase and epoch ms.
 
@@ -17,6 +18,8 @@ export function botJson(b: BotRow | BotSummary) {
     model: b.model,
     tools: b.tools,
     schedule: b.schedule,
+    /** When the schedule fires next (process TZ), null when unscheduled or paused. */
+    next_run_at: iso(nextRunAt(b)),
     notify: b.notify,
     paused: b.paused,
     max_steps: b.maxSteps,

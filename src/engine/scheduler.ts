@@ -1,0 +1,292 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { ActivityLog } from './activity.ts';
+import type { Db } from './db/database.ts';
+import { bots, pipelines } from './db/schema.ts';
+import type { EventBus } from './event-bus.ts';
+import type { PipelineService } from './pipelines.ts';
+import type { Runner } from './runner/runner.ts';
+
+// ─── Pure time arithmetic over cron expressions (no I/O) ─────────────────────────────────────────
+
+/** Most missed occurrences counted at start; beyond this the event says "at least". */
+export const MISSED_COUNT_CAP = 1000;
+
+interface Matcher {
+  /** Whether the second holding `ms` is an occurrence. */
+  matches(ms: number): boolean;
+  /** The first occurrence strictly after the second holding `ms`, or null when unknown. */
+  next(ms: number): number | null;
+}
+
+const matchers = new Map<string, Matcher>();
+
+/**
+ * A matcher for a node-cron expression, in the process's time zone. node-cron has no public
+ * "next occurrence after date" call; its task's time matcher has one (`getNextMatch`), which is
+ * what its own `getNextRuns` uses. test/schedules.test.ts pins the result (`next_run_at`), so an
+ * upgrade that moves it is caught there.
+ * @throws {Error} from node-cron for an invalid expression.
+ */
+function matcherFor(expression: string): Matcher {
+  const cached = matchers.get(expression);
+  if (cached) return cached;
+  const task = cron.createTask(expression, () => {});
+  const inner = (task as unknown as { timeMatcher?: { getNextMatch?: (d: Date) => Date } }).timeMatcher;
+  const m: Matcher = {
+    matches: (ms) => task.match(new Date(ms)),
+    next: (ms) => (inner?.getNextMatch ? inner.getNextMatch(new Date(ms)).getTime() : null),
+  };
+  // A created task sits in node-cron's registry until destroyed; the matcher outlives it.
+  void task.destroy();
+  if (matchers.size > 500) matchers.clear();
+  matchers.set(expression, m);
+  return m;
+}
+
+/** `ms` cut down to its whole second: occurrences are identified by their second. */
+export function floorSecond(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The first occurrence of `expression` strictly after the second holding `afterMs`, in epoch ms;
+ * null when it cannot be computed.
+ * @throws {Error} for an invalid expression.
+ */
+export function nextOccurrence(expression: string, afterMs: number): number | null {
+  return matcherFor(expression).next(afterMs);
+}
+
+/** Whether the second holding `ms` is an occurrence of `expression`. @throws {Error} invalid expression. */
+export function isOccurrence(expression: string, ms: number): boolean {
+  return matcherFor(expression).matches(floorSecond(ms));
+}
+
+/**
+ * How many occurrences of `expression` fall strictly between `afterMs` and `beforeMs`, counting
+ * at most `cap`. @throws {Error} for an invalid expression.
+ */
+export function countOccurrences(expression: string, afterMs: number, beforeMs: number, cap = MISSED_COUNT_CAP): number {
+  const m = matcherFor(expression);
+  let n = 0;
+  for (let t = m.next(afterMs); t !== null && t < beforeMs && n < cap; t = m.next(t)) n++;
+  return n;
+}
+
+/**
+ * When a bot or pipeline runs next on its own (epoch ms), or null: no schedule, paused, or an
+ * expression node-cron cannot read.
+ */
+export function nextRunAt(target: { schedule: string | null; paused?: boolean }, now = Date.now()): number | null {
+  if (!target.schedule || target.paused) return null;
+  try {
+    return nextOccurrence(target.schedule, now);
+  } catch {
+    return null;
+  }
+}
+
+// ─── The scheduler: node-cron tasks plus an atomic claim per occurrence ──────────────────────────
+
+/** What the scheduler starts: a bot's run or a pipeline's run. */
+export type ScheduleKind = 'bot' | 'pipeline';
+
+interface Target {
+  kind: ScheduleKind;
+  id: number;
+  /** e.g. "🛒 eBay-Scout" or "🧩 Blog" */
+  label: string;
+  schedule: string | null;
+  active: boolean;
+  claimedAt: number | null;
+  updatedAt: number;
+  botId: number | null;
+}
+
+/** The resources the scheduler works with. */
+export interface SchedulerDeps {
+  db: Db;
+  bus: EventBus;
+  activity: ActivityLog;
+  runner: Runner;
+  pipelines: PipelineService;
+  log: Logger;
+}
+
+/**
+ * Fires bot and pipeline schedules (node-cron, the process's time zone), each occurrence at most
+ * once, even across restarts or with two processes on one data dir: an occurrence is claimed with
+ * one conditional UPDATE of `schedule_claimed_at` (the occurrence's second, in ms), and only the
+ * claimer starts a run. An occurrence is skipped (with an activity event) while the bot's previous
+ * run is queued or running, or the pipeline's previous run is still going; paused bots have no
+ * task. Occurrences missed while the process was down are not replayed: `start()` records how many
+ * in one event. Changes apply at once (bus `bot.changed`, `PipelineService.onChange`).
+ */
+export class Scheduler {
+  private readonly tasks = new Map<string, { expression: string; task: ScheduledTask }>();
+  private offs: (() => void)[] = [];
+  private started = false;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** Accounts for occurrences missed while down, then schedules every bot and pipeline. Idempotent. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const b of this.deps.db.select({ id: bots.id }).from(bots).where(isNotNull(bots.schedule)).all()) this.sync('bot', b.id, true);
+    for (const p of this.deps.db.select({ id: pipelines.id }).from(pipelines).where(isNotNull(pipelines.schedule)).all()) this.sync('pipeline', p.id, true);
+    this.offs.push(this.deps.bus.on('bot.changed', ({ botId }) => this.sync('bot', botId, false)));
+    this.offs.push(this.deps.pipelines.onChange((id) => this.sync('pipeline', id, false)));
+  }
+
+  /** Stops every task and listener; nothing fires afterwards. */
+  stop(): void {
+    for (const off of this.offs.splice(0)) off();
+    for (const { task } of this.tasks.values()) void task.destroy();
+    this.tasks.clear();
+    this.started = false;
+  }
+
+  /** Brings one bot's or pipeline's task in line with its row (created, changed, paused, deleted). */
+  private sync(kind: ScheduleKind, id: number, atStart: boolean): void {
+    if (!this.started) return;
+    const key = `${kind}:${id}`;
+    const target = this.load(kind, id);
+    const want = target?.active ? target.schedule : null;
+    const have = this.tasks.get(key);
+    if (have && have.expression === want) return;
+    if (have) {
+      void have.task.destroy();
+      this.tasks.delete(key);
+    }
+    if (!target || !want) return;
+    try {
+      this.arm(key, target, want, atStart);
+    } catch (err) {
+      this.deps.log.error({ err, kind, id, schedule: want }, 'could not arm a schedule');
+      this.deps.activity.record({ botId: target.botId, kind: 'schedule.error', message: `${target.label}: schedule "${want}" could not be armed`, level: 'error' });
+    }
+  }
+
+  private arm(key: string, target: Target, expression: string, atStart: boolean): void {
+    const second = floorSecond(Date.now());
+    if (atStart) {
+      const baseline = target.claimedAt ?? target.updatedAt;
+      const missed = countOccurrences(expression, baseline, second);
+      if (missed > 0) {
+        const n = missed >= MISSED_COUNT_CAP ? `${MISSED_COUNT_CAP} or more` : String(missed);
+        this.deps.activity.record({
+          botId: target.botId,
+          kind: 'schedule.missed',
+          message: `${target.label}: ${n} scheduled run${missed === 1 ? ' was' : 's were'} missed while the process was down (not replayed)`,
+          level: 'warn',
+        });
+      }
+    }
+    // Everything before this second is accounted for, so a later start does not count it again.
+    this.raiseWatermark(target.kind, target.id, second - 1);
+    // node-cron fires from the next second on; the current one, when it is an occurrence, is
+    // tried here. The claim makes that safe when a previous process already fired it.
+    if (atStart && isOccurrence(expression, second)) this.fire(target.kind, target.id, second);
+    const task = cron.schedule(expression, (ctx) => this.fire(target.kind, target.id, floorSecond(ctx.date.getTime())), {
+      name: `openorchestrator-${key}`,
+      missedExecutionTolerance: 30_000,
+    });
+    task.on('execution:missed', (ctx) => this.missed(target.kind, target.id, floorSecond(ctx.date.getTime())));
+    this.tasks.set(key, { expression, task });
+  }
+
+  /** One occurrence: claim it, then start a run unless the previous one is still going. */
+  private fire(kind: ScheduleKind, id: number, occurrence: number): void {
+    try {
+      const target = this.load(kind, id);
+      if (!target?.active || !target.schedule) return;
+      if (!this.claim(kind, id, occurrence)) {
+        this.deps.log.debug({ kind, id, occurrence }, 'schedule occurrence already claimed');
+        return;
+      }
+      const at = new Date(occurrence).toLocaleTimeString('en-GB');
+      if (kind === 'bot') {
+        const bot = this.deps.db.select().from(bots).where(eq(bots.id, id)).get()!;
+        const active = this.deps.runner.activeForBot(id);
+        if (active.length > 0) {
+          this.skipped(target, at, `run #${active[0]!.id} is still ${active[0]!.status}`);
+          return;
+        }
+        const run = this.deps.runner.enqueue(bot, { trigger: 'schedule' });
+        this.deps.activity.record({ botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
+      } else {
+        const active = this.deps.pipelines.activeRun(id);
+        if (active) {
+          this.skipped(target, at, `pipeline run #${active.id} is still running`);
+          return;
+        }
+        const pr = this.deps.pipelines.run(id, { trigger: 'schedule' });
+        this.deps.activity.record({ kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled pipeline run #${pr.id} started (occurrence ${at})` });
+      }
+    } catch (err) {
+      this.deps.log.error({ err, kind, id, occurrence }, 'scheduled occurrence failed');
+      const target = this.safeLoad(kind, id);
+      this.deps.activity.record({
+        botId: target?.botId ?? null,
+        kind: 'schedule.error',
+        message: `${target?.label ?? `${kind} #${id}`}: scheduled run could not start — ${(err as Error).message}`,
+        level: 'error',
+      });
+    }
+  }
+
+  /** node-cron saw an occurrence too late (a stalled event loop): account for it, do not run it. */
+  private missed(kind: ScheduleKind, id: number, occurrence: number): void {
+    const target = this.safeLoad(kind, id);
+    if (!target?.active || !this.claim(kind, id, occurrence)) return;
+    this.deps.log.warn({ kind, id, occurrence }, 'schedule occurrence missed (event loop was busy)');
+    this.deps.activity.record({
+      botId: target.botId,
+      kind: 'schedule.missed',
+      message: `${target.label}: the ${new Date(occurrence).toLocaleTimeString('en-GB')} occurrence was missed (the process was busy)`,
+      level: 'warn',
+    });
+  }
+
+  private skipped(target: Target, at: string, why: string): void {
+    this.deps.activity.record({ botId: target.botId, kind: 'schedule.skipped', message: `⏭ ${target.label}: scheduled run at ${at} skipped — ${why}`, level: 'warn' });
+  }
+
+  /**
+   * Claims one occurrence. Atomic in SQLite: of any number of callers (this process after a
+   * restart, a second process), exactly one sees a changed row.
+   */
+  private claim(kind: ScheduleKind, id: number, occurrence: number): boolean {
+    const t = kind === 'bot' ? bots : pipelines;
+    const r = this.deps.db
+      .update(t)
+      .set({ scheduleClaimedAt: occurrence })
+      .where(and(eq(t.id, id), or(isNull(t.scheduleClaimedAt), lt(t.scheduleClaimedAt, occurrence))))
+      .run();
+    return r.changes === 1;
+  }
+
+  private raiseWatermark(kind: ScheduleKind, id: number, ms: number): void {
+    this.claim(kind, id, ms);
+  }
+
+  private load(kind: ScheduleKind, id: number): Target | undefined {
+    if (kind === 'bot') {
+      const b = this.deps.db.select().from(bots).where(eq(bots.id, id)).get();
+      return b && { kind, id, label: `${b.emoji} ${b.name}`, schedule: b.schedule, active: !b.paused, claimedAt: b.scheduleClaimedAt, updatedAt: b.updatedAt, botId: b.id };
+    }
+    const p = this.deps.db.select().from(pipelines).where(eq(pipelines.id, id)).get();
+    return p && { kind, id, label: `🧩 ${p.name}`, schedule: p.schedule, active: true, claimedAt: p.scheduleClaimedAt, updatedAt: p.updatedAt, botId: null };
+  }
+
+  private safeLoad(kind: ScheduleKind, id: number): Target | undefined {
+    try {
+      return this.load(kind, id);
+    } catch {
+      return undefined;
+    }
+  }
+}

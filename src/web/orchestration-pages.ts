@@ -1,0 +1,134 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Eta } from 'eta';
+import type { Engine } from '../engine/engine.ts';
+import { AppError, isAppError } from '../engine/errors.ts';
+import { nextRunAt } from '../engine/scheduler.ts';
+import { TRIGGER_EVENTS } from '../engine/triggers.ts';
+import { view } from './view-helpers.ts';
+
+type Form = Record<string, string | string[] | undefined>;
+
+/**
+ * The dashboard's connections (triggers) and pipelines panels, loaded into the dashboard by htmx,
+ * with their forms and toggles. Each action answers with the re-rendered panel for htmx, or a
+ * redirect to `/` for a plain form post.
+ */
+export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+  async (app) => {
+    const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
+    const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) =>
+      reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view }));
+
+    const connections = (reply: FastifyReply, extra: { error?: string; values?: Form } = {}) =>
+      html(reply, 'partials/connections', {
+        triggers: engine.triggers.list(),
+        bots: engine.bots.list(),
+        events: TRIGGER_EVENTS,
+        error: extra.error,
+        values: extra.values ?? {},
+      });
+
+    const pipelines = (reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
+      html(reply, 'partials/pipelines', {
+        pipelines: engine.pipelines.list().map((p) => ({
+          pipeline: p,
+          nextRunAt: nextRunAt({ schedule: p.schedule }),
+          last: engine.pipelines.listRuns(p.id, 1)[0] ?? null,
+        })),
+        bots: engine.bots.list(),
+        error: extra.error,
+        values: extra.values ?? {},
+        listOnly: extra.listOnly ?? false,
+      });
+
+    /** Runs `action`; an AppError becomes the panel re-rendered with the message (and what was typed). */
+    const act = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      action: () => unknown,
+      panel: (reply: FastifyReply, extra: { error?: string; values?: Form }) => FastifyReply,
+    ) => {
+      const htmx = Boolean(req.headers['hx-request']);
+      try {
+        await action();
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        if (!htmx) throw err;
+        return panel(reply, { error: err.message, values: (req.body ?? {}) as Form });
+      }
+      return htmx ? panel(reply, {}) : reply.redirect('/', 303);
+    };
+
+    app.get('/partials/connections', async (_req, reply) => connections(reply));
+
+    app.post('/connections', async (req, reply) => {
+      const body = (req.body ?? {}) as Form;
+      return act(req, reply, () => engine.triggers.create({ source_bot: asRef(body.source_bot), event: String(body.event ?? ''), target_bot: asRef(body.target_bot) }), connections);
+    });
+
+    app.post<{ Params: { id: string } }>('/connections/:id/toggle', async (req, reply) =>
+      act(
+        req,
+        reply,
+        () => {
+          const id = pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger');
+          engine.triggers.update(id, { enabled: !engine.triggers.get(id).enabled });
+        },
+        connections,
+      ),
+    );
+
+    app.post<{ Params: { id: string } }>('/connections/:id/delete', async (req, reply) =>
+      act(req, reply, () => engine.triggers.delete(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger')), connections),
+    );
+
+    app.get<{ Querystring: { list?: string } }>('/partials/pipelines', async (req, reply) => pipelines(reply, { listOnly: req.query.list === '1' }));
+
+    app.post('/pipelines', async (req, reply) => {
+      const body = (req.body ?? {}) as Form;
+      const steps = String(body.steps ?? '')
+        .split(/\s*(?:,|→|->)\s*/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+      return act(
+        req,
+        reply,
+        () => engine.pipelines.create({ name: String(body.name ?? ''), steps, schedule: String(body.schedule ?? '').trim() || null }),
+        pipelines,
+      );
+    });
+
+    app.post<{ Params: { id: string } }>('/pipelines/:id/run', async (req, reply) => {
+      const input = String(((req.body ?? {}) as Form).input ?? '').trim();
+      return act(req, reply, () => engine.pipelines.run(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), { input: input || null, trigger: 'manual' }), pipelines);
+    });
+
+    app.post<{ Params: { id: string } }>('/pipeline-runs/:id/cancel', async (req, reply) =>
+      act(req, reply, () => engine.pipelines.cancelRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run')), pipelines),
+    );
+
+    // The bot page's Schedule tile: when it runs next, in the process's time zone.
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/next-run', async (req, reply) => {
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const next = nextRunAt(bot);
+      const when = next && (new Date(next).toDateString() === new Date().toDateString() ? view.time(next) : view.dateTime(next));
+      const text = !bot.schedule ? 'runs when started' : bot.paused ? 'paused: does not fire' : when ? `next ${when}` : 'next run unknown';
+      return reply.type('text/html; charset=utf-8').send(`<span class="next-run">${escapeHtml(text)}</span>`);
+    });
+  };
+
+/** A bot reference from a form field: the selects send ids (digits); anything else is a name. */
+function asRef(v: string | string[] | undefined): string | number {
+  const s = String(Array.isArray(v) ? v[0] : (v ?? '')).trim();
+  return /^\d{1,15}$/.test(s) ? Number(s) : s;
+}
+
+function pathId(raw: string, code: 'TRIGGER_NOT_FOUND' | 'PIPELINE_NOT_FOUND' | 'PIPELINE_RUN_NOT_FOUND' | 'BOT_NOT_FOUND', what: string): number {
+  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(id)) throw new AppError(code, `No ${what} with id ${raw}.`);
+  return id;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
