@@ -58,6 +58,23 @@ describe('dashboard in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('pin a result from the results panel and filter the new ones', async () => {
+    const page = await browser.newPage();
+    const bot = (await t.api('GET', '/api/bots')).body.find((b: any) => b.name === 'eBay-Scout');
+    await page.goto(`${t.url}/bots/${bot.id}`);
+    const result = page.locator('#results .result').first();
+    await result.getByRole('button', { name: '📌 Pin' }).click();
+    await expect.poll(() => page.locator('#results .result .tag.pin').count()).toBe(1);
+    expect((await t.api('GET', `/api/bots/${bot.id}/results`)).body[0].pinned).toBe(true);
+    await page.locator('#results').getByRole('button', { name: 'Unpin' }).click();
+    await expect.poll(() => page.locator('#results .result .tag.pin').count()).toBe(0);
+    expect((await t.api('GET', `/api/bots/${bot.id}/results`)).body[0].pinned).toBe(false);
+
+    await page.locator('#results nav').getByText('New').click();
+    await expect.poll(() => page.locator('#results nav a.active').textContent()).toBe('New');
+    expect(await page.locator('#results .result .tag.new').count()).toBe(await page.locator('#results .result').count());
+  });
+
   it('a bad form shows the error in the dialog and keeps what was typed', async () => {
     const page = await browser.newPage();
     await page.goto(t.url + '/');

@@ -41,10 +41,22 @@ describe('results', () => {
     expect((await t.api('POST', '/api/results/abc/pin')).status).toBe(404);
   });
 
-  it('?new=1 lists the new results', async () => {
+  it('?new=1 lists what the latest finding run found; older finds are no longer new', async () => {
     const onlyNew = (await t.api('GET', `/api/bots/${botId}/results?new=1`)).body;
     expect(onlyNew.map((r: any) => r.id)).toEqual([resultId]);
     expect(onlyNew.every((r: any) => r.is_new)).toBe(true);
+
+    // A run that finds nothing new leaves the new list as it was ...
+    await t.waitForRun((await t.api('POST', `/api/bots/${botId}/run`, { input: 'a deal' })).body.id);
+    expect((await t.api('GET', `/api/bots/${botId}/results?new=1`)).body.map((r: any) => r.id)).toEqual([resultId]);
+    // ... a run that finds something new replaces it.
+    await t.waitForRun((await t.api('POST', `/api/bots/${botId}/run`, { input: 'another deal' })).body.id);
+    const after = (await t.api('GET', `/api/bots/${botId}/results?new=1`)).body;
+    expect(after).toHaveLength(1);
+    expect(after[0].id).not.toBe(resultId);
+    expect(after[0].content).toContain('another deal');
+    const all = (await t.api('GET', `/api/bots/${botId}/results`)).body;
+    expect(all.find((r: any) => r.id === resultId).is_new).toBe(false);
   });
 
   it('an item is known by its normalized URL, else by its title and content', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, or } from 'drizzle-orm';
 import type { Db } from './db/database.ts';
 import { results, type ResultRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
@@ -66,26 +66,36 @@ export class ResultService {
       .where(and(eq(results.botId, botId), eq(results.dedupeKey, key)))
       .get();
     if (existing) return { result: existing, isNew: false };
-    const row = this.db
-      .insert(results)
-      .values({
-        botId,
-        runId,
-        title: item.title.slice(0, 300),
-        content: item.content ?? '',
-        url: item.url ?? null,
-        metadata: item.metadata ?? {},
-        isNew: true,
-        dedupeKey: key,
-        createdAt: Date.now(),
-      })
-      .returning()
-      .get();
+    const row = this.db.transaction((tx) => {
+      // "New" means found by the bot's latest run that found anything: a run's first new item
+      // retires the earlier runs' items from the new list.
+      if (runId !== null) {
+        tx.update(results)
+          .set({ isNew: false })
+          .where(and(eq(results.botId, botId), eq(results.isNew, true), or(isNull(results.runId), ne(results.runId, runId))))
+          .run();
+      }
+      return tx
+        .insert(results)
+        .values({
+          botId,
+          runId,
+          title: item.title.slice(0, 300),
+          content: item.content ?? '',
+          url: item.url ?? null,
+          metadata: item.metadata ?? {},
+          isNew: true,
+          dedupeKey: key,
+          createdAt: Date.now(),
+        })
+        .returning()
+        .get();
+    });
     this.bus.emit('result.created', { resultId: row.id, botId, runId, isNew: true });
     return { result: row, isNew: true };
   }
 
-  /** A bot's results, newest first; `onlyNew` keeps those not yet seen. */
+  /** A bot's results, newest first; `onlyNew` keeps those its latest finding run found. */
   list(botId: number, opts: { limit?: number; onlyNew?: boolean } = {}): ResultRow[] {
     const where = opts.onlyNew ? and(eq(results.botId, botId), eq(results.isNew, true)) : eq(results.botId, botId);
     return this.db

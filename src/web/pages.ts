@@ -97,9 +97,19 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       return reply.redirect('/', 303);
     });
 
-    app.get<{ Params: { id: string } }>('/partials/bots/:id/results', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'bot'));
-      return render(reply, 'partials/results', { bot, results: engine.results.list(bot.id, { limit: 30 }) });
+    const renderResults = (reply: FastifyReply, botId: number, onlyNew: boolean) => {
+      const bot = engine.bots.get(botId);
+      return render(reply, 'partials/results', { bot, onlyNew, results: engine.results.list(bot.id, { limit: 30, onlyNew }) });
+    };
+    app.get<{ Params: { id: string }; Querystring: { new?: string } }>('/partials/bots/:id/results', async (req, reply) =>
+      renderResults(reply, pathId(req.params.id, 'bot'), req.query.new === '1'),
+    );
+    // Pin or unpin from the results panel; answers with the panel as it now is.
+    app.post<{ Params: { id: string }; Querystring: { new?: string } }>('/results/:id/pin', async (req, reply) => {
+      const id = pathId(req.params.id, 'result');
+      const pinned = String((req.body as Record<string, unknown> | undefined)?.pinned ?? 'true') !== 'false';
+      const result = engine.results.setPinned(id, pinned);
+      return renderResults(reply, result.botId, req.query.new === '1');
     });
     app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => {
       const bot = engine.bots.get(pathId(req.params.id, 'bot'));
@@ -112,9 +122,11 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     });
   };
 
-function pathId(raw: string, what: 'bot' | 'run'): number {
+const NOT_FOUND = { bot: 'BOT_NOT_FOUND', run: 'RUN_NOT_FOUND', result: 'RESULT_NOT_FOUND' } as const;
+
+function pathId(raw: string, what: keyof typeof NOT_FOUND): number {
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id)) throw new AppError(what === 'bot' ? 'BOT_NOT_FOUND' : 'RUN_NOT_FOUND', `No ${what} with id ${raw}.`);
+  if (!Number.isSafeInteger(id)) throw new AppError(NOT_FOUND[what], `No ${what} with id ${raw}.`);
   return id;
 }
 
