@@ -4,6 +4,7 @@
  */
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { startChatAdapters } from './bot/adapter.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
 
@@ -24,12 +25,15 @@ engine.start();
 const app = await buildApp({ engine, logger });
 await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`);
+// Telegram and Discord, each when its token is set.
+const chat = await startChatAdapters(engine, config, logger);
 
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  await chat.stop();
   await app.close();
   await engine.close();
   process.exit(0);

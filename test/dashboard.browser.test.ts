@@ -33,7 +33,7 @@ describe('dashboard in headless Chromium', () => {
     await expect.poll(() => page.locator('h1').textContent()).toContain('eBay-Scout');
     // User text is shown as text, never run as markup.
     expect(await page.locator('.bot-head .muted').first().textContent()).toBe('Finds deals <under> 50 €');
-    expect(await page.locator('.config .prompt').textContent()).toContain('<script>window.pwned = 1</script>');
+    expect(await page.locator('#bot-settings').getByLabel('Prompt').inputValue()).toContain('<script>window.pwned = 1</script>');
     expect(await page.evaluate(() => (window as any).pwned)).toBeUndefined();
 
     // Mark this document: a reload would lose the mark.
@@ -73,6 +73,29 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#results nav').getByText('New').click();
     await expect.poll(() => page.locator('#results nav a.active').textContent()).toBe('New');
     expect(await page.locator('#results .result .tag.new').count()).toBe(await page.locator('#results .result').count());
+  });
+
+  it('edit the schedule and pause the bot from its settings panel', async () => {
+    const page = await browser.newPage();
+    const bot = (await t.api('GET', '/api/bots')).body.find((b: any) => b.name === 'eBay-Scout');
+    await page.goto(`${t.url}/bots/${bot.id}`);
+    const settings = page.locator('#bot-settings');
+    await settings.getByLabel(/^Schedule/).fill('every 61m');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => settings.getByRole('alert').textContent()).toContain('every N minutes needs N between 1 and 59');
+    expect((await t.api('GET', `/api/bots/${bot.id}`)).body.schedule).toBeNull();
+
+    await settings.getByLabel(/^Schedule/).fill('every 30m');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => settings.getByRole('status').textContent()).toBe('Saved.');
+    expect((await t.api('GET', `/api/bots/${bot.id}`)).body).toMatchObject({ schedule: '*/30 * * * *', next_run_at: expect.any(String) });
+
+    await settings.getByRole('button', { name: '⏸ Pause' }).click();
+    await expect.poll(() => settings.getByRole('button', { name: '▶ Resume' }).count()).toBe(1);
+    expect((await t.api('GET', `/api/bots/${bot.id}`)).body).toMatchObject({ paused: true, next_run_at: null });
+    await settings.getByRole('button', { name: '▶ Resume' }).click();
+    await expect.poll(() => settings.getByRole('button', { name: '⏸ Pause' }).count()).toBe(1);
+    expect((await t.api('GET', `/api/bots/${bot.id}`)).body.paused).toBe(false);
   });
 
   it('a bad form shows the error in the dialog and keeps what was typed', async () => {

@@ -2,12 +2,20 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
-import type { RunLogRow } from '../engine/db/schema.ts';
+import type { BotRow, RunLogRow } from '../engine/db/schema.ts';
 import { isFinalRunStatus, type RunStatus } from '../engine/run-status.ts';
 import { suggestedModels } from '../engine/providers/models.ts';
 import { TOOL_NAMES } from '../engine/bots.ts';
 import { streamRunLog, type LogStreamFormat } from './sse.ts';
 import { view } from './view-helpers.ts';
+
+interface SettingsValues {
+  description: string;
+  prompt: string;
+  model: string;
+  schedule: string;
+  tools: string[];
+}
 
 /** The dashboard: server-rendered pages (eta) that htmx updates in place. */
 export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
@@ -33,6 +41,7 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       const ended = (counts.completed ?? 0) + (counts.failed ?? 0);
       return {
         bot,
+        settings: settingsContext(bot),
         runs,
         current,
         currentLogs: current && isFinalRunStatus(current.status as RunStatus) ? engine.runner.logs(current.id, 0, 2000) : [],
@@ -41,6 +50,43 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
         successRate: ended ? Math.round(((counts.completed ?? 0) / ended) * 100) : null,
       };
     };
+
+    const settingsContext = (bot: BotRow, extra: { error?: string; saved?: string; values?: SettingsValues } = {}) => ({
+      bot,
+      values: extra.values ?? { description: bot.description, prompt: bot.prompt, model: bot.model, schedule: bot.schedule ?? '', tools: bot.tools as string[] },
+      error: extra.error,
+      saved: extra.saved,
+      models: suggestedModels(engine.config),
+      tools: TOOL_NAMES,
+      h: view,
+      tz: view.tz,
+    });
+
+    // The bot page's settings panel: edit, pause, resume. Answers with the panel as it now is.
+    app.post<{ Params: { id: string } }>('/bots/:id/settings', async (req, reply) => {
+      const bot = engine.bots.get(pathId(req.params.id, 'bot'));
+      const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
+      const values: SettingsValues = {
+        description: String(body.description ?? ''),
+        prompt: String(body.prompt ?? ''),
+        model: String(body.model ?? ''),
+        schedule: String(body.schedule ?? ''),
+        tools: ([] as string[]).concat(body.tools ?? []),
+      };
+      try {
+        const updated = engine.bots.update(bot.id, { ...values, schedule: values.schedule.trim() || null });
+        return render(reply, 'partials/bot-settings', settingsContext(updated, { saved: 'Saved.' }));
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        return render(reply, 'partials/bot-settings', settingsContext(bot, { error: err.message, values }));
+      }
+    });
+    for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+      app.post<{ Params: { id: string } }>(`/bots/:id/${action}`, async (req, reply) => {
+        const bot = engine.bots.update(pathId(req.params.id, 'bot'), { paused });
+        return render(reply, 'partials/bot-settings', settingsContext(bot, { saved: paused ? 'Paused: schedules and triggers will not start it.' : 'Resumed.' }));
+      });
+    }
 
     app.get('/', async (_req, reply) =>
       render(reply, 'dashboard', { bots: engine.bots.listSummaries(), activity: engine.activity.list(20), form: formContext() }),

@@ -1,0 +1,52 @@
+/**
+ * Every chat command, in the order menus and /help list them. Each lives in its own file with its
+ * definition (name, description, typed params) and its handler; adapters derive Telegram's
+ * `setMyCommands` list and Discord's slash-command definitions from here.
+ */
+import { botsCommand } from './bots.ts';
+import { deleteCommand } from './delete.ts';
+import { helpCommand } from './help.ts';
+import { linkCommand, unlinkCommand } from './link.ts';
+import { logsCommand } from './logs.ts';
+import { newbotCommand } from './newbot.ts';
+import { pauseCommand, resumeCommand } from './pause.ts';
+import { resultsCommand } from './results.ts';
+import { runCommand } from './run.ts';
+import { scheduleCommand } from './schedule.ts';
+import { statusCommand } from './status.ts';
+import { stopCommand } from './stop.ts';
+import { subscribeCommand, unsubscribeCommand } from './subscribe.ts';
+import type { Command, Param } from './types.ts';
+
+/** `/run <bot> [input]`, `/link <bot> <completed|failed|result> <target>`. */
+export function usageOf(c: Command): string {
+  const part = (p: Param) => {
+    const inner = p.kind === 'choice' && p.choices ? p.choices.join('|') : p.name === 'prompt' || p.name === 'input' || p.name === 'spec' ? `${p.name}…` : p.name;
+    return p.required ? `<${inner}>` : `[${inner}]`;
+  };
+  return [`/${c.name}`, ...c.params.map(part)].join(' ');
+}
+
+const help = helpCommand(() => COMMANDS, usageOf);
+
+/** The commands, as menus list them. */
+export const COMMANDS: Command[] = [
+  botsCommand,
+  runCommand,
+  stopCommand,
+  statusCommand,
+  resultsCommand,
+  logsCommand,
+  newbotCommand,
+  scheduleCommand,
+  pauseCommand,
+  resumeCommand,
+  linkCommand,
+  unlinkCommand,
+  subscribeCommand,
+  unsubscribeCommand,
+  deleteCommand,
+  help,
+  // Telegram opens every chat with /start.
+  { ...help, name: 'start', hidden: true },
+];

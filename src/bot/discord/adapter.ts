@@ -1,0 +1,111 @@
+/**
+ * The Discord adapter: a discord.js client (gateway for interactions, REST for answers) over the
+ * shared command core. `DISCORD_API_BASE` is its `rest.api`; the gateway URL then comes from
+ * `GET /gateway/bot`, as with Discord itself.
+ */
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, DiscordAPIError, Events, GatewayIntentBits } from 'discord.js';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.ts';
+import type { Engine } from '../../engine/engine.ts';
+import type { ChatAdapter } from '../adapter.ts';
+import { CommandCore } from '../core.ts';
+import { RunDelivery } from '../notifier.ts';
+import { slashCommands } from './definitions.ts';
+import { followUpRoute, onAutocomplete, onButton, onChatInput, type DiscordCaller } from './interactions.ts';
+import { DiscordSender } from './notifier.ts';
+import { registerCommands } from './register.ts';
+
+/** Tuning knobs, mostly for tests. */
+export interface DiscordOptions {
+  /** Pauses between attempts to deliver a run outcome (default 1 s, 5 s, 30 s). */
+  retryDelaysMs?: number[];
+}
+
+/**
+ * Starts the Discord bot: logs in (https://discord.com/developers/docs/events/gateway#connecting),
+ * registers the slash commands for `DISCORD_GUILD_ID` (globally when unset), and answers
+ * interactions. Resolves once ready, or after 10 s at most while Discord is unreachable (it keeps
+ * trying in the background). A refused token is logged and not retried.
+ * @throws {Error} when `DISCORD_BOT_TOKEN` is not set.
+ */
+export async function startDiscord(engine: Engine, config: Config, logger: Logger, opts: DiscordOptions = {}): Promise<ChatAdapter> {
+  const { token, apiBase, guildId, allowedUsers } = config.discord;
+  if (!token) throw new Error('startDiscord needs DISCORD_BOT_TOKEN');
+  const log = logger.child({ component: 'discord' });
+  if (allowedUsers.length === 0) {
+    log.warn('DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot. Set it to your Discord user id (the bot tells anyone who uses it their id).');
+  }
+
+  // Interactions arrive whatever the intents; Guilds keeps channel caches for replies.
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: apiBase } });
+  const sender = new DiscordSender(client.rest);
+  const delivery = new RunDelivery(engine, sender, log, opts.retryDelaysMs);
+  const core = new CommandCore<DiscordCaller>(engine, {
+    allowedUsers,
+    allowListVariable: 'DISCORD_ALLOWED_USERS',
+    log,
+    onRunStarted: (runId, caller) => delivery.watch(runId, caller.chatId, caller.interaction ? followUpRoute(caller.interaction) : undefined),
+  });
+
+  client.on(Events.InteractionCreate, (i) => {
+    const handled = i.isChatInputCommand()
+      ? onChatInput(core, i)
+      : i.isButton()
+        ? onButton(core, i)
+        : i.isAutocomplete()
+          ? onAutocomplete(core, i)
+          : Promise.resolve();
+    handled.catch((err: unknown) => log.error({ err, interactionId: i.id }, 'a Discord interaction could not be handled'));
+  });
+  client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
+
+  delivery.start();
+  const abort = new AbortController();
+  const connecting = (async () => {
+    let delay = 1000;
+    while (!abort.signal.aborted) {
+      try {
+        const ready = once(client, Events.ClientReady, { signal: abort.signal });
+        await client.login(token);
+        await ready;
+        const appId = client.application?.id ?? client.user!.id;
+        try {
+          await registerCommands(client.rest, appId, slashCommands(core.commands), guildId);
+          log.info({ guildId: guildId ?? null }, guildId ? `registered the slash commands for guild ${guildId}` : 'registered the slash commands globally');
+        } catch (err) {
+          log.error({ err }, 'could not register the Discord slash commands');
+        }
+        log.info({ user: client.user?.tag, allowedUsers: allowedUsers.length }, `Discord bot ${client.user?.tag} is ready for commands`);
+        return;
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        if ((err instanceof DiscordAPIError && err.status === 401) || (err as { code?: string }).code === 'TokenInvalid') {
+          log.error('Discord refused DISCORD_BOT_TOKEN. Discord commands are off; check the bot token in the Developer Portal.');
+          return;
+        }
+        log.warn({ err, retryInMs: delay }, 'could not connect to Discord; retrying');
+        await client.destroy().catch(() => {});
+        try {
+          await sleep(delay, undefined, { signal: abort.signal });
+        } catch {
+          return;
+        }
+        delay = Math.min(delay * 2, 60_000);
+      }
+    }
+  })();
+
+  // An unreachable Discord must not hold up the dashboard.
+  await Promise.race([connecting, sleep(10_000, undefined, { ref: false })]);
+  return {
+    async stop() {
+      abort.abort();
+      await client.destroy();
+      await connecting;
+      await delivery.stop();
+      log.info('Discord bot stopped');
+    },
+  };
+}

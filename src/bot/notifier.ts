@@ -1,0 +1,123 @@
+/**
+ * Run outcomes back to chat, shared by both platforms: when a run ends, the chat that started it
+ * and every chat subscribed to its bot get one message. Delivery listens to the engine's event
+ * bus; a failed delivery is logged and retried, and never touches the run.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Engine } from '../engine/engine.ts';
+import type { EngineEvents } from '../engine/event-bus.ts';
+import type { ChatPlatform } from '../engine/subscriptions.ts';
+import { runOutcomeMessage } from './format.ts';
+import type { Message } from './message.ts';
+
+/** Sends messages to the chats of one platform (a notifier per platform implements it). */
+export interface ChatSender {
+  readonly platform: ChatPlatform;
+  /** Posts `msg` to the chat (split into several messages when long). */
+  send(chatId: string, msg: Message): Promise<void>;
+  /** `true` when retrying cannot help: the chat is gone, the bot was removed or blocked, the request is bad. */
+  isPermanent(err: unknown): boolean;
+}
+
+/** Another way to reach the chat that started a run (Discord: the interaction's follow-up). */
+export type ReplyRoute = (msg: Message) => Promise<void>;
+
+/** Default pauses between delivery attempts: a failed message is tried four times in all. */
+export const DEFAULT_RETRY_DELAYS_MS = [1000, 5000, 30_000];
+
+/** Most runs remembered as started from a chat and not yet finished. */
+const MAX_WATCHED = 5000;
+
+/**
+ * Delivers the outcomes of runs to one platform's chats: the chat a run was started from (see
+ * {@link RunDelivery.watch}) and the chats subscribed to its bot (`engine.subscriptions`), each once.
+ */
+export class RunDelivery {
+  private readonly watched = new Map<number, { chatId: string; route?: ReplyRoute }[]>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private off: (() => void) | null = null;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly sender: ChatSender,
+    private readonly log: Logger,
+    private readonly retryDelaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
+  ) {}
+
+  /** Starts listening to `run.finished`. */
+  start(): void {
+    if (this.off) return;
+    this.off = this.engine.bus.on('run.finished', (e) => this.onFinished(e));
+  }
+
+  /** Remembers that `chatId` started `runId`; `route` is tried before a plain chat message. */
+  watch(runId: number, chatId: string, route?: ReplyRoute): void {
+    const list = this.watched.get(runId) ?? [];
+    list.push(route ? { chatId, route } : { chatId });
+    this.watched.set(runId, list);
+    if (this.watched.size > MAX_WATCHED) this.watched.delete(this.watched.keys().next().value!);
+  }
+
+  /** Stops listening, gives up pending retries and waits (briefly) for sends under way. */
+  async stop(): Promise<void> {
+    this.off?.();
+    this.off = null;
+    this.abort.abort();
+    this.watched.clear();
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(5000, undefined, { ref: false })]);
+  }
+
+  private onFinished(e: EngineEvents['run.finished']): void {
+    const origins = this.watched.get(e.runId) ?? [];
+    this.watched.delete(e.runId);
+    const targets = new Map<string, ReplyRoute | undefined>();
+    for (const o of origins) if (!targets.has(o.chatId)) targets.set(o.chatId, o.route);
+    for (const s of this.engine.subscriptions.listForBot(e.botId, this.sender.platform)) if (!targets.has(s.chatId)) targets.set(s.chatId, undefined);
+    if (targets.size === 0) return;
+    let msg: Message;
+    try {
+      const bot = this.engine.bots.get(e.botId);
+      msg = runOutcomeMessage(this.engine, bot, this.engine.runner.get(e.runId), e.newResults);
+    } catch {
+      return; // the bot was deleted with its runs: nothing left to report
+    }
+    for (const [chatId, route] of targets) {
+      const p = this.deliver(e.runId, chatId, msg, route).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }
+  }
+
+  private async deliver(runId: number, chatId: string, msg: Message, route?: ReplyRoute): Promise<void> {
+    const log = this.log.child({ platform: this.sender.platform, chatId, runId });
+    if (route) {
+      try {
+        await route(msg);
+        return;
+      } catch (err) {
+        log.warn({ err }, 'could not answer through the original command; posting to the chat instead');
+      }
+    }
+    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+      try {
+        await this.sender.send(chatId, msg);
+        if (attempt > 0) log.info({ attempts: attempt + 1 }, 'run outcome delivered after retrying');
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        const delay = this.retryDelaysMs[attempt];
+        if (this.sender.isPermanent(err) || delay === undefined) {
+          log.error({ err, attempts: attempt + 1 }, 'could not deliver a run outcome to a chat; giving up');
+          return;
+        }
+        log.warn({ err, attempt: attempt + 1, retryInMs: delay }, 'could not deliver a run outcome to a chat; retrying');
+        try {
+          await sleep(delay, undefined, { signal: this.abort.signal });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+}

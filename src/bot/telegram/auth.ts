@@ -1,0 +1,35 @@
+import { Composer, type Context } from 'grammy';
+import type { CommandCore } from '../core.ts';
+import { messageText } from '../message.ts';
+import { callerOf, splitCommand } from './caller.ts';
+import type { TelegramSender } from './notifier.ts';
+
+/**
+ * The allow list, in front of everything else: an update from a user not on
+ * `TELEGRAM_ALLOWED_USERS` goes no further. The user gets one polite refusal (at most one per
+ * `cooldownMs`, so a stranger cannot make the bot spam a group); a button press is answered with the
+ * refusal as an alert (https://core.telegram.org/bots/api#answercallbackquery). Group chatter that is
+ * not a command is ignored silently.
+ */
+export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs: number): Composer<Context> {
+  const lastRefusal = new Map<string, number>();
+  const composer = new Composer();
+  composer.use(async (ctx, next) => {
+    const caller = callerOf(ctx);
+    if (!caller) return; // channel posts, polls and the like: nothing to command
+    if (core.isAllowed(caller.userId)) return next();
+    if (ctx.callbackQuery) {
+      await ctx.answerCallbackQuery({ text: messageText(core.refusal(caller)), show_alert: true });
+      return;
+    }
+    const text = ctx.message?.text ?? '';
+    const isCommand = splitCommand(text) !== null;
+    if (!isCommand && ctx.chat?.type !== 'private') return;
+    const now = Date.now();
+    if (now - (lastRefusal.get(caller.userId) ?? 0) < cooldownMs) return;
+    lastRefusal.set(caller.userId, now);
+    if (lastRefusal.size > 10_000) lastRefusal.delete(lastRefusal.keys().next().value!);
+    await sender.send(caller.chatId, core.refusal(caller));
+  });
+  return composer;
+}
