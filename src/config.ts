@@ -29,6 +29,7 @@ const schema = z.object({
   ANTHROPIC_BASE_URL: optionalUrl,
   SEARXNG_URL: optionalUrl,
   BRAVE_API_KEY: optionalString,
+  WEB_FETCH_ALLOW_PRIVATE: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().default('https://api.telegram.org')),
   TELEGRAM_ALLOWED_USERS: idList,
@@ -59,6 +60,8 @@ export interface Config {
   anthropic: { apiKey?: string; baseURL?: string };
   /** Where the `web_search` tool searches: a SearXNG instance (JSON API), else Brave Search; neither set: no web search. */
   search: { searxngUrl?: string; braveApiKey?: string };
+  /** `web_fetch` may reach loopback, link-local and private-network addresses (off: it refuses them). */
+  webFetchAllowPrivate: boolean;
   telegram: { token?: string; apiRoot: string; allowedUsers: string[] };
   discord: { token?: string; apiBase: string; guildId?: string; allowedUsers: string[] };
   maxConcurrentRuns: number;
@@ -107,6 +110,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },
     anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
     search: { searxngUrl: e.SEARXNG_URL, braveApiKey: e.BRAVE_API_KEY },
+    webFetchAllowPrivate: e.WEB_FETCH_ALLOW_PRIVATE === 'true',
     telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, allowedUsers: e.TELEGRAM_ALLOWED_USERS },
     discord: {
       token: e.DISCORD_BOT_TOKEN,

@@ -5,6 +5,7 @@
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { startChatAdapters } from './bot/adapter.ts';
+import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
 
@@ -20,11 +21,20 @@ try {
 }
 
 const logger = pino({ level: config.logLevel });
-const engine = new Engine(config, logger);
+let engine: Engine;
+try {
+  engine = new Engine(config, logger);
+} catch (err) {
+  if (err instanceof DataDirLockedError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
 engine.start();
 const app = await buildApp({ engine, logger });
-await app.listen({ port: config.port, host: config.host });
-logger.info(`openOrchestrator is running on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`);
+const address = await app.listen({ port: config.port, host: config.host });
+logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
 const chat = await startChatAdapters(engine, config, logger);
 

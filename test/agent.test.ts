@@ -130,6 +130,8 @@ describe('agent loop', () => {
     expect(await logsOf(r.id)).toContain('tokens 7 in, 2 out · cost unknown (no price for anthropic:claude-from-the-future)');
     expect(priceOf('openai:gpt-4.1-mini-2025-04-14')).toEqual(priceOf('openai:gpt-4.1-mini'));
     expect(priceOf('openai:gpt-4.1-minimal')).toBeNull();
+    // A snapshot the table does not list is not priced like its model: old snapshots cost more.
+    expect(priceOf('openai:gpt-4o-2024-05-13')).toBeNull();
     expect(costUsd('anthropic:claude-haiku-4-5-20251001', 1_000_000, 1_000_000)).toBe(6);
   });
 

@@ -33,7 +33,35 @@ describe('bot documents', () => {
     expect(fs.readFileSync(path.join(bot.docs_path, 'bekannte_angebote.json'), 'utf8')).toBe('{"seen": []}');
   });
 
-  it.each(['../escape.md', '.hidden', 'a/b.md', ''])('refuses the name %j and writes nothing', async (name) => {
+  it('keeps documents in sub-folders: list, read and delete them by their relative name', async () => {
+    const a = await t.api('POST', `/api/bots/${bot.id}/docs`, { name: 'deals/seen.md', content: '- item 1' });
+    expect(a.status).toBe(201);
+    expect(a.body.name).toBe('deals/seen.md');
+    expect(fs.readFileSync(path.join(bot.docs_path, 'deals', 'seen.md'), 'utf8')).toBe('- item 1');
+    expect((await t.api('GET', `/api/bots/${bot.id}/docs`)).body.map((d: any) => d.name)).toContain('deals/seen.md');
+    const read = await fetch(`${t.url}/api/bots/${bot.id}/docs/${encodeURIComponent('deals/seen.md')}`);
+    expect(await read.text()).toBe('- item 1');
+    expect((await t.api('DELETE', `/api/bots/${bot.id}/docs/${encodeURIComponent('deals/seen.md')}`)).status).toBe(204);
+    expect((await t.api('GET', `/api/bots/${bot.id}/docs`)).body.map((d: any) => d.name)).not.toContain('deals/seen.md');
+  });
+
+  it('refuses a name that a symlink in the folder would lead outside of', async () => {
+    const outside = fs.mkdtempSync(path.join(path.dirname(t.dataDir), 'oo-outside-'));
+    fs.symlinkSync(outside, path.join(bot.docs_path, 'escape'));
+    try {
+      const res = await t.api('POST', `/api/bots/${bot.id}/docs`, { name: 'escape/pwned.md', content: 'x' });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('DOC_INVALID_NAME');
+      expect(fs.readdirSync(outside)).toEqual([]);
+      // The link itself is not listed as a document.
+      expect((await t.api('GET', `/api/bots/${bot.id}/docs`)).body.map((d: any) => d.name)).not.toContain('escape');
+    } finally {
+      fs.rmSync(path.join(bot.docs_path, 'escape'));
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it.each(['../escape.md', '.hidden', 'a/../../b.md', 'a//b.md', 'a\\b.md', 'deals/.secret', ''])('refuses the name %j and writes nothing', async (name) => {
     const before = fs.readdirSync(path.dirname(bot.docs_path), { recursive: true }).length;
     const res = await t.api('POST', `/api/bots/${bot.id}/docs`, { name, content: 'x' });
     expect(res.status).toBe(400);
@@ -66,8 +94,8 @@ describe('dashboard token', () => {
     expect((await t.api('GET', '/api/bots', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await t.api('GET', '/healthz')).status).toBe(200);
 
-    const page = await fetch(`${t.url}/?token=tok-123`);
-    expect(page.status).toBe(200);
+    const page = await fetch(`${t.url}/?token=tok-123`, { redirect: 'manual' });
+    expect(page.status).toBe(303); // to the same page without the token (test/origin-guard.test.ts)
     const cookie = page.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^oo_token=tok-123; Path=\/; HttpOnly/);
     expect((await fetch(`${t.url}/`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);

@@ -73,6 +73,23 @@ describe('pipelines', () => {
     );
   });
 
+  it('a run keeps the steps it started with when the pipeline is edited mid-run', async () => {
+    const first = await bot('Drafter');
+    const second = await bot('Proofer');
+    const p = (await t.api('POST', '/api/pipelines', { name: 'Steady', steps: [first.id, second.id] })).body;
+    const started = (await t.api('POST', `/api/pipelines/${p.id}/run`, { input: 'v1' })).body;
+    expect((await t.api('PUT', `/api/pipelines/${p.id}`, { steps: [second.id] })).status).toBe(200);
+
+    await expect.poll(async () => (await t.api('GET', `/api/pipeline-runs/${started.id}`)).body.status, { timeout: 15_000 }).toBe('completed');
+    const pr = (await t.api('GET', `/api/pipeline-runs/${started.id}`)).body;
+    expect(pr).toMatchObject({ progress: '2/2', total_steps: 2 });
+    expect(pr.steps.map((s: any) => s.bot_name)).toEqual(['Drafter', 'Proofer']);
+    // The next run follows the edited pipeline.
+    const next = (await t.api('POST', `/api/pipelines/${p.id}/run`, { input: 'v2' })).body;
+    expect(next.progress).toBe('0/1');
+    expect(next.steps.map((s: any) => s.bot_name)).toEqual(['Proofer']);
+  });
+
   it('a failing step stops the pipeline: later steps never run, the error says where', async () => {
     const research = await bot('Researcher');
     const broken = await bot('Broken-Writer', { model: 'openai:gpt-4.1-mini' });

@@ -60,7 +60,9 @@ describe('schedules', () => {
     const bad = await t.api('PUT', `/api/bots/${bot.id}`, { schedule: 'every 99 minutes' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
-    expect(bad.body.error.message).toContain('every N minutes needs N between 1 and 59');
+    expect(bad.body.error.message).toContain('is not an even interval: every N minutes takes N from 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30');
+    expect((await t.api('PUT', `/api/bots/${bot.id}`, { schedule: 'every 45m' })).body.error.message).toContain('not an even interval');
+    expect((await t.api('PUT', `/api/bots/${bot.id}`, { schedule: 'every 7h' })).body.error.message).toContain('every N hours takes N from 1, 2, 3, 4, 6, 8, 12');
     const junk = await t.api('PUT', `/api/bots/${bot.id}`, { schedule: '61 * * * *' });
     expect(junk.body.error.message).toMatch(/not a valid schedule/);
 

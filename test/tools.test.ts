@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from './fakes/anthropic.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
+import { runSandboxedCode } from '../src/engine/tools/sandbox.ts';
 
 /** A small web site for web_fetch and a SearXNG-like search API, on 127.0.0.1. */
 async function startSite(): Promise<{ url: string; close(): Promise<void> }> {
@@ -55,7 +56,8 @@ describe('tools', () => {
     openai = await startFakeOpenAI();
     anthropic = await startFakeAnthropic();
     site = await startSite();
-    t = await startTestApp({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL, ANTHROPIC_API_KEY: 'ak-test', ANTHROPIC_BASE_URL: anthropic.baseURL, SEARXNG_URL: site.url });
+    // The test site is on 127.0.0.1, which web_fetch refuses unless allowed.
+    t = await startTestApp({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL, ANTHROPIC_API_KEY: 'ak-test', ANTHROPIC_BASE_URL: anthropic.baseURL, SEARXNG_URL: site.url, WEB_FETCH_ALLOW_PRIVATE: 'true' });
   });
   afterAll(async () => {
     await t?.close();
@@ -183,6 +185,26 @@ describe('tools', () => {
     });
   });
 
+  describe('web_fetch without WEB_FETCH_ALLOW_PRIVATE', () => {
+    it('refuses this machine and private networks: the app’s own API, link-local metadata, private and IPv6 loopback addresses', async () => {
+      const strict = await startTestApp({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
+      try {
+        const bot = (await strict.api('POST', '/api/bots', { name: 'Fetcher', prompt: 'Fetch.', model: 'openai:gpt-4.1-mini', tools: ['web_fetch'] })).body;
+        const port = new URL(strict.url).port;
+        const urls = [`${strict.url}/api/bots`, `http://localhost:${port}/api/bots`, `${site.url}/old`, 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/', 'http://192.168.1.1/', 'http://[::1]:9/', 'http://[::ffff:127.0.0.1]/', 'http://0x7f000001/'];
+        openai.enqueue({ kind: 'tool_calls', calls: urls.map((url) => ({ name: 'web_fetch', arguments: JSON.stringify({ url }) })) }, { kind: 'text', text: 'Refused.' });
+        const r = await run(strict, bot.id);
+        expect(r).toMatchObject({ status: 'completed', output: 'Refused.' });
+        const refused = 'Error: web_fetch refuses private and loopback addresses (set WEB_FETCH_ALLOW_PRIVATE=true to allow)';
+        expect(toolReplies()).toEqual(urls.map(() => expect.stringContaining(refused)));
+        expect(toolReplies()[1]).toBe(`${refused}: localhost resolves to 127.0.0.1`);
+        expect(toolReplies().join('\n')).not.toContain('Fetcher');
+      } finally {
+        await strict.close();
+      }
+    });
+  });
+
   describe('web_search', () => {
     it('searches the configured SearXNG instance', async () => {
       const bot = await newBot(['web_search']);
@@ -238,6 +260,42 @@ describe('tools', () => {
       expect(toolReplies()).toEqual([expect.stringMatching(/^Error: killed after 10 s \(time limit\)\n--- stdout ---\nstart\n/)]);
       expect(await logsOf(t, r.id)).toEqual(expect.arrayContaining([expect.stringMatching(/^🔧 run_code \{"language":"javascript","source":"console.log\(\\"start\\"\); for \(;;\) \{\}"\} · 1\d{4} ms · error: killed after 10 s/)]));
     }, 30_000);
+
+    it('memory outside the JavaScript heap is limited too: 8 × 100 MB of Buffers fail; the run goes on', async () => {
+      const bot = await newBot(['code']);
+      const source = 'const kept = []; for (let i = 1; i <= 8; i++) { kept.push(Buffer.alloc(100 * 1024 * 1024, 1)); console.log(`allocated ${i * 100} MB`); }';
+      openai.enqueue({ kind: 'tool_calls', calls: [{ name: 'run_code', arguments: JSON.stringify({ language: 'javascript', source }) }] }, { kind: 'text', text: 'Too big.' });
+      const r = await run(t, bot.id);
+      expect(r).toMatchObject({ status: 'completed', output: 'Too big.' });
+      const [reply] = toolReplies();
+      expect(reply).toMatch(/^Error: exited with code 1 after \d+ ms\n--- stdout ---\n/);
+      expect(reply).toContain('RangeError');
+      expect(reply).not.toContain('allocated 800 MB');
+    });
+
+    it.runIf(fs.existsSync('/usr/bin/prlimit'))('the kernel limits CPU seconds and data size too, so a loop dies even if the server does not', async () => {
+      const docs = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-code-'));
+      try {
+        const outcome = runSandboxedCode('for (;;) {}', docs, { timeoutMs: 2_000, memoryMb: 64 });
+        // prlimit sets the limits on itself, then becomes Node (same pid): find that process.
+        const cmdline = (pid: string) => {
+          try {
+            return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          } catch {
+            return ''; // gone meanwhile
+          }
+        };
+        const find = () => fs.readdirSync('/proc').find((p) => /^\d+$/.test(p) && cmdline(p).includes(`--allow-fs-write=${docs}`) && !cmdline(p).includes('prlimit'));
+        await expect.poll(find, { timeout: 5_000 }).toBeTruthy();
+        const node = find()!;
+        const limits = fs.readFileSync(`/proc/${node}/limits`, 'utf8');
+        expect(limits).toMatch(/^Max cpu time\s+3\s+4\s+seconds/m);
+        expect(limits).toMatch(new RegExp(`^Max data size\\s+${(64 + 256) * 1024 * 1024}\\s+${(64 + 256) * 1024 * 1024}\\s+bytes`, 'm'));
+        expect(await outcome).toMatchObject({ timedOut: true });
+      } finally {
+        fs.rmSync(docs, { recursive: true, force: true });
+      }
+    });
 
     it('a bot without the code tool is not offered run_code', async () => {
       const bot = await newBot(['files']);

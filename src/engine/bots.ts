@@ -6,7 +6,7 @@ import type { Db } from './db/database.ts';
 import { bots, results, runs, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
-import { configuredProviders, parseModel, type ProviderName } from './providers/models.ts';
+import { parseModel, type ProviderName } from './providers/models.ts';
 import { notifySchema } from './notify/index.ts';
 import { parseScheduleSpec } from './schedule-spec.ts';
 import type { RunStatus } from './run-status.ts';

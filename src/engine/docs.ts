@@ -15,32 +15,75 @@ export interface DocInfo {
   modifiedAt: number;
 }
 
+/** Deepest sub-folder nesting a document name may have. */
+const MAX_DEPTH = 8;
+
 /**
- * Checks a document name: one plain file name (no folders, no `..`, no leading dot, no control
- * characters), at most 200 characters.
+ * Checks a document name: a path relative to the docs folder, `/`-separated (`notes.md`,
+ * `deals/seen.md`), at most 200 characters and 8 levels; no `..`, no empty or dot-first segments
+ * (hidden files), no backslashes or control characters.
+ * @returns the name, NFC-normalized.
  * @throws {AppError} DOC_INVALID_NAME
  */
 export function checkDocName(name: string): string {
   const n = name.normalize('NFC');
-  if (!n || n.length > 200 || n.startsWith('.') || /[/\\\u0000-\u001f]/.test(n) || path.basename(n) !== n) {
-    throw new AppError('DOC_INVALID_NAME', `"${name}" is not a valid document name: use a plain file name such as notes.md.`);
+  const parts = n.split('/');
+  const bad =
+    !n ||
+    n.length > 200 ||
+    parts.length > MAX_DEPTH ||
+    /[\\\u0000-\u001f]/.test(n) ||
+    parts.some((p) => p === '' || p.startsWith('.'));
+  if (bad) {
+    throw new AppError('DOC_INVALID_NAME', `"${name}" is not a valid document name: use a file name such as notes.md, or a path inside the folder such as deals/seen.md.`);
   }
   return n;
 }
 
-/** A bot's docs folder, its memory: flat files, written atomically. */
+/**
+ * The file a document name stands for inside `folder`, refusing names that a symlink already in
+ * the folder would lead outside of.
+ * @throws {AppError} DOC_INVALID_NAME
+ */
+export function resolveDocPath(folder: string, name: string): string {
+  const parts = checkDocName(name).split('/');
+  const root = fs.realpathSync(folder);
+  // Follow what exists of the path through its real location; the rest would be created below it.
+  let existing = path.join(root, ...parts);
+  const rest: string[] = [];
+  while (existing !== root && !fs.lstatSync(existing, { throwIfNoEntry: false })) {
+    rest.unshift(path.basename(existing));
+    existing = path.dirname(existing);
+  }
+  let real: string;
+  try {
+    real = path.join(fs.realpathSync(existing), ...rest);
+  } catch {
+    throw new AppError('DOC_INVALID_NAME', `"${name}" is a link that points nowhere.`);
+  }
+  if (!real.startsWith(root + path.sep)) throw new AppError('DOC_INVALID_NAME', `"${name}" leads outside the bot's folder.`);
+  return real;
+}
+
+/** A bot's docs folder, its memory: files (in sub-folders too), written atomically. */
 export class DocsStore {
-  /** Files in `folder`, by name. Symlinks and sub-folders are not listed. */
+  /** Every file in `folder` and its sub-folders, by relative name (`deals/seen.md`); hidden entries and symlinks are left out. */
   list(folder: string): DocInfo[] {
     if (!fs.existsSync(folder)) return [];
-    return fs
-      .readdirSync(folder, { withFileTypes: true })
-      .filter((d) => d.isFile() && !d.name.startsWith('.'))
-      .map((d) => {
-        const st = fs.statSync(path.join(folder, d.name));
-        return { name: d.name, size: st.size, modifiedAt: Math.round(st.mtimeMs) };
-      })
-      .sort((a, b) => a.name.localeCompare(b.name));
+    const out: DocInfo[] = [];
+    const walk = (dir: string, prefix: string, depth: number) => {
+      for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (d.name.startsWith('.')) continue;
+        const full = path.join(dir, d.name);
+        if (d.isDirectory() && depth < MAX_DEPTH) walk(full, `${prefix}${d.name}/`, depth + 1);
+        else if (d.isFile()) {
+          const st = fs.statSync(full);
+          out.push({ name: prefix + d.name, size: st.size, modifiedAt: Math.round(st.mtimeMs) });
+        }
+      }
+    };
+    walk(folder, '', 1);
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** @throws {AppError} DOC_INVALID_NAME, DOC_NOT_FOUND */
@@ -59,14 +102,14 @@ export class DocsStore {
     const file = this.resolve(folder, name);
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (buf.length > MAX_DOC_BYTES) throw new AppError('DOC_TOO_LARGE', `"${name}" is larger than ${MAX_DOC_BYTES / 1024 / 1024} MiB.`);
-    fs.mkdirSync(folder, { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     const st = fs.lstatSync(file, { throwIfNoEntry: false });
     if (st && !st.isFile()) throw new AppError('DOC_INVALID_NAME', `"${name}" is not a regular file.`);
-    const tmp = path.join(folder, `.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = path.join(path.dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
     fs.writeFileSync(tmp, buf);
     fs.renameSync(tmp, file);
     const after = fs.statSync(file);
-    return { name: path.basename(file), size: after.size, modifiedAt: Math.round(after.mtimeMs) };
+    return { name: checkDocName(name), size: after.size, modifiedAt: Math.round(after.mtimeMs) };
   }
 
   /** @throws {AppError} DOC_INVALID_NAME, DOC_NOT_FOUND */
@@ -78,6 +121,7 @@ export class DocsStore {
   }
 
   private resolve(folder: string, name: string): string {
-    return path.join(folder, checkDocName(name));
+    fs.mkdirSync(folder, { recursive: true });
+    return resolveDocPath(folder, name);
   }
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { ActivityLog } from './activity.ts';
 import { BotService } from './bots.ts';
 import { openDatabase, type Db } from './db/database.ts';
+import { lockDataDir } from './db/data-dir-lock.ts';
 import type { BotRow, RunRow } from './db/schema.ts';
 import { DocsStore } from './docs.ts';
 import { EventBus } from './event-bus.ts';
@@ -27,6 +28,7 @@ export class Engine {
   readonly results: ResultService;
   readonly runner: Runner;
   readonly docs = new DocsStore();
+  private readonly unlockDataDir: () => void;
   /** Bot → bot links (`completed` | `failed` | `result`) and the chain they start. */
   readonly triggers: TriggerService;
   /** Ordered steps of bots, run one after another. */
@@ -38,10 +40,12 @@ export class Engine {
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
 
+  /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
     readonly config: Config,
     readonly log: Logger,
   ) {
+    this.unlockDataDir = lockDataDir(config.dataDir);
     this.db = openDatabase(config.dataDir);
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'event listener failed'));
     this.activity = new ActivityLog(this.db, this.bus);
@@ -51,7 +55,7 @@ export class Engine {
     this.runner = new Runner(this.db, this.bus, this.activity, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       runTimeoutS: config.runTimeoutS,
-      providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search },
+      providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
     });
     const orchestration = { db: this.db, bus: this.bus, activity: this.activity, runner: this.runner, bots: this.bots };
     this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
@@ -118,5 +122,6 @@ export class Engine {
     await this.notifier.close();
     await this.runner.close();
     this.db.$client.close();
+    this.unlockDataDir();
   }
 }

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
   UNAUTHORIZED: { status: 401 },
+  /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */
+  FORBIDDEN_ORIGIN: { status: 403 },
+  /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
+  FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
   INTERNAL: { status: 500 },
 } as const satisfies Record<string, { status: number }>;

@@ -71,7 +71,7 @@ export interface PipelineRunStep extends PipelineStepBot {
 }
 
 /** A pipeline run with its steps and its "k/n" progress (k = completed steps). */
-export interface PipelineRunView extends Omit<PipelineRunRow, 'status'> {
+export interface PipelineRunView extends Omit<PipelineRunRow, 'status' | 'steps'> {
   status: PipelineRunStatus;
   pipelineName: string;
   steps: PipelineRunStep[];
@@ -225,12 +225,12 @@ export class PipelineService {
    */
   run(id: number, req: PipelineRunRequest): PipelineRunView {
     const p = this.row(id);
-    const first = this.stepBot(p, 0);
-    for (let i = 1; i < p.steps.length; i++) this.stepBot(p, i);
+    const first = this.stepBot(p, p.steps, 0);
+    for (let i = 1; i < p.steps.length; i++) this.stepBot(p, p.steps, i);
     const now = Date.now();
     const pr = this.deps.db
       .insert(pipelineRuns)
-      .values({ pipelineId: id, trigger: req.trigger, status: 'running', input: req.input ?? null, currentStep: 0, createdAt: now, startedAt: now })
+      .values({ pipelineId: id, trigger: req.trigger, status: 'running', input: req.input ?? null, currentStep: 0, steps: p.steps, createdAt: now, startedAt: now })
       .returning()
       .get();
     this.deps.activity.record({ kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr.id} started (${req.trigger}) — 0/${p.steps.length}` });
@@ -289,7 +289,8 @@ export class PipelineService {
     const p = this.deps.db.select().from(pipelines).where(eq(pipelines.id, pr.pipelineId)).get();
     if (!p) return;
     // A run keeps the steps it started with even if the pipeline was edited since.
-    const n = this.totalSteps(p, pr);
+    const steps = this.stepsOf(p, pr);
+    const n = steps.length;
     const step = run.pipelineStep;
     const where = `step ${step + 1}/${n}`;
     const botName = this.botLabel(run.botId);
@@ -309,7 +310,7 @@ export class PipelineService {
           .run();
         if (advanced.changes !== 1) return;
         try {
-          this.startStep(p, { ...pr, currentStep: step + 1 }, step + 1, this.stepBot(p, step + 1), e.output);
+          this.startStep(p, { ...pr, currentStep: step + 1 }, step + 1, this.stepBot(p, steps, step + 1), e.output);
         } catch (err) {
           this.fail(p, pr, `step ${step + 2}/${n} could not start: ${(err as Error).message}`);
         }
@@ -341,7 +342,7 @@ export class PipelineService {
       botId: bot.id,
       runId: run.id,
       kind: 'pipeline.step',
-      message: `🧩 ${p.name} step ${step + 1}/${p.steps.length}: ${bot.emoji} ${bot.name} run #${run.id} started`,
+      message: `🧩 ${p.name} step ${step + 1}/${this.stepsOf(p, pr).length}: ${bot.emoji} ${bot.name} run #${run.id} started`,
     });
   }
 
@@ -363,11 +364,12 @@ export class PipelineService {
 
   private runView(p: PipelineRow, pr: PipelineRunRow): PipelineRunView {
     const stepRuns = this.stepRuns(pr.id);
-    const total = this.totalSteps(p, pr);
+    const planned = this.stepsOf(p, pr);
+    const total = planned.length;
     const steps: PipelineRunStep[] = [];
     for (let i = 0; i < total; i++) {
       const r = stepRuns.filter((s) => s.pipelineStep === i).at(-1);
-      const botId = r?.botId ?? p.steps[i]!;
+      const botId = r?.botId ?? planned[i]!;
       const b = this.deps.db.select({ name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId)).get();
       steps.push({ index: i, botId, name: b?.name ?? null, emoji: b?.emoji ?? null, runId: r?.id ?? null, status: r?.status ?? 'pending', durationMs: r?.durationMs ?? null });
     }
@@ -375,9 +377,9 @@ export class PipelineService {
     return { ...pr, status: pr.status as PipelineRunStatus, pipelineName: p.name, steps, completedSteps, totalSteps: total, progress: `${completedSteps}/${total}` };
   }
 
-  /** How many steps a run has: the pipeline's count now, or more if the run got further before an edit. */
-  private totalSteps(p: PipelineRow, pr: PipelineRunRow): number {
-    return Math.max(p.steps.length, pr.currentStep + 1);
+  /** The steps (bot ids) a run follows: those it started with (the pipeline's own for runs stored before runs kept them). */
+  private stepsOf(p: PipelineRow, pr: PipelineRunRow): number[] {
+    return pr.steps.length > 0 ? pr.steps : p.steps;
   }
 
   private stepRuns(pipelineRunId: number): RunRow[] {
@@ -397,8 +399,8 @@ export class PipelineService {
   }
 
   /** @throws {AppError} BOT_NOT_FOUND when the step's bot no longer exists */
-  private stepBot(p: PipelineRow, step: number): BotRow {
-    const id = p.steps[step]!;
+  private stepBot(p: PipelineRow, steps: number[], step: number): BotRow {
+    const id = steps[step]!;
     const bot = this.deps.db.select().from(bots).where(eq(bots.id, id)).get();
     if (!bot) throw new AppError('BOT_NOT_FOUND', `Step ${step + 1} of ${p.name} uses bot #${id}, which was deleted. Edit the pipeline's steps.`);
     return bot;

@@ -12,7 +12,7 @@ export interface ModelPrice {
   output: number;
 }
 
-/** List prices by `provider:model`. Dated snapshots (`gpt-4.1-2025-04-14`, `claude-sonnet-4-5-20250929`) share their model's price. */
+/** List prices by `provider:model`; dated snapshots are priced through {@link ALIASES} only. */
 export const PRICES: Readonly<Record<string, ModelPrice>> = {
   echo: { input: 0, output: 0 },
   'openai:gpt-5': { input: 1.25, output: 10 },
@@ -34,22 +34,41 @@ export const PRICES: Readonly<Record<string, ModelPrice>> = {
   'anthropic:claude-3-5-haiku': { input: 0.8, output: 4 },
 };
 
-/** Aliases Anthropic uses for the same models. */
+/**
+ * Other names of priced models: aliases and the dated snapshots known to cost what their model
+ * costs. A snapshot not listed here has no price: old snapshots were priced differently (the first
+ * gpt-4o snapshot, 2024-05-13, cost $5/$15), so stripping the date would be a guess.
+ */
 const ALIASES: Readonly<Record<string, string>> = {
   'anthropic:claude-opus-4': 'anthropic:claude-opus-4-0',
   'anthropic:claude-sonnet-4': 'anthropic:claude-sonnet-4-0',
   'anthropic:claude-3-7-sonnet-latest': 'anthropic:claude-3-7-sonnet',
   'anthropic:claude-3-5-haiku-latest': 'anthropic:claude-3-5-haiku',
+  'anthropic:claude-opus-4-1-20250805': 'anthropic:claude-opus-4-1',
+  'anthropic:claude-opus-4-20250514': 'anthropic:claude-opus-4-0',
+  'anthropic:claude-sonnet-4-5-20250929': 'anthropic:claude-sonnet-4-5',
+  'anthropic:claude-sonnet-4-20250514': 'anthropic:claude-sonnet-4-0',
+  'anthropic:claude-3-7-sonnet-20250219': 'anthropic:claude-3-7-sonnet',
+  'anthropic:claude-haiku-4-5-20251001': 'anthropic:claude-haiku-4-5',
+  'anthropic:claude-3-5-haiku-20241022': 'anthropic:claude-3-5-haiku',
+  'openai:gpt-5-2025-08-07': 'openai:gpt-5',
+  'openai:gpt-5-mini-2025-08-07': 'openai:gpt-5-mini',
+  'openai:gpt-5-nano-2025-08-07': 'openai:gpt-5-nano',
+  'openai:gpt-4.1-2025-04-14': 'openai:gpt-4.1',
+  'openai:gpt-4.1-mini-2025-04-14': 'openai:gpt-4.1-mini',
+  'openai:gpt-4.1-nano-2025-04-14': 'openai:gpt-4.1-nano',
+  'openai:gpt-4o-2024-08-06': 'openai:gpt-4o',
+  'openai:gpt-4o-2024-11-20': 'openai:gpt-4o',
+  'openai:gpt-4o-mini-2024-07-18': 'openai:gpt-4o-mini',
+  'openai:o3-2025-04-16': 'openai:o3',
+  'openai:o4-mini-2025-04-16': 'openai:o4-mini',
 };
 
 /** The price of a `provider:model`, or null when the table does not know it. */
 export function priceOf(model: string): ModelPrice | null {
   const m = model.trim().toLowerCase();
   if (m === 'echo' || m.startsWith('echo:')) return PRICES.echo!;
-  // A dated snapshot costs what its model costs: strip -YYYY-MM-DD or -YYYYMMDD.
-  const base = m.replace(/-(\d{4}-\d{2}-\d{2}|\d{8})$/, '');
-  const key = ALIASES[base] ?? base;
-  return PRICES[key] ?? null;
+  return PRICES[ALIASES[m] ?? m] ?? null;
 }
 
 /**

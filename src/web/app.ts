@@ -1,18 +1,20 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
+import { isLoopbackHost } from '../config.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { apiRoutes } from './api/routes.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
-import { checkToken } from './auth.ts';
+import { checkToken, redactToken, withoutToken } from './auth.ts';
+import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,7 +30,8 @@ export interface AppOptions {
  * `listen()` it as they need.
  */
 export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
+  // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
+  const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = toAppError(err);
@@ -44,6 +47,9 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
     return reply.code(404).send({ error: { code: e.code, message: e.message } });
   });
 
+  // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
+  app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
+
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
@@ -51,6 +57,10 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
+        // A page opened as /?token=… comes back without it, so the token leaves the address bar
+        // and the history; API clients keep working with it (they should send a bearer token).
+        const clean = withoutToken(req.url);
+        if (req.method === 'GET' && clean !== req.url && !req.url.startsWith('/api/')) return reply.redirect(clean, 303);
         return;
       }
       throw new AppError('UNAUTHORIZED', 'A valid dashboard token is required (Authorization: Bearer <DASHBOARD_TOKEN>, or open /?token=<DASHBOARD_TOKEN> once).');
@@ -81,6 +91,29 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   return app;
+}
+
+/**
+ * The app's logger with fastify's request serializer replaced by one that hides `?token=` values,
+ * so the "incoming request" line never carries the dashboard token. Fastify takes a
+ * `loggerInstance`'s own serializers over its defaults (lib/logger-pino.js), so a child with a
+ * `req` serializer is enough.
+ */
+function withRedactedRequests(logger: Logger): Logger {
+  return logger.child(
+    {},
+    {
+      serializers: {
+        req: (req: FastifyRequest) => ({
+          method: req.method,
+          url: redactToken(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
+    },
+  );
 }
 
 function toAppError(err: FastifyError | Error): AppError {

@@ -24,3 +24,22 @@ export function checkToken(req: FastifyRequest, token: string): { ok: boolean; s
   }
   return { ok: false };
 }
+
+/**
+ * `url` (path and query) without its `token` query parameter, for the redirect that follows a
+ * `?token=` link (so the token leaves the address bar and history) and for request logs.
+ */
+export function withoutToken(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  if (!params.has('token')) return url;
+  params.delete('token');
+  const rest = params.toString();
+  return url.slice(0, q) + (rest ? `?${rest}` : '');
+}
+
+/** `url` with the value of every `token` query parameter replaced by `[redacted]`, for logs. */
+export function redactToken(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}

@@ -3,6 +3,7 @@ import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import type { BotRow } from '../engine/db/schema.ts';
 import { isAppError, AppError } from '../engine/errors.ts';
+import { pathId } from './params.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { isAlwaysRead } from '../engine/tools/memory.ts';
 import { view } from './view-helpers.ts';
@@ -109,7 +110,5 @@ function normalizeNewlines(s: string): string {
 }
 
 function botId(raw: string): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id)) throw new AppError('BOT_NOT_FOUND', `No bot with id ${raw}.`);
-  return id;
+  return pathId(raw, 'BOT_NOT_FOUND', 'bot');
 }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
-import { AppError, isAppError } from '../engine/errors.ts';
+import { isAppError } from '../engine/errors.ts';
+import { pathId } from './params.ts';
 import { nextRunAt } from '../engine/scheduler.ts';
 import { TRIGGER_EVENTS } from '../engine/triggers.ts';
 import { view } from './view-helpers.ts';
@@ -121,12 +122,6 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
 function asRef(v: string | string[] | undefined): string | number {
   const s = String(Array.isArray(v) ? v[0] : (v ?? '')).trim();
   return /^\d{1,15}$/.test(s) ? Number(s) : s;
-}
-
-function pathId(raw: string, code: 'TRIGGER_NOT_FOUND' | 'PIPELINE_NOT_FOUND' | 'PIPELINE_RUN_NOT_FOUND' | 'BOT_NOT_FOUND', what: string): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id)) throw new AppError(code, `No ${what} with id ${raw}.`);
-  return id;
 }
 
 function escapeHtml(s: string): string {

@@ -6,6 +6,7 @@ import type { BotRow, RunLogRow } from '../engine/db/schema.ts';
 import { isFinalRunStatus, type RunStatus } from '../engine/run-status.ts';
 import { suggestedModels } from '../engine/providers/models.ts';
 import { TOOL_NAMES } from '../engine/bots.ts';
+import { pathId } from './params.ts';
 import { streamRunLog, type LogStreamFormat } from './sse.ts';
 import { view } from './view-helpers.ts';
 
@@ -64,7 +65,7 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
 
     // The bot page's settings panel: edit, pause, resume. Answers with the panel as it now is.
     app.post<{ Params: { id: string } }>('/bots/:id/settings', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'bot'));
+      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
       const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
       const values: SettingsValues = {
         description: String(body.description ?? ''),
@@ -83,7 +84,7 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     });
     for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
       app.post<{ Params: { id: string } }>(`/bots/:id/${action}`, async (req, reply) => {
-        const bot = engine.bots.update(pathId(req.params.id, 'bot'), { paused });
+        const bot = engine.bots.update(idOf(req.params.id, 'bot'), { paused });
         return render(reply, 'partials/bot-settings', settingsContext(bot, { saved: paused ? 'Paused: schedules and triggers will not start it.' : 'Resumed.' }));
       });
     }
@@ -117,11 +118,11 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     });
 
     app.get<{ Params: { id: string }; Querystring: { run?: string } }>('/bots/:id', async (req, reply) =>
-      render(reply, 'bot', botPageData(pathId(req.params.id, 'bot'), req.query.run ? pathId(req.query.run, 'run') : undefined)),
+      render(reply, 'bot', botPageData(idOf(req.params.id, 'bot'), req.query.run ? idOf(req.query.run, 'run') : undefined)),
     );
 
     app.post<{ Params: { id: string } }>('/bots/:id/run', async (req, reply) => {
-      const botId = pathId(req.params.id, 'bot');
+      const botId = idOf(req.params.id, 'bot');
       const input = String((req.body as Record<string, unknown> | undefined)?.input ?? '').trim();
       const run = engine.startRun(botId, { input: input || null, trigger: 'manual' });
       if (req.headers['hx-target'] === 'run-panel') {
@@ -132,13 +133,13 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     });
 
     app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req, reply) => {
-      const run = await engine.runner.cancel(pathId(req.params.id, 'run'));
+      const run = await engine.runner.cancel(idOf(req.params.id, 'run'));
       if (req.headers['hx-request']) return reply.send('');
       return reply.redirect(`/bots/${run.botId}?run=${run.id}`, 303);
     });
 
     app.post<{ Params: { id: string } }>('/bots/:id/delete', async (req, reply) => {
-      await engine.deleteBot(pathId(req.params.id, 'bot'));
+      await engine.deleteBot(idOf(req.params.id, 'bot'));
       if (req.headers['hx-request']) return reply.header('hx-redirect', '/').send('');
       return reply.redirect('/', 303);
     });
@@ -148,32 +149,30 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       return render(reply, 'partials/results', { bot, onlyNew, results: engine.results.list(bot.id, { limit: 30, onlyNew }) });
     };
     app.get<{ Params: { id: string }; Querystring: { new?: string } }>('/partials/bots/:id/results', async (req, reply) =>
-      renderResults(reply, pathId(req.params.id, 'bot'), req.query.new === '1'),
+      renderResults(reply, idOf(req.params.id, 'bot'), req.query.new === '1'),
     );
     // Pin or unpin from the results panel; answers with the panel as it now is.
     app.post<{ Params: { id: string }; Querystring: { new?: string } }>('/results/:id/pin', async (req, reply) => {
-      const id = pathId(req.params.id, 'result');
+      const id = idOf(req.params.id, 'result');
       const pinned = String((req.body as Record<string, unknown> | undefined)?.pinned ?? 'true') !== 'false';
       const result = engine.results.setPinned(id, pinned);
       return renderResults(reply, result.botId, req.query.new === '1');
     });
     app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'bot'));
+      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
       return render(reply, 'partials/runs', { bot, runs: engine.runner.listForBot(bot.id, 20) });
     });
 
     // The dashboard's live log: the same stream as /api/runs/:id/events, rendered as HTML for htmx.
     app.get<{ Params: { id: string } }>('/runs/:id/stream', async (req, reply) => {
-      streamRunLog(engine, req, reply, pathId(req.params.id, 'run'), htmlFormat);
+      streamRunLog(engine, req, reply, idOf(req.params.id, 'run'), htmlFormat);
     });
   };
 
 const NOT_FOUND = { bot: 'BOT_NOT_FOUND', run: 'RUN_NOT_FOUND', result: 'RESULT_NOT_FOUND' } as const;
 
-function pathId(raw: string, what: keyof typeof NOT_FOUND): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id)) throw new AppError(NOT_FOUND[what], `No ${what} with id ${raw}.`);
-  return id;
+function idOf(raw: string, what: keyof typeof NOT_FOUND): number {
+  return pathId(raw, NOT_FOUND[what], what);
 }
 
 export type { RunLogRow };

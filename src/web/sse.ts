@@ -113,7 +113,7 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
   })();
 }
 
-/** Multi-line data is sent as several `data:` lines (SSE spec). */
-function dataLines(s: string): string {
-  return s.replace(/\r?\n/g, '\ndata: ');
+/** Multi-line data is sent as several `data:` lines; CR, LF and CRLF all end a line (SSE spec). */
+export function dataLines(s: string): string {
+  return s.replace(/\r\n|\r|\n/g, '\ndata: ');
 }

@@ -74,6 +74,8 @@ export const pipelineRuns = sqliteTable('pipeline_runs', {
   output: text('output'),
   error: text('error'),
   currentStep: integer('current_step').notNull().default(0),
+  /** The pipeline's steps (bot ids) when this run started; later edits do not change a run. */
+  steps: text('steps', { mode: 'json' }).$type<number[]>().notNull().default(sql`'[]'`),
   createdAt: integer('created_at').notNull(),
   startedAt: integer('started_at'),
   finishedAt: integer('finished_at'),

@@ -12,6 +12,8 @@ export interface ProviderSettings {
   echoDelayMs: number;
   /** Where `web_search` searches (`SEARXNG_URL`, `BRAVE_API_KEY`); absent or empty: not configured. */
   search?: SearchSettings;
+  /** `web_fetch` may reach loopback and private-network addresses (`WEB_FETCH_ALLOW_PRIVATE`). */
+  webFetchAllowPrivate?: boolean;
 }
 
 /**

@@ -47,6 +47,7 @@ async function execute(job: RunJob): Promise<void> {
       docsPath: job.docsPath,
       signal: abort.signal,
       search,
+      webFetchAllowPrivate: job.providers.webFetchAllowPrivate === true,
       async report(item) {
         const reply = await request({ type: 'result', requestId: nextRequestId++, item });
         if (reply.type === 'result.recorded') return { resultId: reply.resultId, isNew: reply.isNew };
@@ -74,13 +75,13 @@ async function execute(job: RunJob): Promise<void> {
   }
 }
 
+// The parent is gone (crashed, killed): stop at once rather than keep spending tokens unobserved.
+process.on('disconnect', () => process.exit(1));
+
 process.on('message', (msg: ParentMessage) => {
   switch (msg?.type) {
     case 'start':
-      void execute(msg.job).finally(() => {
-        process.disconnect?.();
-        process.exit(0);
-      });
+      void execute(msg.job).finally(() => process.exit(0));
       return;
     case 'result.recorded':
     case 'code.finished':

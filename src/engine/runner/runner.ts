@@ -282,8 +282,10 @@ export class Runner {
       this.log.warn({ err, runId }, 'run process error');
       if (!a.finished && child.pid === undefined) guard('error', () => this.finish(a, 'failed', { error: `the run process could not start: ${err.message}` }));
     });
-    child.once('exit', (code, signal) => {
-      if (!a.finished) guard('exit', () => this.finish(a, 'failed', { error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }));
+    // 'close', not 'exit': a child's last IPC messages (its `done`) may arrive after 'exit', but
+    // never after 'close', which waits for the IPC channel and stdio to drain.
+    child.once('close', (code, signal) => {
+      if (!a.finished) guard('close', () => this.finish(a, 'failed', { error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }));
     });
     const start: ParentMessage = {
       type: 'start',
@@ -355,7 +357,9 @@ export class Runner {
 
   private appendLog(a: ActiveRun, stream: string, text: string): void {
     if (a.finished) return;
-    const line = text.length > MAX_LOG_LINE ? text.slice(0, MAX_LOG_LINE) + ' …[cut]' : text;
+    // A lone CR is a line break to SSE and terminals alike; store plain LF.
+    const plain = text.replace(/\r\n?/g, '\n');
+    const line = plain.length > MAX_LOG_LINE ? plain.slice(0, MAX_LOG_LINE) + ' …[cut]' : plain;
     const seq = ++a.seq;
     const ts = Date.now();
     this.db.insert(runLogs).values({ runId: a.runId, seq, ts, stream, text: line }).run();
@@ -397,7 +401,7 @@ export class Runner {
     a.codeAbort.abort();
     this.active.delete(a.runId);
     const finishedAt = Date.now();
-    this.db
+    const changed = this.db
       .update(runs)
       .set({
         status,
@@ -409,16 +413,22 @@ export class Runner {
         tokensOut: a.tokensOut,
         costUsd: cost,
       })
-      .where(eq(runs.id, a.runId))
-      .run();
+      // A final status never changes again (run-status.ts), whoever set it.
+      .where(and(eq(runs.id, a.runId), inArray(runs.status, ['queued', 'running'])))
+      .run().changes;
     if (a.child.exitCode === null && a.child.signalCode === null && status !== 'completed') a.child.kill('SIGKILL');
-    this.announce(a.runId, a.botId, status, fields.output ?? null, fields.error ?? null, newResults);
+    if (changed === 1) this.announce(a.runId, a.botId, status, fields.output ?? null, fields.error ?? null, newResults);
+    else this.log.warn({ runId: a.runId, status }, 'run had already ended elsewhere; outcome not recorded');
     this.pump();
   }
 
   private finishQueued(run: RunRow, status: FinalRunStatus, reason: string): void {
-    this.db.update(runs).set({ status, error: reason, finishedAt: Date.now() }).where(eq(runs.id, run.id)).run();
-    this.announce(run.id, run.botId, status, null, reason, 0);
+    const changed = this.db
+      .update(runs)
+      .set({ status, error: reason, finishedAt: Date.now() })
+      .where(and(eq(runs.id, run.id), inArray(runs.status, ['queued', 'running'])))
+      .run().changes;
+    if (changed === 1) this.announce(run.id, run.botId, status, null, reason, 0);
   }
 
   private announce(runId: number, botId: number, status: FinalRunStatus, output: string | null, error: string | null, newResults: number): void {

@@ -9,6 +9,8 @@
  * - run_code: may read and write only the docs folder; no child processes or workers; heap-limited;
  *   killed at the time limit. It is spawned by the parent on the child's request, so the run child
  *   itself never needs `--allow-child-process` (which would let any process it starts escape).
+ *   Where util-linux `prlimit` exists, the kernel limits it too (CPU seconds and data size, see
+ *   {@link osLimits}), so neither off-heap memory nor a parent that died lets it run on.
  *
  * The permission model does not restrict the network. Symlinks already in the folder are followed
  * by Node (documented limitation), so the file tools check real paths themselves; creating
@@ -28,6 +30,40 @@ import { CODE_LIMITS } from './code.ts';
 export const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
 /** Keeps "Permission is an experimental feature" out of every run log. */
 const QUIET = process.allowedNodeEnvironmentFlags.has('--disable-warning') ? ['--disable-warning=ExperimentalWarning'] : [];
+
+/** Where util-linux `prlimit` may be; looked up by path since run_code gets an empty environment. */
+const PRLIMIT_PATHS = ['/usr/bin/prlimit', '/bin/prlimit', '/usr/local/bin/prlimit', '/usr/sbin/prlimit', '/sbin/prlimit'];
+let prlimitPath: string | null | undefined;
+
+/** The `prlimit` binary, or null (then a warning is emitted, once per process). */
+function prlimit(): string | null {
+  if (prlimitPath === undefined) {
+    prlimitPath = PRLIMIT_PATHS.find((p) => fs.existsSync(p)) ?? null;
+    if (!prlimitPath) {
+      process.emitWarning('prlimit (util-linux) not found: run_code runs without OS limits on CPU time and memory outside the JavaScript heap', { code: 'OO_NO_PRLIMIT' });
+    }
+  }
+  return prlimitPath;
+}
+
+/**
+ * The `prlimit` options for one run_code process.
+ *
+ * - `--cpu`: RLIMIT_CPU one second above the time limit (soft: SIGXCPU, which ends Node; hard one
+ *   second later: SIGKILL). The parent's timer normally kills first; the kernel ends a busy loop
+ *   even when the parent crashed and no timer is left.
+ * - `--data`: RLIMIT_DATA, which since Linux 4.7 counts private writable mappings: the V8 heap's
+ *   committed pages, ArrayBuffer/Buffer memory (off the V8 heap, so `--max-old-space-size` does not
+ *   see it) and thread stacks. Not RLIMIT_AS: V8 reserves large inaccessible address ranges (the
+ *   pointer cage, WebAssembly guard regions) that count against AS but hold no memory. The heap
+ *   limit plus 256 MB leaves room for the young generation, code and threads; measured with Node 20,
+ *   much less (≤ 32 MB) makes Node hang while starting its threads, under 192 MB a 128 MB heap
+ *   cannot fill up before the data limit fails it.
+ */
+export function osLimits(limits: { timeoutMs: number; memoryMb: number }): string[] {
+  const cpuS = Math.ceil(limits.timeoutMs / 1000) + 1;
+  return [`--cpu=${cpuS}:${cpuS + 1}`, `--data=${(limits.memoryMb + 256) * 1024 * 1024}`];
+}
 
 const CHILD_SOURCE = fileURLToPath(new URL('../runner/child' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url));
 let bundled: string | undefined;
@@ -95,7 +131,8 @@ export function runChildLaunch(docsPath: string): { modulePath: string; execArgv
 
 /**
  * Runs JavaScript in a fresh Node process: working directory and only readable and writable place
- * `docsPath`, no child processes or workers, heap at most `memoryMb`, SIGKILL after `timeoutMs`.
+ * `docsPath`, no child processes or workers, heap at most `memoryMb`, SIGKILL after `timeoutMs`;
+ * under `prlimit` also at most `memoryMb` + 256 MB of data in all and `timeoutMs` + 1 s of CPU.
  * The source arrives on stdin (CommonJS, or an ES module when it has import/export statements).
  * stdout and stderr are kept up to `outputChars` characters each. `signal` kills it early (the
  * run ended). Never rejects.
@@ -108,19 +145,20 @@ export function runSandboxedCode(
   const limits = { timeoutMs: opts.timeoutMs ?? CODE_LIMITS.timeoutMs, memoryMb: opts.memoryMb ?? CODE_LIMITS.memoryMb, outputChars: opts.outputChars ?? CODE_LIMITS.outputChars };
   const started = Date.now();
   const esm = /^\s*(import\s+[\w{*'"]|export\s)/m.test(source);
-  const child = spawn(
-    process.execPath,
-    [
-      PERMISSION_FLAG,
-      ...QUIET,
-      `--allow-fs-read=${docsPath}`,
-      `--allow-fs-write=${docsPath}`,
-      `--max-old-space-size=${limits.memoryMb}`,
-      `--input-type=${esm ? 'module' : 'commonjs'}`,
-      '-',
-    ],
-    { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const wrapper = prlimit();
+  const nodeArgs = [
+    PERMISSION_FLAG,
+    ...QUIET,
+    `--allow-fs-read=${docsPath}`,
+    `--allow-fs-write=${docsPath}`,
+    `--max-old-space-size=${limits.memoryMb}`,
+    `--input-type=${esm ? 'module' : 'commonjs'}`,
+    '-',
+  ];
+  // prlimit sets the limits on itself and execs Node: same pid, so kill() below still reaches it.
+  const child = wrapper
+    ? spawn(wrapper, [...osLimits(limits), '--', process.execPath, ...nodeArgs], { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(process.execPath, nodeArgs, { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
   const collect = () => {
     let text = '';
     let dropped = 0;
@@ -154,7 +192,8 @@ export function runSandboxedCode(
     const done = (exitCode: number | null, signal: string | null, extra = '') => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', stop);
-      resolve({ exitCode, signal, timedOut, stdout: stdout.value, stderr: stderr.value + extra, durationMs: Date.now() - started });
+      // SIGXCPU: the kernel's CPU limit came before the timer (GC threads count too); same limit.
+      resolve({ exitCode, signal, timedOut: timedOut || signal === 'SIGXCPU', stdout: stdout.value, stderr: stderr.value + extra, durationMs: Date.now() - started });
     };
     child.once('error', (err) => done(null, null, `could not start: ${err.message}`));
     child.once('close', (code, signal) => done(code, signal));

@@ -14,6 +14,8 @@ export interface ToolContext {
   /** Aborted when the run is cancelled or times out. */
   signal: AbortSignal;
   search: SearchSettings;
+  /** `web_fetch` may reach loopback, link-local and private addresses (`WEB_FETCH_ALLOW_PRIVATE`); default no. */
+  webFetchAllowPrivate?: boolean;
   /** Records a result through the parent (which alone writes the database). */
   report(item: ReportedItem): Promise<{ resultId: number; isNew: boolean }>;
   /** Runs JavaScript in a separate sandboxed process, through the parent. */

@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
 import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
 import { z } from 'zod';
@@ -13,6 +15,44 @@ export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 const MAX_TEXT_CHARS = 20_000;
 /** Most links listed under a page's text. */
 const MAX_LINKS = 40;
+
+/** The tool error for a destination on this machine or a private network. */
+export const PRIVATE_REFUSED = 'web_fetch refuses private and loopback addresses (set WEB_FETCH_ALLOW_PRIVATE=true to allow)';
+
+/**
+ * Where a bot must not reach by default: this machine (its own dashboard and API, other bots'
+ * documents through it), link-local (cloud metadata at 169.254.169.254) and private networks.
+ * IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are checked against the IPv4 ranges by BlockList.
+ */
+const PRIVATE_RANGES = new net.BlockList();
+for (const [net4, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['224.0.0.0', 3]] as const) {
+  PRIVATE_RANGES.addSubnet(net4, bits, 'ipv4');
+}
+for (const [net6, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8]] as const) {
+  PRIVATE_RANGES.addSubnet(net6, bits, 'ipv6');
+}
+
+/**
+ * `true` for a loopback, unspecified, link-local, private (RFC 1918, fc00::/7), shared (100.64/10)
+ * or multicast/reserved address, and for anything that is not an IP address at all.
+ */
+export function isPrivateAddress(ip: string): boolean {
+  const type = net.isIPv4(ip) ? 'ipv4' : net.isIPv6(ip) ? 'ipv6' : null;
+  return type === null || PRIVATE_RANGES.check(ip, type);
+}
+
+/**
+ * Resolves `url`'s host (every address, as `dns.lookup` gives them) and refuses it when any is
+ * private. The connection resolves the name again; a name that changes its answer in between
+ * (DNS rebinding with a zero TTL) is not caught here.
+ * @throws {ToolError} {@link PRIVATE_REFUSED} with the host and the address found.
+ */
+async function checkDestination(url: URL): Promise<void> {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const addresses = net.isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+  const bad = addresses.find(isPrivateAddress);
+  if (bad !== undefined) throw new ToolError(`${PRIVATE_REFUSED}: ${net.isIP(host) ? bad : `${host} resolves to ${bad}`}`);
+}
 
 /** A fetched page reduced to text. */
 export interface FetchedPage {
@@ -30,15 +70,17 @@ export interface FetchedPage {
 /**
  * GETs `url`, following at most {@link MAX_REDIRECTS} redirects, within {@link FETCH_TIMEOUT_MS}
  * and {@link MAX_BODY_BYTES}; HTML is reduced to its readable text with Mozilla Readability over
- * linkedom (https://github.com/mozilla/readability).
- * @throws {ToolError} for a bad URL, too many redirects, HTTP errors, limits, and non-text bodies.
+ * linkedom (https://github.com/mozilla/readability). Unless `opts.allowPrivate`, the host of the URL
+ * and of every redirect is resolved first and loopback, link-local and private addresses are refused.
+ * @throws {ToolError} for a bad URL, a private destination, too many redirects, HTTP errors, limits, and non-text bodies.
  */
-export async function fetchPage(url: string, signal: AbortSignal): Promise<FetchedPage> {
+export async function fetchPage(url: string, signal: AbortSignal, opts: { allowPrivate?: boolean } = {}): Promise<FetchedPage> {
   const timeout = AbortSignal.timeout(FETCH_TIMEOUT_MS);
   const both = AbortSignal.any([signal, timeout]);
   let current = parseHttpUrl(url);
   try {
     for (let hop = 0; ; hop++) {
+      if (!opts.allowPrivate) await checkDestination(current);
       const res = await fetch(current, {
         redirect: 'manual',
         signal: both,
@@ -174,7 +216,7 @@ export const webFetch = defineTool({
   description: `Fetch a web page (GET) and return its readable text and links. Follows up to ${MAX_REDIRECTS} redirects; ${FETCH_TIMEOUT_MS / 1000} s and ${MAX_BODY_BYTES / 1024 / 1024} MB limits. JSON and plain text are returned as they are.`,
   schema: z.object({ url: z.string().min(1).describe('An http(s) URL') }),
   async run(args, ctx) {
-    const page = await fetchPage(args.url, ctx.signal);
+    const page = await fetchPage(args.url, ctx.signal, { allowPrivate: ctx.webFetchAllowPrivate === true });
     const head = [`URL: ${page.url}`, `Status: ${page.status}`, ...(page.title ? [`Title: ${page.title}`] : [])].join('\n');
     const linkList = page.links.length ? `\n\nLinks:\n${page.links.map((l) => `- ${l.text || '(no text)'}: ${l.href}`).join('\n')}` : '';
     return `${head}\n\n${truncate(page.text, MAX_TEXT_CHARS)}${linkList}`;

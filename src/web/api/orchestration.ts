@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
-import { AppError, type ErrorCode } from '../../engine/errors.ts';
+import { AppError } from '../../engine/errors.ts';
+import { pathId } from '../params.ts';
 import type { PipelineRunView, PipelineView } from '../../engine/pipelines.ts';
 import { nextRunAt } from '../../engine/scheduler.ts';
 import type { TriggerView } from '../../engine/triggers.ts';
@@ -77,12 +78,6 @@ export function pipelineRunJson(r: PipelineRunView) {
   };
 }
 
-function idParam(raw: string, code: ErrorCode, what: string): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id)) throw new AppError(code, `No ${what} with id ${raw}.`);
-  return id;
-}
-
 /**
  * `/triggers` (`GET`, `POST`, `GET/PUT/DELETE /:id`; `?bot=<id>` filters the list), `/pipelines`
  * (`GET`, `POST`, `GET/PUT/DELETE /:id`, `POST /:id/run`, `GET /:id/runs`) and
@@ -91,7 +86,7 @@ function idParam(raw: string, code: ErrorCode, what: string): number {
 export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
   async (app) => {
     app.get<{ Querystring: { bot?: string } }>('/triggers', async (req) => {
-      const botId = req.query.bot ? idParam(req.query.bot, 'BOT_NOT_FOUND', 'bot') : undefined;
+      const botId = req.query.bot ? pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot') : undefined;
       return engine.triggers.list({ botId }).map(triggerJson);
     });
 
@@ -101,14 +96,14 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
       return triggerJson(t);
     });
 
-    app.get<{ Params: { id: string } }>('/triggers/:id', async (req) => triggerJson(engine.triggers.get(idParam(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'))));
+    app.get<{ Params: { id: string } }>('/triggers/:id', async (req) => triggerJson(engine.triggers.get(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'))));
 
     app.put<{ Params: { id: string } }>('/triggers/:id', async (req) =>
-      triggerJson(engine.triggers.update(idParam(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'), req.body ?? {})),
+      triggerJson(engine.triggers.update(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'), req.body ?? {})),
     );
 
     app.delete<{ Params: { id: string } }>('/triggers/:id', async (req, reply) => {
-      engine.triggers.delete(idParam(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'));
+      engine.triggers.delete(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'));
       return reply.code(204).send();
     });
 
@@ -120,19 +115,19 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
       return pipelineJson(p);
     });
 
-    app.get<{ Params: { id: string } }>('/pipelines/:id', async (req) => pipelineJson(engine.pipelines.get(idParam(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'))));
+    app.get<{ Params: { id: string } }>('/pipelines/:id', async (req) => pipelineJson(engine.pipelines.get(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'))));
 
     app.put<{ Params: { id: string } }>('/pipelines/:id', async (req) =>
-      pipelineJson(engine.pipelines.update(idParam(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), req.body ?? {})),
+      pipelineJson(engine.pipelines.update(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), req.body ?? {})),
     );
 
     app.delete<{ Params: { id: string } }>('/pipelines/:id', async (req, reply) => {
-      await engine.pipelines.delete(idParam(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'));
+      await engine.pipelines.delete(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'));
       return reply.code(204).send();
     });
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/run', async (req, reply) => {
-      const id = idParam(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline');
+      const id = pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline');
       const body = runBody.safeParse(req.body);
       if (!body.success) throw new AppError('VALIDATION_FAILED', body.error.issues.map((i) => i.message).join('; '));
       const run = engine.pipelines.run(id, { input: body.data?.input ?? null, trigger: 'manual' });
@@ -141,14 +136,14 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
     });
 
     app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/pipelines/:id/runs', async (req) =>
-      engine.pipelines.listRuns(idParam(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), Number(req.query.limit) || 20).map(pipelineRunJson),
+      engine.pipelines.listRuns(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), Number(req.query.limit) || 20).map(pipelineRunJson),
     );
 
     app.get<{ Params: { id: string } }>('/pipeline-runs/:id', async (req) =>
-      pipelineRunJson(engine.pipelines.getRun(idParam(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'))),
+      pipelineRunJson(engine.pipelines.getRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'))),
     );
 
     app.post<{ Params: { id: string } }>('/pipeline-runs/:id/cancel', async (req) =>
-      pipelineRunJson(await engine.pipelines.cancelRun(idParam(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'))),
+      pipelineRunJson(await engine.pipelines.cancelRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'))),
     );
   };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
 import { AppError } from '../../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../../engine/docs.ts';
+import { pathId } from '../params.ts';
 import { jsonFormat, streamRunLog } from '../sse.ts';
 import { botJson, docJson, eventJson, resultJson, runJson } from './serialize.ts';
 
@@ -15,13 +16,6 @@ const docBody = z.object({
   name: z.string({ error: 'name is required' }),
   content: z.string({ error: 'content is required (text)' }),
 });
-
-/** Parses a numeric path id. @throws {AppError} the given not-found code for anything else. */
-function idParam(raw: string, code: 'BOT_NOT_FOUND' | 'RUN_NOT_FOUND' | 'RESULT_NOT_FOUND', what: string): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id)) throw new AppError(code, `No ${what} with id ${raw}.`);
-  return id;
-}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value);
@@ -41,22 +35,22 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     });
 
     app.get<{ Params: { id: string } }>('/bots/:id', async (req) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       return botJson(engine.bots.summarize(bot));
     });
 
     app.put<{ Params: { id: string } }>('/bots/:id', async (req) => {
-      const bot = engine.bots.update(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'), req.body ?? {});
+      const bot = engine.bots.update(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'), req.body ?? {});
       return botJson(engine.bots.summarize(bot));
     });
 
     app.delete<{ Params: { id: string } }>('/bots/:id', async (req, reply) => {
-      await engine.deleteBot(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      await engine.deleteBot(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       return reply.code(204).send();
     });
 
     app.post<{ Params: { id: string } }>('/bots/:id/run', async (req, reply) => {
-      const botId = idParam(req.params.id, 'BOT_NOT_FOUND', 'bot');
+      const botId = pathId(req.params.id, 'BOT_NOT_FOUND', 'bot');
       const body = parse(runBody, req.body);
       const run = engine.startRun(botId, { input: body?.input ?? null, trigger: 'manual' });
       reply.code(202).header('location', `/api/runs/${run.id}`);
@@ -64,12 +58,12 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     });
 
     app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/bots/:id/runs', async (req) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       return engine.runner.listForBot(bot.id, Number(req.query.limit) || 50).map(runJson);
     });
 
     app.get<{ Params: { id: string }; Querystring: { limit?: string; new?: string } }>('/bots/:id/results', async (req) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       const onlyNew = req.query.new === '1' || req.query.new === 'true';
       return engine.results.list(bot.id, { limit: Number(req.query.limit) || 50, onlyNew }).map(resultJson);
     });
@@ -77,31 +71,31 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     // Pin (default) or unpin with {"pinned": false}; DELETE unpins.
     app.post<{ Params: { id: string } }>('/results/:id/pin', async (req) => {
       const body = parse(pinBody, req.body);
-      return resultJson(engine.results.setPinned(idParam(req.params.id, 'RESULT_NOT_FOUND', 'result'), body?.pinned ?? true));
+      return resultJson(engine.results.setPinned(pathId(req.params.id, 'RESULT_NOT_FOUND', 'result'), body?.pinned ?? true));
     });
-    app.delete<{ Params: { id: string } }>('/results/:id/pin', async (req) => resultJson(engine.results.setPinned(idParam(req.params.id, 'RESULT_NOT_FOUND', 'result'), false)));
+    app.delete<{ Params: { id: string } }>('/results/:id/pin', async (req) => resultJson(engine.results.setPinned(pathId(req.params.id, 'RESULT_NOT_FOUND', 'result'), false)));
 
-    app.get<{ Params: { id: string } }>('/runs/:id', async (req) => runJson(engine.runner.get(idParam(req.params.id, 'RUN_NOT_FOUND', 'run'))));
+    app.get<{ Params: { id: string } }>('/runs/:id', async (req) => runJson(engine.runner.get(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'))));
 
     app.get<{ Params: { id: string }; Querystring: { after?: string } }>('/runs/:id/logs', async (req) => {
-      const run = engine.runner.get(idParam(req.params.id, 'RUN_NOT_FOUND', 'run'));
+      const run = engine.runner.get(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'));
       return engine.runner.logs(run.id, Number(req.query.after) || 0, 5000).map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), stream: l.stream, text: l.text }));
     });
 
-    app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req) => runJson(await engine.runner.cancel(idParam(req.params.id, 'RUN_NOT_FOUND', 'run'))));
+    app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req) => runJson(await engine.runner.cancel(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'))));
 
     app.get<{ Params: { id: string } }>('/runs/:id/events', async (req, reply) => {
-      streamRunLog(engine, req, reply, idParam(req.params.id, 'RUN_NOT_FOUND', 'run'), jsonFormat);
+      streamRunLog(engine, req, reply, pathId(req.params.id, 'RUN_NOT_FOUND', 'run'), jsonFormat);
     });
 
     app.get<{ Params: { id: string } }>('/bots/:id/docs', async (req) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       return engine.docs.list(bot.docsPath).map(docJson);
     });
 
     // Upload: multipart/form-data (one or more files) or JSON {name, content}.
     app.post<{ Params: { id: string } }>('/bots/:id/docs', async (req, reply) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       const saved = [];
       if (req.isMultipart()) {
         for await (const part of req.files({ limits: { fileSize: MAX_DOC_BYTES, files: 20 } })) {
@@ -118,7 +112,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     });
 
     app.get<{ Params: { id: string; name: string } }>('/bots/:id/docs/:name', async (req, reply) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       const data = engine.docs.read(bot.docsPath, req.params.name);
       reply.header('content-type', contentTypeOf(req.params.name));
       reply.header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(req.params.name)}`);
@@ -127,7 +121,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     });
 
     app.delete<{ Params: { id: string; name: string } }>('/bots/:id/docs/:name', async (req, reply) => {
-      const bot = engine.bots.get(idParam(req.params.id, 'BOT_NOT_FOUND', 'bot'));
+      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
       engine.docs.delete(bot.docsPath, req.params.name);
       return reply.code(204).send();
     });

@@ -7,6 +7,19 @@ import { nextRunAt } from '../../engine/scheduler.ts';
 
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
 
+/**
+ * A bot's `notify` settings as the API shows them: `webhook.secret` is never sent back (anyone who
+ * can read the API could otherwise forge signed webhooks); `webhook.has_secret` says whether one
+ * is set. The stored secret is kept by updates that do not send `notify`.
+ */
+export function redactNotify(notify: BotRow['notify']): BotRow['notify'] {
+  const webhook = notify?.webhook;
+  if (!webhook || typeof webhook !== 'object') return notify;
+  const { secret, ...rest } = webhook as Record<string, unknown>;
+  return { ...notify, webhook: { ...rest, has_secret: typeof secret === 'string' && secret.length > 0 } };
+}
+
+/** A bot as the API shows it (snake_case, ISO times, secrets redacted); with status counters for a summary. */
 export function botJson(b: BotRow | BotSummary) {
   const s = 'status' in b ? (b as BotSummary) : undefined;
   return {
@@ -20,7 +33,7 @@ export function botJson(b: BotRow | BotSummary) {
     schedule: b.schedule,
     /** When the schedule fires next (process TZ), null when unscheduled or paused. */
     next_run_at: iso(nextRunAt(b)),
-    notify: b.notify,
+    notify: redactNotify(b.notify),
     paused: b.paused,
     max_steps: b.maxSteps,
     docs_path: b.docsPath,
@@ -36,6 +49,7 @@ export function botJson(b: BotRow | BotSummary) {
   };
 }
 
+/** A run as the API shows it. */
 export function runJson(r: RunRow) {
   return {
     id: r.id,
@@ -55,6 +69,7 @@ export function runJson(r: RunRow) {
   };
 }
 
+/** A result as the API shows it. */
 export function resultJson(r: ResultRow) {
   return {
     id: r.id,
@@ -70,10 +85,12 @@ export function resultJson(r: ResultRow) {
   };
 }
 
+/** An activity-feed event as the API shows it. */
 export function eventJson(e: EventRow) {
   return { id: e.id, bot_id: e.botId, run_id: e.runId, kind: e.kind, message: e.message, level: e.level, created_at: iso(e.createdAt) };
 }
 
+/** A document of a bot's docs folder as the API lists it. */
 export function docJson(d: DocInfo) {
   return { name: d.name, size: d.size, modified_at: iso(d.modifiedAt) };
 }

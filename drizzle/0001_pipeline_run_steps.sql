@@ -1,0 +1,1 @@
+ALTER TABLE `pipeline_runs` ADD `steps` text DEFAULT '[]' NOT NULL;

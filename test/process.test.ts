@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pidAlive, startTestApp, tempDataDir } from './helpers/app.ts';
+
+interface Server {
+  proc: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the app as `npm start` does, in its own process; resolves once it listens. */
+function startServer(env: Record<string, string>): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    let stderr = '';
+    proc.stderr!.on('data', (d) => (stderr += d));
+    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = /running on (http:\/\/[^"\s]+)/.exec(line);
+      if (m) resolve({ proc, url: m[1]!, exited });
+    });
+    void exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
+  });
+}
+
+async function json(url: string, init?: RequestInit) {
+  const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init?.headers } });
+  return { status: res.status, body: await res.json() };
+}
+
+// The process as an operator meets it: started, killed, restarted, stopped.
+describe('the server process', () => {
+  const procs: ChildProcess[] = [];
+  afterEach(() => {
+    for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
+  });
+
+  it('after a crash (SIGKILL) the run child stops too, and the next start marks the run interrupted', async () => {
+    const dataDir = tempDataDir();
+    const s1 = await startServer({ DATA_DIR: dataDir, ECHO_DELAY_MS: '60000' });
+    procs.push(s1.proc);
+    const bot = (await json(`${s1.url}/api/bots`, { method: 'POST', body: JSON.stringify({ name: 'Crashy', prompt: 'never finishes' }) })).body;
+    const run = (await json(`${s1.url}/api/bots/${bot.id}/run`, { method: 'POST', body: '{}' })).body;
+    await expect.poll(async () => (await json(`${s1.url}/api/runs/${run.id}/logs`)).body.length, { timeout: 15_000 }).toBeGreaterThan(2);
+    // The run's child is the server's only child process.
+    const childPid = Number(fs.readFileSync(`/proc/${s1.proc.pid}/task/${s1.proc.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    expect(pidAlive(childPid)).toBe(true);
+
+    s1.proc.kill('SIGKILL');
+    await s1.exited;
+    // Orphaned, the child notices its parent is gone and stops: no tokens spent unobserved.
+    await expect.poll(() => pidAlive(childPid), { timeout: 10_000 }).toBe(false);
+
+    const t2 = await startTestApp({ DATA_DIR: dataDir });
+    try {
+      const after = (await t2.api('GET', `/api/runs/${run.id}`)).body;
+      expect(after.status).toBe('interrupted');
+      expect(after.finished_at).not.toBeNull();
+      const events = (await t2.api('GET', '/api/events?limit=5')).body;
+      expect(events[0]).toMatchObject({ kind: 'run.interrupted', run_id: run.id, level: 'warn' });
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('a second process on the same DATA_DIR is refused with one line', async () => {
+    const dataDir = tempDataDir();
+    const s1 = await startServer({ DATA_DIR: dataDir });
+    procs.push(s1.proc);
+    const second = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { PATH: process.env.PATH!, PORT: '0', DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(second);
+    let stderr = '';
+    second.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise((r) => second.once('exit', r));
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([`DATA_DIR ${dataDir} is in use by another openOrchestrator process (pid ${s1.proc.pid}): stop it first, or give this one another DATA_DIR.`]);
+    expect((await json(`${s1.url}/api/bots`)).status).toBe(200);
+  });
+
+  it('SIGTERM stops promptly even while a browser watches a live log; the run ends interrupted', async () => {
+    const dataDir = tempDataDir();
+    const s1 = await startServer({ DATA_DIR: dataDir, ECHO_DELAY_MS: '60000' });
+    procs.push(s1.proc);
+    const bot = (await json(`${s1.url}/api/bots`, { method: 'POST', body: JSON.stringify({ name: 'Watched', prompt: 'slow' }) })).body;
+    const run = (await json(`${s1.url}/api/bots/${bot.id}/run`, { method: 'POST', body: '{}' })).body;
+    const stream = await fetch(`${s1.url}/api/runs/${run.id}/events`);
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    await reader.read();
+
+    const t0 = Date.now();
+    s1.proc.kill('SIGTERM');
+    expect(await s1.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    await reader.cancel().catch(() => {});
+
+    const t2 = await startTestApp({ DATA_DIR: dataDir });
+    try {
+      expect((await t2.api('GET', `/api/runs/${run.id}`)).body.status).toBe('interrupted');
+    } finally {
+      await t2.close();
+    }
+  });
+});
