@@ -98,6 +98,25 @@ describe('dashboard in headless Chromium', () => {
     expect((await t.api('GET', `/api/bots/${bot.id}`)).body.paused).toBe(false);
   });
 
+  it('start from the eBay-Scout template: the form fills in, the bot runs every 30 minutes', async () => {
+    const page = await browser.newPage();
+    await page.goto(t.url + '/');
+    await page.getByRole('button', { name: '＋ New bot' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: '🛒 eBay-Scout' }).click();
+    await expect.poll(() => dialog.getByLabel('Schedule').inputValue()).toBe('every 30m');
+    expect(await dialog.getByLabel('What should it do?').inputValue()).toContain('report_result');
+    expect(await dialog.getByLabel('web search').isChecked()).toBe(true);
+    expect(await dialog.getByLabel('files').isChecked()).toBe(true);
+    expect(await dialog.getByLabel('code').isChecked()).toBe(false);
+    await dialog.getByLabel('Name').fill('Scout from template');
+    await dialog.getByRole('button', { name: 'Create bot' }).click();
+    await page.waitForURL(/\/bots\/\d+$/);
+    const id = Number(page.url().split('/').pop());
+    expect((await t.api('GET', `/api/bots/${id}`)).body).toMatchObject({ emoji: '🛒', schedule: '*/30 * * * *', tools: ['web_search', 'web_fetch', 'files'] });
+    await t.api('DELETE', `/api/bots/${id}`);
+  });
+
   it('a bad form shows the error in the dialog and keeps what was typed', async () => {
     const page = await browser.newPage();
     await page.goto(t.url + '/');

@@ -6,6 +6,7 @@ import type { BotRow, RunLogRow } from '../engine/db/schema.ts';
 import { isFinalRunStatus, type RunStatus } from '../engine/run-status.ts';
 import { suggestedModels } from '../engine/providers/models.ts';
 import { TOOL_NAMES } from '../engine/bots.ts';
+import { BOT_TEMPLATES, findTemplate } from '../engine/templates.ts';
 import { pathId } from './params.ts';
 import { streamRunLog, type LogStreamFormat } from './sse.ts';
 import { view } from './view-helpers.ts';
@@ -25,8 +26,16 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) =>
       reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view, tz: view.tz }));
 
-    const formDefaults = { name: '', emoji: '🤖', description: '', prompt: '', model: 'echo', schedule: '', tools: [] as string[] };
-    const formContext = (values = formDefaults, error?: string) => ({ values, error, models: suggestedModels(engine.config), tools: TOOL_NAMES });
+    // A new bot gets the first real model a key is set for, else the offline echo model.
+    const defaultModel = suggestedModels(engine.config)[1] ?? 'echo';
+    const formDefaults = { name: '', emoji: '🤖', description: '', prompt: '', model: defaultModel, schedule: '', tools: [] as string[] };
+    const formContext = (values = formDefaults, error?: string) => ({
+      values,
+      error,
+      models: suggestedModels(engine.config),
+      tools: TOOL_NAMES,
+      templates: BOT_TEMPLATES,
+    });
 
     const htmlFormat: LogStreamFormat = {
       line: (r) => eta.render('partials/log-line', { line: r, h: view }).trim(),
@@ -92,6 +101,12 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     app.get('/', async (_req, reply) =>
       render(reply, 'dashboard', { bots: engine.bots.listSummaries(), activity: engine.activity.list(20), form: formContext() }),
     );
+    // The New-bot form, empty or filled from a template (`?template=ebay-scout`).
+    app.get<{ Querystring: { template?: string } }>('/partials/bot-form', async (req, reply) => {
+      const tpl = req.query.template ? findTemplate(req.query.template) : undefined;
+      const values = tpl ? { ...formDefaults, ...tpl, tools: [...tpl.tools] } : formDefaults;
+      return render(reply, 'partials/bot-form', { form: formContext(values) });
+    });
     app.get('/partials/bots', async (_req, reply) => render(reply, 'partials/bot-grid', { bots: engine.bots.listSummaries() }));
     app.get('/partials/activity', async (_req, reply) => render(reply, 'partials/activity', { activity: engine.activity.list(20) }));
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
 import { AppError } from '../../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../../engine/docs.ts';
+import { BOT_TEMPLATES } from '../../engine/templates.ts';
 import { pathId } from '../params.ts';
 import { jsonFormat, streamRunLog } from '../sse.ts';
 import { botJson, docJson, eventJson, resultJson, runJson } from './serialize.ts';
@@ -87,6 +88,9 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get<{ Params: { id: string } }>('/runs/:id/events', async (req, reply) => {
       streamRunLog(engine, req, reply, pathId(req.params.id, 'RUN_NOT_FOUND', 'run'), jsonFormat);
     });
+
+    // Ready-made bots (seed 001's "Vorlagen"): POST one's fields to /api/bots to create it.
+    app.get('/templates', async () => BOT_TEMPLATES);
 
     app.get<{ Params: { id: string } }>('/bots/:id/docs', async (req) => {
       const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
