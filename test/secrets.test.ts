@@ -31,6 +31,17 @@ describe('secrets in API output', () => {
     expect(t.engine.bots.get(created.body.id).notify).toEqual({ webhook: { url: 'https://hooks.example.com/in', secret, on: ['completed'] } });
   });
 
+  it('sending back the notify that was read keeps the secret; a new webhook URL does not inherit it', async () => {
+    const secret = 'hook-secret-round-trip';
+    const bot = (await t.api('POST', '/api/bots', { name: 'RoundTrip', prompt: 'x', notify: { webhook: { url: 'https://hooks.example.com/a', secret } } })).body;
+    const read = (await t.api('GET', `/api/bots/${bot.id}`)).body.notify;
+    expect((await t.api('PUT', `/api/bots/${bot.id}`, { notify: read })).status).toBe(200);
+    expect(t.engine.bots.get(bot.id).notify).toEqual({ webhook: { url: 'https://hooks.example.com/a', secret } });
+
+    await t.api('PUT', `/api/bots/${bot.id}`, { notify: { webhook: { url: 'https://elsewhere.example.com/b' } } });
+    expect(t.engine.bots.get(bot.id).notify).toEqual({ webhook: { url: 'https://elsewhere.example.com/b' } });
+  });
+
   it('a webhook without a secret says so; other notify settings pass through', async () => {
     const bot = (await t.api('POST', '/api/bots', { name: 'Unsigned', prompt: 'x', notify: { webhook: { url: 'https://hooks.example.com/in' }, email: { to: 'me@example.com' } } })).body;
     expect(bot.notify).toEqual({ webhook: { url: 'https://hooks.example.com/in', has_secret: false }, email: { to: 'me@example.com' } });

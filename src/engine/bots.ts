@@ -184,7 +184,7 @@ export class BotService {
       set.schedule = this.checkSchedule(v.schedule);
       if (set.schedule !== bot.schedule) set.scheduleClaimedAt = null;
     }
-    if (v.notify !== undefined) set.notify = v.notify;
+    if (v.notify !== undefined) set.notify = keepWebhookSecret(v.notify, bot.notify);
     if (v.paused !== undefined) set.paused = v.paused;
     if (v.max_steps !== undefined) set.maxSteps = v.max_steps;
     const row = this.db.update(bots).set(set).where(eq(bots.id, id)).returning().get();
@@ -232,6 +232,19 @@ export class BotService {
       throw new AppError('VALIDATION_FAILED', (err as Error).message, { fields: [{ field: 'schedule', message: (err as Error).message }] });
     }
   }
+}
+
+/**
+ * The API never shows a webhook's secret, so a client that reads a bot and sends its `notify` back
+ * sends it without one: keep the stored secret when the webhook URL is unchanged.
+ */
+function keepWebhookSecret(next: Record<string, unknown>, prev: Record<string, unknown>): Record<string, unknown> {
+  const nw = next.webhook as { url?: string; secret?: string; has_secret?: unknown } | undefined;
+  const pw = prev.webhook as { url?: string; secret?: string } | undefined;
+  if (!nw) return next;
+  const { has_secret: _shown, ...webhook } = nw;
+  if (webhook.secret === undefined && pw?.secret && pw.url === webhook.url) webhook.secret = pw.secret;
+  return { ...next, webhook };
 }
 
 /** The case-insensitive key of a bot or pipeline name. */
