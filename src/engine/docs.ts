@@ -41,14 +41,13 @@ export function checkDocName(name: string): string {
 }
 
 /**
- * The file a document name stands for inside `folder`, refusing names that a symlink already in
- * the folder would lead outside of.
- * @throws {AppError} DOC_INVALID_NAME
+ * The real path of `parts` (path segments, already checked) below `folder`, following symlinks
+ * that exist on the way (one at the end too); what does not exist yet is appended as given.
+ * @returns the path, or `outside` when a symlink leads out of the folder, or `dangling` when a
+ *   link points nowhere. Shared by the document store and the bots' file tools.
  */
-export function resolveDocPath(folder: string, name: string): string {
-  const parts = checkDocName(name).split('/');
+export function realPathInside(folder: string, parts: string[]): string | 'outside' | 'dangling' {
   const root = fs.realpathSync(folder);
-  // Follow what exists of the path through its real location; the rest would be created below it.
   let existing = path.join(root, ...parts);
   const rest: string[] = [];
   while (existing !== root && !fs.lstatSync(existing, { throwIfNoEntry: false })) {
@@ -59,9 +58,20 @@ export function resolveDocPath(folder: string, name: string): string {
   try {
     real = path.join(fs.realpathSync(existing), ...rest);
   } catch {
-    throw new AppError('DOC_INVALID_NAME', `"${name}" is a link that points nowhere.`);
+    return 'dangling';
   }
-  if (!real.startsWith(root + path.sep)) throw new AppError('DOC_INVALID_NAME', `"${name}" leads outside the bot's folder.`);
+  return real === root || real.startsWith(root + path.sep) ? real : 'outside';
+}
+
+/**
+ * The file a document name stands for inside `folder`, refusing names that a symlink already in
+ * the folder would lead outside of.
+ * @throws {AppError} DOC_INVALID_NAME
+ */
+export function resolveDocPath(folder: string, name: string): string {
+  const real = realPathInside(folder, checkDocName(name).split('/'));
+  if (real === 'dangling') throw new AppError('DOC_INVALID_NAME', `"${name}" is a link that points nowhere.`);
+  if (real === 'outside' || real === fs.realpathSync(folder)) throw new AppError('DOC_INVALID_NAME', `"${name}" leads outside the bot's folder.`);
   return real;
 }
 

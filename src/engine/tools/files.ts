@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { MAX_DOC_BYTES } from '../docs.ts';
+import { MAX_DOC_BYTES, realPathInside } from '../docs.ts';
 import { defineTool, ToolError, type Tool } from './tool.ts';
 
 /** Most characters `read_file` returns at once. */
@@ -26,21 +26,9 @@ export function resolveInDocs(docsPath: string, given: string): string {
   if (parts.length === 0) throw new ToolError(`"${given}" names the folder itself, not a file`);
   if (parts.some((s) => s.startsWith('.'))) throw new ToolError(`"${given}": hidden names (starting with a dot) are not allowed`);
 
-  const root = fs.realpathSync(docsPath);
-  // Follow what exists of the path through its real location; the rest is created below it.
-  let existing = path.join(root, ...parts);
-  const rest: string[] = [];
-  while (existing !== root && !fs.lstatSync(existing, { throwIfNoEntry: false })) {
-    rest.unshift(path.basename(existing));
-    existing = path.dirname(existing);
-  }
-  let real: string;
-  try {
-    real = path.join(fs.realpathSync(existing), ...rest);
-  } catch {
-    throw new ToolError(`"${given}" is a link that points nowhere`);
-  }
-  if (real !== root && !real.startsWith(root + path.sep)) throw new ToolError(`"${given}" leads outside your documents folder (a symlink); refused`);
+  const real = realPathInside(docsPath, parts);
+  if (real === 'dangling') throw new ToolError(`"${given}" is a link that points nowhere`);
+  if (real === 'outside') throw new ToolError(`"${given}" leads outside your documents folder (a symlink); refused`);
   return real;
 }
 
