@@ -38,14 +38,30 @@ logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
 const chat = await startChatAdapters(engine, config, logger);
 
+/** How long a shutdown may take before the process gives up on it. */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
 let stopping = false;
 async function shutdown(signal: string) {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C or SIGTERM: the person (or supervisor) does not want to wait.
+    logger.warn({ signal }, 'second signal while shutting down: exiting now');
+    process.exit(1);
+  }
   stopping = true;
   logger.info({ signal }, 'shutting down');
-  await chat.stop();
-  await app.close();
-  await engine.close();
+  setTimeout(() => {
+    logger.error(`shutdown did not finish within ${SHUTDOWN_LIMIT_MS / 1000} s: exiting anyway`);
+    process.exit(1);
+  }, SHUTDOWN_LIMIT_MS);
+  try {
+    await chat.stop();
+    await app.close();
+    await engine.close();
+  } catch (err) {
+    logger.error({ err }, 'shutdown failed');
+    process.exit(1);
+  }
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

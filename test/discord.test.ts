@@ -3,6 +3,7 @@
  * answers. The real discord.js client logs in to a fake Discord (test/fakes/discord.ts: REST and
  * gateway on 127.0.0.1); the engine is the real one with the offline echo model.
  */
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +102,11 @@ function followUps(ref: InteractionRef): DiscordCall[] {
 
 const createBot = (name: string, prompt = `You are ${name}.`) => t.engine.createBot({ name, prompt });
 
+/** The edits of an interaction's original response (the deferred "thinking…" message). */
+function originalEdits(ref: InteractionRef): DiscordCall[] {
+  return fake.calls.filter((c) => c.method === 'PATCH' && c.path === `/webhooks/${fake.applicationId}/${ref.token}/messages/@original`);
+}
+
 describe('Discord: starting up', () => {
   it('registers the slash commands for DISCORD_GUILD_ID with typed options', () => {
     const commands = fake.registeredCommands.guilds[GUILD] ?? [];
@@ -140,6 +146,40 @@ describe('Discord: starting up', () => {
     } finally {
       await second.stop();
       await other.close();
+    }
+  });
+
+  it('stopping after Discord refused the token leaves no unhandled rejection behind (which would end the process)', async () => {
+    const strict = await startFakeDiscord({ token: 'the.right.token' });
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const config = { ...t.config, discord: { token: 'a.wrong.token', apiBase: strict.apiBase, allowedUsers: [ALICE] } };
+      const refused = await startDiscord(t.engine, config, logger);
+      expect(logLines.some((l) => /Discord refused DISCORD_BOT_TOKEN/.test(l.msg))).toBe(true);
+      await refused.stop();
+      await refused.stop(); // stopping again is harmless
+      await new Promise((r) => setTimeout(r, 200));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      await strict.close();
+    }
+  });
+
+  it('the fake, like Discord, refuses an interaction acknowledged after its response window', async () => {
+    const slow = await startFakeDiscord({ interactionResponseWindowMs: 0 });
+    const config = { ...t.config, discord: { token: 'other.token.x', apiBase: slow.apiBase, allowedUsers: [ALICE] } };
+    const late = await startDiscord(t.engine, config, logger);
+    try {
+      const ref = slow.slashCommand({ name: 'help', userId: ALICE });
+      const cb = await slow.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
+      expect(cb).toMatchObject({ status: 404, response: { message: 'Unknown interaction', code: 10062 } });
+      await expect.poll(() => logLines.some((l) => l.msg === 'a Discord interaction could not be handled' && l.interactionId === ref.id)).toBe(true);
+    } finally {
+      await late.stop();
+      await slow.close();
     }
   });
 
@@ -243,7 +283,49 @@ describe('Discord: creating and running bots', () => {
     expect(reply.content).toMatch(/\*\*🤖 Scout\*\* — latest 2 results/);
     expect(reply.embeds[0]).toMatchObject({ title: 'Nike Air Max 90', url: 'https://example.com/item/1', description: 'Great condition, 45 €' });
     expect(reply.embeds[0]!.footer!.text).toMatch(/🆕 new · just now/);
-    expect(reply.embeds[1]!.title).toBe('Prompt: Find *cheap* Nike Air Max');
+    // Markdown in a title is shown as typed (escaped), not rendered.
+    expect(reply.embeds[1]!.title).toBe('Prompt: Find \\*cheap\\* Nike Air Max');
+  });
+
+  it('/results: links and markdown a bot wrote into a result are shown as typed, never as masked links', async () => {
+    const bot = createBot('Phisher');
+    t.engine.results.record(bot.id, null, {
+      title: '**Fake** [login](https://evil.example)',
+      url: 'https://shop.example/1',
+      content: 'Price dropped! [Click to claim](https://evil.example/phish)\n# BIG',
+    });
+    const reply = await slash('results', { bot: 'Phisher' });
+    expect(reply.embeds[0]).toMatchObject({
+      title: '\\*\\*Fake\\*\\* \\[login](https://evil.example)',
+      url: 'https://shop.example/1',
+      description: 'Price dropped! \\[Click to claim](https://evil.example/phish)\n\\# BIG',
+    });
+  });
+
+  it('/results: a result link Discord cannot parse is left out, and the answer still shows', async () => {
+    const bot = createBot('Sloppy');
+    t.engine.results.record(bot.id, null, { title: 'Nike Air Max 95', url: 'https://exa mple.com/item 1', content: 'Size 43' });
+    const reply = await slash('results', { bot: 'Sloppy' });
+    expect(originalEdits(reply.ref).map((c) => c.status)).toEqual([200]);
+    expect(reply.embeds[0]).toMatchObject({ title: 'Nike Air Max 95', description: 'Size 43' });
+    expect(reply.embeds[0]).not.toHaveProperty('url');
+    expect((fake.messages.get(reply.messageId!) as any).flags & 128).toBe(0); // no longer "thinking…"
+  });
+
+  it('when Discord refuses an answer, the "thinking…" message becomes a plain ⚠️ instead of staying', async () => {
+    fake.failNext(
+      { method: 'PATCH', path: /^\/webhooks\/\d+\/[^/]+\/messages\/@original$/ },
+      { status: 400, body: { message: 'Invalid Form Body', code: 50035, errors: { embeds: { 0: { url: { _errors: [{ code: 'URL_TYPE_INVALID_URL', message: 'Not a well formed URL.' }] } } } } } },
+    );
+    const ref = fake.slashCommand({ name: 'help', userId: ALICE, channelId: CHANNEL });
+    await expect.poll(() => originalEdits(ref).length).toBe(2);
+    const [refused, fallback] = originalEdits(ref);
+    expect(refused!.status).toBe(400);
+    expect(fallback).toMatchObject({ status: 200, body: { content: '⚠️ I could not show the answer here; the server log has the details.' } });
+    const original = fake.messages.get(fake.interactions.get(ref.id)!.originalMessageId!) as any;
+    expect(original.flags & 128).toBe(0);
+    expect(original.content).toMatch(/^⚠️/);
+    expect(logLines.some((l) => l.msg === 'could not post the answer to a Discord interaction')).toBe(true);
   });
 
   it('/schedule spec:every 30m stores */30 * * * *; off clears it', async () => {
@@ -325,6 +407,30 @@ describe('Discord: results come back to chat', () => {
     expect(posted.body.content).toMatch(new RegExp(`✅ \\*\\*🤖 Watched\\*\\* · run #${run.id} completed`));
     expect(posted.body.content).toContain('Input: from the dashboard');
     expect(posted.body.allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('a run that fails before it even starts is followed up after "Started", which stays', async () => {
+    const bot = createBot('Broken');
+    fs.rmSync(bot.docsPath, { recursive: true, force: true });
+    fs.writeFileSync(bot.docsPath, 'not a folder'); // the run process cannot be prepared
+    const started = await slash('run', { bot: 'Broken' });
+    expect(started.content).toMatch(/▶ Started \*\*🤖 Broken\*\* · run #\d+/);
+    const outcome = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${started.ref.token}`, 10_000);
+    expect(outcome.body.content).toMatch(/❌ \*\*🤖 Broken\*\* · run #\d+ failed/);
+    expect(outcome.body.content).toContain('the run process could not be prepared');
+    expect(outcome.seq).toBeGreaterThan(originalEdits(started.ref)[0]!.seq);
+    expect(fake.messages.get(started.messageId!)!.content).toMatch(/▶ Started/);
+  });
+
+  it('run output cannot break out of its code block (```` in it, then a heading and a masked link)', async () => {
+    createBot('Fencer', '````\n# heading [phish](https://evil.example)');
+    const started = await slash('run', { bot: 'Fencer' });
+    const outcome = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${started.ref.token}`, 10_000);
+    const content: string = outcome.body.content;
+    expect(content.match(/```/g)).toHaveLength(2); // the block's own fences and nothing else
+    const inside = /```\n([\s\S]*)\n```/.exec(content)![1]!;
+    expect(inside).toContain('# heading [phish](https://evil.example)');
+    expect(inside.replace(/\u200b/g, '')).toContain('Prompt: ````\n# heading');
   });
 
   it('a long outcome is split into messages of at most 2000 characters', async () => {

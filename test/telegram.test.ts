@@ -3,19 +3,23 @@
  * The real grammY client long-polls a fake Bot API (test/fakes/telegram.ts) on 127.0.0.1; the
  * engine is the real one with the offline echo model.
  */
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { Api, GrammyError } from 'grammy';
 import type { Message as TgMessage } from 'grammy/types';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatAdapter } from '../src/bot/adapter.ts';
 import { startTelegram } from '../src/bot/telegram/adapter.ts';
 import type { Config } from '../src/config.ts';
+import { AppError } from '../src/engine/errors.ts';
 import { startFakeTelegram, type FakeTelegram, type TelegramCall } from './fakes/telegram.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
 const ALICE = 1001; // on the allow list; chats with the bot privately
 const BOB = 1002; // on the allow list
 const MALLORY = 6666; // a stranger
+const TRENT = 7777; // another stranger (refusals are rate-limited per user)
 const GROUP = -1001234567890;
 
 /** A logger whose JSON lines the tests can read. */
@@ -103,14 +107,61 @@ async function press(on: Seen, label: RegExp, opts: { fromId?: number } = {}) {
 
 const createBot = (name: string, prompt = `You are ${name}.`) => t.engine.createBot({ name, prompt });
 
+/** A bot whose runs fail before they start: its docs folder is a file, so the run process cannot be prepared. */
+function createBrokenBot(name: string) {
+  const bot = createBot(name);
+  fs.rmSync(bot.docsPath, { recursive: true, force: true });
+  fs.writeFileSync(bot.docsPath, 'not a folder');
+  return bot;
+}
+
+/** The bot's messages in `chatId` from call `from` up to (not including) call `to`. */
+function sentTo(chatId: number, from: number, to = Infinity) {
+  return tg.calls.filter((c) => c.seq >= from && c.seq < to && c.method === 'sendMessage' && c.payload.chat_id === chatId && c.ok === true).map(seen);
+}
+
 describe('Telegram: starting up', () => {
   it('publishes the command menu with setMyCommands and long-polls getUpdates', async () => {
     await tg.waitForCall('getUpdates');
+    await tg.waitForCall('setMyCommands', (_p, c) => c.ok === true); // published alongside polling
     const menu = tg.commands.get('{"type":"default"}|') ?? [];
     expect(menu.map((c) => c.command)).toEqual([
       'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'help',
     ]);
     expect(log.text()).toMatch(/Telegram bot @fake_test_bot is polling/);
+  });
+
+  it('stop() while the command menu waits out a 429 returns at once, and nothing polls after it', async () => {
+    const fake = await startFakeTelegram();
+    extraFakes.push(fake);
+    fake.failNext('setMyCommands', { error_code: 429, description: 'Too Many Requests: retry after 5', parameters: { retry_after: 5 } });
+    const config: Config = { ...t.config, telegram: { ...t.config.telegram, token: fake.token, apiRoot: fake.apiRoot } };
+    const t0 = Date.now();
+    const adapter2 = await startTelegram(t.engine, config, captureLogger().logger);
+    extraAdapters.push(adapter2);
+    await fake.waitForCall('setMyCommands', (_p, c) => c.error?.error_code === 429);
+    const stopAt = fake.calls.length;
+    await adapter2.stop();
+    // Neither starting nor stopping waited for the 5 s the menu was asked to wait.
+    expect(Date.now() - t0).toBeLessThan(2500);
+    const stoppedAt = fake.calls.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.calls.slice(stopAt).filter((c) => c.method === 'getUpdates' && c.payload.timeout === 30)).toEqual([]);
+    expect(fake.calls.slice(stoppedAt)).toEqual([]);
+    // The menu's wait was given up, not retried later.
+    expect(fake.calls.filter((c) => c.method === 'setMyCommands')).toHaveLength(1);
+    await adapter2.stop(); // stopping again is harmless
+  });
+
+  it('the fake Bot API, like Telegram, refuses HTML it cannot parse', async () => {
+    const api = new Api(tg.token, { apiRoot: tg.apiRoot });
+    for (const html of ['Price <b>45 €</b> <tag>', '<b>open', 'a</b>', '<b><i>x</b></i>', 'a < b']) {
+      const err = await api.sendMessage(ALICE, html, { parse_mode: 'HTML' }).then(() => null, (e: unknown) => e);
+      expect(err, html).toBeInstanceOf(GrammyError);
+      expect((err as GrammyError).description).toMatch(/^Bad Request: can't parse entities: /);
+    }
+    const ok = await api.sendMessage(ALICE, '<b>a &lt;b&gt;</b> <a href="https://x.test/?a=1&amp;b=2">x</a> <pre><code>y</code></pre>', { parse_mode: 'HTML' });
+    expect(ok.text).toBe('a <b> x y');
   });
 
   it('/help lists every command with its usage', async () => {
@@ -289,6 +340,52 @@ describe('Telegram: creating and running bots', () => {
     expect(t.engine.bots.findByName('Doomed')).toBeUndefined();
     expect(() => t.engine.bots.get(bot.id)).toThrow(/No bot/);
   });
+
+  it('when the button press cannot be answered (too old), its outcome is still shown', async () => {
+    createBot('Doomed Too');
+    const ask = await type('/delete Doomed Too');
+    tg.failNext('answerCallbackQuery', { error_code: 400, description: 'Bad Request: query is too old and response timeout expired or query ID is invalid' });
+    const { answer } = await press(ask, /Delete/);
+    expect(answer.text).toBe('Deleted');
+    const gone = await tg.waitForCall('editMessageText', (p) => p.message_id === ask.messageId);
+    expect(gone.payload.text).toBe('🗑 Deleted <b>🤖 Doomed Too</b>.');
+    expect(t.engine.bots.findByName('Doomed Too')).toBeUndefined();
+    expect(log.lines.some((l) => l.msg === 'could not answer a Telegram button press; posting its outcome anyway')).toBe(true);
+  });
+
+  it('a delete that fails says so, in the toast too: never "Deleted"', async () => {
+    createBot('Sticky');
+    const ask = await type('/delete Sticky');
+    const refused = vi.spyOn(t.engine, 'deleteBot').mockRejectedValueOnce(new AppError('INTERNAL', 'Its docs folder could not be removed.'));
+    try {
+      const { answer } = await press(ask, /Delete/);
+      expect(answer.text).toBe('⚠️ Its docs folder could not be removed.');
+      const edit = await tg.waitForCall('editMessageText', (p) => p.message_id === ask.messageId);
+      expect(edit.payload.text).toBe('⚠️ Its docs folder could not be removed.');
+    } finally {
+      refused.mockRestore();
+    }
+    expect(t.engine.bots.findByName('Sticky')).toBeDefined();
+  });
+
+  it('/logs of a long log shows its real last lines, read without loading the whole log', async () => {
+    const bot = createBot('Chatty');
+    const run = t.engine.startRun(bot.id, { trigger: 'manual' });
+    await t.waitForRun(run.id);
+    // A run that logged more than 100 000 lines.
+    const db = t.engine.db.$client;
+    const { last } = db.prepare('SELECT max(seq) AS last FROM run_logs WHERE run_id = ?').get(run.id) as { last: number };
+    const extra = 100_050;
+    const insert = db.prepare('INSERT INTO run_logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)');
+    db.transaction(() => {
+      for (let i = 1; i <= extra; i++) insert.run(run.id, last + i, Date.now(), 'stdout', `line ${i}`);
+    })();
+    const logs = await type('/logs Chatty');
+    expect(logs.text).toContain(`· last 40 of ${last + extra} lines`);
+    expect(logs.text.endsWith(`\nline ${extra}`)).toBe(true);
+    expect(logs.text).toContain(`\nline ${extra - 39}\n`);
+    expect(logs.text).not.toContain(`\nline ${extra - 40}\n`);
+  });
 });
 
 describe('Telegram: mistakes and strangers', () => {
@@ -324,6 +421,16 @@ describe('Telegram: mistakes and strangers', () => {
     expect(t.engine.bots.findByName('Evil')).toBeUndefined();
     expect(t.engine.runner.listForBot(scout.id)).toHaveLength(runsBefore);
     expect(log.lines.some((l) => l.msg === 'refused a user who is not on the allow list' && l.userId === String(MALLORY))).toBe(true);
+  });
+
+  it('in a group, a command addressed to another bot is left alone, even from a stranger', async () => {
+    const mark = tg.calls.length;
+    tg.pushMessage({ chatId: GROUP, fromId: TRENT, text: '/run@other_bot Scout' });
+    tg.pushMessage({ chatId: GROUP, fromId: ALICE, text: '/bots@other_bot' });
+    // Updates are handled in order: once Bob has his answer, the two above have been handled.
+    const marker = await type('/help@fake_test_bot', { chatId: GROUP, fromId: BOB });
+    expect(marker.text).toMatch(/command your bots/);
+    expect(sentTo(GROUP, mark).map((m) => m.messageId)).toEqual([marker.messageId]);
   });
 
   it('with TELEGRAM_ALLOWED_USERS empty nobody may command, and the log says so at start', async () => {
@@ -375,6 +482,42 @@ describe('Telegram: results come back to chat', () => {
     expect(outcome.text).toContain(`run #${run.id} completed`);
     expect(outcome.text).toContain('Input: from the dashboard');
     expect(outcome.text).toMatch(/🆕 1 new result/);
+  });
+
+  it('a run that fails before it even starts is still reported to the chat that started it, after "Started"', async () => {
+    createBrokenBot('Broken');
+    const mark = tg.calls.length;
+    const started = await type('/run Broken');
+    expect(started.text).toMatch(/▶ Started 🤖 Broken · run #\d+/);
+    const runId = Number(/run #(\d+)/.exec(started.text)![1]);
+    expect(t.engine.runner.get(runId).status).toBe('failed');
+    const outcome = await botSays(ALICE, mark, /Broken · run #\d+ failed/);
+    expect(outcome.text).toMatch(new RegExp(`❌ 🤖 Broken · run #${runId} failed`));
+    expect(outcome.text).toContain('the run process could not be prepared');
+    expect(outcome.call.seq).toBeGreaterThan(started.call.seq);
+  });
+
+  it('a chat that started a run and is subscribed to its bot gets the outcome once', async () => {
+    // Scout was created from Alice's chat, which subscribed the chat to it.
+    const scout = t.engine.bots.findByName('Scout')!;
+    expect(t.engine.subscriptions.isSubscribed(scout.id, 'telegram', String(ALICE))).toBe(true);
+    const mark = tg.calls.length;
+    const started = await type('/run Scout once');
+    const runId = Number(/run #(\d+)/.exec(started.text)![1]);
+    await botSays(ALICE, mark, new RegExp(`Scout · run #${runId} completed`));
+    // A second copy would have been sent together with the first; by the next answer it would be there.
+    const marker = await type('/help');
+    expect(sentTo(ALICE, mark, marker.call.seq).filter((m) => m.text.includes(`run #${runId} completed`))).toHaveLength(1);
+
+    // The same for a run that ends inside /run, before the chat is known as its origin.
+    const broken = createBrokenBot('Broken Twice');
+    t.engine.subscriptions.subscribe(broken.id, 'telegram', String(ALICE));
+    const mark2 = tg.calls.length;
+    const started2 = await type('/run Broken Twice');
+    const runId2 = Number(/run #(\d+)/.exec(started2.text)![1]);
+    await botSays(ALICE, mark2, new RegExp(`Broken Twice · run #${runId2} failed`));
+    const marker2 = await type('/help');
+    expect(sentTo(ALICE, mark2, marker2.call.seq).filter((m) => m.text.includes(`run #${runId2} failed`))).toHaveLength(1);
   });
 
   it('a long output is split into messages of at most 4096 characters', async () => {

@@ -138,8 +138,10 @@ export class CommandCore<C extends Caller = Caller> {
       return { message: say('That bot no longer exists.'), mode: this.actionMode(data), toast: 'That bot no longer exists' };
     }
     switch (verb) {
-      case 'delete':
-        return { message: await this.guard(caller, () => confirmDelete(this.engine, bot)), mode: 'replace', toast: 'Deleted' };
+      case 'delete': {
+        const message = await this.guard(caller, () => confirmDelete(this.engine, bot));
+        return { message, mode: 'replace', toast: failureToast(message) ?? 'Deleted' };
+      }
       case 'keep':
         return { message: say('Kept ', bold(botLabel(bot)), '.'), mode: 'replace', toast: 'Kept' };
       case 'tail':
@@ -147,11 +149,8 @@ export class CommandCore<C extends Caller = Caller> {
         return { message: await this.dispatch(caller, this.command('logs')!, { bot: bot.name }), mode: 'replace', toast: '🔄 Refreshed' };
       default: {
         const message = await this.dispatch(caller, this.command(verb)!, { bot: bot.name });
-        const text = messageText(message);
-        // A failure is the toast itself, so it is seen even where the reply scrolls away.
-        const toast = text.startsWith('⚠️')
-          ? excerpt(text, 190)
-          : { run: '▶ Started', logs: '📜 Logs', pause: '⏸ Paused', resume: '▶ Resumed', stop: '⏹ Stopped', status: 'Status' }[verb];
+        const toast =
+          failureToast(message) ?? { run: '▶ Started', logs: '📜 Logs', pause: '⏸ Paused', resume: '▶ Resumed', stop: '⏹ Stopped', status: 'Status' }[verb];
         return { message, mode: 'reply', ...(toast ? { toast } : {}) };
       }
     }
@@ -258,6 +257,12 @@ export class CommandCore<C extends Caller = Caller> {
   private askPrompt(name: string): Message {
     return { ...say('What should ', bold(name), ' do? Send its prompt: the instructions it runs with. (or /cancel)'), expectReply: { placeholder: 'Prompt' } };
   }
+}
+
+/** A failure is the toast itself, so it is seen even where the reply scrolls away; null when `message` is no failure. */
+function failureToast(message: Message): string | null {
+  const text = messageText(message);
+  return text.startsWith('⚠️') ? excerpt(text, 190) : null;
 }
 
 function flowKey(c: Caller): string {

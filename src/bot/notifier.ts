@@ -23,18 +23,46 @@ export interface ChatSender {
 /** Another way to reach the chat that started a run (Discord: the interaction's follow-up). */
 export type ReplyRoute = (msg: Message) => Promise<void>;
 
+/** How the outcome reaches the chat that started a run. */
+export interface Origin {
+  /** Tried before a plain chat message. */
+  route?: ReplyRoute;
+  /** Settles once the command's own answer ("Started …") is posted; the outcome waits for it. */
+  after?: Promise<unknown>;
+}
+
+/**
+ * A promise an adapter settles once it has posted its answer to a command (see
+ * `Caller.answered`), so a run that ends at once is not reported before "Started".
+ */
+export function answerLatch(): { answered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const answered = new Promise<void>((resolve) => (release = resolve));
+  return { answered, release };
+}
+
 /** Default pauses between delivery attempts: a failed message is tried four times in all. */
 export const DEFAULT_RETRY_DELAYS_MS = [1000, 5000, 30_000];
 
 /** Most runs remembered as started from a chat and not yet finished. */
 const MAX_WATCHED = 5000;
+/** Most finished runs remembered, for an origin that is only known after its run ended. */
+const MAX_ENDED = 200;
+
+/** A run that ended: what its message needs, and the chats it was sent to. */
+interface Ended {
+  botId: number;
+  newResults: number;
+  reached: Set<string>;
+}
 
 /**
  * Delivers the outcomes of runs to one platform's chats: the chat a run was started from (see
  * {@link RunDelivery.watch}) and the chats subscribed to its bot (`engine.subscriptions`), each once.
  */
 export class RunDelivery {
-  private readonly watched = new Map<number, { chatId: string; route?: ReplyRoute }[]>();
+  private readonly watched = new Map<number, (Origin & { chatId: string })[]>();
+  private readonly ended = new Map<number, Ended>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private off: (() => void) | null = null;
@@ -52,10 +80,20 @@ export class RunDelivery {
     this.off = this.engine.bus.on('run.finished', (e) => this.onFinished(e));
   }
 
-  /** Remembers that `chatId` started `runId`; `route` is tried before a plain chat message. */
-  watch(runId: number, chatId: string, route?: ReplyRoute): void {
+  /**
+   * Remembers that `chatId` started `runId`. A run that has already ended (one that could not even
+   * start ends inside `startRun`) is delivered at once, unless the chat got it as a subscriber.
+   */
+  watch(runId: number, chatId: string, origin: Origin = {}): void {
+    const ended = this.ended.get(runId);
+    if (ended) {
+      if (ended.reached.has(chatId)) return;
+      ended.reached.add(chatId);
+      this.dispatch(runId, ended, new Map([[chatId, origin]]));
+      return;
+    }
     const list = this.watched.get(runId) ?? [];
-    list.push(route ? { chatId, route } : { chatId });
+    list.push({ ...origin, chatId });
     this.watched.set(runId, list);
     if (this.watched.size > MAX_WATCHED) this.watched.delete(this.watched.keys().next().value!);
   }
@@ -66,31 +104,40 @@ export class RunDelivery {
     this.off = null;
     this.abort.abort();
     this.watched.clear();
+    this.ended.clear();
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(5000, undefined, { ref: false })]);
   }
 
   private onFinished(e: EngineEvents['run.finished']): void {
     const origins = this.watched.get(e.runId) ?? [];
     this.watched.delete(e.runId);
-    const targets = new Map<string, ReplyRoute | undefined>();
-    for (const o of origins) if (!targets.has(o.chatId)) targets.set(o.chatId, o.route);
-    for (const s of this.engine.subscriptions.listForBot(e.botId, this.sender.platform)) if (!targets.has(s.chatId)) targets.set(s.chatId, undefined);
+    const targets = new Map<string, Origin>();
+    for (const { chatId, ...o } of origins) if (!targets.has(chatId)) targets.set(chatId, o);
+    for (const s of this.engine.subscriptions.listForBot(e.botId, this.sender.platform)) if (!targets.has(s.chatId)) targets.set(s.chatId, {});
+    const ended: Ended = { botId: e.botId, newResults: e.newResults, reached: new Set(targets.keys()) };
+    this.ended.set(e.runId, ended);
+    if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.keys().next().value!);
+    this.dispatch(e.runId, ended, targets);
+  }
+
+  /** Sends the outcome of an ended run to each target chat, each on its own (retries included). */
+  private dispatch(runId: number, ended: Ended, targets: Map<string, Origin>): void {
     if (targets.size === 0) return;
     let msg: Message;
     try {
-      const bot = this.engine.bots.get(e.botId);
-      msg = runOutcomeMessage(this.engine, bot, this.engine.runner.get(e.runId), e.newResults);
+      msg = runOutcomeMessage(this.engine, this.engine.bots.get(ended.botId), this.engine.runner.get(runId), ended.newResults);
     } catch {
       return; // the bot was deleted with its runs: nothing left to report
     }
-    for (const [chatId, route] of targets) {
-      const p = this.deliver(e.runId, chatId, msg, route).finally(() => this.inFlight.delete(p));
+    for (const [chatId, origin] of targets) {
+      const p = this.deliver(runId, chatId, msg, origin).finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);
     }
   }
 
-  private async deliver(runId: number, chatId: string, msg: Message, route?: ReplyRoute): Promise<void> {
+  private async deliver(runId: number, chatId: string, msg: Message, { route, after }: Origin): Promise<void> {
     const log = this.log.child({ platform: this.sender.platform, chatId, runId });
+    if (after) await after.then(noop, noop);
     if (route) {
       try {
         await route(msg);
@@ -121,3 +168,5 @@ export class RunDelivery {
     }
   }
 }
+
+function noop(): void {}

@@ -75,6 +75,11 @@ export interface FakeDiscordOptions {
   guild?: { id: string; name?: string; channelIds?: string[] };
   /** `heartbeat_interval` sent in HELLO. Default 41250 (Discord's usual value). */
   heartbeatIntervalMs?: number;
+  /**
+   * How long after an interaction is sent its first callback is still accepted; a later one gets
+   * 404 `10062 Unknown interaction`, as on Discord. Default 3000.
+   */
+  interactionResponseWindowMs?: number;
 }
 
 /** What the interaction builders return: enough to find the REST calls answering it. */
@@ -91,6 +96,8 @@ export interface FakeInteractionState {
   type: number;
   /** The INTERACTION_CREATE payload as dispatched. */
   payload: Obj;
+  /** When it was dispatched (ms since the epoch); the first callback must come within the response window. */
+  sentAt: number;
   /** Set by the first callback. */
   responseType?: number;
   /** Id of the message `@original` refers to, once there is one. */
@@ -247,6 +254,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
   const applicationId = opts.applicationId ?? '1100000000000000001';
   const botUserId = opts.botUserId ?? '1100000000000000002';
   const heartbeatInterval = opts.heartbeatIntervalMs ?? 41_250;
+  const responseWindowMs = opts.interactionResponseWindowMs ?? 3000;
 
   let increment = 0n;
   /** https://discord.com/developers/docs/reference#snowflakes */
@@ -578,6 +586,21 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     });
   }
 
+  /** An embed's `url` must be a well-formed http(s) URL, or Discord refuses the whole message. */
+  function validateEmbedUrl(url: unknown, at: string[]): void {
+    if (url === undefined || url === null) return;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(String(url));
+    } catch {
+      // below
+    }
+    if (!parsed || /[\s\x00-\x1f\x7f]/.test(String(url))) throw formError(at, 'URL_TYPE_INVALID_URL', 'Not a well formed URL.');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw formError(at, 'URL_TYPE_INVALID_SCHEME', `Scheme "${parsed.protocol.slice(0, -1)}" is not supported. Scheme must be one of ('http', 'https').`);
+    }
+  }
+
   /** Checks of https://discord.com/developers/docs/resources/message#create-message (limits). */
   function validateMessage(body: Obj | undefined, at: string[], creating: boolean, files: DiscordCall['files']): void {
     const b = body ?? {};
@@ -587,6 +610,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     if (Array.isArray(b.embeds) && b.embeds.length > 10) {
       throw formError([...at, 'embeds'], 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
     }
+    if (Array.isArray(b.embeds)) b.embeds.forEach((e: Obj, i: number) => validateEmbedUrl(e?.url, [...at, 'embeds', String(i), 'url']));
     if (Array.isArray(b.components) && b.components.length > 5 && !((b.flags ?? 0) & (1 << 15))) {
       throw formError([...at, 'components'], 'BASE_TYPE_MAX_LENGTH', 'Must be 5 or fewer in length.');
     }
@@ -684,6 +708,8 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
   function interactionCallback(id: string, token: string, body: Obj | undefined, query: Record<string, string>, files: DiscordCall['files']) {
     const it = interactions.get(id);
     if (!it || it.token !== token) throw unknown('interaction', 10062);
+    // "Interaction tokens are valid for 15 minutes, [but] you must send an initial response within 3 seconds."
+    if (it.responseType === undefined && Date.now() - it.sentAt > responseWindowMs) throw unknown('interaction', 10062);
     if (it.responseType !== undefined) {
       throw new DiscordApiError(400, { message: 'Interaction has already been acknowledged.', code: 40060 });
     }
@@ -844,7 +870,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     } else if (!gid && !payload.user) {
       payload.user = user;
     }
-    const state: FakeInteractionState = { id: payload.id, token: payload.token, type: payload.type, payload };
+    const state: FakeInteractionState = { id: payload.id, token: payload.token, type: payload.type, payload, sentAt: Date.now() };
     interactions.set(state.id, state);
     byToken.set(state.token, state);
     sendDispatch(session, 'INTERACTION_CREATE', payload);

@@ -251,14 +251,46 @@ function parseBody(req: http.IncomingMessage, body: Buffer, url: URL): Record<st
   return raw;
 }
 
-/** Text as Telegram stores it for `parse_mode: 'HTML'` (tags stripped, entities decoded). */
+/** Tags Telegram's HTML parse mode knows (https://core.telegram.org/bots/api#html-style). */
+const HTML_TAGS = new Set(['b', 'strong', 'i', 'em', 'u', 'ins', 's', 'strike', 'del', 'a', 'code', 'pre', 'tg-spoiler', 'span', 'blockquote', 'tg-emoji']);
+
+/**
+ * Rejects HTML Telegram cannot parse, with its wording: a `<` that starts no known tag, a tag
+ * outside the supported set, `<span>` without `class="tg-spoiler"`, an end tag that closes
+ * nothing open, or a tag left open. So an escaping mistake fails like it would against Telegram.
+ */
+function checkHtml(text: string): void {
+  const fail = (what: string) => badRequest(`can't parse entities: ${what}`);
+  const byteOffset = (i: number) => Buffer.byteLength(text.slice(0, i), 'utf8');
+  const open: string[] = [];
+  for (let i = text.indexOf('<'); i >= 0; i = text.indexOf('<', i + 1)) {
+    const m = /^<(\/?)([A-Za-z][A-Za-z0-9-]*)?([^<>]*)>/.exec(text.slice(i));
+    const name = (m?.[2] ?? '').toLowerCase();
+    if (!m || !name) throw fail(`Unsupported start tag "${name}" at byte offset ${byteOffset(i)}`);
+    if (m[1]) {
+      const top = open.pop();
+      if (top === undefined) throw fail(`Unexpected end tag at byte offset ${byteOffset(i)}`);
+      if (top !== name) throw fail(`Unmatched end tag at byte offset ${byteOffset(i)}, expected "</${top}>", found "</${name}>"`);
+      continue;
+    }
+    if (!HTML_TAGS.has(name)) throw fail(`Unsupported start tag "${name}" at byte offset ${byteOffset(i)}`);
+    if (name === 'span' && !/\sclass\s*=\s*"tg-spoiler"/.test(m[3] ?? '')) throw fail(`Tag "span" must have class "tg-spoiler" at byte offset ${byteOffset(i)}`);
+    open.push(name);
+  }
+  if (open.length > 0) throw fail(`Can't find end tag corresponding to start tag "${open.at(-1)}"`);
+}
+
+/** Text as Telegram stores it for `parse_mode: 'HTML'` (checked, tags stripped, entities decoded). */
 function plainText(text: string, parseMode: unknown): string {
   if (parseMode !== 'HTML') return text;
+  checkHtml(text);
   return text
     .replace(/<[^>]*>/g, '')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&quot;/g, '"')
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
+    .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCodePoint(parseInt(n, 16)))
     .replace(/&amp;/g, '&');
 }
 

@@ -32,6 +32,11 @@ export interface Caller {
   userId: string;
   /** Telegram chat id / Discord channel id: where replies and run outcomes go. */
   chatId: string;
+  /**
+   * Settles once the adapter has posted its answer to this command; the outcome of a run the
+   * command started waits for it, so it never arrives before "Started" (a run can end at once).
+   */
+  answered?: Promise<unknown>;
 }
 
 /** What a command handler works with. */

@@ -46,14 +46,18 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
     allowedUsers,
     allowListVariable: 'DISCORD_ALLOWED_USERS',
     log,
-    onRunStarted: (runId, caller) => delivery.watch(runId, caller.chatId, caller.interaction ? followUpRoute(caller.interaction) : undefined),
+    onRunStarted: (runId, caller) =>
+      delivery.watch(runId, caller.chatId, {
+        ...(caller.interaction ? { route: followUpRoute(caller.interaction) } : {}),
+        ...(caller.answered ? { after: caller.answered } : {}),
+      }),
   });
 
   client.on(Events.InteractionCreate, (i) => {
     const handled = i.isChatInputCommand()
-      ? onChatInput(core, i)
+      ? onChatInput(core, i, log)
       : i.isButton()
-        ? onButton(core, i)
+        ? onButton(core, i, log)
         : i.isAutocomplete()
           ? onAutocomplete(core, i)
           : Promise.resolve();
@@ -67,9 +71,17 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
     let delay = 1000;
     while (!abort.signal.aborted) {
       try {
-        const ready = once(client, Events.ClientReady, { signal: abort.signal });
-        await client.login(token);
-        await ready;
+        const attempt = new AbortController();
+        const ready = once(client, Events.ClientReady, { signal: AbortSignal.any([abort.signal, attempt.signal]) });
+        // When login fails nobody awaits `ready`; its rejection (on stop or below) must not go
+        // unhandled, which would end the process.
+        ready.catch(() => {});
+        try {
+          await client.login(token);
+          await ready;
+        } finally {
+          attempt.abort(); // a failed attempt stops waiting for READY
+        }
         const appId = client.application?.id ?? client.user!.id;
         try {
           await registerCommands(client.rest, appId, slashCommands(core.commands), guildId);
@@ -99,13 +111,17 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
 
   // An unreachable Discord must not hold up the dashboard.
   await Promise.race([connecting, sleep(10_000, undefined, { ref: false })]);
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      abort.abort();
-      await client.destroy();
-      await connecting;
-      await delivery.stop();
-      log.info('Discord bot stopped');
+    stop() {
+      stopped ??= (async () => {
+        abort.abort();
+        await client.destroy();
+        await connecting;
+        await delivery.stop();
+        log.info('Discord bot stopped');
+      })();
+      return stopped;
     },
   };
 }

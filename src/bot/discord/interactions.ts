@@ -12,9 +12,10 @@ import {
   type Interaction,
   type RepliableInteraction,
 } from 'discord.js';
+import type { Logger } from 'pino';
 import type { Args, Caller, CommandCore } from '../core.ts';
 import type { Message } from '../message.ts';
-import type { ReplyRoute } from '../notifier.ts';
+import { answerLatch, type ReplyRoute } from '../notifier.ts';
 import { renderDiscord, type DiscordPayload } from './render.ts';
 
 /** A Discord caller, with the interaction that can still be followed up. */
@@ -42,11 +43,27 @@ function payload(p: DiscordPayload) {
   return { ...p, ...NO_MENTIONS };
 }
 
-/** Edits the deferred reply with the first part of `msg` and follows up with the rest. */
-async function answer(i: RepliableInteraction, msg: Message): Promise<void> {
+/** Shown instead of an answer Discord refused, so the deferred "thinking…" never stays. */
+const FALLBACK = '⚠️ I could not show the answer here; the server log has the details.';
+
+/**
+ * Edits the deferred reply with the first part of `msg` and follows up with the rest. When Discord
+ * refuses a part, the error is logged and a plain ⚠️ takes its place.
+ */
+async function answer(i: RepliableInteraction, msg: Message, log: Logger): Promise<void> {
   const [first, ...rest] = renderDiscord(msg);
-  await i.editReply(payload(first!));
-  for (const p of rest) await i.followUp(payload(p));
+  let edited = false;
+  try {
+    await i.editReply(payload(first!));
+    edited = true;
+    for (const p of rest) await i.followUp(payload(p));
+  } catch (err) {
+    log.error({ err, interactionId: i.id }, 'could not post the answer to a Discord interaction');
+    const fallback = payload({ content: FALLBACK, embeds: [], components: [] });
+    await (edited ? i.followUp(fallback) : i.editReply(fallback)).catch((e: unknown) =>
+      log.error({ err: e, interactionId: i.id }, 'could not post the fallback answer to an interaction either'),
+    );
+  }
 }
 
 async function refuse(core: CommandCore<DiscordCaller>, i: RepliableInteraction, caller: DiscordCaller): Promise<void> {
@@ -67,7 +84,7 @@ export function followUpRoute(i: RepliableInteraction): ReplyRoute {
 }
 
 /** A slash command: each registered option is read as a string and handed to the core. */
-export async function onChatInput(core: CommandCore<DiscordCaller>, i: ChatInputCommandInteraction): Promise<void> {
+export async function onChatInput(core: CommandCore<DiscordCaller>, i: ChatInputCommandInteraction, log: Logger): Promise<void> {
   const caller = callerOf(i);
   if (!core.isAllowed(caller.userId)) return refuse(core, i, caller);
   await i.deferReply();
@@ -76,17 +93,27 @@ export async function onChatInput(core: CommandCore<DiscordCaller>, i: ChatInput
     const v = i.options.getString(p.name);
     if (v != null) args[p.name] = v;
   }
-  await answer(i, await core.runCommand(caller, i.commandName, args));
+  const { answered, release } = answerLatch();
+  try {
+    await answer(i, await core.runCommand({ ...caller, answered }, i.commandName, args), log);
+  } finally {
+    release();
+  }
 }
 
 /** A button press: replaces the message carrying the button (delete confirmation) or answers with a new one. */
-export async function onButton(core: CommandCore<DiscordCaller>, i: ButtonInteraction): Promise<void> {
+export async function onButton(core: CommandCore<DiscordCaller>, i: ButtonInteraction, log: Logger): Promise<void> {
   const caller = callerOf(i);
   if (!core.isAllowed(caller.userId)) return refuse(core, i, caller);
   if (core.actionMode(i.customId) === 'replace') await i.deferUpdate();
   else await i.deferReply();
-  const result = await core.handleAction(caller, i.customId);
-  await answer(i, result.message);
+  const { answered, release } = answerLatch();
+  try {
+    const result = await core.handleAction({ ...caller, answered }, i.customId);
+    await answer(i, result.message, log);
+  } finally {
+    release();
+  }
 }
 
 /** Autocomplete of `bot` and `target`: matching bot names (none for strangers). */

@@ -43,11 +43,38 @@ function spansMd(spans: Span[]): string {
     .join('');
 }
 
+/** `text` escaped with {@link escapeDiscord} and cut so that the escaped text fits in `max`. */
+function escapedWithin(text: string, max: number): string {
+  for (let limit = max; ; ) {
+    const escaped = escapeDiscord(excerpt(text, limit));
+    if (escaped.length <= max || limit <= 1) return escaped;
+    limit = Math.max(1, limit - (escaped.length - max));
+  }
+}
+
+/**
+ * An http(s) URL Discord accepts as an embed's `url`, or undefined: Discord refuses the whole
+ * message (400) for one it cannot parse, so such a link is left out rather than sent.
+ */
+function embedUrl(url: string | null | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
+    // Spaces and control characters go percent-encoded; an ordinary URL is sent as written.
+    return /[\s\x00-\x1f\x7f]/.test(url) ? parsed.href : url;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A card as an embed. Title and description render markdown (masked links included), so they are escaped; the footer is plain text. */
 function embedOf(block: Extract<Block, { type: 'card' }>): APIEmbed {
+  const url = embedUrl(block.url);
   return {
-    title: excerpt(block.title, 256),
-    ...(block.url && /^https?:\/\//i.test(block.url) ? { url: block.url } : {}),
-    ...(block.text ? { description: excerpt(block.text, 4096) } : {}),
+    title: escapedWithin(block.title, 256),
+    ...(url ? { url } : {}),
+    ...(block.text ? { description: escapedWithin(block.text, 4096) } : {}),
     ...(block.footer ? { footer: { text: excerpt(block.footer, 2048) } } : {}),
     color: 0x5865f2,
   };
@@ -93,7 +120,8 @@ export function renderDiscord(msg: Message, max = DISCORD_MAX_CONTENT): DiscordP
       for (const piece of md.length <= max ? [md] : splitText(md, max)) add(piece);
     } else if (block.type === 'pre') {
       // A long output fills what is left of the current message, then whole messages.
-      let rest = (block.text || ' ').replace(/```/g, '`\u200b``');
+      // No two backticks stay adjacent, so nothing in the output can close the block (``` or ````…).
+      let rest = (block.text || ' ').replace(/`(?=`)/g, '`\u200b');
       const overhead = FENCE.length * 2 + 2;
       while (rest.length > 0) {
         const room = max - current.length - (current ? 1 : 0) - overhead;

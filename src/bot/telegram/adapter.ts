@@ -30,7 +30,7 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 
 /**
  * Starts the Telegram bot: checks the token (`getMe`), publishes the command menu
- * (https://core.telegram.org/bots/api#setmycommands), then long-polls `getUpdates` with
+ * (https://core.telegram.org/bots/api#setmycommands) alongside, and long-polls `getUpdates` with
  * `client.apiRoot = TELEGRAM_API_ROOT`. Resolves once polling runs, or after 10 s at most while the
  * API is unreachable (it keeps trying in the background). A 409 Conflict (another process
  * polls with this token) or a refused token is logged as such and polling stops: it is not retried.
@@ -57,11 +57,11 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
     allowListVariable: 'TELEGRAM_ALLOWED_USERS',
     log,
     guidedFlows: true,
-    onRunStarted: (runId, caller) => delivery.watch(runId, caller.chatId),
+    onRunStarted: (runId, caller) => delivery.watch(runId, caller.chatId, caller.answered ? { after: caller.answered } : {}),
   });
 
   bot.use(allowList(core, sender, opts.refusalCooldownMs ?? 60_000));
-  bot.use(buttons(core, sender));
+  bot.use(buttons(core, sender, log));
   bot.use(commands(core, sender));
   bot.use(flow(core, sender));
   bot.catch((err) => log.error({ err: err.error, updateId: err.ctx.update.update_id }, 'a Telegram update could not be handled'));
@@ -71,12 +71,15 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   let ready!: () => void;
   const started = new Promise<void>((resolve) => (ready = resolve));
 
+  let menu: Promise<void> | undefined;
   const polling = (async () => {
     let delay = 1000;
     while (!abort.signal.aborted) {
       try {
         await bot.init(abort.signal as Parameters<Bot['init']>[0]); // grammY retries network errors itself until this succeeds or we stop
-        await publishCommands(bot, core, log);
+        // The menu does not hold up polling: a 429 on it may ask to wait for minutes.
+        menu ??= publishCommands(bot, core, log, abort.signal);
+        if (abort.signal.aborted) return; // stopped while starting: never poll after stop()
         await bot.start({
           allowed_updates: ALLOWED_UPDATES,
           onStart: (me) => {
@@ -112,23 +115,28 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
 
   // An unreachable API must not hold up the dashboard: polling starts whenever it can.
   await Promise.race([started, sleep(10_000, undefined, { ref: false })]);
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      abort.abort();
-      if (bot.isRunning()) await bot.stop().catch((err: unknown) => log.warn({ err }, 'Telegram: could not confirm the last update while stopping'));
-      await polling;
-      await delivery.stop();
-      log.info('Telegram bot stopped');
+    stop() {
+      stopped ??= (async () => {
+        abort.abort(); // also ends a wait on the API (a 429's retry_after) and the menu's request
+        if (bot.isRunning()) await bot.stop().catch((err: unknown) => log.warn({ err }, 'Telegram: could not confirm the last update while stopping'));
+        await polling;
+        await menu;
+        await delivery.stop();
+        log.info('Telegram bot stopped');
+      })();
+      return stopped;
     },
   };
 }
 
 /** Publishes the command menu with `setMyCommands`; a failure is logged, not fatal. */
-async function publishCommands(bot: Bot, core: CommandCore, log: Logger): Promise<void> {
+async function publishCommands(bot: Bot, core: CommandCore, log: Logger, signal: AbortSignal): Promise<void> {
   const list = core.commands.filter((c) => !c.hidden).map((c) => ({ command: c.name, description: c.description }));
   try {
-    await bot.api.setMyCommands(list);
+    await bot.api.setMyCommands(list, undefined, signal as Parameters<Bot['api']['setMyCommands']>[2]);
   } catch (err) {
-    log.warn({ err }, 'could not publish the Telegram command menu (setMyCommands)');
+    if (!signal.aborted) log.warn({ err }, 'could not publish the Telegram command menu (setMyCommands)');
   }
 }

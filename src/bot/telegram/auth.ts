@@ -1,7 +1,7 @@
 import { Composer, type Context } from 'grammy';
 import type { CommandCore } from '../core.ts';
 import { messageText } from '../message.ts';
-import { callerOf, splitCommand } from './caller.ts';
+import { callerOf, isForAnotherBot, splitCommand } from './caller.ts';
 import type { TelegramSender } from './notifier.ts';
 
 /**
@@ -9,7 +9,7 @@ import type { TelegramSender } from './notifier.ts';
  * `TELEGRAM_ALLOWED_USERS` goes no further. The user gets one polite refusal (at most one per
  * `cooldownMs`, so a stranger cannot make the bot spam a group); a button press is answered with the
  * refusal as an alert (https://core.telegram.org/bots/api#answercallbackquery). Group chatter that is
- * not a command is ignored silently.
+ * not a command, and commands addressed to another bot (`/run@other_bot`), are ignored silently.
  */
 export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs: number): Composer<Context> {
   const lastRefusal = new Map<string, number>();
@@ -17,6 +17,7 @@ export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs:
   composer.use(async (ctx, next) => {
     const caller = callerOf(ctx);
     if (!caller) return; // channel posts, polls and the like: nothing to command
+    if (isForAnotherBot(ctx)) return; // not ours to answer, nor to refuse
     if (core.isAllowed(caller.userId)) return next();
     if (ctx.callbackQuery) {
       await ctx.answerCallbackQuery({ text: messageText(core.refusal(caller)), show_alert: true });

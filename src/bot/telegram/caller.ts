@@ -15,3 +15,9 @@ export function splitCommand(text: string): { name: string; target?: string; arg
   if (!m) return null;
   return { name: m[1]!, ...(m[2] ? { target: m[2] } : {}), args: (m[3] ?? '').trim() };
 }
+
+/** `true` when the message is a command addressed to another bot (`/run@other_bot` in a group). */
+export function isForAnotherBot(ctx: Context): boolean {
+  const target = splitCommand(ctx.message?.text ?? '')?.target;
+  return target !== undefined && target.toLowerCase() !== ctx.me.username.toLowerCase();
+}

@@ -1,6 +1,7 @@
 import { Composer, type Context } from 'grammy';
 import type { CommandCore } from '../core.ts';
-import { callerOf, splitCommand } from './caller.ts';
+import { answerLatch } from '../notifier.ts';
+import { callerOf, isForAnotherBot, splitCommand } from './caller.ts';
 import type { TelegramSender } from './notifier.ts';
 
 /**
@@ -13,9 +14,14 @@ export function commands(core: CommandCore, sender: TelegramSender): Composer<Co
   composer.on('message:text', async (ctx, next) => {
     const cmd = splitCommand(ctx.message.text);
     if (!cmd) return next();
-    if (cmd.target && cmd.target.toLowerCase() !== ctx.me.username.toLowerCase()) return;
-    const caller = callerOf(ctx)!;
-    await sender.send(caller.chatId, await core.runText(caller, cmd.name, cmd.args));
+    if (isForAnotherBot(ctx)) return;
+    const { answered, release } = answerLatch();
+    const caller = { ...callerOf(ctx)!, answered };
+    try {
+      await sender.send(caller.chatId, await core.runText(caller, cmd.name, cmd.args));
+    } finally {
+      release();
+    }
   });
   return composer;
 }
