@@ -39,7 +39,8 @@ logger.info(`openOrchestrator is running on ${address}`);
 const chat = await startChatAdapters(engine, config, logger);
 
 /** How long a shutdown may take before the process gives up on it. */
-const SHUTDOWN_LIMIT_MS = 10_000;
+// Under Docker's default 10 s stop grace, so the process ends on its own terms.
+const SHUTDOWN_LIMIT_MS = 8_000;
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,17 @@ describe('bot documents', () => {
     expect(fs.readdirSync(path.dirname(bot.docs_path), { recursive: true }).length).toBe(before);
   });
 
+  it('a path through a file is a 404, not a server error', async () => {
+    await t.api('POST', `/api/bots/${bot.id}/docs`, { name: 'plain.md', content: 'x' });
+    const read = await t.api('GET', `/api/bots/${bot.id}/docs/${encodeURIComponent('plain.md/inner.md')}`);
+    expect(read.status).toBe(404);
+    expect(read.body.error.code).toBe('DOC_NOT_FOUND');
+    const write = await t.api('POST', `/api/bots/${bot.id}/docs`, { name: 'plain.md/inner.md', content: 'x' });
+    expect(write.status).toBe(404);
+    expect(fs.readFileSync(path.join(bot.docs_path, 'plain.md'), 'utf8')).toBe('x');
+    expect((await t.api('DELETE', `/api/bots/${bot.id}/docs/plain.md`)).status).toBe(204);
+  });
+
   it('a missing document is a 404; delete removes it', async () => {
     expect((await t.api('GET', `/api/bots/${bot.id}/docs/nope.md`)).body.error.code).toBe('DOC_NOT_FOUND');
     expect((await t.api('GET', `/api/bots/${bot.id}/docs/..%2F..%2Fopenorchestrator.db`)).status).toBe(400);
@@ -99,5 +111,18 @@ describe('dashboard token', () => {
     const cookie = page.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^oo_token=tok-123; Path=\/; HttpOnly/);
     expect((await fetch(`${t.url}/`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+  });
+
+  it('the redirect that drops ?token= never leads to another site', async () => {
+    for (const p of ['//evil.example/?token=tok-123', '/\\evil.example/?token=tok-123']) {
+      const res = await new Promise<{ status: number; location: string }>((resolve, reject) =>
+        http.get(t.url + p.replace(/^\//, '/'), { headers: { cookie: 'oo_token=tok-123' } }, (r) => {
+          r.resume();
+          resolve({ status: r.statusCode ?? 0, location: String(r.headers.location) });
+        }).on('error', reject),
+      );
+      expect(res.status, p).toBe(303);
+      expect(res.location, p).toMatch(/^\/[^/\\]/);
+    }
   });
 });

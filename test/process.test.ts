@@ -1,5 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pidAlive, startTestApp, tempDataDir } from './helpers/app.ts';
@@ -80,6 +82,22 @@ describe('the server process', () => {
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([`DATA_DIR ${dataDir} is in use by another openOrchestrator process (pid ${s1.proc.pid}): stop it first, or give this one another DATA_DIR.`]);
     expect((await json(`${s1.url}/api/bots`)).status).toBe(200);
+  });
+
+  it("a lock left by another host is never taken over; this host's dead process's lock is", async () => {
+    const dataDir = tempDataDir();
+    const lock = path.join(dataDir, 'openorchestrator.lock');
+    fs.writeFileSync(lock, '1@another-container');
+    await expect(startTestApp({ DATA_DIR: dataDir })).rejects.toThrow(
+      `DATA_DIR ${dataDir} is in use by an openOrchestrator process on host another-container (pid 1): stop it first; if it is gone, delete ${lock}.`,
+    );
+    // A crashed process of this host: its pid is gone, so the lock is stale.
+    const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+    fs.writeFileSync(lock, `${gone}@${os.hostname()}`);
+    const t = await startTestApp({ DATA_DIR: dataDir });
+    expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}@${os.hostname()}`);
+    await t.close();
+    expect(fs.existsSync(lock)).toBe(false);
   });
 
   it('SIGTERM stops promptly even while a browser watches a live log; the run ends interrupted', async () => {

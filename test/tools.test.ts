@@ -247,6 +247,17 @@ describe('tools', () => {
       expect(fs.readdirSync(outside)).toEqual([]);
     });
 
+    it('has no network: not this app on 127.0.0.1, not anything else', async () => {
+      const bot = await newBot(['code']);
+      const source = `fetch(${JSON.stringify(t.url + '/api/bots')}).then((r) => console.log('reached', r.status), (e) => console.log('refused', e.cause?.code ?? e.message));`;
+      openai.enqueue({ kind: 'tool_calls', calls: [{ name: 'run_code', arguments: JSON.stringify({ language: 'javascript', source }) }] }, { kind: 'text', text: 'ok' });
+      const r = await run(t, bot.id);
+      expect(r.status).toBe('completed');
+      const [reply] = toolReplies();
+      expect(reply).toMatch(/--- stdout ---\nrefused /);
+      expect(reply).not.toContain('reached');
+    });
+
     it('code that loops forever is killed at the 10 s limit; the run goes on', async () => {
       const bot = await newBot(['code']);
       openai.enqueue(

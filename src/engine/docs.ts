@@ -43,22 +43,34 @@ export function checkDocName(name: string): string {
 /**
  * The real path of `parts` (path segments, already checked) below `folder`, following symlinks
  * that exist on the way (one at the end too); what does not exist yet is appended as given.
- * @returns the path, or `outside` when a symlink leads out of the folder, or `dangling` when a
- *   link points nowhere. Shared by the document store and the bots' file tools.
+ * @returns the path, or `outside` when a symlink leads out of the folder, `dangling` when a link
+ *   points nowhere (or loops), `not-a-folder` when a file stands where the path needs a folder.
+ *   Shared by the document store and the bots' file tools.
  */
-export function realPathInside(folder: string, parts: string[]): string | 'outside' | 'dangling' {
+export function realPathInside(folder: string, parts: string[]): string | 'outside' | 'dangling' | 'not-a-folder' {
   const root = fs.realpathSync(folder);
   let existing = path.join(root, ...parts);
   const rest: string[] = [];
-  while (existing !== root && !fs.lstatSync(existing, { throwIfNoEntry: false })) {
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(existing, { throwIfNoEntry: false });
+    } catch (err) {
+      // A file used as a folder on the way (`notes.md/x`), or a symlink loop.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') return 'not-a-folder';
+      if (code === 'ELOOP') return 'dangling';
+      throw err;
+    }
+    if (st || existing === root) break;
     rest.unshift(path.basename(existing));
     existing = path.dirname(existing);
   }
   let real: string;
   try {
     real = path.join(fs.realpathSync(existing), ...rest);
-  } catch {
-    return 'dangling';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not-a-folder' : 'dangling';
   }
   return real === root || real.startsWith(root + path.sep) ? real : 'outside';
 }
@@ -71,6 +83,7 @@ export function realPathInside(folder: string, parts: string[]): string | 'outsi
 export function resolveDocPath(folder: string, name: string): string {
   const real = realPathInside(folder, checkDocName(name).split('/'));
   if (real === 'dangling') throw new AppError('DOC_INVALID_NAME', `"${name}" is a link that points nowhere.`);
+  if (real === 'not-a-folder') throw new AppError('DOC_NOT_FOUND', `No document named "${name}": part of its path is a file, not a folder.`);
   if (real === 'outside' || real === fs.realpathSync(folder)) throw new AppError('DOC_INVALID_NAME', `"${name}" leads outside the bot's folder.`);
   return real;
 }

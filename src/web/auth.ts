@@ -36,7 +36,9 @@ export function withoutToken(url: string): string {
   if (!params.has('token')) return url;
   params.delete('token');
   const rest = params.toString();
-  return url.slice(0, q) + (rest ? `?${rest}` : '');
+  // One leading slash only: `//evil.example/` would be a redirect to another site.
+  const pathPart = '/' + url.slice(0, q).replace(/^[/\\]+/, '');
+  return pathPart + (rest ? `?${rest}` : '');
 }
 
 /** `url` with the value of every `token` query parameter replaced by `[redacted]`, for logs. */

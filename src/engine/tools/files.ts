@@ -28,6 +28,7 @@ export function resolveInDocs(docsPath: string, given: string): string {
 
   const real = realPathInside(docsPath, parts);
   if (real === 'dangling') throw new ToolError(`"${given}" is a link that points nowhere`);
+  if (real === 'not-a-folder') throw new ToolError(`"${given}": part of this path is a file, not a folder`);
   if (real === 'outside') throw new ToolError(`"${given}" leads outside your documents folder (a symlink); refused`);
   return real;
 }

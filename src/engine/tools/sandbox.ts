@@ -12,11 +12,14 @@
  *   Where util-linux `prlimit` exists, the kernel limits it too (CPU seconds and data size, see
  *   {@link osLimits}), so neither off-heap memory nor a parent that died lets it run on.
  *
- * The permission model does not restrict the network. Symlinks already in the folder are followed
- * by Node (documented limitation), so the file tools check real paths themselves; creating
+ * The permission model does not restrict the network: run_code gets an empty network namespace
+ * through `unshare -rn` where the kernel allows it (see `unshare()`); the run child keeps the
+ * network, which it needs for the model provider, and web_fetch checks addresses itself.
+ * Symlinks already in the folder are followed by Node (documented limitation), so the file tools
+ * check real paths themselves; creating
  * symlinks is refused under the model.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,6 +47,26 @@ function prlimit(): string | null {
     }
   }
   return prlimitPath;
+}
+
+const UNSHARE_PATHS = ['/usr/bin/unshare', '/bin/unshare'];
+let unsharePath: string | null | undefined;
+
+/**
+ * `unshare` when it can give run_code a network namespace of its own (no interfaces but a downed
+ * loopback: no way to this app's API on 127.0.0.1 or to anything else), else null with a warning,
+ * once per process. `-r` maps the caller to root in a new user namespace, so no privilege is
+ * needed where user namespaces are allowed; probed once by running `unshare -rn true`.
+ */
+function unshare(): string | null {
+  if (unsharePath === undefined) {
+    const found = UNSHARE_PATHS.find((p) => fs.existsSync(p));
+    unsharePath = found && spawnSync(found, ['-rn', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? found : null;
+    if (!unsharePath) {
+      process.emitWarning('unshare (util-linux) cannot create a network namespace here: run_code can reach the network, this app on 127.0.0.1 included', { code: 'OO_NO_UNSHARE' });
+    }
+  }
+  return unsharePath;
 }
 
 /**
@@ -155,10 +178,16 @@ export function runSandboxedCode(
     `--input-type=${esm ? 'module' : 'commonjs'}`,
     '-',
   ];
-  // prlimit sets the limits on itself and execs Node: same pid, so kill() below still reaches it.
-  const child = wrapper
-    ? spawn(wrapper, [...osLimits(limits), '--', process.execPath, ...nodeArgs], { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, nodeArgs, { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
+  // unshare and prlimit each set up the process and exec the next: one pid, so kill() below still
+  // reaches Node.
+  const netns = unshare();
+  const command = [
+    ...(netns ? [netns, '-rn', '--'] : []),
+    ...(wrapper ? [wrapper, ...osLimits(limits), '--'] : []),
+    process.execPath,
+    ...nodeArgs,
+  ];
+  const child = spawn(command[0]!, command.slice(1), { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
   const collect = () => {
     let text = '';
     let dropped = 0;
