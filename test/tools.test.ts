@@ -9,6 +9,7 @@ import { startFakeAnthropic, type FakeAnthropic } from './fakes/anthropic.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 import { runSandboxedCode } from '../src/engine/tools/sandbox.ts';
+import { isPrivateAddress } from '../src/engine/tools/web.ts';
 
 /** A small web site for web_fetch and a SearXNG-like search API, on 127.0.0.1. */
 async function startSite(): Promise<{ url: string; close(): Promise<void> }> {
@@ -203,6 +204,13 @@ describe('tools', () => {
         await strict.close();
       }
     });
+  });
+
+  it('counts IPv6 forms that carry a private IPv4 address, and reserved IPv4 ranges, as private', () => {
+    for (const ip of ['64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::1', '::7f00:1', '::ffff:0:7f00:1', '::ffff:127.0.0.1', '192.0.0.1', '198.18.0.1', '::1', '::']) {
+      expect(isPrivateAddress(ip), ip).toBe(true);
+    }
+    for (const ip of ['8.8.8.8', '1.1.1.1', '::ffff:8.8.8.8', '2606:4700:4700::1111']) expect(isPrivateAddress(ip), ip).toBe(false);
   });
 
   describe('web_search', () => {

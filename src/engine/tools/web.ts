@@ -25,12 +25,16 @@ export const PRIVATE_REFUSED = 'web_fetch refuses private and loopback addresses
  * IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are checked against the IPv4 ranges by BlockList.
  */
 const PRIVATE_RANGES = new net.BlockList();
-for (const [net4, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['224.0.0.0', 3]] as const) {
-  PRIVATE_RANGES.addSubnet(net4, bits, 'ipv4');
-}
-for (const [net6, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8]] as const) {
-  PRIVATE_RANGES.addSubnet(net6, bits, 'ipv6');
-}
+// prettier-ignore
+const PRIVATE_V4 = [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const;
+// IPv6 forms that carry an IPv4 address some network may translate to it: IPv4-compatible (::/96),
+// IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16).
+// prettier-ignore
+const PRIVATE_V6 = [['::', 96], ['::ffff:0:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2002::', 16],
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8]] as const;
+for (const [net4, bits] of PRIVATE_V4) PRIVATE_RANGES.addSubnet(net4, bits, 'ipv4');
+for (const [net6, bits] of PRIVATE_V6) PRIVATE_RANGES.addSubnet(net6, bits, 'ipv6');
 
 /**
  * `true` for a loopback, unspecified, link-local, private (RFC 1918, fc00::/7), shared (100.64/10)
