@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
-import { bots, results, runs, type BotRow } from './db/schema.ts';
+import { bots, runs, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
 import { parseModel, type ProviderName } from './providers/models.ts';
@@ -68,9 +68,10 @@ export class BotService {
     return this.db.select().from(bots).orderBy(bots.id).all();
   }
 
-  /** All bots with status, last run and counts. */
+  /** All bots with status, last run and counts (three queries, whatever the number of bots). */
   listSummaries(): BotSummary[] {
-    return this.list().map((b) => this.summarize(b));
+    const figures = this.figures(null);
+    return this.list().map((b) => withFigures(b, figures.get(b.id)));
   }
 
   /** @throws {AppError} BOT_NOT_FOUND */
@@ -87,35 +88,31 @@ export class BotService {
 
   /** The bot with its status, last run and counts. */
   summarize(bot: BotRow): BotSummary {
-    const last = this.db
-      .select({ status: runs.status, createdAt: runs.createdAt, startedAt: runs.startedAt })
-      .from(runs)
-      .where(eq(runs.botId, bot.id))
-      .orderBy(desc(runs.id))
-      .limit(1)
-      .get();
-    const active = this.db
-      .select({ status: runs.status })
-      .from(runs)
-      .where(and(eq(runs.botId, bot.id), sql`${runs.status} in ('queued','running')`))
-      .all();
-    const resultCount = this.db.select({ n: sql<number>`count(*)` }).from(results).where(eq(results.botId, bot.id)).get()!.n;
-    const runCount = this.db.select({ n: sql<number>`count(*)` }).from(runs).where(eq(runs.botId, bot.id)).get()!.n;
-    const status = active.some((r) => r.status === 'running')
-      ? 'running'
-      : active.length > 0
-        ? 'queued'
-        : bot.paused
-          ? 'paused'
-          : 'idle';
-    return {
-      ...bot,
-      status,
-      lastRunAt: last ? (last.startedAt ?? last.createdAt) : null,
-      lastRunStatus: last?.status ?? null,
-      resultCount,
-      runCount,
+    return withFigures(bot, this.figures(bot.id).get(bot.id));
+  }
+
+  /** Run and result figures per bot, for one bot or (`null`) all: grouped queries, not one per bot. */
+  private figures(botId: number | null): Map<number, BotFigures> {
+    const only = botId === null ? sql`1 = 1` : sql`bot_id = ${botId}`;
+    const out = new Map<number, BotFigures>();
+    const get = (id: number) => {
+      let f = out.get(id);
+      if (!f) out.set(id, (f = { runCount: 0, running: 0, queued: 0, resultCount: 0, last: null }));
+      return f;
     };
+    const runRows = this.db.all<{ bot_id: number; n: number; running: number; queued: number; last_id: number }>(
+      sql`select bot_id, count(*) as n, sum(status = 'running') as running, sum(status = 'queued') as queued, max(id) as last_id
+          from runs where ${only} group by bot_id`,
+    );
+    const lastIds = runRows.map((r) => r.last_id);
+    const lastRuns = lastIds.length
+      ? this.db.select({ id: runs.id, botId: runs.botId, status: runs.status, createdAt: runs.createdAt, startedAt: runs.startedAt }).from(runs).where(inArray(runs.id, lastIds)).all()
+      : [];
+    for (const r of runRows) Object.assign(get(r.bot_id), { runCount: r.n, running: r.running, queued: r.queued });
+    for (const r of lastRuns) get(r.botId).last = r;
+    const resultRows = this.db.all<{ bot_id: number; n: number }>(sql`select bot_id, count(*) as n from results where ${only} group by bot_id`);
+    for (const r of resultRows) get(r.bot_id).resultCount = r.n;
+    return out;
   }
 
   /**
@@ -245,6 +242,27 @@ function keepWebhookSecret(next: Record<string, unknown>, prev: Record<string, u
   const { has_secret: _shown, ...webhook } = nw;
   if (webhook.secret === undefined && pw?.secret && pw.url === webhook.url) webhook.secret = pw.secret;
   return { ...next, webhook };
+}
+
+interface BotFigures {
+  runCount: number;
+  running: number;
+  queued: number;
+  resultCount: number;
+  last: { status: RunStatus; createdAt: number; startedAt: number | null } | null;
+}
+
+/** A bot with its figures: status (running > queued > paused > idle), last run, counts. */
+function withFigures(bot: BotRow, f: BotFigures | undefined): BotSummary {
+  const status = f?.running ? 'running' : f?.queued ? 'queued' : bot.paused ? 'paused' : 'idle';
+  return {
+    ...bot,
+    status,
+    lastRunAt: f?.last ? (f.last.startedAt ?? f.last.createdAt) : null,
+    lastRunStatus: f?.last?.status ?? null,
+    resultCount: f?.resultCount ?? 0,
+    runCount: f?.runCount ?? 0,
+  };
 }
 
 /** The case-insensitive key of a bot or pipeline name. */
