@@ -15,8 +15,8 @@ import cron, { type ParsedFields } from 'node-cron';
 //   expanded lists with `domAndDow: true`.
 // - Time zone: the process's (or `timeZone`). node-cron walks wall-clock times in order, after the
 //   wall-clock time of the reference, turns each into an instant, and takes the first instant that
-//   is after the reference and that its matcher accepts. croner walks the wall clock here (time
-//   zone UTC, where no clock ever jumps), and `instantOf` turns a wall-clock time into an instant
+//   is after the reference and that its matcher accepts. croner walks the wall clock here (UTC
+//   offset 0, where no clock ever jumps), and `instantOf` turns a wall-clock time into an instant
 //   by node-cron's rule; node-cron's public `task.match()` has the last word on each candidate.
 // - DST, as that rule works out (it is not croner's): a wall-clock time the clock skips (spring
 //   forward, e.g. 02:30 in Europe/Berlin on the last Sunday of March) never fires, so `30 2 * * *`
@@ -25,6 +25,10 @@ import cron, { type ParsedFields } from 'node-cron';
 //   clock time: east of UTC (Berlin) the second, standard-time one (02:30 CET), west of UTC
 //   (New York) the first, daylight one (01:30 EDT). This holds for interval schedules too: in
 //   Berlin `*/15 * * * *` does not fire in the first (CEST) pass of 02:00–02:59 at all.
+// - One difference is left, on purpose: these functions answer for a task that has been running
+//   (the scheduler's). A task node-cron arms DURING the pass it does not fire starts after that
+//   wall-clock time in the other pass: armed at 02:10 CEST, Berlin's `*/15 2 * * *` first fires at
+//   02:15 CET, while a running task (and `nextOccurrence`) also fires 02:00 CET.
 
 /** Most missed occurrences counted at start; beyond this the event says "at least". */
 export const MISSED_COUNT_CAP = 1000;
@@ -33,11 +37,10 @@ export const MISSED_COUNT_CAP = 1000;
 const MAX_CANDIDATES = 100_000;
 
 interface Schedule {
-  /** croner over node-cron's expanded fields, on a wall clock that never jumps (UTC). */
+  /** croner over node-cron's expanded fields, on a wall clock that never jumps (UTC offset 0). */
   wallClock: Cron;
   /** node-cron's own matcher for the expression (a task that is never started). */
   matches: (ms: number) => boolean;
-  timeZone: string | undefined;
 }
 
 const schedules = new Map<string, Schedule>();
@@ -75,7 +78,7 @@ function scheduleFor(expression: string, timeZone: string | undefined): Schedule
   const task = cron.createTask(expression, () => {}, timeZone ? { timezone: timeZone } : undefined);
   // A created task sits in node-cron's registry until destroyed; its matcher outlives it.
   void task.destroy();
-  const s: Schedule = { wallClock, matches: (ms) => task.match(new Date(ms)), timeZone };
+  const s: Schedule = { wallClock, matches: (ms) => task.match(new Date(ms)) };
   if (schedules.size > 500) schedules.clear();
   schedules.set(key, s);
   return s;
