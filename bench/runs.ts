@@ -265,7 +265,9 @@ console.log(`limits: node -e 0 p50 ${ms(pct(e0, 50))}; fork + IPC round trip und
   clearInterval(sampler);
   console.log(`LLM-bound (model answers after ${MODEL_DELAY_MS} ms), 200 runs at concurrency 50, default settings: ${(200 / (wall / 1000)).toFixed(1)} runs/s (ideal ${(50 / (MODEL_DELAY_MS / 1000)).toFixed(1)})`);
   console.log(`  peak RSS, server + run processes: ${(peakRssKb / 1024).toFixed(0)} MB`);
-  if (plateau) {
+  const p = plateau as { pssKb: number; workers: number; inFlight: number } | null; // set by the sampler
+  if (p) {
+    const plateau = p;
     console.log(`  at ${plateau.inFlight} runs waiting: ${plateau.workers} run process(es), ${(plateau.pssKb / 1024).toFixed(1)} MB PSS in all = ${(plateau.pssKb / 1024 / plateau.inFlight).toFixed(2)} MB PSS per waiting run`);
   }
   await stopServer(s);
