@@ -21,6 +21,8 @@ export interface EngineEvents {
   };
   'result.created': { resultId: number; botId: number; runId: number | null; isNew: boolean };
   'bot.changed': { botId: number; change: 'created' | 'updated' | 'deleted' };
+  /** Something of a swarm task changed: its status or phase (`change` = `status:<STATUS>`), a sub-task, an assignment, a verdict. */
+  'task.changed': { taskId: number; status: string; phase: string; change: string };
   'activity': { id: number; botId: number | null; runId: number | null; kind: string; message: string; level: string };
 }
 

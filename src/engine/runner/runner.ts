@@ -13,7 +13,7 @@ import type { ProviderSettings } from '../providers/index.ts';
 import type { ResultService } from '../results.ts';
 import { isFinalRunStatus, type FinalRunStatus } from '../run-status.ts';
 import { runChildLaunch, runSandboxedCode } from '../tools/sandbox.ts';
-import type { ChildMessage, ParentMessage } from './protocol.ts';
+import type { ChildMessage, ParentMessage, RunSubmissions } from './protocol.ts';
 
 /** Longest log line kept, in characters; longer lines are cut and marked. */
 const MAX_LOG_LINE = 4000;
@@ -73,6 +73,7 @@ export class Runner {
   private readonly queue: number[] = [];
   private readonly active = new Map<number, ActiveRun>();
   private closed = false;
+  private submissions: RunSubmissions | null = null;
 
   constructor(
     private readonly db: Db,
@@ -100,6 +101,11 @@ export class Runner {
       this.activity.record({ botId: r.botId, runId: r.id, kind: 'run.interrupted', message: `Run #${r.id} was interrupted by a restart`, level: 'warn' });
     }
     return stale.length;
+  }
+
+  /** Installs what takes the plans and verdicts runs hand in (the swarm); null removes it. */
+  useSubmissions(s: RunSubmissions | null): void {
+    this.submissions = s;
   }
 
   /** Queues a run of `bot`; it starts as soon as a slot is free. */
@@ -259,7 +265,7 @@ export class Runner {
       finished: false,
       exited,
       model: bot.model,
-      tools: bot.tools,
+      tools: [...bot.tools, ...(this.submissions?.toolsFor(run) ?? [])],
       docsPath,
       tokensIn: 0,
       tokensOut: 0,
@@ -289,7 +295,7 @@ export class Runner {
     });
     const start: ParentMessage = {
       type: 'start',
-      job: { runId, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath, tools: bot.tools, maxSteps: bot.maxSteps, providers: this.opts.providers },
+      job: { runId, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath, tools: a.tools, maxSteps: bot.maxSteps, providers: this.opts.providers },
     };
     child.send(start);
     this.bus.emit('run.started', { runId, botId: bot.id, pid: child.pid ?? -1 });
@@ -336,6 +342,18 @@ export class Runner {
           (outcome) => this.reply(a, { type: 'code.finished', requestId: msg.requestId, outcome }),
           (err: Error) => this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: err.message }),
         );
+        return;
+      }
+      case 'submit': {
+        let message: string;
+        try {
+          if (!this.submissions) throw new Error('this server takes no swarm submissions');
+          message = this.submissions.accept(a.runId, msg.kind, msg.data);
+        } catch (err) {
+          this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+        this.reply(a, { type: 'submit.accepted', requestId: msg.requestId, message });
         return;
       }
       case 'done':
