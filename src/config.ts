@@ -67,7 +67,7 @@ const schema = z.object({
         return v;
       }
     },
-    z.array(z.string().min(1).refine(isRegExp, 'must hold valid regular expressions'), { error: 'must be a JSON array of regular expressions, e.g. ["ACME-[0-9]{6}"]' }).max(50),
+    z.array(z.string().min(1).refine(isRegExp, 'must hold valid regular expressions'), { error: 'must be a json array of regular expressions, e.g. ["ref-[0-9]{6}"]' }).max(50),
   ),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,

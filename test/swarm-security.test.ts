@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
 // Every step of a task is audited with its actor, and redacted before it is stored; clients are
@@ -60,6 +61,18 @@ describe('audit redaction', () => {
     expect(feed).toContain(`📋 Task #${id} "Report for [REDACTED:email]" was created`);
     expect(feed).toContain(`📋 Task #${id} "Report for [REDACTED:email]" completed`);
     expect(feed.join('\n')).not.toContain(EMAIL);
+  });
+
+  it('redaction and lease settings are checked at start, naming the variable', () => {
+    expect(loadConfig({ AUDIT_REDACT_FIELDS: 'iban, customer_id', AUDIT_REDACT_PATTERNS: '["ACME-[0-9]{6}"]' }).swarm).toEqual({
+      leaseMs: 30_000,
+      maxWaitS: 30,
+      redactFields: ['iban', 'customer_id'],
+      redactPatterns: ['ACME-[0-9]{6}'],
+    });
+    expect(() => loadConfig({ AUDIT_REDACT_PATTERNS: '["("]' })).toThrow('Invalid configuration: AUDIT_REDACT_PATTERNS must hold valid regular expressions');
+    expect(() => loadConfig({ AUDIT_REDACT_PATTERNS: 'ACME-.*' })).toThrow('Invalid configuration: AUDIT_REDACT_PATTERNS must be a json array of regular expressions, e.g. ["ref-[0-9]{6}"]');
+    expect(() => loadConfig({ SWARM_LEASE_MS: '5' })).toThrow(/^Invalid configuration: SWARM_LEASE_MS /);
   });
 
   it('field-name rules replace a whole value, whatever it holds', () => {

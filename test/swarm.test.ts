@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './helpers/app.ts';
+import { startTestApp, tempDataDir, type TestApp } from './helpers/app.ts';
 
 // Swarm tasks offline: the echo model plays planner (a fixed plan of two sub-tasks), executors
 // and evaluator (a passing verdict), so a whole task runs through the REST API with no key.
@@ -88,5 +88,33 @@ describe('swarm tasks with the offline echo model', () => {
     expect(again.body.error).toMatchObject({ code: 'TASK_TRANSITION_INVALID', message: `Task #${id} cannot go from ARCHIVED to CANCELLED; from ARCHIVED it can only go to nowhere (it is archived).` });
     expect((await t.api('GET', '/api/tasks')).body.map((x: any) => x.id)).not.toContain(id);
     expect((await t.api('GET', '/api/tasks?archived=1')).body.map((x: any) => x.id)).toContain(id);
+  });
+});
+
+describe('swarm tasks across a restart', () => {
+  it('runs cut off by the stop are redone after the start, and no round is lost', async () => {
+    const dataDir = tempDataDir();
+    let t = await startTestApp({ DATA_DIR: dataDir, ECHO_DELAY_MS: '500' });
+    try {
+      for (const [name, role] of [['Planner', 'planner'], ['Exec-A', 'executor'], ['Exec-B', 'executor'], ['Judge', 'evaluator']] as const) {
+        const bot = (await t.api('POST', '/api/bots', { name, prompt: name })).body;
+        await t.api('POST', '/api/agents', { bot: bot.id, role });
+      }
+      const id = (await t.api('POST', '/api/tasks', { title: 'Survive' })).body.id;
+      await expect
+        .poll(async () => (await t.api('GET', `/api/tasks/${id}`)).body.subtasks.map((s: any) => s.status).join(','), { timeout: 20_000, interval: 50 })
+        .toBe('running,running');
+      await t.close({ keepData: true });
+
+      t = await startTestApp({ DATA_DIR: dataDir, ECHO_DELAY_MS: '10' });
+      await expect.poll(async () => (await t.api('GET', `/api/tasks/${id}`)).body.status, { timeout: 20_000 }).toBe('COMPLETED');
+      const done = (await t.api('GET', `/api/tasks/${id}`)).body;
+      expect(done.round).toBe(1);
+      const executes = done.assignments.filter((a: any) => a.kind === 'execute');
+      expect(executes.map((a: any) => a.status)).toEqual(['expired', 'expired', 'completed', 'completed']);
+      expect(executes[0].error).toMatch(/^run #\d+ was interrupted: the process stopped while this run was active$/);
+    } finally {
+      await t.close();
+    }
   });
 });

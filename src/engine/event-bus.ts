@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FinalRunStatus } from './run-status.ts';
+import type { TaskPhase, TaskStatus } from './swarm/task-status.ts';
 
 /**
  * What the engine tells the world. SSE streams, notifiers and the trigger chain subscribe here;
@@ -22,7 +23,7 @@ export interface EngineEvents {
   'result.created': { resultId: number; botId: number; runId: number | null; isNew: boolean };
   'bot.changed': { botId: number; change: 'created' | 'updated' | 'deleted' };
   /** Something of a swarm task changed: its status or phase (`change` = `status:<STATUS>`), a sub-task, an assignment, a verdict. */
-  'task.changed': { taskId: number; status: string; phase: string; change: string };
+  'task.changed': { taskId: number; status: TaskStatus; phase: TaskPhase; change: string };
   'activity': { id: number; botId: number | null; runId: number | null; kind: string; message: string; level: string };
 }
 

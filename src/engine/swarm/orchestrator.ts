@@ -227,7 +227,10 @@ export class Orchestrator implements RunSubmissions {
   private settleFromRun(a: AssignmentRow, run: RunRow): void {
     const who = this.actorOf(a.agentId);
     let outcome: Outcome;
-    if (run.status !== 'completed') {
+    if (run.status === 'interrupted') {
+      // A restart is nobody's failure: the turn goes back to the pool, no round is lost.
+      outcome = { status: 'expired', error: `run #${run.id} was interrupted: ${run.error ?? 'the process stopped'}` };
+    } else if (run.status !== 'completed') {
       outcome = { status: 'failed', error: `run #${run.id} ${run.status}${run.error ? `: ${run.error}` : ''}` };
     } else if (a.kind === 'execute') {
       outcome = { status: 'completed', result: { output: run.output ?? '' } };

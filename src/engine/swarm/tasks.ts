@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, ne } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { ActivityLog } from '../activity.ts';
 import type { Db } from '../db/database.ts';
 import { agents, assignments, subtasks, tasks, verdicts, type AgentRow, type AssignmentRow, type SubtaskRow, type TaskRow, type VerdictRow } from '../db/schema.ts';
@@ -92,9 +92,10 @@ export class TaskStore {
       .all();
   }
 
-  /** Tasks still working (CREATED, PLANNED, IN_PROGRESS), oldest first. */
+  /** Tasks still working (CREATED, PLANNED, IN_PROGRESS), highest priority first, then oldest first. */
   active(): TaskRow[] {
-    return this.deps.db.select().from(tasks).where(inArray(tasks.status, ['CREATED', 'PLANNED', 'IN_PROGRESS'])).orderBy(asc(tasks.id)).all();
+    const rank = sql`case ${tasks.priority} when 'high' then 0 when 'normal' then 1 else 2 end`;
+    return this.deps.db.select().from(tasks).where(inArray(tasks.status, ['CREATED', 'PLANNED', 'IN_PROGRESS'])).orderBy(rank, asc(tasks.id)).all();
   }
 
   /**
