@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BotService } from '../bots.ts';
+import { validationError, type BotService } from '../bots.ts';
 import type { AgentRow, AssignmentRow, RunRow, SubtaskRow, TaskRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { EngineEvents, EventBus } from '../event-bus.ts';
@@ -11,10 +11,8 @@ import type { AssignmentStore } from './assignments.ts';
 import type { AuditLog } from './audit.ts';
 import { evaluatorInput, executorInput, plannerInput } from './role-inputs.ts';
 import { planSchema, verdictSchema, type AgentRole, type Plan, type Verdict } from './schemas.ts';
-import type { AssignmentKind } from './task-status.ts';
-import { TASK_STATUS_INFO } from './task-status.ts';
+import { TASK_STATUS_INFO, type AssignmentKind } from './task-status.ts';
 import type { TaskStore } from './tasks.ts';
-import { validationError } from '../bots.ts';
 
 /** How many times a sub-task is given to an executor before its failure fails the round. */
 export const MAX_SUBTASK_ATTEMPTS = 3;
