@@ -99,6 +99,7 @@ CREATE TABLE `tasks` (
 	`round` integer DEFAULT 1 NOT NULL,
 	`max_rounds` integer DEFAULT 2 NOT NULL,
 	`created_by` text NOT NULL,
+	`origin_chat` text,
 	`error` text,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,

@@ -48,7 +48,7 @@ describe('/task on Telegram', () => {
     const id = Number(/task #(\d+)/.exec(started)?.[1]);
     expect(started).toBe(`📋 Started task #${id} Write a haiku.\nThe planner splits it, executors do the parts, the evaluator judges them. Send /task #${id} to see where it is.`);
     const task = (await t.api('GET', `/api/tasks/${id}`)).body;
-    expect(task).toMatchObject({ title: 'Write a haiku', description: 'Write a haiku\nAbout bots that work together.', created_by: `telegram:${ALICE}` });
+    expect(task).toMatchObject({ title: 'Write a haiku', description: 'Write a haiku\nAbout bots that work together.', created_by: `telegram:${ALICE}`, origin_chat: `telegram:${ALICE}` });
 
     await expect.poll(async () => (await t.api('GET', `/api/tasks/${id}`)).body.status, { timeout: 20_000 }).toBe('COMPLETED');
     const shown = await type(`/task #${id}`);

@@ -11,7 +11,8 @@ const ICON: Record<TaskStatus, string> = { CREATED: '🆕', PLANNED: '🗺', IN_
 
 /**
  * A task as chat shows it: its state, its sub-tasks with their executors, the latest verdict and,
- * once it ended, the outputs or the reasons it failed.
+ * once it ended, the outputs or the reasons it failed. Also the outcome message for the chat a
+ * task was started from (`tasks.origin_chat`), once a delivery posts it there.
  */
 export function taskMessage(v: TaskView): Message {
   const t = v.task;
@@ -42,7 +43,7 @@ export const taskCommand: Command = {
     if (shown) return taskMessage(swarm.tasks.view(Number(shown[1])));
     const first = text.split('\n')[0]!.trim();
     const title = first.length > MAX_TITLE ? `${first.slice(0, MAX_TITLE - 1)}…` : first;
-    const task = swarm.createTask({ title, description: text }, `${ctx.caller.platform}:${ctx.caller.userId}`);
+    const task = swarm.createTask({ title, description: text }, `${ctx.caller.platform}:${ctx.caller.userId}`, { originChat: `${ctx.caller.platform}:${ctx.caller.chatId}` });
     return {
       blocks: [
         line('📋 Started ', bold(`task #${task.id}`), ` ${task.title}.`),

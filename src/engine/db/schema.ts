@@ -236,6 +236,8 @@ export const tasks = sqliteTable(
     maxRounds: integer('max_rounds').notNull().default(2),
     /** Who created it: `dashboard`, `api`, `key:<name>`, `telegram:<user>`, … */
     createdBy: text('created_by').notNull(),
+    /** The chat it was started from (`telegram:<chat id>`, `discord:<channel id>`), for its outcome; null elsewhere. */
+    originChat: text('origin_chat'),
     /** Why it failed (the evaluator's reasons) or was cancelled. */
     error: text('error'),
     createdAt: integer('created_at').notNull(),

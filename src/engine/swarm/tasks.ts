@@ -60,11 +60,11 @@ export class TaskStore {
   constructor(private readonly deps: TaskStoreDeps) {}
 
   /** Inserts a new task (status CREATED, round 1) and audits it. */
-  insert(v: { title: string; description: string; priority: TaskRow['priority']; maxRounds: number }, actor: string): TaskRow {
+  insert(v: { title: string; description: string; priority: TaskRow['priority']; maxRounds: number; originChat?: string | null }, actor: string): TaskRow {
     const now = this.deps.now();
     const row = this.deps.db
       .insert(tasks)
-      .values({ title: v.title, description: v.description, priority: v.priority, status: 'CREATED', phase: 'planning', round: 1, maxRounds: v.maxRounds, createdBy: actor, createdAt: now, updatedAt: now })
+      .values({ title: v.title, description: v.description, priority: v.priority, status: 'CREATED', phase: 'planning', round: 1, maxRounds: v.maxRounds, createdBy: actor, originChat: v.originChat ?? null, createdAt: now, updatedAt: now })
       .returning()
       .get();
     this.deps.audit.record({ taskId: row.id, actor, event: 'task.created', payload: { title: v.title, description: v.description, priority: v.priority, max_rounds: v.maxRounds } });

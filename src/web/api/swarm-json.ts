@@ -18,6 +18,7 @@ export function taskSummaryJson(t: TaskRow) {
     round: t.round,
     max_rounds: t.maxRounds,
     created_by: t.createdBy,
+    origin_chat: t.originChat,
     error: t.error,
     created_at: iso(t.createdAt),
     updated_at: iso(t.updatedAt),
