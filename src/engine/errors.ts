@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   API_KEY_NOT_FOUND: { status: 404 },
   /** A valid API key without the scope this route needs. */
   FORBIDDEN_SCOPE: { status: 403 },
+  /** More runs wait than MAX_QUEUED_RUNS allows. */
+  QUEUE_FULL: { status: 429 },
+  /** The process is stopping; it takes no new runs. */
+  SHUTTING_DOWN: { status: 503 },
   UNAUTHORIZED: { status: 401 },
   /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */
   FORBIDDEN_ORIGIN: { status: 403 },

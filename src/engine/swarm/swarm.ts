@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { ActivityLog } from '../activity.ts';
 import { validationError, type BotService } from '../bots.ts';
 import type { Config } from '../../config.ts';
 import type { Db } from '../db/database.ts';
@@ -20,7 +19,6 @@ import { TaskStore } from './tasks.ts';
 export interface SwarmDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   runner: Runner;
   bots: BotService;
   startRun(botId: number, req: RunRequest): RunRow;
@@ -63,7 +61,7 @@ export class Swarm {
     this.audit = new AuditLog(deps.db, this.rules, now);
     this.keys = new ApiKeyService(deps.db, this.audit, now);
     this.agents = new AgentService({ db: deps.db, bots: deps.bots, keys: this.keys, audit: this.audit, now });
-    this.tasks = new TaskStore({ db: deps.db, bus: deps.bus, activity: deps.activity, audit: this.audit, rules: this.rules, now });
+    this.tasks = new TaskStore({ db: deps.db, bus: deps.bus, audit: this.audit, rules: this.rules, now });
     this.assignments = new AssignmentStore(deps.db, { leaseMs: deps.config.leaseMs, now });
     this.orchestrator = new Orchestrator({
       bus: deps.bus,

@@ -1,5 +1,4 @@
 import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { ActivityLog } from '../activity.ts';
 import type { Db } from '../db/database.ts';
 import { agents, assignments, subtasks, tasks, verdicts, type AgentRow, type AssignmentRow, type SubtaskRow, type TaskRow, type VerdictRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -45,7 +44,6 @@ export interface TaskView {
 export interface TaskStoreDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   audit: AuditLog;
   rules: RedactionRules;
   now: () => number;
@@ -68,7 +66,7 @@ export class TaskStore {
       .returning()
       .get();
     this.deps.audit.record({ taskId: row.id, actor, event: 'task.created', payload: { title: v.title, description: v.description, priority: v.priority, max_rounds: v.maxRounds } });
-    this.deps.activity.record({ kind: 'task.created', message: `📋 Task #${row.id} "${this.safe(row.title)}" was created` });
+    this.deps.bus.emit('notice', { kind: 'task.created', message: `📋 Task #${row.id} "${this.safe(row.title)}" was created` });
     this.changed(row, 'created');
     return row;
   }
@@ -127,7 +125,7 @@ export class TaskStore {
     if (to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED') {
       const level = to === 'COMPLETED' ? 'success' : to === 'FAILED' ? 'error' : 'warn';
       const why = to === 'COMPLETED' ? '' : extra.error ? ` — ${this.safe(firstLine(extra.error))}` : '';
-      this.deps.activity.record({ kind: `task.${to.toLowerCase()}`, message: `📋 Task #${row.id} "${this.safe(row.title)}" ${TASK_STATUS_INFO[to].label.toLowerCase()}${why}`, level });
+      this.deps.bus.emit('notice', { kind: `task.${to.toLowerCase()}`, message: `📋 Task #${row.id} "${this.safe(row.title)}" ${TASK_STATUS_INFO[to].label.toLowerCase()}${why}`, level });
     }
     this.changed(row, `status:${to}`);
     return row;
