@@ -48,7 +48,7 @@ describe('external agents through the SDK', () => {
   let t: TestApp;
   const procs: ChildProcess[] = [];
   beforeAll(async () => {
-    t = await startTestApp({ SWARM_LEASE_MS: '1500', ECHO_DELAY_MS: '10' });
+    t = await startTestApp({ SWARM_LEASE_MS: '3000', ECHO_DELAY_MS: '10' });
   });
   afterEach(() => {
     for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
@@ -90,14 +90,14 @@ describe('external agents through the SDK', () => {
     const first = startExecutor(t.url, ['--name', 'First', '--work-ms', '100', '--hang-on', '2']);
     procs.push(first.proc);
     const reg = await first.next((e) => e.event === 'registered');
-    expect(reg.lease_ms).toBe(1500);
+    expect(reg.lease_ms).toBe(3000);
     const id = (await t.api('POST', '/api/tasks', { title: 'Relay' })).body.id;
 
     const reported = await first.next((e) => e.event === 'reported');
     expect(reported).toMatchObject({ task: id, subtask: 's1' });
     const took = await first.next((e) => e.event === 'took' && e.subtask === 's2');
-    // Heartbeats keep the stalled turn First's while the process lives.
-    await new Promise((r) => setTimeout(r, 2000));
+    // Heartbeats keep the stalled turn First's while the process lives, longer than one lease.
+    await new Promise((r) => setTimeout(r, 4000));
     expect((await t.api('GET', `/api/tasks/${id}`)).body.subtasks[1]).toMatchObject({ status: 'running', agent: { name: 'First' } });
     first.proc.kill('SIGKILL');
 
@@ -117,7 +117,7 @@ describe('external agents through the SDK', () => {
       ['Second', 'completed'],
     ]);
     const expiry = ((await t.api('GET', `/api/tasks/${id}/audit`)).body as any[]).find((r) => r.event === 'assignment.expired');
-    expect(expiry).toMatchObject({ actor: 'system', payload: { assignment_id: took.assignment, kind: 'execute', error: 'the lease of 1500 ms passed without a word from the agent' } });
+    expect(expiry).toMatchObject({ actor: 'system', payload: { assignment_id: took.assignment, kind: 'execute', error: 'the lease of 3000 ms passed without a word from the agent' } });
   });
 
   it('an agent acts only with its own key, only on its own turns, and not after its lease', async () => {
