@@ -14,6 +14,7 @@ import { ResultService } from './results.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
+import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
 
 /**
@@ -39,6 +40,8 @@ export class Engine {
   readonly notifier: Notifier;
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
+  /** Swarm tasks (seed 004): planner, executors, evaluator; agents, leases, audit, API keys. */
+  readonly swarm: Swarm;
 
   /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
@@ -72,6 +75,7 @@ export class Engine {
       webhookSecret: config.webhookSecret,
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
+    this.swarm = new Swarm({ ...orchestration, startRun: (botId, req) => this.startRun(botId, req), log: log.child({ component: 'swarm' }), config: config.swarm });
   }
 
   /**
@@ -88,6 +92,7 @@ export class Engine {
     const { interrupted, retried } = this.runner.start();
     if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
     this.scheduler.start();
+    this.swarm.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -125,6 +130,7 @@ export class Engine {
   async close(): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
+    this.swarm.stop();
     this.triggers.stop();
     this.pipelines.stop();
     // Runs first: they are marked before any notification may take the time that is left.

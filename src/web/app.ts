@@ -14,6 +14,8 @@ import { apiRoutes } from './api/routes.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
+import { registerApiKeyAuth } from './api-key-auth.ts';
+import { swarmWeb } from './swarm-web.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
 
@@ -50,10 +52,12 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
   app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
 
+  // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
+  registerApiKeyAuth(app, engine);
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url.startsWith('/static/')) return;
+      if (req.url === '/healthz' || req.url.startsWith('/static/') || req.apiKey) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -90,6 +94,7 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
+  await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   return app;
 }
 

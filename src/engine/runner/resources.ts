@@ -4,6 +4,7 @@ import type { EventBus } from '../event-bus.ts';
 import type { ProviderSettings } from '../providers/index.ts';
 import type { ResultService } from '../results.ts';
 import type { RunLogStore } from './log-store.ts';
+import type { RunSubmissions } from './protocol.ts';
 import type { RunQueue } from './queue.ts';
 
 /** The run engine's limits and settings. */
@@ -40,4 +41,6 @@ export interface RunEngineResources {
   /** Epoch ms; injected so that tests can drive time. */
   now: () => number;
   opts: RunnerOptions;
+  /** What takes the plans and verdicts runs hand in (`submit`), installed by the swarm; null: none. */
+  submissions: RunSubmissions | null;
 }

@@ -10,6 +10,7 @@ import { RunAttempt, type AttemptOutcome } from './attempt.ts';
 import { finishAttempt } from './finalizer.ts';
 import { RunLogStore } from './log-store.ts';
 import { SqliteRunQueue, type RunQueue } from './queue.ts';
+import type { RunSubmissions } from './protocol.ts';
 import type { RunEngineResources, RunnerOptions } from './resources.ts';
 import { announceRun, transitionRun } from './transition.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -47,8 +48,13 @@ export class Runner {
 
   constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number } = {}) {
     const now = deps.now ?? Date.now;
-    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now) };
+    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now), submissions: null };
     this.pool = new WorkerPool({ maxProcesses: opts.maxRunProcesses, idleMs: opts.workerIdleMs }, log);
+  }
+
+  /** Installs what takes the plans and verdicts runs hand in (the swarm); null removes it. */
+  useSubmissions(s: RunSubmissions | null): void {
+    this.res.submissions = s;
   }
 
   /**
