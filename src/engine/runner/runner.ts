@@ -29,6 +29,8 @@ export interface RunRequest {
   parentRunId?: number | null;
   pipelineRunId?: number | null;
   pipelineStep?: number | null;
+  /** The run this one retries (same bot, same input). */
+  retryOf?: number | null;
 }
 
 export interface RunnerOptions {
@@ -117,6 +119,7 @@ export class Runner {
         parentRunId: req.parentRunId ?? null,
         pipelineRunId: req.pipelineRunId ?? null,
         pipelineStep: req.pipelineStep ?? null,
+        retryOf: req.retryOf ?? null,
       })
       .returning()
       .get();
