@@ -9,7 +9,8 @@ import { cancelRuns, MAX_CANCEL_IDS, runFilterOf, runsQuery } from './api/runs.t
 import { pathId } from './params.ts';
 import { view } from './view-helpers.ts';
 
-type Form = Record<string, string | string[] | undefined>;
+/** A query or a posted body: urlencoded forms give strings (or lists), a JSON body anything. */
+type Form = Record<string, unknown>;
 
 /** The filter fields of the Runs page, as typed (echoed back into the form and the links). */
 const FILTER_FIELDS = ['bot', 'status', 'trigger', 'since', 'until'] as const;
@@ -124,7 +125,7 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
     app.post('/runs/cancel', async (req, reply) => {
       const body = (req.body ?? {}) as Form;
       const values = filterValues(body);
-      const raw = ([] as string[]).concat(body.ids ?? []);
+      const raw = ([] as unknown[]).concat(body.ids ?? []).map((v) => (typeof v === 'string' || typeof v === 'number' ? String(v) : ''));
       const ids = raw.filter((s) => /^\d{1,15}$/.test(s)).map(Number);
       if (ids.length === 0 || ids.length > MAX_CANCEL_IDS || ids.length !== raw.length) {
         const e = new AppError('VALIDATION_FAILED', ids.length > MAX_CANCEL_IDS ? `Select at most ${MAX_CANCEL_IDS} runs.` : 'Select the runs to cancel.');
@@ -139,8 +140,10 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
     });
   };
 
-function first(v: string | string[] | undefined): string {
-  return (Array.isArray(v) ? v[0] : v) ?? '';
+/** The (first) value of a field as text; anything but text or a number counts as absent. */
+function first(v: unknown): string {
+  const x = Array.isArray(v) ? v[0] : v;
+  return typeof x === 'string' || typeof x === 'number' ? String(x) : '';
 }
 
 /** The filter fields of a query or form, trimmed. */
