@@ -16,7 +16,7 @@ describe('all runs: GET /api/runs, POST /api/runs/cancel, POST /api/runs/:id/ret
 
   beforeAll(async () => {
     // Phase 1: one slot; a run of 4 × 5 s echo lines against a 1 s timeout fails, the rest wait.
-    let p1 = await startTestApp({ DATA_DIR: dataDir, MAX_CONCURRENT_RUNS: '1', RUN_TIMEOUT_S: '1', ECHO_DELAY_MS: '5000' });
+    const p1 = await startTestApp({ DATA_DIR: dataDir, MAX_CONCURRENT_RUNS: '1', RUN_TIMEOUT_S: '1', ECHO_DELAY_MS: '5000' });
     try {
       a = (await p1.api('POST', '/api/bots', { name: 'Alpha', emoji: '🅰️', prompt: 'a' })).body;
       b = (await p1.api('POST', '/api/bots', { name: 'Beta', emoji: '🅱️', prompt: 'b' })).body;
@@ -26,6 +26,11 @@ describe('all runs: GET /api/runs, POST /api/runs/cancel, POST /api/runs/:id/ret
       bulkCancel.push(await p1.api('POST', '/api/runs/cancel', { ids: [r.c1.id, r.c2.id, 999_999, r.c1.id] }));
       bulkCancel.push(await p1.api('POST', '/api/runs/cancel', { ids: [r.c1.id] }));
       expect((await p1.waitForRun(r.fails.id)).status).toBe('failed');
+      // The last run takes the slot; stopping the server while it runs interrupts it.
+      for (const until = Date.now() + 15_000; (await p1.api('GET', `/api/runs/${r.interrupted.id}`)).body.status !== 'running'; ) {
+        if (Date.now() > until) throw new Error(`run ${r.interrupted.id} did not start`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       retryActive = await p1.api('POST', `/api/runs/${r.interrupted.id}/retry`);
     } finally {
       await p1.close({ keepData: true }); // the last run is still active: it ends interrupted
@@ -58,7 +63,7 @@ describe('all runs: GET /api/runs, POST /api/runs/cancel, POST /api/runs/:id/ret
   it('refuses to retry a run that is still active or that completed: 409 RUN_NOT_RETRYABLE', async () => {
     expect(retryActive.status).toBe(409);
     expect(retryActive.body.error.code).toBe('RUN_NOT_RETRYABLE');
-    expect(retryActive.body.error.message).toMatch(/^Run #\d+ is (queued|running): only a failed, cancelled or interrupted run can be retried\.$/);
+    expect(retryActive.body.error.message).toBe(`Run #${r.interrupted.id} is running: only a failed, cancelled or interrupted run can be retried.`);
     const done = await t.api('POST', `/api/runs/${r.completed.id}/retry`);
     expect(done.status).toBe(409);
     expect(done.body.error).toEqual({ code: 'RUN_NOT_RETRYABLE', message: `Run #${r.completed.id} is completed: only a failed, cancelled or interrupted run can be retried.` });

@@ -26,6 +26,8 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   PIPELINE_NAME_TAKEN: 'Another pipeline has that name.',
   PIPELINE_RUN_NOT_FOUND: 'No pipeline run with that id.',
   PIPELINE_RUN_NOT_ACTIVE: 'The pipeline run already ended, so it cannot be cancelled.',
+  QUEUE_FULL: 'More runs are waiting than MAX_QUEUED_RUNS allows; try again when some have finished.',
+  SHUTTING_DOWN: 'The server is stopping and takes no new runs; try again when it is back.',
   UNAUTHORIZED: 'DASHBOARD_TOKEN is set and the request carries no valid token (Authorization: Bearer <token>, or the oo_token cookie).',
   FORBIDDEN_ORIGIN: 'A browser sent a change (POST, PUT, DELETE) from another site (CSRF protection).',
   FORBIDDEN_HOST: 'The server listens on loopback only and the Host header names another host (DNS rebinding protection).',

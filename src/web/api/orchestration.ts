@@ -197,7 +197,7 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Start a pipeline run (its first step is queued)',
           params: idParams,
           body: runBody,
-          response: { 202: json(PipelineRunJson, 'the pipeline run (Location: /api/pipeline-runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND') },
+          response: { 202: json(PipelineRunJson, 'the pipeline run (Location: /api/pipeline-runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'QUEUE_FULL', 'SHUTTING_DOWN') },
         },
       },
       async (req, reply) => {

@@ -89,7 +89,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Start a run of the bot (queued until a slot is free)',
           params: idParams,
           body: runBody,
-          response: { 202: json(RunJson, 'the queued run (Location: /api/runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') },
+          response: { 202: json(RunJson, 'the queued run (Location: /api/runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'QUEUE_FULL', 'SHUTTING_DOWN') },
         },
       },
       async (req, reply) => {

@@ -124,7 +124,7 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
           tags: ['runs'],
           summary: 'Retry a failed, cancelled or interrupted run: a new run of the same bot with the same input (its retry_of is this run)',
           params: idParams,
-          response: { 202: json(RunJson, 'the new, queued run (Location: /api/runs/{id})'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_RETRYABLE') },
+          response: { 202: json(RunJson, 'the new, queued run (Location: /api/runs/{id})'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_RETRYABLE', 'QUEUE_FULL', 'SHUTTING_DOWN') },
         },
       },
       async (req, reply) => {
