@@ -45,6 +45,14 @@ describe('bad input is a 4xx', () => {
     expect((await get(`/api/bots/${botId}/docs`)).body).toEqual([]);
   });
 
+  it('a query parameter given twice to the docs panel opens the first, not a 500 (found by the property test)', async () => {
+    await t.api('POST', `/api/bots/${botId}/docs`, { name: 'a.md', content: 'first file' }, { authorization: 'Bearer secret-token' });
+    const res = await fetch(`${t.url}/partials/bots/${botId}/docs?open=a.md&open=b.md`, { headers: { authorization: 'Bearer secret-token' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('first file');
+    await t.api('DELETE', `/api/bots/${botId}/docs/a.md`, undefined, { authorization: 'Bearer secret-token' });
+  });
+
   it('a malformed oo_token cookie is 401 UNAUTHORIZED, not a 500', async () => {
     for (const cookie of ['oo_token=%', 'oo_token=%E0%A4%A', 'oo_token=%zz; other=1']) {
       const res = await t.api('GET', '/api/bots', undefined, { cookie });

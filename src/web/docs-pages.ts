@@ -53,11 +53,13 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
       }
     };
 
-    app.get<{ Params: { id: string }; Querystring: { open?: string } }>('/partials/bots/:id/docs', async (req, reply) => {
+    app.get<{ Params: { id: string }; Querystring: { open?: string | string[] } }>('/partials/bots/:id/docs', async (req, reply) => {
       const bot = engine.bots.get(botId(req.params.id));
-      if (!req.query.open) return panel(reply, bot);
+      // `?open=a&open=b` arrives as a list: the first one is opened.
+      const open = ([] as unknown[]).concat(req.query.open ?? [])[0];
+      if (typeof open !== 'string' || !open) return panel(reply, bot);
       try {
-        return panel(reply, bot, { open: openDoc(bot, req.query.open) });
+        return panel(reply, bot, { open: openDoc(bot, open) });
       } catch (err) {
         if (!isAppError(err)) throw err;
         return panel(reply, bot, { error: err.message });
