@@ -9,6 +9,7 @@ import { startTestApp, type TestApp } from './helpers/app.ts';
 // running app (app.inject: the whole fastify pipeline without sockets, which is faster here).
 // Requests are sent one after another, each checked for a status below 500.
 
+/** How many requests; NO_5XX_RUNS=1000 for a quick look while working on it. */
 const RUNS = Number(process.env.NO_5XX_RUNS ?? 10_000);
 const TOKEN = 'property-test-token';
 
@@ -193,9 +194,7 @@ describe('no 5xx on generated requests (fast-check)', () => {
     });
 
   /** Sends one request through the app; a streamed answer (SSE) is closed once its status is known. */
-  const timing = new Map<string, [number, number]>();
   const send = async (req: GeneratedRequest): Promise<number> => {
-    const started = performance.now();
     const res = await t.app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.body, payloadAsStream: true });
     const stream = res.stream();
     if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
@@ -204,12 +203,6 @@ describe('no 5xx on generated requests (fast-check)', () => {
     } else {
       for await (const _ of stream); // read to the end, like a client
     }
-    if (process.env.NO_5XX_DEBUG && res.statusCode === Number(process.env.NO_5XX_DEBUG)) console.log(req.method, req.url, JSON.stringify(req.headers));
-    if (process.env.NO_5XX_TIMING) {
-      const key = `${req.method} ${req.url.split('?')[0]!.replace(/\/[^/]*\d[^/]*/g, '/:x')} ${res.statusCode}`;
-      const [n, ms] = timing.get(key) ?? [0, 0];
-      timing.set(key, [n + 1, ms + performance.now() - started]);
-    }
     return res.statusCode;
   };
 
@@ -217,22 +210,23 @@ describe('no 5xx on generated requests (fast-check)', () => {
     const byStatus = new Map<number, number>();
     let sent = 0;
     const failures: string[] = [];
-    await fc.assert(
-      fc.asyncProperty(request, async (req) => {
-        sent++;
-        if (sent % 500 === 0) await seed(); // bring back what generated DELETEs removed
-        const status = await send(req);
-        byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
-        if (status >= 500) failures.push(`${status} ${req.method} ${req.url} ${JSON.stringify(req.headers)} ${String(req.body ?? '').slice(0, 200)}`);
-        return status < 500;
-      }),
-      { numRuns: RUNS, endOnFailure: true },
-    );
-    const fivexx = [...byStatus].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
-    const summary = [...byStatus].sort(([x], [y]) => x - y).map(([s, c]) => `${s}: ${c}`).join(', ');
-    if (process.env.NO_5XX_TIMING) console.log(`sending: ${[...timing.values()].reduce((a, [, ms]) => a + ms, 0).toFixed(0)} ms`);
-    if (process.env.NO_5XX_TIMING) console.log([...timing].sort((x, y) => y[1][1] - x[1][1]).slice(0, 25).map(([k, [n, ms]]) => `${ms.toFixed(0)} ms ${n}× ${k}`).join('\n'));
-    console.log(`no-5xx property test: ${sent} requests over ${routes.length} routes, ${fivexx} responses of 5xx (${summary})`);
+    try {
+      await fc.assert(
+        fc.asyncProperty(request, async (req) => {
+          sent++;
+          if (sent % 500 === 0) await seed(); // bring back what generated DELETEs removed
+          const status = await send(req);
+          byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+          if (status >= 500) failures.push(`${status} ${req.method} ${req.url} ${JSON.stringify(req.headers)} ${String(req.body ?? '').slice(0, 200)}`);
+          return status < 500;
+        }),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+    } finally {
+      const fivexx = [...byStatus].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
+      const summary = [...byStatus].sort(([x], [y]) => x - y).map(([s, c]) => `${s}: ${c}`).join(', ');
+      console.log(`no-5xx property test: ${sent} requests over ${routes.length} routes, ${fivexx} responses of 5xx (${summary})`);
+    }
     expect(failures).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(RUNS);
     // The generator reached the handlers, not only the auth check and the 404 handler.
