@@ -58,6 +58,8 @@ export class Engine {
     this.runHistory = new RunHistory(this.db);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
+      maxRunProcesses: config.maxRunProcesses,
+      workerIdleMs: config.workerIdleMs,
       maxQueuedRuns: config.maxQueuedRuns,
       runTimeoutS: config.runTimeoutS,
       retryBackoffMs: config.retryBackoffMs,
