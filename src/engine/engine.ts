@@ -11,6 +11,7 @@ import { configuredProviders } from './providers/models.ts';
 import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
+import { RunHistory, retryRequest } from './run-history.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
@@ -42,6 +43,8 @@ export class Engine {
   readonly subscriptions: SubscriptionService;
   /** Swarm tasks (seed 004): planner, executors, evaluator; agents, leases, audit, API keys. */
   readonly swarm: Swarm;
+  /** All runs over every bot, filtered and in pages. */
+  readonly runHistory: RunHistory;
 
   /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
@@ -55,6 +58,7 @@ export class Engine {
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
+    this.runHistory = new RunHistory(this.db);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       maxRunProcesses: config.maxRunProcesses,
@@ -109,6 +113,16 @@ export class Engine {
   startRun(botId: number, req: RunRequest): RunRow {
     const bot = this.bots.get(botId);
     return this.runner.enqueue(bot, req);
+  }
+
+  /**
+   * Queues a retry of a failed, cancelled or interrupted run: a new run of the same bot with the
+   * same input, its `retryOf` the old run's id.
+   * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_RETRYABLE (still active, or completed), BOT_NOT_FOUND
+   */
+  retryRun(runId: number): RunRow {
+    const old = this.runner.get(runId);
+    return this.startRun(old.botId, retryRequest(old));
   }
 
   /**

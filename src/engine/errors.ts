@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   BOT_NAME_TAKEN: { status: 409 },
   RUN_NOT_FOUND: { status: 404 },
   RUN_NOT_ACTIVE: { status: 409 },
+  /** A retry of a run that is still active or completed (only failed, cancelled, interrupted runs). */
+  RUN_NOT_RETRYABLE: { status: 409 },
   DOC_NOT_FOUND: { status: 404 },
   DOC_INVALID_NAME: { status: 400 },
   DOC_TOO_LARGE: { status: 413 },

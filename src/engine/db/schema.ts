@@ -116,8 +116,15 @@ export const runs = sqliteTable(
     parentRunId: integer('parent_run_id'),
     pipelineRunId: integer('pipeline_run_id').references(() => pipelineRuns.id, { onDelete: 'set null' }),
     pipelineStep: integer('pipeline_step'),
+    /** The run this one retries (a new run of the same bot with the same input), else null. */
+    retryOf: integer('retry_of'),
   },
-  (t) => [index('runs_bot_idx').on(t.botId, t.id), index('runs_status_idx').on(t.status), index('runs_queue_idx').on(t.status, t.availableAt, t.id)],
+  (t) => [
+    index('runs_bot_idx').on(t.botId, t.id),
+    index('runs_status_idx').on(t.status),
+    index('runs_queue_idx').on(t.status, t.availableAt, t.id),
+    index('runs_retry_of_idx').on(t.retryOf),
+  ],
 );
 
 export const runLogs = sqliteTable(

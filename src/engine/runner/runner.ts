@@ -26,6 +26,8 @@ export interface RunRequest {
   parentRunId?: number | null;
   pipelineRunId?: number | null;
   pipelineStep?: number | null;
+  /** The run this one retries (same bot, same input). */
+  retryOf?: number | null;
 }
 
 /** Why the process stopping ends an attempt. */
@@ -106,6 +108,7 @@ export class Runner {
         parentRunId: req.parentRunId ?? null,
         pipelineRunId: req.pipelineRunId ?? null,
         pipelineStep: req.pipelineStep ?? null,
+        retryOf: req.retryOf ?? null,
       })
       .returning()
       .get();
