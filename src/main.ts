@@ -3,7 +3,7 @@
  * and the chat adapters. Start with `npm start`.
  */
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, withEnvFile, type Config } from './config.ts';
 import { startChatAdapters } from './bot/adapter.ts';
 import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
 import { Engine } from './engine/engine.ts';
@@ -11,7 +11,8 @@ import { buildApp } from './web/app.ts';
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  // `.env` in the working directory, under the real environment (which wins).
+  config = loadConfig(withEnvFile(process.env));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
