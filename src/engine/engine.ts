@@ -11,6 +11,7 @@ import { configuredProviders } from './providers/models.ts';
 import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
+import { RetentionPruner } from './retention.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
@@ -39,6 +40,8 @@ export class Engine {
   readonly notifier: Notifier;
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
+  /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
+  readonly retention: RetentionPruner;
 
   /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
@@ -69,6 +72,7 @@ export class Engine {
       webhookSecret: config.webhookSecret,
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
+    this.retention = new RetentionPruner({ db: this.db, log: log.child({ component: 'retention' }) }, config.retention);
   }
 
   /**
@@ -82,6 +86,7 @@ export class Engine {
     this.triggers.start();
     this.notifier.start();
     this.scheduler.start();
+    this.retention.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -117,6 +122,7 @@ export class Engine {
   async close(): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
+    await this.retention.stop();
     this.triggers.stop();
     this.pipelines.stop();
     await this.notifier.close();
