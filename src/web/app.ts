@@ -14,6 +14,8 @@ import { apiRoutes } from './api/routes.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
+import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
+import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
 
@@ -23,13 +25,17 @@ const require = createRequire(import.meta.url);
 export interface AppOptions {
   engine: Engine;
   logger: Logger;
+  /** The process's metrics (main.ts shares them with the chat adapters); else the app makes its own. */
+  metrics?: AppMetrics;
+  /** The chat adapters' connections, for `/health`; none: a configured adapter counts as not started. */
+  chatStatus?: () => readonly ChatStatus[];
 }
 
 /**
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, metrics, chatStatus = () => [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -53,7 +59,7 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url.startsWith('/static/')) return;
+      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/')) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -66,6 +72,11 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
       throw new AppError('UNAUTHORIZED', 'A valid dashboard token is required (Authorization: Bearer <DASHBOARD_TOKEN>, or open /?token=<DASHBOARD_TOKEN> once).');
     });
   }
+
+  // After the token check: /metrics is guarded like the API.
+  const appMetrics = metrics ?? new AppMetrics(engine);
+  if (!metrics) app.addHook('onClose', async () => appMetrics.close());
+  installMetrics(app, appMetrics);
 
   await app.register(formbody);
   await app.register(multipart, { limits: { fileSize: MAX_DOC_BYTES, files: 20 } });
@@ -81,10 +92,7 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
     decorateReply: false,
   });
 
-  app.get('/healthz', async () => ({
-    status: 'ok',
-    runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
-  }));
+  await app.register(healthRoutes(engine, chatStatus));
   await app.register(apiRoutes(engine), { prefix: '/api' });
   await app.register(orchestrationRoutes(engine), { prefix: '/api' });
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
@@ -129,7 +137,7 @@ function toAppError(err: FastifyError | Error): AppError {
 }
 
 function wantsHtml(url: string, accept: string | undefined): boolean {
-  return !url.startsWith('/api/') && !url.startsWith('/healthz') && (accept ?? '').includes('text/html');
+  return !url.startsWith('/api/') && !url.startsWith('/health') && !url.startsWith('/metrics') && (accept ?? '').includes('text/html');
 }
 
 function errorPage(e: AppError): string {
