@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull, lt, notInArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from './db/database.ts';
 import { events, results, runLogs, runs } from './db/schema.ts';
-import { isFinalRunStatus, RUN_STATUSES } from './run-status.ts';
+import { ACTIVE_RUN_STATUSES, FINAL_RUN_STATUSES } from './run-status.ts';
 
 const DAY_MS = 86_400_000;
 /** Rows deleted per statement; between two batches the event loop serves requests. */
@@ -10,8 +10,6 @@ export const PRUNE_BATCH_ROWS = 500;
 /** How often history is pruned after the prune at start, in ms. */
 export const PRUNE_INTERVAL_MS = 3_600_000;
 
-const FINAL_STATUSES = RUN_STATUSES.filter(isFinalRunStatus);
-const ACTIVE_STATUSES = RUN_STATUSES.filter((s) => !isFinalRunStatus(s));
 
 /** What one prune removed. */
 export interface PruneReport {
@@ -112,7 +110,7 @@ export class RetentionPruner {
 
     if (this.opts.logDays > 0) {
       const cutoff = started - this.opts.logDays * DAY_MS;
-      const active = db.select({ id: runs.id }).from(runs).where(inArray(runs.status, ACTIVE_STATUSES));
+      const active = db.select({ id: runs.id }).from(runs).where(inArray(runs.status, ACTIVE_RUN_STATUSES));
       await this.batches(report, 'logLines', () =>
         db.delete(runLogs).where(sql`rowid IN (${db.select({ r: sql`rowid` }).from(runLogs).where(and(lt(runLogs.ts, cutoff), notInArray(runLogs.runId, active))).limit(n)})`).run().changes,
       );
@@ -126,7 +124,7 @@ export class RetentionPruner {
         const ids = db
           .select({ id: runs.id })
           .from(runs)
-          .where(and(lt(runs.finishedAt, cutoff), inArray(runs.status, FINAL_STATUSES), notInArray(runs.id, pinned)))
+          .where(and(lt(runs.finishedAt, cutoff), inArray(runs.status, FINAL_RUN_STATUSES), notInArray(runs.id, pinned)))
           .limit(n)
           .all()
           .map((r) => r.id);

@@ -36,7 +36,7 @@ function defaultMetrics(): Registry {
  * - `run_queue_wait_seconds{bot}` histogram: from queued to started
  * - `runs_queued`, `runs_running` gauges: now, from the runner
  * - `tokens_total{model,direction}` (`in` | `out`), `cost_usd_total{model}` counters: of ended runs,
- *   by the bot's model
+ *   by the bot's model when the run's end is heard
  * - `sse_clients` gauge: open requests that asked for `text/event-stream` (as every EventSource does)
  * - `chat_messages_total{platform,outcome}` counter: `sent` | `failed`
  * - `schedule_fires_total`, `schedule_skips_total{reason}` counters: `busy` (the previous run was
@@ -46,8 +46,8 @@ function defaultMetrics(): Registry {
 export class AppMetrics {
   readonly registry = new Registry();
   private readonly offs: (() => void)[] = [];
-  /** Last known name of each bot, for runs that end after their bot was deleted. */
-  private readonly botNames = new Map<number, string>();
+  /** Last known model of each bot, for runs that end after their bot was deleted. */
+  private readonly botModels = new Map<number, string>();
 
   private readonly runs = new Counter({ name: `${PREFIX}runs_total`, help: 'Runs that ended, by bot and final status.', labelNames: ['bot', 'status'], registers: [this.registry] });
   private readonly duration = new Histogram({
@@ -126,17 +126,15 @@ export class AppMetrics {
   }
 
   private onStarted(e: EngineEvents['run.started']): void {
-    const run = this.run(e.runId);
-    if (run?.startedAt == null) return;
-    this.queueWait.observe({ bot: this.botName(e.botId) }, Math.max(0, run.startedAt - run.createdAt) / 1000);
+    const { run } = e;
+    if (run.startedAt == null) return;
+    this.queueWait.observe({ bot: e.bot.name }, Math.max(0, run.startedAt - run.createdAt) / 1000);
   }
 
   private onFinished(e: EngineEvents['run.finished']): void {
-    const bot = this.botName(e.botId);
-    this.runs.inc({ bot, status: e.status });
-    const run = this.run(e.runId);
-    if (!run) return;
-    if (run.durationMs != null) this.duration.observe({ bot, status: e.status }, run.durationMs / 1000);
+    const { run, bot } = e;
+    this.runs.inc({ bot: bot.name, status: e.status });
+    if (run.durationMs != null) this.duration.observe({ bot: bot.name, status: e.status }, run.durationMs / 1000);
     const model = this.botModel(e.botId);
     if (!model) return;
     if (run.tokensIn) this.tokens.inc({ model, direction: 'in' }, run.tokensIn);
@@ -151,29 +149,14 @@ export class AppMetrics {
     else if (e.kind === 'schedule.missed') this.skips.inc({ reason: 'missed' });
   }
 
-  private run(runId: number) {
-    try {
-      return this.engine.runner.get(runId);
-    } catch {
-      return undefined; // deleted with its bot since
-    }
-  }
-
-  private botName(botId: number): string {
-    try {
-      const name = this.engine.bots.get(botId).name;
-      this.botNames.set(botId, name);
-      return name;
-    } catch {
-      return this.botNames.get(botId) ?? `#${botId}`;
-    }
-  }
-
+  /** The bot's model (run rows do not name it), or the last one seen when the bot is gone. */
   private botModel(botId: number): string | undefined {
     try {
-      return this.engine.bots.get(botId).model;
+      const model = this.engine.bots.get(botId).model;
+      this.botModels.set(botId, model);
+      return model;
     } catch {
-      return undefined;
+      return this.botModels.get(botId);
     }
   }
 }

@@ -121,7 +121,7 @@ export class Runner {
       .returning()
       .get();
     this.queue.push(row.id);
-    this.bus.emit('run.queued', { runId: row.id, botId: bot.id, trigger: req.trigger });
+    this.bus.emit('run.queued', { runId: row.id, botId: bot.id, trigger: req.trigger, run: row, bot: { id: bot.id, name: bot.name, emoji: bot.emoji } });
     this.pump();
     return row;
   }
@@ -292,7 +292,7 @@ export class Runner {
       job: { runId, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath, tools: bot.tools, maxSteps: bot.maxSteps, providers: this.opts.providers },
     };
     child.send(start);
-    this.bus.emit('run.started', { runId, botId: bot.id, pid: child.pid ?? -1 });
+    this.bus.emit('run.started', { runId, botId: bot.id, pid: child.pid ?? -1, run: this.get(runId), bot: { id: bot.id, name: bot.name, emoji: bot.emoji } });
     this.appendLog(a, 'system', `run #${runId} started (${run.trigger})`);
   }
 
@@ -437,7 +437,7 @@ export class Runner {
     const level = status === 'completed' ? 'success' : status === 'failed' ? 'error' : 'warn';
     const detail = status === 'completed' ? firstLine(output ?? '') : (error ?? status);
     this.activity.record({ botId, runId, kind: `run.${status}`, message: `${who}: run #${runId} ${status}${detail ? ` — ${detail}` : ''}`, level });
-    this.bus.emit('run.finished', { runId, botId, status, output, error, newResults });
+    this.bus.emit('run.finished', { runId, botId, status, output, error, newResults, run: this.get(runId), bot: { id: botId, name: bot?.name ?? `bot #${botId}`, emoji: bot?.emoji ?? '' } });
   }
 
   /** Number of runs waiting for a slot. */
