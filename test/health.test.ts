@@ -40,21 +40,43 @@ describe('/health and /healthz in the app', () => {
         database: { status: 'ok' },
         telegram: { status: 'not_configured' },
         discord: { status: 'not_configured' },
-        queue: { status: 'ok', queued: 0, running: 0, max_concurrent: 4 },
+        queue: { status: 'ok', queued: 0, running: 0, max_concurrent: t.config.maxConcurrentRuns, max_queued: 1000 },
       },
     });
     expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: 'ok', runs: { running: 0, queued: 0 } });
   });
 
-  it('say 503 and name the database when it does not answer', async () => {
+  it('say 503 and name the database (and the queue in it) when it does not answer', async () => {
     const t = await startTestApp();
     apps.push(t);
     t.engine.db.$client.close();
     const h = await health(t.url);
     expect(h.status).toBe(503);
     expect(h.body.status).toBe('degraded');
-    expect(h.body.degraded).toEqual(['database']);
+    // The run queue lives in the database too.
+    expect(h.body.degraded).toEqual(['database', 'queue']);
     expect(h.body.checks.database.detail).toMatch(/database does not answer/);
+    expect(h.body.checks.queue).toMatchObject({ status: 'degraded', queued: null });
+  });
+
+  it('say the queue is degraded while it is full and new runs are refused', async () => {
+    const t = await startTestApp({ MAX_CONCURRENT_RUNS: '1', MAX_QUEUED_RUNS: '2', ECHO_DELAY_MS: '60000' });
+    apps.push(t);
+    const bot = (await t.api('POST', '/api/bots', { name: 'Busy', prompt: 'wait' })).body;
+    const ids: number[] = [];
+    for (;;) {
+      const r = await t.api('POST', `/api/bots/${bot.id}/run`, {});
+      if (r.status === 429) break;
+      expect(r.status).toBe(202);
+      ids.push(r.body.id);
+      expect(ids.length).toBeLessThan(10);
+    }
+    const h = await health(t.url);
+    expect(h.status).toBe(503);
+    expect(h.body.degraded).toEqual(['queue']);
+    expect(h.body.checks.queue).toMatchObject({ status: 'degraded', queued: 2, max_queued: 2 });
+    for (const id of ids) await t.api('POST', `/api/runs/${id}/cancel`);
+    await expect.poll(async () => (await health(t.url)).status).toBe(200);
   });
 
   it('a configured chat adapter that has not started is degraded', async () => {

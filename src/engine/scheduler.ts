@@ -1,92 +1,16 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { ActivityLog } from './activity.ts';
 import type { Db } from './db/database.ts';
 import { bots, pipelines } from './db/schema.ts';
 import type { EventBus } from './event-bus.ts';
 import type { PipelineService } from './pipelines.ts';
 import type { Runner } from './runner/runner.ts';
+import { countOccurrences, floorSecond, isOccurrence, MISSED_COUNT_CAP } from './schedule-time.ts';
 
-// ─── Pure time arithmetic over cron expressions (no I/O) ─────────────────────────────────────────
-
-/** Most missed occurrences counted at start; beyond this the event says "at least". */
-export const MISSED_COUNT_CAP = 1000;
-
-interface Matcher {
-  /** Whether the second holding `ms` is an occurrence. */
-  matches(ms: number): boolean;
-  /** The first occurrence strictly after the second holding `ms`, or null when unknown. */
-  next(ms: number): number | null;
-}
-
-const matchers = new Map<string, Matcher>();
-
-/**
- * A matcher for a node-cron expression, in the process's time zone. node-cron has no public
- * "next occurrence after date" call; its task's time matcher has one (`getNextMatch`), which is
- * what its own `getNextRuns` uses. test/schedules.test.ts pins the result (`next_run_at`), so an
- * upgrade that moves it is caught there.
- * @throws {Error} from node-cron for an invalid expression.
- */
-function matcherFor(expression: string): Matcher {
-  const cached = matchers.get(expression);
-  if (cached) return cached;
-  const task = cron.createTask(expression, () => {});
-  const inner = (task as unknown as { timeMatcher?: { getNextMatch?: (d: Date) => Date } }).timeMatcher;
-  const m: Matcher = {
-    matches: (ms) => task.match(new Date(ms)),
-    next: (ms) => (inner?.getNextMatch ? inner.getNextMatch(new Date(ms)).getTime() : null),
-  };
-  // A created task sits in node-cron's registry until destroyed; the matcher outlives it.
-  void task.destroy();
-  if (matchers.size > 500) matchers.clear();
-  matchers.set(expression, m);
-  return m;
-}
-
-/** `ms` cut down to its whole second: occurrences are identified by their second. */
-export function floorSecond(ms: number): number {
-  return Math.floor(ms / 1000) * 1000;
-}
-
-/**
- * The first occurrence of `expression` strictly after the second holding `afterMs`, in epoch ms;
- * null when it cannot be computed.
- * @throws {Error} for an invalid expression.
- */
-export function nextOccurrence(expression: string, afterMs: number): number | null {
-  return matcherFor(expression).next(afterMs);
-}
-
-/** Whether the second holding `ms` is an occurrence of `expression`. @throws {Error} invalid expression. */
-export function isOccurrence(expression: string, ms: number): boolean {
-  return matcherFor(expression).matches(floorSecond(ms));
-}
-
-/**
- * How many occurrences of `expression` fall strictly between `afterMs` and `beforeMs`, counting
- * at most `cap`. @throws {Error} for an invalid expression.
- */
-export function countOccurrences(expression: string, afterMs: number, beforeMs: number, cap = MISSED_COUNT_CAP): number {
-  const m = matcherFor(expression);
-  let n = 0;
-  for (let t = m.next(afterMs); t !== null && t < beforeMs && n < cap; t = m.next(t)) n++;
-  return n;
-}
-
-/**
- * When a bot or pipeline runs next on its own (epoch ms), or null: no schedule, paused, or an
- * expression node-cron cannot read.
- */
-export function nextRunAt(target: { schedule: string | null; paused?: boolean }, now = Date.now()): number | null {
-  if (!target.schedule || target.paused) return null;
-  try {
-    return nextOccurrence(target.schedule, now);
-  } catch {
-    return null;
-  }
-}
+// The pure time arithmetic (next occurrence, missed count) lives in schedule-time.ts; importers of
+// these names from here keep working.
+export { countOccurrences, floorSecond, isOccurrence, MISSED_COUNT_CAP, nextOccurrence, nextRunAt } from './schedule-time.ts';
 
 // ─── The scheduler: node-cron tasks plus an atomic claim per occurrence ──────────────────────────
 
@@ -109,7 +33,6 @@ interface Target {
 export interface SchedulerDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   runner: Runner;
   pipelines: PipelineService;
   log: Logger;
@@ -166,7 +89,7 @@ export class Scheduler {
       this.arm(key, target, want, atStart);
     } catch (err) {
       this.deps.log.error({ err, kind, id, schedule: want }, 'could not arm a schedule');
-      this.deps.activity.record({ botId: target.botId, kind: 'schedule.error', message: `${target.label}: schedule "${want}" could not be armed`, level: 'error' });
+      this.deps.bus.emit('notice', { botId: target.botId, kind: 'schedule.error', message: `${target.label}: schedule "${want}" could not be armed`, level: 'error' });
     }
   }
 
@@ -177,7 +100,7 @@ export class Scheduler {
       const missed = countOccurrences(expression, baseline, second);
       if (missed > 0) {
         const n = missed >= MISSED_COUNT_CAP ? `${MISSED_COUNT_CAP} or more` : String(missed);
-        this.deps.activity.record({
+        this.deps.bus.emit('notice', {
           botId: target.botId,
           kind: 'schedule.missed',
           message: `${target.label}: ${n} scheduled run${missed === 1 ? ' was' : 's were'} missed while the process was down (not replayed)`,
@@ -216,7 +139,7 @@ export class Scheduler {
           return;
         }
         const run = this.deps.runner.enqueue(bot, { trigger: 'schedule' });
-        this.deps.activity.record({ botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
+        this.deps.bus.emit('notice', { botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
       } else {
         const active = this.deps.pipelines.activeRun(id);
         if (active) {
@@ -224,12 +147,12 @@ export class Scheduler {
           return;
         }
         const pr = this.deps.pipelines.run(id, { trigger: 'schedule' });
-        this.deps.activity.record({ kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled pipeline run #${pr.id} started (occurrence ${at})` });
+        this.deps.bus.emit('notice', { kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled pipeline run #${pr.id} started (occurrence ${at})` });
       }
     } catch (err) {
       this.deps.log.error({ err, kind, id, occurrence }, 'scheduled occurrence failed');
       const target = this.safeLoad(kind, id);
-      this.deps.activity.record({
+      this.deps.bus.emit('notice', {
         botId: target?.botId ?? null,
         kind: 'schedule.error',
         message: `${target?.label ?? `${kind} #${id}`}: scheduled run could not start — ${(err as Error).message}`,
@@ -243,7 +166,7 @@ export class Scheduler {
     const target = this.safeLoad(kind, id);
     if (!target?.active || !this.claim(kind, id, occurrence)) return;
     this.deps.log.warn({ kind, id, occurrence }, 'schedule occurrence missed (event loop was busy)');
-    this.deps.activity.record({
+    this.deps.bus.emit('notice', {
       botId: target.botId,
       kind: 'schedule.missed',
       message: `${target.label}: the ${new Date(occurrence).toLocaleTimeString('en-GB')} occurrence was missed (the process was busy)`,
@@ -252,7 +175,7 @@ export class Scheduler {
   }
 
   private skipped(target: Target, at: string, why: string): void {
-    this.deps.activity.record({ botId: target.botId, kind: 'schedule.skipped', message: `⏭ ${target.label}: scheduled run at ${at} skipped — ${why}`, level: 'warn' });
+    this.deps.bus.emit('notice', { botId: target.botId, kind: 'schedule.skipped', message: `⏭ ${target.label}: scheduled run at ${at} skipped — ${why}`, level: 'warn' });
   }
 
   /**

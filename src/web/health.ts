@@ -24,18 +24,34 @@ export interface HealthCheck {
 export interface HealthReport {
   /** `degraded` when any check is; the HTTP status is then 503. */
   status: 'ok' | 'degraded';
-  /** Names of the degraded checks (`database`, `telegram`, `discord`). */
+  /** Names of the degraded checks (`database`, `telegram`, `discord`, `queue`). */
   degraded: string[];
   checks: {
     database: HealthCheck;
     telegram: HealthCheck;
     discord: HealthCheck;
-    /** Queue depth; informational, never degraded. */
-    queue: HealthCheck & { queued: number; running: number; max_concurrent: number };
+    /** Queue depth; degraded when full (MAX_QUEUED_RUNS: new runs are refused with 429) or unreadable (`queued: null`). */
+    queue: HealthCheck & { queued: number | null; running: number; max_concurrent: number; max_queued: number };
   };
 }
 
-/** Builds the report: the database answers a query, each configured chat adapter is connected. */
+function queueCheck(engine: Engine): HealthReport['checks']['queue'] {
+  const max = engine.config.maxQueuedRuns;
+  const base = { running: engine.runner.runningCount, max_concurrent: engine.config.maxConcurrentRuns, max_queued: max };
+  let queued: number;
+  try {
+    queued = engine.runner.queuedCount; // the queue lives in the database
+  } catch (err) {
+    return { status: 'degraded', detail: `the queue cannot be read: ${(err as Error).message}`, queued: null, ...base };
+  }
+  if (queued >= max) return { status: 'degraded', detail: `the queue is full (${queued} of MAX_QUEUED_RUNS ${max}): new runs are refused`, queued, ...base };
+  return { status: 'ok', queued, ...base };
+}
+
+/**
+ * Builds the report: the database answers a query, each configured chat adapter is connected, the
+ * run queue is not full.
+ */
 export function healthReport(engine: Engine, chatStatus: () => readonly ChatStatus[]): HealthReport {
   let database: HealthCheck = { status: 'ok' };
   try {
@@ -54,7 +70,7 @@ export function healthReport(engine: Engine, chatStatus: () => readonly ChatStat
     database,
     telegram: chat('telegram', engine.config.telegram.token),
     discord: chat('discord', engine.config.discord.token),
-    queue: { status: 'ok', queued: engine.runner.queuedCount, running: engine.runner.runningCount, max_concurrent: engine.config.maxConcurrentRuns },
+    queue: queueCheck(engine),
   };
   const degraded = Object.entries(checks)
     .filter(([, c]) => c.status === 'degraded')

@@ -34,7 +34,7 @@ function defaultMetrics(): Registry {
  * - `runs_total{bot,status}` counter: runs that ended, by bot name and final status
  * - `run_duration_seconds{bot,status}` histogram: from start to end of runs that started
  * - `run_queue_wait_seconds{bot}` histogram: from queued to started
- * - `runs_queued`, `runs_running` gauges: now, from the runner
+ * - `runs_queued`, `runs_running`, `run_processes` gauges: now, from the runner
  * - `tokens_total{model,direction}` (`in` | `out`), `cost_usd_total{model}` counters: of ended runs,
  *   by the bot's model when the run's end is heard
  * - `sse_clients` gauge: open requests that asked for `text/event-stream` (as every EventSource does)
@@ -78,7 +78,20 @@ export class AppMetrics {
       help: 'Runs waiting for a free slot.',
       registers: [this.registry],
       collect() {
-        this.set(runner.queuedCount);
+        // The queue lives in the database: while it does not answer, the gauge keeps its last value.
+        try {
+          this.set(runner.queuedCount);
+        } catch {
+          // /health says what is wrong
+        }
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}run_processes`,
+      help: 'Live run processes (each serves one bot’s runs).',
+      registers: [this.registry],
+      collect() {
+        this.set(runner.processCount);
       },
     });
     new Gauge({
