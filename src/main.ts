@@ -3,15 +3,17 @@
  * and the chat adapters. Start with `npm start`.
  */
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { startChatAdapters } from './bot/adapter.ts';
+import { ConfigError, loadConfig, withEnvFile, type Config } from './config.ts';
+import { startChatAdapters, type ChatAdapters } from './bot/adapter.ts';
 import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
+import { AppMetrics } from './web/metrics.ts';
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  // `.env` in the working directory, under the real environment (which wins).
+  config = loadConfig(withEnvFile(process.env));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
@@ -32,11 +34,13 @@ try {
   throw err;
 }
 engine.start();
-const app = await buildApp({ engine, logger });
+const metrics = new AppMetrics(engine);
+let chat: ChatAdapters | undefined;
+const app = await buildApp({ engine, logger, metrics, chatStatus: () => chat?.statuses() ?? [] });
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
-const chat = await startChatAdapters(engine, config, logger);
+chat = await startChatAdapters(engine, config, logger, metrics);
 
 /** How long a shutdown may take before the process gives up on it. */
 // Under Docker's default 10 s stop grace, so the process ends on its own terms.
@@ -56,7 +60,7 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, SHUTDOWN_LIMIT_MS);
   try {
-    await chat.stop();
+    await chat?.stop();
     await app.close();
     await engine.close();
   } catch (err) {

@@ -12,6 +12,7 @@ import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
 import { RunHistory, retryRequest } from './run-history.ts';
+import { RetentionPruner } from './retention.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
@@ -45,6 +46,8 @@ export class Engine {
   readonly swarm: Swarm;
   /** All runs over every bot, filtered and in pages. */
   readonly runHistory: RunHistory;
+  /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
+  readonly retention: RetentionPruner;
 
   /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
@@ -80,6 +83,7 @@ export class Engine {
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
     this.swarm = new Swarm({ ...orchestration, startRun: (botId, req) => this.startRun(botId, req), log: log.child({ component: 'swarm' }), config: config.swarm });
+    this.retention = new RetentionPruner({ db: this.db, log: log.child({ component: 'retention' }) }, config.retention);
   }
 
   /**
@@ -97,6 +101,7 @@ export class Engine {
     if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
     this.scheduler.start();
     this.swarm.start();
+    this.retention.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -145,6 +150,7 @@ export class Engine {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
     this.swarm.stop();
+    await this.retention.stop();
     this.triggers.stop();
     this.pipelines.stop();
     // Runs first: they are marked before any notification may take the time that is left.

@@ -21,6 +21,8 @@ import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { registerApiKeyAuth } from './api-key-auth.ts';
 import { swarmWeb } from './swarm-web.ts';
+import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
+import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
 
@@ -32,13 +34,17 @@ export interface AppOptions {
   logger: Logger;
   /** Called with every route as it is registered (fastify's `onRoute` hook), e.g. to list them. */
   onRoute?: (route: RouteOptions) => void;
+  /** The process's metrics (main.ts shares them with the chat adapters); else the app makes its own. */
+  metrics?: AppMetrics;
+  /** The chat adapters' connections, for `/health`; none: a configured adapter counts as not started. */
+  chatStatus?: () => readonly ChatStatus[];
 }
 
 /**
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -70,7 +76,7 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url.startsWith('/static/') || req.apiKey) return;
+      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -83,6 +89,11 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
       throw new AppError('UNAUTHORIZED', 'A valid dashboard token is required (Authorization: Bearer <DASHBOARD_TOKEN>, or open /?token=<DASHBOARD_TOKEN> once).');
     });
   }
+
+  // After the token check: /metrics is guarded like the API.
+  const appMetrics = metrics ?? new AppMetrics(engine);
+  if (!metrics) app.addHook('onClose', async () => appMetrics.close());
+  installMetrics(app, appMetrics);
 
   await app.register(formbody);
   await app.register(multipart, { limits: { fileSize: MAX_DOC_BYTES, files: 20 } });
@@ -98,10 +109,7 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
     decorateReply: false,
   });
 
-  app.get('/healthz', async () => ({
-    status: 'ok',
-    runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
-  }));
+  await app.register(healthRoutes(engine, chatStatus));
   await app.register(
     async (api) => {
       // A request without a body validates like an empty JSON object, so a missing field is named
@@ -170,7 +178,7 @@ function toAppError(err: FastifyError | Error): AppError {
 }
 
 function wantsHtml(url: string, accept: string | undefined): boolean {
-  return !url.startsWith('/api/') && !url.startsWith('/healthz') && (accept ?? '').includes('text/html');
+  return !url.startsWith('/api/') && !url.startsWith('/health') && !url.startsWith('/metrics') && (accept ?? '').includes('text/html');
 }
 
 function errorPage(e: AppError): string {
