@@ -39,6 +39,9 @@ const schema = z.object({
   DISCORD_ALLOWED_USERS: idList,
   MAX_CONCURRENT_RUNS: int(4, 1, 64),
   RUN_TIMEOUT_S: int(300, 1, 86_400),
+  MAX_QUEUED_RUNS: int(1000, 1, 1_000_000),
+  RATE_LIMIT_PER_MIN: int(600, 0, 1_000_000),
+  BWRAP_PATH: optionalString,
   ECHO_DELAY_MS: int(150, 0, 60_000),
   SMTP_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
   SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('openOrchestrator <openorchestrator@localhost>')),
@@ -67,6 +70,12 @@ export interface Config {
   maxConcurrentRuns: number;
   /** A run still going after this many seconds is killed and fails. */
   runTimeoutS: number;
+  /** Most runs waiting for a slot; past it a run request is refused with 429 `QUEUE_FULL`. */
+  maxQueuedRuns: number;
+  /** API requests one client (IP address) may make per minute; past it 429 `RATE_LIMITED`. 0: no limit. */
+  rateLimitPerMin: number;
+  /** The bubblewrap binary that confines `run_code`; unset: looked up in /usr/bin, /bin, /usr/local/bin. */
+  bwrapPath?: string;
   /** Pause between the lines the offline `echo` model streams, in ms. */
   echoDelayMs: number;
   /** Outgoing mail for `notify.email`; absent when `SMTP_URL` is not set. */
@@ -120,6 +129,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
     runTimeoutS: e.RUN_TIMEOUT_S,
+    maxQueuedRuns: e.MAX_QUEUED_RUNS,
+    rateLimitPerMin: e.RATE_LIMIT_PER_MIN,
+    bwrapPath: e.BWRAP_PATH,
     echoDelayMs: e.ECHO_DELAY_MS,
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
     webhookSecret: e.WEBHOOK_SECRET,
