@@ -15,6 +15,7 @@ import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
 import { TriggerService } from './triggers.ts';
+import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
  * The core: storage, the event bus and the services over them. Web and chat adapters call it; it
@@ -39,6 +40,8 @@ export class Engine {
   readonly notifier: Notifier;
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
+  /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
+  readonly codeSandbox: CodeSandbox;
 
   /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
@@ -52,10 +55,12 @@ export class Engine {
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
+    this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.runner = new Runner(this.db, this.bus, this.activity, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       runTimeoutS: config.runTimeoutS,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
+      codeSandbox: this.codeSandbox,
     });
     const orchestration = { db: this.db, bus: this.bus, activity: this.activity, runner: this.runner, bots: this.bots };
     this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
@@ -78,6 +83,9 @@ export class Engine {
   start(): void {
     const n = this.runner.recover();
     if (n > 0) this.log.warn({ runs: n }, 'runs left active by the last process were marked interrupted');
+    const sandbox = this.codeSandbox.status();
+    if (sandbox.available) this.log.info({ bwrap: sandbox.bwrap, proc: sandbox.withProc }, 'run_code runs inside bubblewrap');
+    else this.log.warn(codeSandboxOffMessage(sandbox.reason));
     this.pipelines.start();
     this.triggers.start();
     this.notifier.start();

@@ -12,7 +12,7 @@ import { costUsd } from '../pricing.ts';
 import type { ProviderSettings } from '../providers/index.ts';
 import type { ResultService } from '../results.ts';
 import { isFinalRunStatus, type FinalRunStatus } from '../run-status.ts';
-import { runChildLaunch, runSandboxedCode } from '../tools/sandbox.ts';
+import { runChildLaunch, type CodeSandbox } from '../tools/sandbox.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 
 /** Longest log line kept, in characters; longer lines are cut and marked. */
@@ -35,6 +35,8 @@ export interface RunnerOptions {
   maxConcurrentRuns: number;
   runTimeoutS: number;
   providers: ProviderSettings;
+  /** Where `run_code` programs run (bubblewrap); it refuses them, with a reason, where it cannot confine them. */
+  codeSandbox: CodeSandbox;
 }
 
 interface ActiveRun {
@@ -332,7 +334,7 @@ export class Runner {
           this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
           return;
         }
-        runSandboxedCode(msg.source, a.docsPath, { signal: a.codeAbort.signal }).then(
+        this.opts.codeSandbox.run(msg.source, a.docsPath, { signal: a.codeAbort.signal }).then(
           (outcome) => this.reply(a, { type: 'code.finished', requestId: msg.requestId, outcome }),
           (err: Error) => this.reply(a, { type: 'request.failed', requestId: msg.requestId, error: err.message }),
         );
