@@ -17,9 +17,14 @@ describe('the run_code sandbox (bubblewrap)', () => {
   let server: ServerProcess;
   const spawned: ChildProcess[] = [];
   const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-outside-'));
+  const dataDirs: string[] = [];
+  const dataDir = () => {
+    dataDirs.push(tempDataDir());
+    return dataDirs.at(-1)!;
+  };
   beforeAll(async () => {
     openai = await startFakeOpenAI();
-    server = await startServer({ DATA_DIR: tempDataDir(), OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
+    server = await startServer({ DATA_DIR: dataDir(), OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
     spawned.push(server.proc);
   });
   afterEach(() => {
@@ -28,7 +33,8 @@ describe('the run_code sandbox (bubblewrap)', () => {
   afterAll(async () => {
     for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     await openai?.close();
-    fs.rmSync(outside, { recursive: true, force: true });
+    await Promise.all(spawned.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+    for (const d of [outside, ...dataDirs]) fs.rmSync(d, { recursive: true, force: true });
   });
 
   let n = 0;
@@ -90,7 +96,7 @@ describe('the run_code sandbox (bubblewrap)', () => {
   });
 
   it('is gone within 1 s of a kill -9 of the server, and so is the run child', async () => {
-    const s = await startServer({ DATA_DIR: tempDataDir(), OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
+    const s = await startServer({ DATA_DIR: dataDir(), OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
     spawned.push(s.proc);
     const bot = await newBot(s.url);
     const ticks = path.join(bot.docs_path, 'ticks.txt');
