@@ -121,14 +121,18 @@ export class Engine {
     this.activity.record({ kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
   }
 
-  /** Stops every run (marking them interrupted) and closes the database. */
-  async close(): Promise<void> {
+  /**
+   * Stops every run (marking them interrupted), then gives notifications in flight until
+   * `opts.deadline` (epoch ms; default now: they are given up at once), then closes the database.
+   */
+  async close(opts: { deadline?: number } = {}): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
     this.triggers.stop();
     this.pipelines.stop();
-    await this.notifier.close();
+    // Runs before notifications: a stuck SMTP server or webhook must not keep a run `running`.
     await this.runner.close();
+    await this.notifier.close(opts.deadline);
     this.db.$client.close();
     this.unlockDataDir();
   }
