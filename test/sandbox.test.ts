@@ -6,6 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, tempDataDir } from './helpers/app.ts';
 import { cmdline, descendants, json, running, startServer, type ServerProcess } from './helpers/server.ts';
+import { BWRAP_PATHS, CodeSandbox } from '../src/engine/tools/sandbox.ts';
+
+/** The real bubblewrap (.ci/run installs it). */
+const BWRAP = BWRAP_PATHS.find((p) => fs.existsSync(p))!;
 
 /** A model turn that calls run_code with `source`. */
 const callCode = (source: string) => ({ kind: 'tool_calls' as const, calls: [{ name: 'run_code', arguments: JSON.stringify({ language: 'javascript', source }) }] });
@@ -142,6 +146,28 @@ describe('where bubblewrap cannot create the sandbox', () => {
       await t.close();
       await openai.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('where only /proc cannot be mounted (a container’s masked /proc), it runs without one, as confined', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-noproc-'));
+    const bwrap = path.join(dir, 'bwrap');
+    fs.writeFileSync(bwrap, `#!/bin/sh\nfor a in "$@"; do [ "$a" = --proc ] && { echo "bwrap: Can't mount proc on /newroot/proc: Operation not permitted" >&2; exit 1; }; done\nexec ${BWRAP} "$@"\n`, { mode: 0o755 });
+    const sandbox = new CodeSandbox({ bwrapPath: bwrap });
+    const docs = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'oo-noproc-docs-')));
+    try {
+      expect(sandbox.status()).toEqual({ available: true, bwrap, withProc: false });
+      // process.memoryUsage() reads /proc/self (libuv), past the permission model: it shows whether /proc is there.
+      const source = `const fs = require('fs'); fs.writeFileSync('here.txt', 'x'); let mem; try { mem = typeof process.memoryUsage().rss; } catch (e) { mem = e.code; } console.log(JSON.stringify({ mem, files: fs.readdirSync('.') }))`;
+      const o = await sandbox.run(source, docs);
+      expect(o, o.stderr).toMatchObject({ exitCode: 0, timedOut: false });
+      expect(JSON.parse(o.stdout)).toEqual({ mem: 'ENOENT', files: ['here.txt'] });
+      // With /proc (the normal sandbox) the same program sees it.
+      fs.rmSync(path.join(docs, 'here.txt'));
+      expect(JSON.parse((await new CodeSandbox().run(source, docs)).stdout)).toEqual({ mem: 'number', files: ['here.txt'] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(docs, { recursive: true, force: true });
     }
   });
 });
