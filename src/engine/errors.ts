@@ -21,14 +21,16 @@ export const ERROR_CODES = {
   PIPELINE_NAME_TAKEN: { status: 409 },
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
+  /** More runs wait than MAX_QUEUED_RUNS allows. */
+  QUEUE_FULL: { status: 429 },
+  /** The process is stopping; it takes no new runs. */
+  SHUTTING_DOWN: { status: 503 },
   UNAUTHORIZED: { status: 401 },
   /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */
   FORBIDDEN_ORIGIN: { status: 403 },
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
   FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
-  /** More runs are waiting than `MAX_QUEUED_RUNS` allows. */
-  QUEUE_FULL: { status: 429 },
   /** This client sent more API requests in a minute than `RATE_LIMIT_PER_MIN` allows. */
   RATE_LIMITED: { status: 429 },
   INTERNAL: { status: 500 },
