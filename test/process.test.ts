@@ -40,7 +40,7 @@ describe('the server process', () => {
     } finally {
       await t2.close();
     }
-  });
+  }, 60_000);
 
   it('a second process on the same DATA_DIR is refused with one line', async () => {
     const dataDir = tempDataDir();
@@ -56,7 +56,7 @@ describe('the server process', () => {
       `DATA_DIR ${dataDir} is in use by another openOrchestrator process (pid ${s1.proc.pid}): stop it first, or give this one another DATA_DIR; if it is gone, delete ${path.join(dataDir, 'openorchestrator.lock')}.`,
     ]);
     expect((await json(`${s1.url}/api/bots`)).status).toBe(200);
-  });
+  }, 60_000);
 
   it("a lock left by another host is never taken over; this host's dead process's lock is", async () => {
     const dataDir = tempDataDir();

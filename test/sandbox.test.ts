@@ -30,7 +30,7 @@ describe('the run_code sandbox (bubblewrap)', () => {
     openai = await startFakeOpenAI();
     server = await startServer({ DATA_DIR: dataDir(), OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
     spawned.push(server.proc);
-  });
+  }, 60_000);
   afterEach(() => {
     openai.requests.length = 0;
   });
@@ -70,7 +70,7 @@ describe('the run_code sandbox (bubblewrap)', () => {
     expect(server.proc.exitCode).toBeNull();
     expect(running(outsider.pid!)).toBe(true);
     expect((await json(`${server.url}/api/bots`)).status).toBe(200);
-  });
+  }, 60_000);
 
   it('cannot read or write through symlinks planted in its folder: /etc/passwd, a folder outside, another bot’s folder', async () => {
     const bot = await newBot(server.url);
@@ -97,7 +97,7 @@ describe('the run_code sandbox (bubblewrap)', () => {
     expect(printed(codeReply())).toEqual({ passwd: 'ENOENT', readOutside: 'ENOENT', listOutside: 'ENOENT', writeOutside: 'ENOENT', readOther: 'ENOENT', writeOther: 'ENOENT' });
     expect(fs.readdirSync(outside)).toEqual(['secret.txt']);
     expect(fs.readFileSync(path.join(other.docs_path, 'notes.md'), 'utf8')).toBe('the other bot’s notes');
-  });
+  }, 60_000);
 
   it('is gone within 1 s of a kill -9 of the server, and so is the run child', async () => {
     const s = await startServer({ DATA_DIR: dataDir(), OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.baseURL });
@@ -119,7 +119,7 @@ describe('the run_code sandbox (bubblewrap)', () => {
     const after = size();
     await new Promise((r) => setTimeout(r, 300));
     expect(size()).toBe(after);
-  });
+  }, 90_000);
 });
 
 describe('where bubblewrap cannot create the sandbox', () => {

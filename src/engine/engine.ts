@@ -140,6 +140,8 @@ export class Engine {
     await this.runner.close();
     await this.bus.flush();
     await this.notifier.close(opts.deadline);
+    // The notifier's last notices (deliveries given up) still reach the activity feed.
+    await this.bus.flush();
     this.activity.stop();
     await this.bus.close();
     this.db.$client.close();
