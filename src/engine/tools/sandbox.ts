@@ -189,7 +189,7 @@ export class CodeSandbox {
     try {
       let first = '';
       for (const withProc of [true, false]) {
-        const res = spawnSync(bwrap, [...this.bwrapArgs(fs.realpathSync(dir), withProc), '--', this.runtime.node, '-e', 'process.exit(0)'], { env: {}, encoding: 'utf8', timeout: 10_000 });
+        const res = spawnSync(bwrap, [...this.bwrapArgs(fs.realpathSync(dir), withProc), '--', this.runtime.node, '-e', 'process.exit(0)'], { env: {}, encoding: 'utf8', timeout: 30_000 });
         if (res.status === 0) return { available: true, bwrap, withProc };
         first ||= (res.error?.message ?? res.stderr.trim().split('\n')[0]) || `exit code ${res.status ?? res.signal}`;
       }
