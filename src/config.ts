@@ -54,6 +54,8 @@ const schema = z.object({
   RUN_TIMEOUT_S: int(300, 1, 86_400),
   MAX_QUEUED_RUNS: int(1000, 1, 1_000_000),
   RUN_RETRY_BACKOFF_MS: int(10_000, 0, 600_000),
+  RATE_LIMIT_PER_MIN: int(600, 0, 1_000_000),
+  BWRAP_PATH: optionalString,
   ECHO_DELAY_MS: int(150, 0, 60_000),
   RUN_RETENTION_DAYS: int(30, 0, 36_500),
   RUN_LOG_RETENTION_DAYS: int(30, 0, 36_500),
@@ -132,6 +134,10 @@ export interface Config {
   maxQueuedRuns: number;
   /** The first retry of a failed run waits this long (ms), each further one twice as long. */
   retryBackoffMs: number;
+  /** API requests one client (IP address) may make per minute; past it 429 `RATE_LIMITED`. 0: no limit. */
+  rateLimitPerMin: number;
+  /** The bubblewrap binary that confines `run_code`; unset: looked up in /usr/bin, /bin, /usr/local/bin. */
+  bwrapPath?: string;
   /** Pause between the lines the offline `echo` model streams, in ms. */
   echoDelayMs: number;
   /**
@@ -205,6 +211,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     runTimeoutS: e.RUN_TIMEOUT_S,
     maxQueuedRuns: e.MAX_QUEUED_RUNS,
     retryBackoffMs: e.RUN_RETRY_BACKOFF_MS,
+    rateLimitPerMin: e.RATE_LIMIT_PER_MIN,
+    bwrapPath: e.BWRAP_PATH,
     echoDelayMs: e.ECHO_DELAY_MS,
     retention: { runDays: e.RUN_RETENTION_DAYS, logDays: e.RUN_LOG_RETENTION_DAYS },
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,

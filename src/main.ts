@@ -59,10 +59,14 @@ async function shutdown(signal: string) {
     logger.error(`shutdown did not finish within ${SHUTDOWN_LIMIT_MS / 1000} s: exiting anyway`);
     process.exit(1);
   }, SHUTDOWN_LIMIT_MS);
+  const deadline = Date.now() + SHUTDOWN_LIMIT_MS - 1_000;
   try {
+    // Runs first, each marked interrupted with its reason, before anything that may hang.
+    await engine.runner.close();
     await chat?.stop();
     await app.close();
-    await engine.close();
+    // Notifications in flight get the time left, bounded; a second to close the database and exit.
+    await engine.close({ deadline });
   } catch (err) {
     logger.error({ err }, 'shutdown failed');
     process.exit(1);

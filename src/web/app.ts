@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
@@ -70,6 +72,14 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
 
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
   app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
+  // same-origin, not helmet's no-referrer: under no-referrer browsers send `Origin: null` with the
+  // dashboard's own form posts, which the origin guard must refuse. Other sites still get nothing.
+  await app.register(helmet, { contentSecurityPolicy: { directives: CSP }, referrerPolicy: { policy: 'same-origin' }, strictTransportSecurity: false });
+  // Before the token check too, so guessing the token is as limited as everything else.
+  if (engine.config.rateLimitPerMin > 0) {
+    await app.register(rateLimit, { global: false });
+    app.addHook('onRequest', app.rateLimit({ max: engine.config.rateLimitPerMin, timeWindow: 60_000, allowList: notRateLimited, errorResponseBuilder: rateLimited }));
+  }
 
   // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
   registerApiKeyAuth(app, engine);
@@ -130,6 +140,45 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   return app;
+}
+
+/**
+ * The Content-Security-Policy of every response (@fastify/helmet). Scripts only from this site:
+ * htmx, its SSE extension and `public/app.js` (so no inline handlers or `<script>` in views, and
+ * no eval: `views/layout.eta` sets `htmx.config.allowEval`, `allowScriptTags` and
+ * `includeIndicatorStyles` off, the indicator CSS is in `public/app.css`). Style attributes are
+ * allowed (the views use them), `<style>` elements are not. `connect-src 'self'` covers htmx
+ * requests and the live log streams (EventSource). No `upgrade-insecure-requests`: the dashboard
+ * is served over plain HTTP (HTTPS, if any, is a reverse proxy's business, as is HSTS).
+ */
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  styleSrcAttr: ["'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  scriptSrcAttr: ["'none'"],
+  upgradeInsecureRequests: null,
+};
+
+/**
+ * Requests the per-client rate limit (`RATE_LIMIT_PER_MIN`) does not count: everything but the
+ * API (the dashboard's pages and its polling, static files), and the API's live log streams (one
+ * long request each, which a person watching several runs should not run out of).
+ */
+function notRateLimited(req: FastifyRequest): boolean {
+  return !req.url.startsWith('/api/') || req.routeOptions.url === '/api/runs/:id/events' || (req.headers.accept ?? '').includes('text/event-stream');
+}
+
+/** The 429 of a client over its limit, in the API's error shape (thrown to the error handler). */
+function rateLimited(_req: FastifyRequest, ctx: { max: number; after: string }): AppError {
+  return new AppError('RATE_LIMITED', `Too many requests: at most ${ctx.max} API requests a minute from one client. Try again in ${ctx.after}.`);
 }
 
 /**
