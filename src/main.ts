@@ -5,6 +5,7 @@
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { startChatAdapters } from './bot/adapter.ts';
+import { TelegramWebhook } from './bot/telegram/webhook.ts';
 import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
@@ -32,11 +33,16 @@ try {
   throw err;
 }
 engine.start();
-const app = await buildApp({ engine, logger });
+// Telegram's webhook route (TELEGRAM_WEBHOOK_URL) is part of the app from the start; the adapter attaches to it.
+const telegramWebhook =
+  config.telegram.token && config.telegram.webhookUrl
+    ? new TelegramWebhook({ url: config.telegram.webhookUrl, token: config.telegram.token, ...(config.telegram.webhookSecret ? { secret: config.telegram.webhookSecret } : {}) })
+    : undefined;
+const app = await buildApp({ engine, logger, webhooks: telegramWebhook ? [telegramWebhook] : [] });
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
-const chat = await startChatAdapters(engine, config, logger);
+const chat = await startChatAdapters(engine, config, logger, telegramWebhook ? { telegramWebhook } : {});
 
 /** How long a shutdown may take before the process gives up on it. */
 // Under Docker's default 10 s stop grace, so the process ends on its own terms.

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
 import { startDiscord } from './discord/adapter.ts';
 import { startTelegram } from './telegram/adapter.ts';
+import type { TelegramWebhook } from './telegram/webhook.ts';
 
 /** A running chat adapter. */
 export interface ChatAdapter {
@@ -15,13 +16,14 @@ export interface ChatAdapter {
 
 /**
  * Starts the Telegram adapter when `TELEGRAM_BOT_TOKEN` is set and the Discord adapter when
- * `DISCORD_BOT_TOKEN` is set. An adapter that cannot start is logged; the process goes on without it.
+ * `DISCORD_BOT_TOKEN` is set (Telegram in webhook mode when `opts.telegramWebhook` is given: its
+ * route must be mounted on the web app). An adapter that cannot start is logged; the process goes on without it.
  * @returns one handle stopping whichever started.
  */
-export async function startChatAdapters(engine: Engine, config: Config, logger: Logger): Promise<ChatAdapter> {
+export async function startChatAdapters(engine: Engine, config: Config, logger: Logger, opts: { telegramWebhook?: TelegramWebhook } = {}): Promise<ChatAdapter> {
   const started: ChatAdapter[] = [];
   const starts: [string, string | undefined, () => Promise<ChatAdapter>][] = [
-    ['Telegram', config.telegram.token, () => startTelegram(engine, config, logger)],
+    ['Telegram', config.telegram.token, () => startTelegram(engine, config, logger, opts.telegramWebhook ? { webhook: opts.telegramWebhook } : {})],
     ['Discord', config.discord.token, () => startDiscord(engine, config, logger)],
   ];
   await Promise.all(

@@ -21,12 +21,15 @@ export const ERROR_CODES = {
   PIPELINE_NAME_TAKEN: { status: 409 },
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
+  SUBSCRIPTION_NOT_FOUND: { status: 404 },
   UNAUTHORIZED: { status: 401 },
   /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */
   FORBIDDEN_ORIGIN: { status: 403 },
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
   FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
+  /** The chat adapter that serves this route (the Telegram webhook) is not running yet; the caller retries. */
+  CHAT_NOT_READY: { status: 503 },
   INTERNAL: { status: 500 },
 } as const satisfies Record<string, { status: number }>;
 

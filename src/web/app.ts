@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
@@ -16,6 +16,7 @@ import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
+import { subscriptionPages } from './subscription-pages.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -23,13 +24,19 @@ const require = createRequire(import.meta.url);
 export interface AppOptions {
   engine: Engine;
   logger: Logger;
+  /**
+   * Routes that authenticate themselves, such as the Telegram webhook (it checks its secret
+   * token): mounted at `path`, outside the dashboard token and the loopback Host check (Telegram
+   * reaches them through a proxy under the public name).
+   */
+  webhooks?: { path: string; routes: FastifyPluginAsync }[];
 }
 
 /**
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, webhooks = [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -48,12 +55,15 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   });
 
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
-  app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
+  const selfAuthenticated = new Set(webhooks.map((w) => w.path));
+  const isWebhook = (req: FastifyRequest) => req.method === 'POST' && selfAuthenticated.has(req.url.split('?')[0]!);
+  const guard = originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) });
+  app.addHook('onRequest', async (req, reply) => (isWebhook(req) ? undefined : guard(req, reply)));
 
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url.startsWith('/static/')) return;
+      if (req.url === '/healthz' || req.url.startsWith('/static/') || isWebhook(req)) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -90,6 +100,8 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
+  await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));
+  for (const w of webhooks) await app.register(w.routes);
   return app;
 }
 

@@ -11,16 +11,19 @@ import type { Config } from '../../config.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { ChatAdapter } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
-import { RunDelivery } from '../notifier.ts';
+import { DEFAULT_RETRY_DELAYS_MS } from '../retry.ts';
+import { RunDelivery, type DeliveryOptions } from '../run-delivery.ts';
 import { slashCommands } from './definitions.ts';
-import { followUpRoute, onAutocomplete, onButton, onChatInput, type DiscordCaller } from './interactions.ts';
-import { DiscordSender } from './notifier.ts';
+import { onAutocomplete, onButton, onChatInput } from './interactions.ts';
+import { DiscordSender } from './sender.ts';
 import { registerCommands } from './register.ts';
 
 /** Tuning knobs, mostly for tests. */
 export interface DiscordOptions {
-  /** Pauses between attempts to deliver a run outcome (default 1 s, 5 s, 30 s). */
-  retryDelaysMs?: number[];
+  /** Pauses between attempts to post a message (default 1 s, 5 s, 30 s). */
+  retryDelaysMs?: readonly number[];
+  /** Live cards: clock and spacing of edits (see {@link DeliveryOptions}). */
+  delivery?: DeliveryOptions;
 }
 
 /**
@@ -40,24 +43,16 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
 
   // Interactions arrive whatever the intents; Guilds keeps channel caches for replies.
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: apiBase } });
-  const sender = new DiscordSender(client.rest);
-  const delivery = new RunDelivery(engine, sender, log, opts.retryDelaysMs);
-  const core = new CommandCore<DiscordCaller>(engine, {
-    allowedUsers,
-    allowListVariable: 'DISCORD_ALLOWED_USERS',
-    log,
-    onRunStarted: (runId, caller) =>
-      delivery.watch(runId, caller.chatId, {
-        ...(caller.interaction ? { route: followUpRoute(caller.interaction) } : {}),
-        ...(caller.answered ? { after: caller.answered } : {}),
-      }),
-  });
+  const abort = new AbortController();
+  const sender = new DiscordSender(client, { delaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, signal: abort.signal, log });
+  const delivery = new RunDelivery(engine, sender, log, opts.delivery);
+  const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'DISCORD_ALLOWED_USERS', log, runs: delivery });
 
   client.on(Events.InteractionCreate, (i) => {
     const handled = i.isChatInputCommand()
-      ? onChatInput(core, i, log)
+      ? onChatInput(core, delivery, i, log)
       : i.isButton()
-        ? onButton(core, i, log)
+        ? onButton(core, delivery, i, log)
         : i.isAutocomplete()
           ? onAutocomplete(core, i)
           : Promise.resolve();
@@ -66,7 +61,6 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
 
   delivery.start();
-  const abort = new AbortController();
   const connecting = (async () => {
     let delay = 1000;
     while (!abort.signal.aborted) {
