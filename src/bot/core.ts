@@ -170,7 +170,7 @@ export class CommandCore<C extends Caller = Caller> {
   /** Names for Discord's autocomplete (bots or pipelines): those containing `query`, prefix matches first; none for strangers. */
   nameChoices(caller: C, kind: 'bot' | 'pipeline', query: string, limit = 25): string[] {
     if (!this.isAllowed(caller.userId)) return [];
-    const q = nameKey(unquote(query));
+    const q = nameKey(query.replace(/^\s*["“„«]/, '').replace(/["”“»]\s*$/, ''));
     const names = kind === 'bot' ? this.engine.bots.list().map((b) => b.name) : this.engine.pipelines.list().map((p) => p.name);
     return names
       .filter((n) => nameKey(n).includes(q))

@@ -95,9 +95,10 @@ export function runCard(f: CardFacts): Message {
     if (out.length <= MAX_OUTPUT_BLOCK) blocks.push(output(out));
     else {
       const name = outputFileName(bot, run.id);
+      const whole = run.output!;
       blocks.push(output(excerpt(out, SUMMARY_CHARS)));
-      blocks.push(line(`📎 The whole output (${out.length.toLocaleString('en-US')} characters) is in ${name}.`));
-      files = [{ name, text: out }];
+      blocks.push(line(`📎 The whole output (${whole.length.toLocaleString('en-US')} characters) is in ${name}.`));
+      files = [{ name, text: whole }];
     }
   } else if (run.error) {
     blocks.push(output(excerpt(run.error, 1500)));

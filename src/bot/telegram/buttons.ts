@@ -26,8 +26,11 @@ export function buttons(core: CommandCore, sender: TelegramSender, delivery: Run
       log.warn({ err, chatId: caller.chatId, data: ctx.callbackQuery.data }, 'could not answer a Telegram button press; posting its outcome anyway');
     }
     if (!result.message || result.mode === 'none') return;
-    const place: Place = { chatId: caller.chatId, ...(caller.threadId ? { threadId: caller.threadId } : {}) };
     const carrier = ctx.callbackQuery.message;
+    // In a group the answer replies to the command the pressed message answered, so a question it
+    // asks (force_reply, selective) goes to that person only.
+    const command = !caller.private && carrier && 'reply_to_message' in carrier ? carrier.reply_to_message?.message_id : undefined;
+    const place: Place = { chatId: caller.chatId, ...(caller.threadId ? { threadId: caller.threadId } : {}), ...(command ? { replyTo: command } : {}) };
     if (result.mode === 'replace' && carrier) {
       try {
         await sender.posted(place, carrier.message_id).edit(result.message);
