@@ -9,8 +9,8 @@ function span(ms: number): string {
   const m = Math.round(ms / 60_000);
   if (m < 120 && m % 60 !== 0) return `${m} min`;
   const h = Math.round(m / 60);
-  if (h < 48 || h % 24 !== 0) return h < 48 ? `${h} h` : `${Math.floor(h / 24)} d ${h % 24} h`;
-  return `${h / 24} d`;
+  if (h % 24 === 0) return `${h / 24} d`;
+  return h < 48 ? `${h} h` : `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 /** `/mute <bot> <30m|2h|1d|off>`: this chat's subscription to the bot posts nothing for a while. */
