@@ -282,3 +282,28 @@ describe('the core and delivery over a real engine', () => {
     });
   }
 });
+
+describe('a new bot’s model, as a choice', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // With a provider key set, /newbot offers its models (nothing here calls the provider).
+    t = await startTestApp({ OPENAI_API_KEY: 'sk-test-not-used' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('offers the configured models as buttons; a press sets the model and redraws the choices', async () => {
+    const core = new CommandCore(t.engine, { allowedUsers: ['1'], allowListVariable: 'X', log: pino({ level: 'silent' }) });
+    const alice: Caller = { platform: 'telegram', userId: '1', chatId: '1' };
+    const made = await core.runText(alice, 'newbot', 'Picker pick things');
+    expect(t.engine.bots.findByName('Picker')!.model).toBe('openai:gpt-4.1-mini');
+    expect(made.buttons![0]!.map((b) => b.label)).toEqual(['echo', '✓ openai:gpt-4.1-mini', 'openai:gpt-4.1', 'openai:gpt-4o-mini']);
+    const echo = made.buttons![0]![0]!;
+    const pressed = await core.handleAction(alice, echo.action);
+    expect(pressed).toMatchObject({ mode: 'replace', toast: 'Model: echo' });
+    expect(t.engine.bots.findByName('Picker')!.model).toBe('echo');
+    expect(pressed.message!.buttons![0]![0]!.label).toBe('✓ echo');
+    expect(messageText(pressed.message!)).toMatch(/⚙️ 🤖 Picker \(model echo\)/);
+  });
+});
