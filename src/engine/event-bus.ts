@@ -1,18 +1,45 @@
 import { EventEmitter } from 'node:events';
+import type { RunRow } from './db/schema.ts';
 import type { FinalRunStatus } from './run-status.ts';
 
+/** The bot a run event is about, as a subscriber shows it. */
+export interface EventBot {
+  id: number;
+  name: string;
+  emoji: string;
+}
+
+/** What every run lifecycle event carries: the run row as committed, and its bot. */
+export interface RunEventBase {
+  runId: number;
+  botId: number;
+  /** The run row right after the change this event reports. */
+  run: RunRow;
+  bot: EventBot;
+}
+
+/** Severity of an activity entry. */
+export type ActivityLevel = 'info' | 'success' | 'warn' | 'error';
+
 /**
- * What the engine tells the world. SSE streams, notifiers and the trigger chain subscribe here;
- * the engine never calls them directly.
+ * What the engine tells the world. SSE streams, chat delivery, notifications, triggers, pipelines,
+ * metrics and the activity feed subscribe here; the engine never calls them directly.
+ *
+ * Events are delivered after the fact: `emit` returns at once and listeners run on a later turn of
+ * the event loop (in emit order), so a listener never runs inside the call that changed the state
+ * and may start new work (enqueue a run) without re-entering it.
  */
 export interface EngineEvents {
-  'run.queued': { runId: number; botId: number; trigger: string };
-  'run.started': { runId: number; botId: number; pid: number };
+  /** A run was queued (new, or again for a retry: then `run.attempt` > 1). */
+  'run.queued': RunEventBase & { trigger: string };
+  /** A run's child process started. */
+  'run.started': RunEventBase & { pid: number };
+  /** An attempt failed and the run will be tried again after `delayMs` (ms). */
+  'run.retrying': RunEventBase & { attempt: number; maxAttempts: number; delayMs: number; reason: string };
   /** One appended log line; `seq` is its per-run sequence number (1, 2, …). */
   'run.log': { runId: number; botId: number; seq: number; ts: number; stream: string; text: string };
-  'run.finished': {
-    runId: number;
-    botId: number;
+  /** A run ended; `run` holds its final row. */
+  'run.finished': RunEventBase & {
     status: FinalRunStatus;
     output: string | null;
     error: string | null;
@@ -21,15 +48,32 @@ export interface EngineEvents {
   };
   'result.created': { resultId: number; botId: number; runId: number | null; isNew: boolean };
   'bot.changed': { botId: number; change: 'created' | 'updated' | 'deleted' };
+  /** A pipeline or one of its runs changed (a step started or ended, the run finished). */
+  'pipeline.changed': { pipelineId: number; pipelineRunId: number | null };
+  /**
+   * Something a person should read in the activity feed that no other event says (a trigger
+   * fired, a schedule skipped, a notification failed). The activity subscriber records it.
+   */
+  'notice': { botId?: number | null; runId?: number | null; kind: string; message: string; level?: ActivityLevel };
+  /** An activity entry was recorded (by the activity subscriber). */
   'activity': { id: number; botId: number | null; runId: number | null; kind: string; message: string; level: string };
 }
 
 /** Name of an engine event. */
 export type EngineEventName = keyof EngineEvents;
 
-/** A typed wrapper over `EventEmitter`; a throwing listener is reported, never breaks the emitter. */
+type Pending = { [K in EngineEventName]: { event: K; payload: EngineEvents[K] } }[EngineEventName];
+
+/**
+ * A typed event bus that delivers after the fact (see {@link EngineEvents}); a throwing listener is
+ * reported, never breaks the bus or other listeners.
+ */
 export class EventBus {
   private readonly emitter = new EventEmitter();
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private closed = false;
+  private idle: (() => void)[] = [];
 
   constructor(private readonly onListenerError: (err: unknown, event: string) => void = () => {}) {
     this.emitter.setMaxListeners(0);
@@ -48,7 +92,38 @@ export class EventBus {
     return () => this.emitter.off(event, wrapped);
   }
 
+  /** Queues `payload` for the listeners of `event`; they hear it on a later turn, in emit order. */
   emit<K extends EngineEventName>(event: K, payload: EngineEvents[K]): void {
-    this.emitter.emit(event, payload);
+    if (this.closed) return;
+    this.pending.push({ event, payload } as Pending);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.deliver());
+    }
+  }
+
+  /** Resolves once every event emitted so far (and those its listeners emitted) was delivered. */
+  flush(): Promise<void> {
+    if (!this.scheduled && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Delivers what is pending, then drops every later event (the engine is closing). */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private deliver(): void {
+    // Events emitted by listeners join the end of this batch: order is emit order.
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      for (const { event, payload } of batch) this.emitter.emit(event, payload);
+    }
+    this.scheduled = false;
+    const waiting = this.idle;
+    this.idle = [];
+    for (const resolve of waiting) resolve();
   }
 }

@@ -1,0 +1,187 @@
+import type { BotRow, RunRow } from '../db/schema.ts';
+import { runSandboxedCode } from '../tools/sandbox.ts';
+import type { ChildMessage, ParentMessage } from './protocol.ts';
+import type { RunEngineResources } from './resources.ts';
+import type { BotWorker } from './worker.ts';
+
+/** How an attempt ended, as the finalizer receives it. */
+export interface AttemptOutcome {
+  status: 'completed' | 'failed' | 'cancelled' | 'interrupted';
+  output?: string;
+  error?: string;
+}
+
+/**
+ * One attempt of a run that holds a slot: its place on the bot's worker, its timeout and what it
+ * counted so far (tokens, tool calls, results). It turns the worker's messages for this run into
+ * log lines, results and replies, and hands its outcome, exactly once, to `onEnd`.
+ */
+export class RunAttempt {
+  readonly runId: number;
+  readonly botId: number;
+  /** `provider:model`, for the cost. */
+  readonly model: string;
+  tokensIn: number;
+  tokensOut: number;
+  /** Ids of the results this attempt reported (each once), and how many of them were new. */
+  readonly found = new Set<number>();
+  newFound = 0;
+  toolCalls = 0;
+  /** Set once the outcome was handed over; later messages are ignored. */
+  ended = false;
+  private readonly worker: BotWorker | null;
+  private readonly timer: NodeJS.Timeout;
+  /** Aborted when the attempt ends: stops its run_code processes. */
+  private readonly codeAbort = new AbortController();
+  private readonly tools: string[];
+
+  /**
+   * Starts the attempt of `run` (about to be claimed as `running`) of `bot` on `worker`, the bot's
+   * run process; an `Error` instead (no worker could be prepared) ends the attempt `failed` on the
+   * next tick.
+   */
+  constructor(
+    private readonly res: RunEngineResources,
+    /** The run row; the dispatcher replaces it with the row it claimed (`running`). */
+    public run: RunRow,
+    bot: BotRow,
+    worker: BotWorker | Error,
+    private readonly onEnd: (attempt: RunAttempt, outcome: AttemptOutcome) => void,
+    /** Called once the attempt ended and left its worker: whether the worker has no run left. */
+    private readonly onLeft: (worker: BotWorker, killed: boolean) => void = () => {},
+  ) {
+    this.runId = run.id;
+    this.botId = bot.id;
+    this.model = bot.model;
+    this.tools = bot.tools;
+    // Tokens are counted over all attempts: a failed attempt cost what it cost.
+    this.tokensIn = run.tokensIn ?? 0;
+    this.tokensOut = run.tokensOut ?? 0;
+    this.timer = setTimeout(() => {
+      const msg = `timed out after ${res.opts.runTimeoutS} s`;
+      this.log('system', msg);
+      void this.stop({ status: 'failed', error: msg });
+    }, res.opts.runTimeoutS * 1000);
+    if (worker instanceof Error) {
+      this.worker = null;
+      res.log.error({ err: worker, runId: run.id }, 'could not prepare the run process');
+      setImmediate(() => this.end({ status: 'failed', error: `the run process could not be prepared: ${worker.message}` }));
+      return;
+    }
+    this.worker = worker;
+    worker.start(
+      { runId: run.id, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: worker.docsPath, tools: bot.tools, maxSteps: bot.maxSteps, providers: res.opts.providers },
+      {
+        output: (stream, line) => this.log(stream, line),
+        message: (msg) => this.onMessage(msg),
+        spawnFailed: (err) => this.end({ status: 'failed', error: `the run process could not start: ${err.message}` }),
+        closed: (code, signal) => this.end({ status: 'failed', error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }),
+      },
+    );
+  }
+
+  /** The pid of the attempt's run process, while it has one. */
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  /** Appends a log line of this run (nothing once the attempt ended). */
+  log(stream: string, text: string): void {
+    if (!this.ended) this.res.logs.append(this.runId, this.botId, stream, text);
+  }
+
+  /** Leaves the worker without an outcome: the run was not ours to start after all. */
+  abandon(): void {
+    clearTimeout(this.timer);
+    this.codeAbort.abort();
+    this.ended = true;
+    this.leave(false);
+  }
+
+  /**
+   * Ends the attempt with `outcome` and stops its work on the worker; resolves once that is sure:
+   * a worker serving no other run is killed (and awaited), else it is told to abort this run.
+   */
+  async stop(outcome: AttemptOutcome): Promise<void> {
+    // End first, so the worker's exit is not reported as unexpected.
+    await this.end(outcome);
+  }
+
+  private end(outcome: AttemptOutcome): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    clearTimeout(this.timer);
+    this.codeAbort.abort();
+    this.onEnd(this, outcome);
+    this.ended = true;
+    return this.leave(outcome.status !== 'completed');
+  }
+
+  /** Leaves the worker; with `abort`, makes sure the run's work stops (see `stop`). */
+  private leave(abort: boolean): Promise<void> {
+    const w = this.worker;
+    if (!w) return Promise.resolve();
+    w.release(this.runId, abort && w.load > 1);
+    const kill = abort && w.load === 0 && w.alive;
+    this.onLeft(w, kill);
+    return kill ? w.kill() : Promise.resolve();
+  }
+
+  /** Answers a request of this run's child; nothing once the attempt ended. */
+  private reply(msg: ParentMessage): void {
+    if (!this.ended) this.worker?.send(this.runId, msg);
+  }
+
+  private onMessage(msg: ChildMessage): void {
+    if (this.ended) return;
+    switch (msg.type) {
+      case 'log':
+        this.log(msg.stream, msg.text);
+        return;
+      case 'usage':
+        this.tokensIn += msg.tokensIn;
+        this.tokensOut += msg.tokensOut;
+        return;
+      case 'tool':
+        this.toolCalls++;
+        this.log('tool', `🔧 ${msg.tool} ${msg.args} · ${msg.durationMs} ms · ${msg.ok ? 'ok' : `error: ${msg.error ?? 'failed'}`}`);
+        return;
+      case 'result': {
+        let recorded: ReturnType<RunEngineResources['results']['record']>;
+        try {
+          recorded = this.res.results.record(this.botId, this.runId, msg.item);
+        } catch (err) {
+          this.res.log.error({ err, runId: this.runId }, 'could not record a result');
+          this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'the result could not be stored' });
+          return;
+        }
+        const { result, isNew } = recorded;
+        if (!this.found.has(result.id)) {
+          this.found.add(result.id);
+          if (isNew) this.newFound++;
+        }
+        this.reply({ type: 'result.recorded', requestId: msg.requestId, resultId: result.id, isNew });
+        return;
+      }
+      case 'code': {
+        if (!this.tools.includes('code')) {
+          this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
+          return;
+        }
+        runSandboxedCode(msg.source, this.worker!.docsPath, { signal: this.codeAbort.signal }).then(
+          (outcome) => this.reply({ type: 'code.finished', requestId: msg.requestId, outcome }),
+          (err: Error) => this.reply({ type: 'request.failed', requestId: msg.requestId, error: err.message }),
+        );
+        return;
+      }
+      case 'done':
+        this.end({ status: 'completed', output: msg.output });
+        return;
+      case 'fail':
+        this.log('stderr', msg.error);
+        this.end({ status: 'failed', error: msg.error });
+        return;
+      default:
+        this.res.log.warn({ msg }, 'unknown message from run process');
+    }
+  }
+}
