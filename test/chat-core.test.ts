@@ -238,11 +238,11 @@ describe('the core and delivery over a real engine', () => {
     return { sender, posts, edits };
   }
 
-  for (const when of ['inside the runner’s call', 'a tick after it'] as const) {
+  for (const when of ['as the bus delivers them', 'a tick later still'] as const) {
     it(`cards and subscribers get each run once whether events come ${when}`, async () => {
       const bus = t.engine.bus;
       const emit = bus.emit.bind(bus);
-      if (when === 'a tick after it') {
+      if (when === 'a tick later still') {
         bus.emit = <K extends EngineEventName>(e: K, p: EngineEvents[K]) => void setImmediate(() => emit(e, p));
       }
       try {
@@ -262,7 +262,7 @@ describe('the core and delivery over a real engine', () => {
         await expect.poll(() => edits.at(-1)?.text ?? posts[0]!.text).toMatch(new RegExp(`run #${runId} completed`));
         expect(posts.map((p) => p.chatId)).toEqual(['1', 'ops']);
 
-        // A run that ends inside startRun: its card is drawn as the outcome; the other chat gets it once.
+        // A run that fails at once: its card ends as the failure; the other chat gets it once.
         const broken = t.engine.createBot({ name: `Broken ${when}`, prompt: 'x' });
         fs.rmSync(broken.docsPath, { recursive: true, force: true });
         fs.writeFileSync(broken.docsPath, 'not a folder');
@@ -272,7 +272,10 @@ describe('the core and delivery over a real engine', () => {
         await delivery.answer('1', failed, (m) => sender.post({ chatId: '1' }, m), { chatId: '1' });
         await expect.poll(() => posts.length).toBe(4);
         expect(posts.slice(2).map((p) => p.chatId).sort()).toEqual(['1', 'ops']);
-        expect(posts.slice(2).every((p) => /failed/.test(p.text))).toBe(true);
+        const cardPost = posts.slice(2).find((p) => p.chatId === '1')!;
+        const shown = () => edits.filter((e) => e.id === cardPost.id).at(-1)?.text ?? cardPost.text;
+        await expect.poll(shown).toMatch(/failed/);
+        expect(posts.find((p) => p.chatId === 'ops' && p.id > 2)!.text).toMatch(/failed/);
         await new Promise((r) => setTimeout(r, 50));
         expect(posts).toHaveLength(4);
         await delivery.stop();

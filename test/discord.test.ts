@@ -242,11 +242,11 @@ describe('Discord: creating and running bots', () => {
     const mark = fake.calls.length;
     const card = await slash('run', { bot: 'scout', input: 'size 43' });
     expect(card.ack).toBe(4);
-    expect(card.content).toMatch(/^🏃 \*\*🤖 Scout\*\* · run #\d+ running · 0 s/);
+    expect(card.content).toMatch(/^▶ \*\*🤖 Scout\*\* · run #\d+ running · 0 s/);
     const runId = runIdOf(card);
     expect(card.buttons).toEqual([['⏹ Stop', `cancel:${runId}`], ['📜 Logs', expect.stringMatching(/^logs:\d+$/)]]);
     expect(t.engine.runner.get(runId)).toMatchObject({ trigger: `discord:${ALICE}`, input: 'size 43' });
-    const outcome = await becomes(card, new RegExp(`^✅ \\*\\*🤖 Scout\\*\\* · run #${runId} completed in`));
+    const outcome = await becomes(card, new RegExp(`^✓ \\*\\*🤖 Scout\\*\\* · run #${runId} completed in`));
     expect(outcome.embeds[0]!.description).toBe('```\nPrompt: Find *cheap* Nike Air Max\nInput: size 43\n```');
     expect(buttonsOf(outcome).map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
     expect(fake.calls.filter((c) => c.seq >= mark && c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${card.ref.token}`)).toEqual([]);
@@ -261,7 +261,7 @@ describe('Discord: creating and running bots', () => {
     const ref = fake.buttonPress({ customId: `cancel:${runId}`, userId: ALICE, channelId: CHANNEL, messageId: card.messageId! });
     const ack = await callbackOf(ref);
     expect(ack.body).toEqual({ type: 6 }); // acknowledged; the card speaks for itself
-    const shown = await becomes(card, new RegExp(`^⏹ \\*\\*🤖 Sleepy\\*\\* · run #${runId} cancelled`));
+    const shown = await becomes(card, new RegExp(`^■ \\*\\*🤖 Sleepy\\*\\* · run #${runId} cancelled`));
     expect(shown.embeds[0]!.description).toContain(`stopped from discord by user ${ALICE}`);
     expect(fake.answersTo(ref)).toEqual([]);
   });
@@ -294,7 +294,7 @@ describe('Discord: creating and running bots', () => {
 
   it('/logs shows the tail of the last run; 🔄 Refresh redraws it in place', async () => {
     const logs = await slash('logs', { bot: 'Scout' });
-    expect(logs.content).toMatch(/\*\*🤖 Scout\*\* · run #\d+ ✅ completed/);
+    expect(logs.content).toMatch(/\*\*🤖 Scout\*\* · run #\d+ ✓ completed/);
     expect(logs.embeds[0]!.description).toMatch(/^```\n[\s\S]*echo: composing the answer[\s\S]*\n```$/);
     const refreshed = await press(logs, /Refresh/);
     expect(refreshed).toMatchObject({ ack: 7, messageId: logs.messageId });
@@ -364,7 +364,7 @@ describe('Discord: pipelines', () => {
     const [step] = channelPosts(OPS, mark);
     expect(step!.body.content).toMatch(/\*\*🤖 Scribe\*\* · run #\d+/);
     const id = (step!.response as APIMessage).id;
-    await expect.poll(() => now(id).content, { timeout: 10_000 }).toMatch(/✅ \*\*🤖 Scribe\*\* · run #\d+ completed[\s\S]*🧩 Nightly · step 1\/1/);
+    await expect.poll(() => now(id).content, { timeout: 10_000 }).toMatch(/✓ \*\*🤖 Scribe\*\* · run #\d+ completed[\s\S]*🧩 Nightly · step 1\/1/);
     expect(fake.calls.some((c) => c.method === 'PATCH' && c.path === `/channels/${OPS}/messages/${id}`)).toBe(true);
   });
 });
@@ -461,7 +461,7 @@ describe('Discord: runs come back to chat', () => {
     const run = (await t.api('POST', `/api/bots/${bot.id}/run`, { input: 'from the dashboard' })).body;
     const posted = await fake.waitForCall((c) => c.seq >= mark && c.method === 'POST' && c.path === `/channels/${OPS}/messages`, 10_000);
     expect(posted.status).toBe(200);
-    expect(posted.body.content).toMatch(new RegExp(`✅ \\*\\*🤖 Watched\\*\\* · run #${run.id} completed .*\\(from the dashboard\\)`));
+    expect(posted.body.content).toMatch(new RegExp(`✓ \\*\\*🤖 Watched\\*\\* · run #${run.id} completed .*\\(from the dashboard\\)`));
     expect(posted.body.embeds[0].description).toContain('Input: from the dashboard');
     expect(posted.body.allowed_mentions).toEqual({ parse: [] });
   });
@@ -485,9 +485,9 @@ describe('Discord: runs come back to chat', () => {
     fs.rmSync(bot.docsPath, { recursive: true, force: true });
     fs.writeFileSync(bot.docsPath, 'not a folder');
     const card = await slash('run', { bot: 'Broken' });
-    expect(card.content).toMatch(/❌ \*\*🤖 Broken\*\* · run #\d+ failed/);
-    expect(card.embeds[0]!.description).toContain('the run process could not be prepared');
     expect(card.ephemeral).toBe(false);
+    const shown = await becomes(card, /^✗ \*\*🤖 Broken\*\* · run #\d+ failed/);
+    expect(shown.embeds[0]!.description).toContain('the run process could not be prepared');
   });
 
   it('run output cannot break out of its code block (```` in it, then a heading and a masked link)', async () => {

@@ -284,14 +284,14 @@ describe('Telegram: a run has one live card', () => {
     createBot('Runner', 'Look for shoes');
     const mark = tg.calls.length;
     const card = await type('/run runner size 43');
-    expect(card.text).toMatch(/^(⏳|🏃) 🤖 Runner · run #\d+ (queued|running)/);
+    expect(card.text).toMatch(/^(⏳|▶) 🤖 Runner · run #\d+ (queued|running)/);
     expect(card.buttons).toEqual([[['⏹ Stop', `cancel:${runIdOf(card)}`], ['📜 Logs', expect.stringMatching(/^logs:\d+$/)]]]);
     const runId = runIdOf(card);
     expect(t.engine.runner.get(runId)).toMatchObject({ input: 'size 43', trigger: `telegram:${ALICE}` });
 
     const outcome = await editedTo(card, /completed/);
     const shown = current(card);
-    expect(shown.text).toMatch(new RegExp(`^✅ 🤖 Runner · run #${runId} completed in [\\d.]+ (ms|s) · \\d+ tokens · \\$0\\n`));
+    expect(shown.text).toMatch(new RegExp(`^✓ 🤖 Runner · run #${runId} completed in [\\d.]+ (ms|s) · \\d+ tokens · \\$0\\n`));
     expect(shown.text).toContain('Prompt: Look for shoes\nInput: size 43');
     expect(outcome.payload.text).toMatch(/<pre>Prompt: Look for shoes\nInput: size 43<\/pre>/);
     expect(shown.text).toContain('🆕 1 new result');
@@ -318,9 +318,9 @@ describe('Telegram: a run has one live card', () => {
     const mark = tg.calls.length;
     const card = await type('/run Broken');
     const runId = runIdOf(card);
+    await expect.poll(() => current(card).text, { timeout: 10_000 }).toMatch(new RegExp(`^✗ 🤖 Broken · run #${runId} failed`));
     expect(t.engine.runner.get(runId).status).toBe('failed');
-    expect(card.text).toMatch(new RegExp(`❌ 🤖 Broken · run #${runId} failed`));
-    expect(card.text).toContain('the run process could not be prepared');
+    expect(current(card).text).toContain('the run process could not be prepared');
     const marker = await settle();
     expect(sentTo(ALICE, mark, marker.call.seq).filter((m) => m.text.includes(`run #${runId}`))).toHaveLength(1);
   });
@@ -407,7 +407,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
 
     slowClock.advance(3000);
     await expect.poll(() => edits().length).toBe(1);
-    expect(text()).toMatch(new RegExp(`^🏃 🤖 Slowpoke · run #${runId} running · 3 s\\n› `));
+    expect(text()).toMatch(new RegExp(`^▶ 🤖 Slowpoke · run #${runId} running · 3 s\\n› `));
     expect(edits()[0]!.payload.reply_markup).toMatchObject({ inline_keyboard: [[{ text: '⏹ Stop' }, { text: '📜 Logs' }]] });
 
     // It ends: the outcome waits out its 3 s after the last edit, then takes the card's place.
@@ -416,7 +416,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
     await settleSlow();
     expect(edits()).toHaveLength(1);
     slowClock.advance(1);
-    await expect.poll(() => text()).toMatch(new RegExp(`^✅ 🤖 Slowpoke · run #${runId} completed in`));
+    await expect.poll(() => text()).toMatch(new RegExp(`^✓ 🤖 Slowpoke · run #${runId} completed in`));
     expect(edits()).toHaveLength(2);
     expect(edits()[1]!.payload.reply_markup).toMatchObject({ inline_keyboard: [[{ text: '▶ Run again' }, { text: '📜 Logs' }]] });
     const sent = fake.calls.filter((c) => c.seq >= mark && ['sendMessage', 'sendDocument'].includes(c.method) && c.payload.chat_id === FORUM);
@@ -440,7 +440,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
     const answer = await fake.waitForCall('answerCallbackQuery', (p) => p.callback_query_id === callbackQueryId);
     expect(answer.payload.text).toBe('⏹ Stopped');
     const edit = await fake.waitForCall('editMessageText', (p, c) => p.message_id === messageId && c.ok === true);
-    expect((edit.result as TgMessage).text).toMatch(new RegExp(`^⏹ 🤖 Sleepy · run #${runId} cancelled`));
+    expect((edit.result as TgMessage).text).toMatch(new RegExp(`^■ 🤖 Sleepy · run #${runId} cancelled`));
     expect((edit.result as TgMessage).text).toContain(`stopped from telegram by user ${BOB}`);
     await settleSlow();
     expect(fake.calls.filter((c) => c.seq >= mark && c.method === 'sendMessage' && c.payload.chat_id === BOB && /cancelled/.test(String(c.payload.text)))).toEqual([]);
@@ -499,7 +499,7 @@ describe('Telegram: lists, logs and settings', () => {
 
   it('/logs shows the tail of the last run; 🔄 Refresh redraws it in place, even for a long log', async () => {
     const logs = await type('/logs Runner');
-    expect(logs.text).toMatch(/🤖 Runner · run #\d+ ✅ completed/);
+    expect(logs.text).toMatch(/🤖 Runner · run #\d+ ✓ completed/);
     expect(logs.text).toContain('echo: composing the answer');
     expect(logs.html).toMatch(/<pre>[\s\S]*\[system\] completed<\/pre>/);
     const { answer } = await press(logs, /Refresh/);
@@ -552,14 +552,15 @@ describe('Telegram: lists, logs and settings', () => {
     expect(reply.text).toContain('🤖 Finder — latest 1 result');
     expect(reply.text).toContain('Nike Air Max 90 <size 43>');
     expect(reply.html).toContain('<b><a href="https://example.com/item?id=1&amp;x=2">Nike Air Max 90 &lt;size 43&gt;</a></b>');
-    expect((await type('/results Presser')).text).toBe('🤖 Presser has no results yet.');
+    createBot('Empty');
+    expect((await type('/results Empty')).text).toBe('🤖 Empty has no results yet.');
   });
 
   it('/status shows runs, schedule, success rate, last run and this chat’s subscription; its Pause button pauses the bot', async () => {
     const status = await type('/status Runner');
     expect(status.text).toMatch(/Runs: 1 \(1 completed\) · success rate 100%/);
     expect(status.text).toContain('Schedule: none');
-    expect(status.text).toMatch(/Last run: ✅ #\d+ completed just now/);
+    expect(status.text).toMatch(/Last run: ✓ #\d+ completed just now/);
     expect(status.text).toContain('This chat gets: only the runs started here');
     const { answer, mark } = await press(status, /Pause/);
     expect(answer.text).toBe('⏸ Paused');
@@ -648,7 +649,7 @@ describe('Telegram: subscriptions', () => {
     await t.waitForRun(good.id);
     const bad = t.engine.startRun(broken.id, { trigger: 'manual' });
     const posted = await botSays(BOB, mark, /Flaky · run #\d+ failed/);
-    expect(posted.text).toMatch(new RegExp(`❌ 🤖 Flaky · run #${bad.id} failed.* \\(from the dashboard\\)`));
+    expect(posted.text).toMatch(new RegExp(`✗ 🤖 Flaky · run #${bad.id} failed.* \\(from the dashboard\\)`));
     expect(posted.buttons.flat().map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
 
     t.engine.subscriptions.subscribe(ok.id, 'telegram', String(BOB), { policy: 'new' });
@@ -737,7 +738,7 @@ describe('Telegram: pipelines', () => {
     const step2 = await botSays(ALICE, mark, /Writer · run #\d+/);
     expect(started.call.seq).toBeLessThan(step1.call.seq);
     await editedTo(step2, /completed/);
-    expect(current(step1).text).toMatch(/✅ 🤖 Researcher · run #\d+ completed.*\n🧩 Blog Post · step 1\/2/);
+    expect(current(step1).text).toMatch(/✓ 🤖 Researcher · run #\d+ completed.*\n🧩 Blog Post · step 1\/2/);
     expect(current(step2).text).toMatch(/🧩 Blog Post · step 2\/2/);
     expect(t.engine.runner.get(runIdOf(step1)).input).toBe('about owls');
     expect(t.engine.runner.get(runIdOf(step2)).input).toContain('Input: about owls');

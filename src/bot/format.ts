@@ -5,7 +5,7 @@
 import type { BotSummary } from '../engine/bots.ts';
 import type { BotRow, ResultRow } from '../engine/db/schema.ts';
 import type { RunStatus } from '../engine/run-status.ts';
-import { assertNever } from '../engine/run-status.ts';
+import { assertNever, RUN_STATUS_TABLE } from '../engine/run-status.ts';
 import { code, excerpt, type Block, type Button, type Span } from './message.ts';
 
 /** `🛒 eBay-Scout` */
@@ -13,33 +13,17 @@ export function botLabel(bot: Pick<BotRow, 'emoji' | 'name'>): string {
   return `${bot.emoji} ${bot.name}`;
 }
 
-/** The icon of a run status. */
+/** The icon of a run status, from the one status table. */
 export function statusIcon(status: RunStatus): string {
-  switch (status) {
-    case 'queued':
-      return '⏳';
-    case 'running':
-      return '🏃';
-    case 'completed':
-      return '✅';
-    case 'failed':
-      return '❌';
-    case 'cancelled':
-      return '⏹';
-    case 'interrupted':
-      return '⚠️';
-    default:
-      return assertNever(status);
-  }
+  return RUN_STATUS_TABLE[status].icon;
 }
 
 /** The icon of a bot's state in lists. */
 export function botStateIcon(state: BotSummary['status']): string {
   switch (state) {
     case 'running':
-      return '🏃';
     case 'queued':
-      return '⏳';
+      return RUN_STATUS_TABLE[state].icon;
     case 'paused':
       return '⏸';
     case 'idle':

@@ -41,6 +41,11 @@ function originWords(trigger: string): string {
   return '';
 }
 
+/** ` · attempt 2 of 3` for a run its bot retries; empty for a run of one attempt. */
+function attempt(run: Pick<RunRow, 'attempt' | 'maxAttempts'>): string {
+  return run.maxAttempts > 1 ? ` · attempt ${run.attempt} of ${run.maxAttempts}` : '';
+}
+
 /** The file name of a run's full output: `scout-run-12.txt`. */
 export function outputFileName(bot: Pick<BotRow, 'name'>, runId: number): string {
   const slug = bot.name.normalize('NFKD').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase() || 'bot';
@@ -62,7 +67,7 @@ export function runCard(f: CardFacts): Message {
       run.status === 'queued'
         ? `queued${f.queuedAhead ? ` (after ${f.queuedAhead} more)` : ''}`
         : `running · ${elapsed(f.elapsedMs ?? 0)}`;
-    blocks.push(line(`${statusIcon(run.status)} `, bold(botLabel(bot)), ` · run #${run.id} ${where}`));
+    blocks.push(line(`${statusIcon(run.status)} `, bold(botLabel(bot)), ` · run #${run.id} ${where}${attempt(run)}`));
     if (step) blocks.push(step);
     if (f.lastLine) blocks.push(line('› ', excerpt(f.lastLine, 200)));
     return {
@@ -83,6 +88,7 @@ export function runCard(f: CardFacts): Message {
       `${statusIcon(run.status)} `,
       bold(botLabel(bot)),
       ` · run #${run.id} ${run.status}`,
+      attempt(run),
       run.durationMs != null ? ` in ${duration(run.durationMs)}` : '',
       f.live ? '' : originWords(run.trigger),
       tokens > 0 ? ` · ${tokens} tokens${price ? ` · ${price}` : ''}` : '',

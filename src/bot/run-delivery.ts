@@ -113,6 +113,7 @@ export class RunDelivery {
     this.offs = [
       bus.on('run.queued', (e) => this.later(() => this.onQueued(e.runId))),
       bus.on('run.started', (e) => this.touch(e.runId)),
+      bus.on('run.retrying', (e) => this.touch(e.runId)),
       bus.on('run.log', (e) => this.touch(e.runId, e.text)),
       // Subscribers are served a tick later: by then a command that started the run in a chat has
       // claimed it for its card, however the event came (inside startRun, or after it).

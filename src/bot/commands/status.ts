@@ -1,4 +1,5 @@
 import type { BotRow } from '../../engine/db/schema.ts';
+import { FINAL_RUN_STATUSES, successRate } from '../../engine/run-status.ts';
 import { nextRunAt } from '../../engine/scheduler.ts';
 import { POLICY_LABELS } from '../../engine/subscriptions.ts';
 import { ago, botButtons, botLabel, botStateIcon, duration, fromNow, scheduleSpans, statusIcon } from '../format.ts';
@@ -10,10 +11,8 @@ function statusOf(ctx: CommandContext, row: BotRow): Message {
   const { engine, caller } = ctx;
   const bot = engine.bots.summarize(row);
   const counts = engine.runner.statusCounts(bot.id);
-  const finished = (counts.completed ?? 0) + (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.interrupted ?? 0);
-  const rate = finished > 0 ? `${Math.round(((counts.completed ?? 0) / finished) * 100)}%` : '–';
-  const byStatus = (['completed', 'failed', 'cancelled', 'interrupted'] as const)
-    .filter((s) => counts[s])
+  const rate = successRate(counts);
+  const byStatus = FINAL_RUN_STATUSES.filter((s) => counts[s])
     .map((s) => `${counts[s]} ${s}`)
     .join(', ');
   const [last] = engine.runner.listForBot(bot.id, 1);
@@ -26,7 +25,7 @@ function statusOf(ctx: CommandContext, row: BotRow): Message {
     ...(bot.description ? [line(bot.description)] : []),
     line('Model: ', bot.model),
     line('Schedule: ', ...scheduleSpans(bot.schedule), bot.paused && bot.schedule ? ' — paused' : next ? ` · next run ${fromNow(next)}` : ''),
-    line(`Runs: ${bot.runCount}${byStatus ? ` (${byStatus})` : ''} · success rate ${rate}`),
+    line(`Runs: ${bot.runCount}${byStatus ? ` (${byStatus})` : ''} · success rate ${rate === null ? '–' : `${rate}%`}`),
     line(`Results: ${bot.resultCount}`),
     line(
       'Last run: ',
