@@ -400,13 +400,13 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
     const text = () => (fake.messages.get(`${FORUM}:${messageId}`) as TgMessage).text!;
 
     // Log lines come in, but within 3 s of posting the card is not edited.
-    await expect.poll(() => slow.engine.runner.logs(runId).length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => slow.engine.runner.logs(runId).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     expect(edits()).toHaveLength(0);
     const typing = await fake.waitForCall('sendChatAction', (p) => p.chat_id === FORUM);
     expect(typing.payload).toMatchObject({ action: 'typing', message_thread_id: 7 });
 
     slowClock.advance(3000);
-    await expect.poll(() => edits().length).toBe(1);
+    await expect.poll(() => edits().length, { timeout: 10_000 }).toBe(1);
     expect(text()).toMatch(new RegExp(`^▶ 🤖 Slowpoke · run #${runId} running · 3 s\\n› `));
     expect(edits()[0]!.payload.reply_markup).toMatchObject({ inline_keyboard: [[{ text: '⏹ Stop' }, { text: '📜 Logs' }]] });
 
@@ -416,7 +416,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
     await settleSlow();
     expect(edits()).toHaveLength(1);
     slowClock.advance(1);
-    await expect.poll(() => text()).toMatch(new RegExp(`^✓ 🤖 Slowpoke · run #${runId} completed in`));
+    await expect.poll(() => text(), { timeout: 10_000 }).toMatch(new RegExp(`^✓ 🤖 Slowpoke · run #${runId} completed in`));
     expect(edits()).toHaveLength(2);
     expect(edits()[1]!.payload.reply_markup).toMatchObject({ inline_keyboard: [[{ text: '▶ Run again' }, { text: '📜 Logs' }]] });
     const sent = fake.calls.filter((c) => c.seq >= mark && ['sendMessage', 'sendDocument'].includes(c.method) && c.payload.chat_id === FORUM);

@@ -71,14 +71,25 @@ function setupCard(engine: Engine, bot: BotRow, headline: 'created' | 'changed')
   };
 }
 
+function chunk<T>(items: T[], size: number): T[][] {
+  const rows: T[][] = [];
+  for (let i = 0; i < items.length; i += size) rows.push(items.slice(i, i + size));
+  return rows;
+}
+
 /** The template picker of `/newbot` without arguments. */
-function templatePicker(ctx: CommandContext): Message {
+function templatePicker(): Message {
   return {
     blocks: [line('Let’s make a bot. Start from a template, or from scratch:')],
+    // One row per template and one for "from scratch": Discord shows five rows, so the templates
+    // share rows once there are more than four.
     buttons: [
-      ...BOT_TEMPLATES.map((t) => [{ label: `${t.emoji} ${t.name} — ${t.description}`, action: `nbtpl:${t.id}`, style: 'secondary' as const }]),
+      ...chunk(
+        BOT_TEMPLATES.map((t) => ({ label: `${t.emoji} ${t.name}${BOT_TEMPLATES.length <= 4 ? ` — ${t.description}` : ''}`, action: `nbtpl:${t.id}`, style: 'secondary' as const })),
+        Math.ceil(BOT_TEMPLATES.length / 4),
+      ),
       [{ label: '✏️ From scratch', action: 'nbscratch:-', style: 'primary' as const }],
-    ].slice(0, ctx.caller.platform === 'discord' ? 5 : undefined),
+    ],
   };
 }
 
@@ -114,7 +125,7 @@ export const newbotCommand: Command = {
       const bot = createBot(ctx, { name: args.name ?? freeName(ctx.engine, t.name), prompt: args.prompt ?? t.prompt, template: t });
       return setupCard(ctx.engine, bot, 'created');
     }
-    if (!args.name) return templatePicker(ctx);
+    if (!args.name) return templatePicker();
     if (!args.prompt) {
       if (!ctx.canAsk) throw new AppError('VALIDATION_FAILED', `A new bot needs a name and a prompt. Usage: ${ctx.usage('newbot')}`);
       if (ctx.engine.bots.findByName(args.name)) return askName(ctx, `A bot named "${args.name}" already exists. What should the new bot be called? (or /cancel)`);
