@@ -21,6 +21,7 @@ import { scheduleCommand } from './schedule.ts';
 import { statusCommand } from './status.ts';
 import { stopCommand } from './stop.ts';
 import { subscribeCommand } from './subscribe.ts';
+import { taskCommand } from './task.ts';
 import type { Command, Param } from './types.ts';
 import { unlinkCommand } from './unlink.ts';
 import { unsubscribeCommand } from './unsubscribe.ts';
@@ -56,6 +57,7 @@ export const COMMANDS: Command[] = [
   pipelinesCommand,
   runpipelineCommand,
   deleteCommand,
+  taskCommand,
   cancelCommand,
   help,
   // Telegram opens every chat with /start.

@@ -10,7 +10,7 @@ import { Bot, GrammyError } from 'grammy';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
 import type { Engine } from '../../engine/engine.ts';
-import type { ChatAdapter } from '../adapter.ts';
+import type { ChatAdapter, ChatObserver } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
 import { DEFAULT_RETRY_DELAYS_MS } from '../retry.ts';
 import { RunDelivery, type DeliveryOptions } from '../run-delivery.ts';
@@ -31,6 +31,8 @@ export interface TelegramOptions {
   delivery?: DeliveryOptions;
   /** Webhook mode: the route Telegram posts to (set with `TELEGRAM_WEBHOOK_URL`); long polling without it. */
   webhook?: TelegramWebhook;
+  /** Hears of every message sent (metrics). */
+  observer?: ChatObserver;
 }
 
 /** The update types the bot asks for (https://core.telegram.org/bots/api#getupdates `allowed_updates`). */
@@ -60,6 +62,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   // 429s wait for `retry_after`; server and network errors are left to the caller (polling and
   // the sender retry those themselves, with logging).
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 120, rethrowInternalServerErrors: true, rethrowHttpErrors: true }));
+  const link = watchApi(bot, opts.observer);
   const sender = new TelegramSender(bot.api, { delaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, signal: abort.signal, log });
   const delivery = new RunDelivery(engine, sender, log, opts.delivery);
   const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'TELEGRAM_ALLOWED_USERS', log, canAsk: true, runs: delivery });
@@ -87,6 +90,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
         if (webhook) {
           webhook.attach(bot);
           await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: ALLOWED_UPDATES }, abort.signal as Parameters<Bot['api']['setWebhook']>[2]);
+          link.webhookSet = true;
           log.info({ username: bot.botInfo.username, url: webhook.url, allowedUsers: allowedUsers.length }, `Telegram bot @${bot.botInfo.username} takes commands by webhook`);
           ready();
           return;
@@ -132,6 +136,13 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   await Promise.race([started, sleep(10_000, undefined, { ref: false })]);
   let stopped: Promise<void> | undefined;
   return {
+    status: () => {
+      if (webhook) {
+        const connected = link.webhookSet && !abort.signal.aborted;
+        return { platform: 'telegram', connected, ...(connected ? {} : { detail: 'the webhook is not set' }) };
+      }
+      return { platform: 'telegram', connected: bot.isRunning() && !link.pollError, ...(link.pollError ? { detail: link.pollError } : bot.isRunning() ? {} : { detail: 'not polling' }) };
+    },
     stop() {
       stopped ??= (async () => {
         abort.abort(); // also ends a wait on the API (a 429's retry_after), the menu's request and pending retries
@@ -156,4 +167,27 @@ async function publishCommands(bot: Bot, core: CommandCore, log: Logger, signal:
   } catch (err) {
     if (!signal.aborted) log.warn({ err }, 'could not publish the Telegram command menu (setMyCommands)');
   }
+}
+
+/**
+ * Watches the Bot API calls (a grammY transformer, https://grammy.dev/advanced/transformers): the
+ * `send*` methods (not `sendChatAction`) count as messages sent or failed, and the outcome of the
+ * last `getUpdates` says whether polling reaches Telegram.
+ */
+function watchApi(bot: Bot, observer: ChatObserver | undefined): { pollError: string | undefined; webhookSet: boolean } {
+  const link: { pollError: string | undefined; webhookSet: boolean } = { pollError: undefined, webhookSet: false };
+  bot.api.config.use(async (prev, method, payload, signal) => {
+    const counted = observer && method.startsWith('send') && method !== 'sendChatAction';
+    try {
+      const res = await prev(method, payload, signal);
+      if (method === 'getUpdates') link.pollError = res.ok ? undefined : `getUpdates failed: ${res.description}`;
+      if (counted) observer.message('telegram', res.ok ? 'sent' : 'failed');
+      return res;
+    } catch (err) {
+      if (method === 'getUpdates' && !signal?.aborted) link.pollError = `getUpdates failed: ${(err as Error).message}`;
+      if (counted) observer.message('telegram', 'failed');
+      throw err;
+    }
+  });
+  return link;
 }
