@@ -858,3 +858,19 @@ describe('Telegram: mistakes, strangers and failures', () => {
     await second.stop();
   });
 });
+
+describe('Telegram: swarm tasks', () => {
+  it('a task started with /task in a group posts its outcome there once, when it ends', async () => {
+    for (const [name, role] of [['Haiku-Planner', 'planner'], ['Haiku-Poet', 'executor'], ['Haiku-Critic', 'evaluator']] as const) {
+      t.engine.swarm.enrol({ bot: createBot(name).id, role }, 'test');
+    }
+    const mark = tg.calls.length;
+    const started = await type('/task Write a haiku\nAbout bots that work together.', { chatId: GROUP, fromId: BOB });
+    const id = Number(/task #(\d+)/.exec(started.text)![1]);
+    expect(started.call.payload.reply_parameters).toMatchObject({ message_id: expect.any(Number) });
+    const outcome = await botSays(GROUP, mark, new RegExp(`Task #${id} Write a haiku — Completed`), 30_000);
+    expect(outcome.text).toContain('✅ Verdict: pass');
+    const marker = await settle(GROUP, BOB);
+    expect(sentTo(GROUP, mark, marker.call.seq).filter((m) => m.text.includes(`Task #${id} `))).toHaveLength(1);
+  });
+});

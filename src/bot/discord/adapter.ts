@@ -13,6 +13,7 @@ import type { ChatAdapter, ChatObserver } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
 import { DEFAULT_RETRY_DELAYS_MS } from '../retry.ts';
 import { RunDelivery, type DeliveryOptions } from '../run-delivery.ts';
+import { TaskDelivery } from '../task-delivery.ts';
 import { slashCommands } from './definitions.ts';
 import { onAutocomplete, onButton, onChatInput } from './interactions.ts';
 import { DiscordSender } from './sender.ts';
@@ -49,6 +50,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   const abort = new AbortController();
   const sender = new DiscordSender(client, { delaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, signal: abort.signal, log });
   const delivery = new RunDelivery(engine, sender, log, opts.delivery);
+  const tasks = new TaskDelivery(engine, sender, log);
   const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'DISCORD_ALLOWED_USERS', log, runs: delivery });
 
   client.on(Events.InteractionCreate, (i) => {
@@ -64,6 +66,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
 
   delivery.start();
+  tasks.start();
   const connecting = (async () => {
     let delay = 1000;
     while (!abort.signal.aborted) {
@@ -120,6 +123,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
         await client.destroy();
         await connecting;
         await delivery.stop();
+        await tasks.stop();
         log.info('Discord bot stopped');
       })();
       return stopped;

@@ -14,6 +14,7 @@ import type { ChatAdapter, ChatObserver } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
 import { DEFAULT_RETRY_DELAYS_MS } from '../retry.ts';
 import { RunDelivery, type DeliveryOptions } from '../run-delivery.ts';
+import { TaskDelivery } from '../task-delivery.ts';
 import { allowList } from './auth.ts';
 import { buttons } from './buttons.ts';
 import { commands } from './commands.ts';
@@ -65,6 +66,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   const link = watchApi(bot, opts.observer);
   const sender = new TelegramSender(bot.api, { delaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, signal: abort.signal, log });
   const delivery = new RunDelivery(engine, sender, log, opts.delivery);
+  const tasks = new TaskDelivery(engine, sender, log);
   const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'TELEGRAM_ALLOWED_USERS', log, canAsk: true, runs: delivery });
 
   bot.use(allowList(core, sender, opts.refusalCooldownMs ?? 60_000));
@@ -74,6 +76,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   bot.catch((err) => log.error({ err: err.error, updateId: err.ctx.update.update_id }, 'a Telegram update could not be handled'));
 
   delivery.start();
+  tasks.start();
   let ready!: () => void;
   const started = new Promise<void>((resolve) => (ready = resolve));
   const webhook = opts.webhook;
@@ -152,6 +155,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
         await running;
         await menu;
         await delivery.stop();
+        await tasks.stop();
         log.info('Telegram bot stopped');
       })();
       return stopped;
