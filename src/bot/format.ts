@@ -46,6 +46,12 @@ export function botStateIcon(state: BotSummary['status']): string {
       return '⏳';
     case 'paused':
       return '⏸';
+    case 'waiting':
+      return '🔗';
+    case 'failed':
+      return '❌';
+    case 'scheduled':
+      return '⏰';
     case 'idle':
       return '💤';
     default:

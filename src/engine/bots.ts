@@ -1,15 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
-import { bots, runs, type BotRow } from './db/schema.ts';
+import { botState, BOT_STATE_KINDS, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
+import { bots, runs, triggers, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
-import type { EventBus } from './event-bus.ts';
+import type { EventBot, EventBus } from './event-bus.ts';
 import { parseModel, type ProviderName } from './providers/models.ts';
 import { notifySchema } from './notify/index.ts';
 import { parseScheduleSpec } from './schedule-spec.ts';
-import type { RunStatus } from './run-status.ts';
+import { ACTIVE_RUN_STATUSES, type RunStatus } from './run-status.ts';
+import { nextRunAt } from './scheduler.ts';
 
 /** The tools a bot may be given (seed 001's checkboxes). */
 export const TOOL_NAMES = ['web_search', 'web_fetch', 'files', 'code'] as const;
@@ -41,12 +43,43 @@ export type BotPatch = z.input<typeof botPatchSchema>;
 
 /** A bot with the figures the dashboard and chat show beside it. */
 export interface BotSummary extends BotRow {
-  status: 'running' | 'queued' | 'paused' | 'idle';
+  /** What a person reads about it (see {@link BotState}); `status` is its kind. */
+  state: BotState;
+  status: BotStateKind;
+  lastRunId: number | null;
   lastRunAt: number | null;
   lastRunStatus: RunStatus | null;
   resultCount: number;
   runCount: number;
+  /** When its schedule fires next (epoch ms); null when unscheduled, paused or unreadable. */
+  nextRunAt: number | null;
 }
+
+/** A request for one page of the bot grid: name search, state filter, 1-based page. */
+export interface BotPageQuery {
+  /** Part of the name, any case. */
+  q?: string;
+  status?: BotStateKind | null;
+  page?: number;
+  /** Bots per page, 1..200 (default {@link BOTS_PER_PAGE}). */
+  perPage?: number;
+}
+
+/** One page of the bot grid. */
+export interface BotPage {
+  bots: BotSummary[];
+  /** Bots that match the search and filter. */
+  total: number;
+  /** The page shown (1-based, clamped to 1..pages) and how many there are (at least 1). */
+  page: number;
+  pages: number;
+  perPage: number;
+  /** How many bots match the search in each state (for the filter). */
+  counts: Record<BotStateKind, number>;
+}
+
+/** Cards on one page of the dashboard's grid. */
+export const BOTS_PER_PAGE = 48;
 
 /** Converts zod issues into one {@link AppError} naming each bad field. */
 export function validationError(error: z.ZodError): AppError {
@@ -68,10 +101,48 @@ export class BotService {
     return this.db.select().from(bots).orderBy(bots.id).all();
   }
 
-  /** All bots with status, last run and counts (three queries, whatever the number of bots). */
+  /** All bots with state, last run and counts (grouped queries, whatever the number of bots). */
   listSummaries(): BotSummary[] {
-    const figures = this.figures(null);
-    return this.list().map((b) => withFigures(b, figures.get(b.id)));
+    return this.summaries(this.list());
+  }
+
+  /**
+   * One page of bots (oldest first) matching a name search and a state, with their summaries. Only
+   * the page's bots are counted (runs, results); the states of all matching bots come from four
+   * small queries (active runs, connections, last runs, bots), so the cost grows with the page,
+   * not the fleet.
+   */
+  listPage(query: BotPageQuery = {}): BotPage {
+    const perPage = Math.min(Math.max(Math.trunc(query.perPage ?? BOTS_PER_PAGE), 1), 200);
+    const needle = query.q ? nameKey(query.q) : '';
+    const light = this.db
+      .select({ id: bots.id, name: bots.name, nameKey: bots.nameKey, emoji: bots.emoji, paused: bots.paused, schedule: bots.schedule })
+      .from(bots)
+      .orderBy(bots.id)
+      .all()
+      .filter((b) => !needle || b.nameKey.includes(needle));
+    const facts = this.stateFacts(light, { detail: false });
+    const counts = Object.fromEntries(BOT_STATE_KINDS.map((k) => [k, 0])) as Record<BotStateKind, number>;
+    const matching: number[] = [];
+    for (const b of light) {
+      const kind = botState(facts(b)).kind;
+      counts[kind]++;
+      if (!query.status || query.status === kind) matching.push(b.id);
+    }
+    const pages = Math.max(1, Math.ceil(matching.length / perPage));
+    const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
+    const ids = matching.slice((page - 1) * perPage, page * perPage);
+    return { bots: this.summaries(this.rows(ids)), total: matching.length, page, pages, perPage, counts };
+  }
+
+  /** The bots with these ids (unknown ids are left out), oldest first. */
+  rows(ids: number[]): BotRow[] {
+    return ids.length === 0 ? [] : this.db.select().from(bots).where(inArray(bots.id, ids)).orderBy(bots.id).all();
+  }
+
+  /** Summaries of the bots with these ids (unknown ids are left out), oldest first. */
+  summarizeIds(ids: number[]): BotSummary[] {
+    return this.summaries(this.rows(ids));
   }
 
   /** @throws {AppError} BOT_NOT_FOUND */
@@ -86,33 +157,109 @@ export class BotService {
     return this.db.select().from(bots).where(eq(bots.nameKey, nameKey(name))).get();
   }
 
-  /** The bot with its status, last run and counts. */
+  /** The bot with its state, last run and counts. */
   summarize(bot: BotRow): BotSummary {
-    return withFigures(bot, this.figures(bot.id).get(bot.id));
+    return this.summaries([bot])[0]!;
   }
 
-  /** Run and result figures per bot, for one bot or (`null`) all: grouped queries, not one per bot. */
-  private figures(botId: number | null): Map<number, BotFigures> {
-    const only = botId === null ? sql`1 = 1` : sql`bot_id = ${botId}`;
-    const out = new Map<number, BotFigures>();
-    const get = (id: number) => {
-      let f = out.get(id);
-      if (!f) out.set(id, (f = { runCount: 0, running: 0, queued: 0, resultCount: 0, last: null }));
-      return f;
-    };
-    const runRows = this.db.all<{ bot_id: number; n: number; running: number; queued: number; last_id: number }>(
-      sql`select bot_id, count(*) as n, sum(status = 'running') as running, sum(status = 'queued') as queued, max(id) as last_id
-          from runs where ${only} group by bot_id`,
+  /**
+   * Tells the service where a queued run stands in the runner's queue (1-based, null when not
+   * waiting for a slot), for the `queued` state. The engine wires it to the runner.
+   */
+  useQueuePositions(position: (runId: number) => number | null): void {
+    this.queuePosition = position;
+  }
+
+  private queuePosition: (runId: number) => number | null = () => null;
+
+  /** Summaries of `rows`: their states plus run and result counts (grouped queries over these bots). */
+  private summaries(rows: BotRow[]): BotSummary[] {
+    if (rows.length === 0) return [];
+    const ids = rows.map((b) => b.id);
+    const facts = this.stateFacts(rows, { detail: true });
+    const inIds = sql.join(ids.map((id) => sql`${id}`), sql`, `);
+    const count = (table: 'runs' | 'results') =>
+      new Map(this.db.all<{ bot_id: number; n: number }>(sql`select bot_id, count(*) as n from ${sql.identifier(table)} where bot_id in (${inIds}) group by bot_id`).map((r) => [r.bot_id, r.n]));
+    const runCounts = count('runs');
+    const resultCounts = count('results');
+    return rows.map((b) => {
+      const f = facts(b);
+      const state = botState(f);
+      const last = f.lastRun;
+      return {
+        ...b,
+        state,
+        status: state.kind,
+        lastRunId: last?.id ?? null,
+        lastRunAt: last ? (last.startedAt ?? last.createdAt) : null,
+        lastRunStatus: last?.status ?? null,
+        resultCount: resultCounts.get(b.id) ?? 0,
+        runCount: runCounts.get(b.id) ?? 0,
+        nextRunAt: nextRunAt(b),
+      };
+    });
+  }
+
+  /**
+   * The facts {@link botState} decides from, for each of `list` (all bots, or a few), from four
+   * queries: the active runs (few, by the status index), the enabled connections, the bots they
+   * come from, and each bot's newest run (one index seek per bot). `detail` adds queue positions.
+   */
+  private stateFacts(
+    list: { id: number; paused: boolean; schedule: string | null }[],
+    opts: { detail: boolean },
+  ): (bot: { id: number; paused: boolean; schedule: string | null }) => BotStateFacts & { lastRun: LastRun | null } {
+    const ids = list.map((b) => b.id);
+    const active = this.db
+      .select({ id: runs.id, botId: runs.botId, status: runs.status, startedAt: runs.startedAt })
+      .from(runs)
+      .where(inArray(runs.status, ACTIVE_RUN_STATUSES))
+      .orderBy(runs.id)
+      .all();
+    const running = new Map<number, { id: number; startedAt: number | null }>();
+    const queued = new Map<number, number>();
+    const activeBots = new Set<number>();
+    for (const r of active) {
+      activeBots.add(r.botId);
+      if (r.status === 'running') running.set(r.botId, { id: r.id, startedAt: r.startedAt }); // newest wins
+      else if (!queued.has(r.botId)) queued.set(r.botId, r.id); // oldest wins
+    }
+    // Incoming connections whose source is busy: this bot is likely next.
+    const waiting = new Map<number, number>();
+    if (activeBots.size > 0) {
+      const links = this.db
+        .select({ source: triggers.sourceBotId, target: triggers.targetBotId })
+        .from(triggers)
+        .where(and(eq(triggers.enabled, true), inArray(triggers.sourceBotId, [...activeBots])))
+        .orderBy(triggers.id)
+        .all();
+      for (const l of links) if (!waiting.has(l.target)) waiting.set(l.target, l.source);
+    }
+    const sources = new Map<number, EventBot>();
+    const sourceIds = [...new Set(waiting.values())];
+    if (sourceIds.length > 0) {
+      for (const b of this.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, sourceIds)).all()) sources.set(b.id, b);
+    }
+    // Each bot's newest run: one seek in runs_bot_idx per bot (a grouped max() would scan them all).
+    const only = ids.length <= 500 ? sql`where b.id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})` : sql``;
+    const lastRows = ids.length === 0 ? [] : this.db.all<{ bot_id: number; id: number; status: RunStatus; error: string | null; created_at: number; started_at: number | null }>(
+      sql`select b.id as bot_id, r.id, r.status, r.error, r.created_at, r.started_at from bots b
+          join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1) ${only}`,
     );
-    const lastIds = runRows.map((r) => r.last_id);
-    const lastRuns = lastIds.length
-      ? this.db.select({ id: runs.id, botId: runs.botId, status: runs.status, createdAt: runs.createdAt, startedAt: runs.startedAt }).from(runs).where(inArray(runs.id, lastIds)).all()
-      : [];
-    for (const r of runRows) Object.assign(get(r.bot_id), { runCount: r.n, running: r.running, queued: r.queued });
-    for (const r of lastRuns) get(r.botId).last = r;
-    const resultRows = this.db.all<{ bot_id: number; n: number }>(sql`select bot_id, count(*) as n from results where ${only} group by bot_id`);
-    for (const r of resultRows) get(r.bot_id).resultCount = r.n;
-    return out;
+    const lastRuns = new Map(lastRows.map((r) => [r.bot_id, { id: r.id, status: r.status, error: r.error, createdAt: r.created_at, startedAt: r.started_at }]));
+    return (bot) => {
+      const q = queued.get(bot.id);
+      const src = waiting.get(bot.id);
+      return {
+        paused: bot.paused,
+        schedule: bot.schedule,
+        running: running.get(bot.id) ?? null,
+        queued: q === undefined ? null : { id: q, position: opts.detail ? this.queuePosition(q) : null },
+        waitingOn: src === undefined ? null : (sources.get(src) ?? null),
+        lastRun: lastRuns.get(bot.id) ?? null,
+        nextRunAt: () => nextRunAt(bot),
+      };
+    };
   }
 
   /**
@@ -244,25 +391,13 @@ function keepWebhookSecret(next: Record<string, unknown>, prev: Record<string, u
   return { ...next, webhook };
 }
 
-interface BotFigures {
-  runCount: number;
-  running: number;
-  queued: number;
-  resultCount: number;
-  last: { status: RunStatus; createdAt: number; startedAt: number | null } | null;
-}
-
-/** A bot with its figures: status (running > queued > paused > idle), last run, counts. */
-function withFigures(bot: BotRow, f: BotFigures | undefined): BotSummary {
-  const status = f?.running ? 'running' : f?.queued ? 'queued' : bot.paused ? 'paused' : 'idle';
-  return {
-    ...bot,
-    status,
-    lastRunAt: f?.last ? (f.last.startedAt ?? f.last.createdAt) : null,
-    lastRunStatus: f?.last?.status ?? null,
-    resultCount: f?.resultCount ?? 0,
-    runCount: f?.runCount ?? 0,
-  };
+/** A bot's newest run, as its summary shows it. */
+interface LastRun {
+  id: number;
+  status: RunStatus;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
 }
 
 /** The case-insensitive key of a bot or pipeline name. */

@@ -57,6 +57,7 @@ export class Engine {
       runTimeoutS: config.runTimeoutS,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
     });
+    this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, activity: this.activity, runner: this.runner, bots: this.bots };
     this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
     this.pipelines = new PipelineService({ ...orchestration, log: log.child({ component: 'pipelines' }) });

@@ -15,7 +15,15 @@ import { orchestrationRoutes } from './api/orchestration.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { originGuard } from './origin-guard.ts';
-import { pageRoutes } from './pages.ts';
+import { createLive, pageRoutes, type Live } from './pages.ts';
+import { StreamHub } from './live/hub.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The dashboard's live stream (hub, parts, event subscriber), for tests and benchmarks. */
+    live: Live;
+  }
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -80,6 +88,15 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
     prefix: '/vendor/htmx-ext-sse/',
     decorateReply: false,
   });
+  // A monochrome emoji font (SIL OFL 1.1), split by unicode-range: a browser fetches only the
+  // parts for the emoji a page shows, and only when no font of its own has them.
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('@fontsource/noto-emoji/400.css')),
+    prefix: '/vendor/noto-emoji/',
+    allowedPath: (p) => p === '/400.css' || /^\/files\/noto-emoji-\d+-400-normal\.woff2?$/.test(p),
+    maxAge: '7d',
+    decorateReply: false,
+  });
 
   app.get('/healthz', async () => ({
     status: 'ok',
@@ -87,7 +104,14 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   }));
   await app.register(apiRoutes(engine), { prefix: '/api' });
   await app.register(orchestrationRoutes(engine), { prefix: '/api' });
-  await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
+  const live = createLive(engine, new StreamHub(), path.join(ROOT, 'views'), (err) => logger.error({ err }, 'live page update failed'));
+  app.decorate('live', live);
+  live.view.start();
+  app.addHook('onClose', async () => {
+    live.view.stop();
+    live.hub.close();
+  });
+  await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   return app;
