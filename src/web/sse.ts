@@ -93,7 +93,12 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
           lastSeq = rows.at(-1)!.seq;
           if (closed) return;
         }
-        if (rows.length === PAGE) continue;
+        if (rows.length === PAGE) {
+          // Let other streams and requests in between pages: a socket that takes everything (a
+          // fast reader, or the kernel's buffers) must not hold the event loop for a whole log.
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
         if (isFinalRunStatus(run.status)) {
           await write(`event: end\ndata: ${dataLines(format.end({ status: run.status, error: run.error, durationMs: run.durationMs }))}\n\n`);
           break;

@@ -30,6 +30,8 @@ interface Client {
   blocked: boolean;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The event a client gets when it missed more than the hub keeps: the page re-fetches its parts. */
 export const RESYNC_EVENT = 'resync';
 
@@ -59,6 +61,12 @@ export class StreamHub {
   private seq = 0;
   private readonly clients = new Set<Client>();
   private readonly interest = new Map<string, number>();
+  /**
+   * Scope → the seq of the newest hole, the (empty) event that marks where a publisher skipped it
+   * because nobody wanted it: a client whose id is older resyncs.
+   */
+  private readonly gaps = new Map<string, number>();
+  private lastHole = -1;
   private readonly heartbeat: NodeJS.Timeout;
   private closed = false;
   /** Totals since start, for benchmarks and tests. */
@@ -90,16 +98,20 @@ export class StreamHub {
     this.interest.set(scope, Date.now() + this.interestMs);
   }
 
-  /** Whether anyone may read events of `scope`: a client is connected, or a page was just rendered. */
+  /**
+   * Whether anyone may read events of `scope`: a client is connected, a page of it was just
+   * rendered, or a client just left (and may reconnect). A publisher asks before it renders; when
+   * the answer is no it skips the event, and the hub remembers: a client that comes back with an
+   * id from before the skip is sent a resync, never a stream with a hole in it.
+   */
   wants(scope: string): boolean {
     for (const c of this.clients) if (c.scope === scope) return true;
     const until = this.interest.get(scope);
-    if (until === undefined) return false;
-    if (until < Date.now()) {
-      this.interest.delete(scope);
-      return false;
-    }
-    return true;
+    if (until !== undefined && until >= Date.now()) return true;
+    if (until !== undefined) this.interest.delete(scope);
+    if (this.lastHole !== this.seq) this.lastHole = this.append([], EMPTY);
+    this.gaps.set(scope, this.lastHole);
+    return false;
   }
 
   /**
@@ -108,16 +120,22 @@ export class StreamHub {
    */
   publish(scopes: readonly string[], event: string, data: string): void {
     if (this.closed) return;
+    const bytes = Buffer.from(`id: ${this.epoch}-${this.seq + 1}\nevent: ${event}\ndata: ${dataLines(data)}\n\n`);
+    this.append(scopes, bytes);
+    this.stats.published++;
+    this.stats.bytesPublished += bytes.length;
+    for (const c of this.clients) if (scopes.includes(c.scope)) this.pump(c);
+  }
+
+  /** Adds an event to the ring (evicting the oldest past the limits); returns its seq. */
+  private append(scopes: readonly string[], bytes: Buffer): number {
     const seq = ++this.seq;
-    const bytes = Buffer.from(`id: ${this.epoch}-${seq}\nevent: ${event}\ndata: ${dataLines(data)}\n\n`);
     this.ring.push({ seq, scopes, bytes });
     this.ringBytes += bytes.length;
     while (this.ring.length > this.maxEvents || (this.ringBytes > this.maxBytes && this.ring.length > 1)) {
       this.ringBytes -= this.ring.shift()!.bytes.length;
     }
-    this.stats.published++;
-    this.stats.bytesPublished += bytes.length;
-    for (const c of this.clients) if (scopes.includes(c.scope)) this.pump(c);
+    return seq;
   }
 
   /**
@@ -136,9 +154,15 @@ export class StreamHub {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    const client: Client = { scope, res, cursor: this.cursorOf(from), blocked: false };
+    let cursor = this.cursorOf(from);
+    if (cursor >= 0 && cursor < (this.gaps.get(scope) ?? -1)) cursor = -1;
+    const client: Client = { scope, res, cursor, blocked: false };
     this.clients.add(client);
-    res.on('close', () => this.clients.delete(client));
+    res.on('close', () => {
+      this.clients.delete(client);
+      // EventSource reconnects within seconds: keep rendering for it meanwhile.
+      this.noteInterest(scope);
+    });
     this.pump(client);
   }
 
