@@ -39,6 +39,8 @@ const schema = z.object({
   DISCORD_ALLOWED_USERS: idList,
   MAX_CONCURRENT_RUNS: int(4, 1, 64),
   RUN_TIMEOUT_S: int(300, 1, 86_400),
+  MAX_QUEUED_RUNS: int(1000, 1, 1_000_000),
+  RUN_RETRY_BACKOFF_MS: int(10_000, 0, 600_000),
   ECHO_DELAY_MS: int(150, 0, 60_000),
   SMTP_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
   SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('openOrchestrator <openorchestrator@localhost>')),
@@ -67,6 +69,10 @@ export interface Config {
   maxConcurrentRuns: number;
   /** A run still going after this many seconds is killed and fails. */
   runTimeoutS: number;
+  /** Past this many queued runs a run request gets 429 QUEUE_FULL. */
+  maxQueuedRuns: number;
+  /** The first retry of a failed run waits this long (ms), each further one twice as long. */
+  retryBackoffMs: number;
   /** Pause between the lines the offline `echo` model streams, in ms. */
   echoDelayMs: number;
   /** Outgoing mail for `notify.email`; absent when `SMTP_URL` is not set. */
@@ -120,6 +126,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
     runTimeoutS: e.RUN_TIMEOUT_S,
+    maxQueuedRuns: e.MAX_QUEUED_RUNS,
+    retryBackoffMs: e.RUN_RETRY_BACKOFF_MS,
     echoDelayMs: e.ECHO_DELAY_MS,
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
     webhookSecret: e.WEBHOOK_SECRET,

@@ -2,38 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pidAlive, startTestApp, tempDataDir } from './helpers/app.ts';
-
-interface Server {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-/** Starts the app as `npm start` does, in its own process; resolves once it listens. */
-function startServer(env: Record<string, string>): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    let stderr = '';
-    proc.stderr!.on('data', (d) => (stderr += d));
-    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /running on (http:\/\/[^"\s]+)/.exec(line);
-      if (m) resolve({ proc, url: m[1]!, exited });
-    });
-    void exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
-  });
-}
-
-async function json(url: string, init?: RequestInit) {
-  const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init?.headers } });
-  return { status: res.status, body: await res.json() };
-}
+import { json, startServer } from './helpers/server.ts';
 
 // The process as an operator meets it: started, killed, restarted, stopped.
 describe('the server process', () => {

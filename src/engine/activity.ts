@@ -1,38 +1,77 @@
 import { desc } from 'drizzle-orm';
 import type { Db } from './db/database.ts';
 import { events, type EventRow } from './db/schema.ts';
-import type { EventBus } from './event-bus.ts';
+import type { ActivityLevel, EngineEvents, EventBus } from './event-bus.ts';
+import { firstLine } from './runner/finalizer.ts';
+import { RUN_STATUS_TABLE } from './run-status.ts';
 
-/** Severity of an activity entry, shown as its icon in the feed. */
-export type ActivityLevel = 'info' | 'success' | 'warn' | 'error';
+export type { ActivityLevel } from './event-bus.ts';
 
-/** The activity feed: what happened across all bots, newest first. */
+/**
+ * The activity feed: what happened across all bots, newest first. It is written by one subscriber
+ * of the bus (runs queued, retried and finished; `notice` events of the other services), never by
+ * the services themselves.
+ */
 export class ActivityLog {
+  private offs: (() => void)[] = [];
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
   ) {}
 
-  /** Appends one entry and announces it on the bus as `activity`. */
-  record(entry: { botId?: number | null; runId?: number | null; kind: string; message: string; level?: ActivityLevel }): EventRow {
-    const row = this.db
-      .insert(events)
-      .values({
-        botId: entry.botId ?? null,
-        runId: entry.runId ?? null,
-        kind: entry.kind,
-        message: entry.message,
-        level: entry.level ?? 'info',
-        createdAt: Date.now(),
-      })
-      .returning()
-      .get();
-    this.bus.emit('activity', { id: row.id, botId: row.botId, runId: row.runId, kind: row.kind, message: row.message, level: row.level });
-    return row;
+  /** Subscribes to the bus. Idempotent. */
+  start(): void {
+    if (this.offs.length > 0) return;
+    this.offs.push(
+      this.bus.on('run.queued', (e) => {
+        if (e.run.attempt > 1) return; // `run.retrying` said it
+        this.record({ botId: e.botId, runId: e.runId, kind: 'run.queued', message: `${e.bot.emoji} ${e.bot.name}: run #${e.runId} started (${e.trigger})` });
+      }),
+      this.bus.on('run.retrying', (e) =>
+        this.record({
+          botId: e.botId,
+          runId: e.runId,
+          kind: 'run.retrying',
+          message: `${e.bot.emoji} ${e.bot.name}: run #${e.runId} attempt ${e.attempt} of ${e.maxAttempts} failed — ${e.reason}; trying again in ${Math.round(e.delayMs / 1000)} s`,
+          level: 'warn',
+        }),
+      ),
+      this.bus.on('run.finished', (e) => this.onFinished(e)),
+      this.bus.on('notice', (e) => this.record(e)),
+    );
+  }
+
+  /** Unsubscribes. */
+  stop(): void {
+    for (const off of this.offs.splice(0)) off();
   }
 
   /** The newest `limit` entries (1..200), newest first. */
   list(limit = 20): EventRow[] {
     return this.db.select().from(events).orderBy(desc(events.id)).limit(Math.min(Math.max(limit, 1), 200)).all();
+  }
+
+  private onFinished(e: EngineEvents['run.finished']): void {
+    const facts = RUN_STATUS_TABLE[e.status];
+    const detail = e.status === 'completed' ? firstLine(e.output ?? '') : (e.error ?? e.status);
+    this.record({
+      botId: e.botId,
+      runId: e.runId,
+      kind: `run.${e.status}`,
+      message: `${e.bot.emoji} ${e.bot.name}: run #${e.runId} ${e.status}${detail ? ` — ${detail}` : ''}`,
+      level: facts.level,
+    });
+  }
+
+  /** Appends one entry and announces it on the bus as `activity`. */
+  private record(entry: { botId?: number | null; runId?: number | null; kind: string; message: string; level?: ActivityLevel }): EventRow {
+    const row = this.db
+      .insert(events)
+      .values({ botId: entry.botId ?? null, runId: entry.runId ?? null, kind: entry.kind, message: entry.message, level: entry.level ?? 'info', createdAt: Date.now() })
+      .returning()
+      .get();
+    this.bus.emit('activity', { id: row.id, botId: row.botId, runId: row.runId, kind: row.kind, message: row.message, level: row.level });
+    return row;
   }
 }

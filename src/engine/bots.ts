@@ -1,3 +1,4 @@
+import { MAX_RETRIES } from './runner/retry-policy.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
@@ -33,6 +34,8 @@ export const botInputSchema = z.object({
   notify: notifySchema.optional(),
   paused: z.boolean().optional(),
   max_steps: z.number().int().min(1).max(50).optional(),
+  /** A failed or interrupted run is tried again this many times (0..5), with exponential backoff. */
+  retries: z.number().int().min(0).max(MAX_RETRIES).optional(),
 });
 
 /** Input accepted when updating a bot: any subset of the create fields. */
@@ -291,6 +294,7 @@ export class BotService {
           notify: v.notify ?? {},
           paused: v.paused ?? false,
           maxSteps: v.max_steps ?? 8,
+          retries: v.retries ?? 0,
           createdAt: now,
           updatedAt: now,
         })
@@ -331,6 +335,7 @@ export class BotService {
     if (v.notify !== undefined) set.notify = keepWebhookSecret(v.notify, bot.notify);
     if (v.paused !== undefined) set.paused = v.paused;
     if (v.max_steps !== undefined) set.maxSteps = v.max_steps;
+    if (v.retries !== undefined) set.retries = v.retries;
     const row = this.db.update(bots).set(set).where(eq(bots.id, id)).returning().get();
     this.bus.emit('bot.changed', { botId: id, change: 'updated' });
     return row;

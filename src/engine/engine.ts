@@ -52,20 +52,21 @@ export class Engine {
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
-    this.runner = new Runner(this.db, this.bus, this.activity, this.results, log.child({ component: 'runner' }), {
+    this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
+      maxQueuedRuns: config.maxQueuedRuns,
       runTimeoutS: config.runTimeoutS,
+      retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
     });
     this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
-    const orchestration = { db: this.db, bus: this.bus, activity: this.activity, runner: this.runner, bots: this.bots };
+    const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
     this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
     this.pipelines = new PipelineService({ ...orchestration, log: log.child({ component: 'pipelines' }) });
     this.scheduler = new Scheduler({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'scheduler' }) });
     this.notifier = new Notifier({
       db: this.db,
       bus: this.bus,
-      activity: this.activity,
       log: log.child({ component: 'notify' }),
       webhookSecret: config.webhookSecret,
       email: config.smtp ? smtpSender(config.smtp) : undefined,
@@ -73,34 +74,35 @@ export class Engine {
   }
 
   /**
-   * Marks runs a crash left behind as interrupted, then starts the pipelines, triggers, notifier
-   * and scheduler (which records schedule occurrences missed while down). Call once before serving.
+   * Starts the subscribers (activity feed, pipelines, triggers, notifier), then the run engine
+   * (runs whose child a crash killed are retried or marked interrupted; queued runs start in their
+   * order), then the scheduler (which records schedule occurrences missed while down). Call once
+   * before serving.
    */
   start(): void {
-    const n = this.runner.recover();
-    if (n > 0) this.log.warn({ runs: n }, 'runs left active by the last process were marked interrupted');
+    this.activity.start();
     this.pipelines.start();
     this.triggers.start();
     this.notifier.start();
+    const { interrupted, retried } = this.runner.start();
+    if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
     this.scheduler.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
   createBot(input: unknown): BotRow {
     const bot = this.bots.create(input);
-    this.activity.record({ botId: bot.id, kind: 'bot.created', message: `${bot.emoji} ${bot.name} was created` });
+    this.bus.emit('notice', { botId: bot.id, kind: 'bot.created', message: `${bot.emoji} ${bot.name} was created` });
     return bot;
   }
 
   /**
    * Queues a run of a bot.
-   * @throws {AppError} BOT_NOT_FOUND
+   * @throws {AppError} BOT_NOT_FOUND, QUEUE_FULL, SHUTTING_DOWN
    */
   startRun(botId: number, req: RunRequest): RunRow {
     const bot = this.bots.get(botId);
-    const run = this.runner.enqueue(bot, req);
-    this.activity.record({ botId, runId: run.id, kind: 'run.queued', message: `${bot.emoji} ${bot.name}: run #${run.id} started (${req.trigger})` });
-    return run;
+    return this.runner.enqueue(bot, req);
   }
 
   /**
@@ -111,17 +113,25 @@ export class Engine {
     const bot = this.bots.get(botId);
     await this.runner.cancelAllForBot(botId, 'the bot was deleted');
     this.bots.delete(botId);
-    this.activity.record({ kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
+    this.bus.emit('notice', { kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
   }
 
-  /** Stops every run (marking them interrupted) and closes the database. */
+  /**
+   * Stops every running attempt (interrupted, or queued again when it has attempts left; queued
+   * runs stay queued for the next start), lets the subscribers hear the last events, then closes
+   * the database.
+   */
   async close(): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
     this.triggers.stop();
     this.pipelines.stop();
-    await this.notifier.close();
+    // Runs first: they are marked before any notification may take the time that is left.
     await this.runner.close();
+    await this.bus.flush();
+    await this.notifier.close();
+    this.activity.stop();
+    await this.bus.close();
     this.db.$client.close();
     this.unlockDataDir();
   }

@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   PIPELINE_NAME_TAKEN: { status: 409 },
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
+  /** More runs wait than MAX_QUEUED_RUNS allows. */
+  QUEUE_FULL: { status: 429 },
+  /** The process is stopping; it takes no new runs. */
+  SHUTTING_DOWN: { status: 503 },
   UNAUTHORIZED: { status: 401 },
   /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */
   FORBIDDEN_ORIGIN: { status: 403 },

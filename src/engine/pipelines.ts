@@ -1,13 +1,12 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { ActivityLog } from './activity.ts';
 import { nameKey, validationError, type BotService } from './bots.ts';
 import type { Db } from './db/database.ts';
 import { bots, pipelineRuns, pipelines, runs, type BotRow, type PipelineRow, type PipelineRunRow, type RunRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
-import type { EngineEvents, EventBus } from './event-bus.ts';
-import { assertNever, type RunStatus } from './run-status.ts';
+import type { EventBus } from './event-bus.ts';
+import { assertNever, isFinalRunStatus, type FinalRunStatus, type RunStatus } from './run-status.ts';
 import type { Runner } from './runner/runner.ts';
 import { parseScheduleSpec } from './schedule-spec.ts';
 import { botRefSchema, resolveBotRef } from './triggers.ts';
@@ -91,7 +90,6 @@ export interface PipelineRunRequest {
 export interface PipelineDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   runner: Runner;
   bots: BotService;
   log: Logger;
@@ -110,21 +108,26 @@ export class PipelineService {
   constructor(private readonly deps: PipelineDeps) {}
 
   /**
-   * Marks pipeline runs a previous process left running as `interrupted` (their step runs were
-   * interrupted too), then listens to finished runs. Idempotent.
+   * Picks up pipeline runs a previous process left running: one whose current step's run is still
+   * queued or running goes on when that run ends (the run queue is durable); one whose step ended
+   * while the process was going down advances now; one without a step run is `interrupted`. Then
+   * listens to finished runs. Idempotent.
    */
   start(): void {
     if (this.off) return;
-    const stale = this.deps.db
-      .update(pipelineRuns)
-      .set({ status: 'interrupted', finishedAt: Date.now(), error: 'the process stopped while this pipeline ran' })
-      .where(eq(pipelineRuns.status, 'running'))
-      .returning()
-      .all();
-    for (const pr of stale) {
-      this.deps.activity.record({ kind: 'pipeline.interrupted', message: `🧩 ${this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} was interrupted by a restart`, level: 'warn' });
+    this.off = this.deps.bus.on('run.finished', (e) => this.advance(e.run));
+    const open = this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.status, 'running')).all();
+    for (const pr of open) {
+      const step = this.stepRuns(pr.id).filter((r) => r.pipelineStep === pr.currentStep).at(-1);
+      if (step && !isFinalRunStatus(step.status)) continue;
+      if (step) {
+        this.advance(step);
+        continue;
+      }
+      if (this.finishRun(pr, 'interrupted', { error: 'the process stopped while this pipeline ran' })) {
+        this.deps.bus.emit('notice', { kind: 'pipeline.interrupted', message: `🧩 ${this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} was interrupted by a restart`, level: 'warn' });
+      }
     }
-    this.off = this.deps.bus.on('run.finished', (e) => this.onRunFinished(e));
   }
 
   /** Stops listening; steps finishing afterwards do not advance their pipeline. */
@@ -174,7 +177,7 @@ export class PipelineService {
       .values({ name: v.name, nameKey: nameKey(v.name), description: v.description ?? '', steps, schedule, createdAt: now, updatedAt: now })
       .returning()
       .get();
-    this.deps.activity.record({ kind: 'pipeline.created', message: `🧩 ${row.name} was created (${this.stepNames(row).join(' → ')})` });
+    this.deps.bus.emit('notice', { kind: 'pipeline.created', message: `🧩 ${row.name} was created (${this.stepNames(row).join(' → ')})` });
     this.changed(row.id);
     return this.view(row);
   }
@@ -214,7 +217,7 @@ export class PipelineService {
     const active = this.activeRun(id);
     if (active) await this.cancelRun(active.id, 'the pipeline was deleted').catch(() => {});
     this.deps.db.delete(pipelines).where(eq(pipelines.id, id)).run();
-    this.deps.activity.record({ kind: 'pipeline.deleted', message: `🧩 ${row.name} was deleted` });
+    this.deps.bus.emit('notice', { kind: 'pipeline.deleted', message: `🧩 ${row.name} was deleted` });
     this.changed(id);
   }
 
@@ -233,7 +236,7 @@ export class PipelineService {
       .values({ pipelineId: id, trigger: req.trigger, status: 'running', input: req.input ?? null, currentStep: 0, steps: p.steps, createdAt: now, startedAt: now })
       .returning()
       .get();
-    this.deps.activity.record({ kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr.id} started (${req.trigger}) — 0/${p.steps.length}` });
+    this.deps.bus.emit('notice', { kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr.id} started (${req.trigger}) — 0/${p.steps.length}` });
     this.startStep(p, pr, 0, first, req.input ?? null);
     return this.getRun(pr.id);
   }
@@ -275,15 +278,16 @@ export class PipelineService {
     const pr = this.runRow(pipelineRunId);
     const marked = this.finishRun(pr, 'cancelled', { error: reason });
     if (!marked) throw new AppError('PIPELINE_RUN_NOT_ACTIVE', `Pipeline run #${pr.id} already ended (${pr.status}).`);
-    const step = this.stepRuns(pr.id).find((r) => r.pipelineStep === pr.currentStep && (r.status === 'queued' || r.status === 'running'));
+    const step = this.stepRuns(pr.id).find((r) => r.pipelineStep === pr.currentStep && !isFinalRunStatus(r.status));
     if (step) await this.deps.runner.cancel(step.id, reason).catch((err) => this.deps.log.warn({ err, runId: step.id }, 'could not cancel a pipeline step'));
-    this.deps.activity.record({ kind: 'pipeline.cancelled', message: `🧩 ${this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} cancelled at step ${pr.currentStep + 1}`, level: 'warn' });
+    this.deps.bus.emit('notice', { kind: 'pipeline.cancelled', message: `🧩 ${this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} cancelled at step ${pr.currentStep + 1}`, level: 'warn' });
     return this.getRun(pr.id);
   }
 
-  private onRunFinished(e: EngineEvents['run.finished']): void {
-    const run = this.deps.db.select().from(runs).where(eq(runs.id, e.runId)).get();
-    if (!run || run.pipelineRunId == null || run.pipelineStep == null) return;
+  /** Moves a pipeline run on after its current step's run ended (`run` is that run's final row). */
+  private advance(run: RunRow): void {
+    if (run.pipelineRunId == null || run.pipelineStep == null || !isFinalRunStatus(run.status)) return;
+    const e = { status: run.status as FinalRunStatus, output: run.output, error: run.error };
     const pr = this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.id, run.pipelineRunId)).get();
     if (!pr || pr.status !== 'running' || pr.currentStep !== run.pipelineStep) return;
     const p = this.deps.db.select().from(pipelines).where(eq(pipelines.id, pr.pipelineId)).get();
@@ -296,10 +300,10 @@ export class PipelineService {
     const botName = this.botLabel(run.botId);
     switch (e.status) {
       case 'completed': {
-        this.deps.activity.record({ runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} completed`, level: 'success' });
+        this.deps.bus.emit('notice', { runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} completed`, level: 'success' });
         if (step + 1 >= n) {
           if (this.finishRun(pr, 'completed', { output: e.output })) {
-            this.deps.activity.record({ kind: 'pipeline.completed', message: `🧩 ${p.name}: pipeline run #${pr.id} completed (${n}/${n})`, level: 'success' });
+            this.deps.bus.emit('notice', { kind: 'pipeline.completed', message: `🧩 ${p.name}: pipeline run #${pr.id} completed (${n}/${n})`, level: 'success' });
           }
           return;
         }
@@ -309,6 +313,7 @@ export class PipelineService {
           .where(and(eq(pipelineRuns.id, pr.id), eq(pipelineRuns.status, 'running'), eq(pipelineRuns.currentStep, step)))
           .run();
         if (advanced.changes !== 1) return;
+        this.deps.bus.emit('pipeline.changed', { pipelineId: p.id, pipelineRunId: pr.id });
         try {
           this.startStep(p, { ...pr, currentStep: step + 1 }, step + 1, this.stepBot(p, steps, step + 1), e.output);
         } catch (err) {
@@ -320,10 +325,10 @@ export class PipelineService {
       case 'cancelled':
       case 'interrupted': {
         const detail = e.error ?? e.status;
-        this.deps.activity.record({ runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} ${e.status} — ${detail}`, level: 'error' });
+        this.deps.bus.emit('notice', { runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} ${e.status} — ${detail}`, level: 'error' });
         const status = e.status;
         if (this.finishRun(pr, status, { error: `${where} (${botName}) ${e.status}: ${detail}` })) {
-          this.deps.activity.record({
+          this.deps.bus.emit('notice', {
             kind: `pipeline.${status}`,
             message: `🧩 ${p.name}: pipeline run #${pr.id} ${status} at ${where} (${botName}) — later steps did not run`,
             level: status === 'failed' ? 'error' : 'warn',
@@ -338,7 +343,8 @@ export class PipelineService {
 
   private startStep(p: PipelineRow, pr: PipelineRunRow, step: number, bot: BotRow, input: string | null): void {
     const run = this.deps.runner.enqueue(bot, { input, trigger: `pipeline:${p.id}`, pipelineRunId: pr.id, pipelineStep: step });
-    this.deps.activity.record({
+    this.deps.bus.emit('pipeline.changed', { pipelineId: p.id, pipelineRunId: pr.id });
+    this.deps.bus.emit('notice', {
       botId: bot.id,
       runId: run.id,
       kind: 'pipeline.step',
@@ -348,7 +354,7 @@ export class PipelineService {
 
   private fail(p: PipelineRow, pr: PipelineRunRow, error: string): void {
     if (this.finishRun(pr, 'failed', { error })) {
-      this.deps.activity.record({ kind: 'pipeline.failed', message: `🧩 ${p.name}: pipeline run #${pr.id} failed — ${error}`, level: 'error' });
+      this.deps.bus.emit('notice', { kind: 'pipeline.failed', message: `🧩 ${p.name}: pipeline run #${pr.id} failed — ${error}`, level: 'error' });
     }
   }
 
@@ -359,6 +365,7 @@ export class PipelineService {
       .set({ status, finishedAt: Date.now(), output: fields.output ?? null, error: fields.error ?? null })
       .where(and(eq(pipelineRuns.id, pr.id), eq(pipelineRuns.status, 'running')))
       .run();
+    if (r.changes === 1) this.deps.bus.emit('pipeline.changed', { pipelineId: pr.pipelineId, pipelineRunId: pr.id });
     return r.changes === 1;
   }
 

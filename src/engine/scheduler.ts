@@ -1,7 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { ActivityLog } from './activity.ts';
 import type { Db } from './db/database.ts';
 import { bots, pipelines } from './db/schema.ts';
 import type { EventBus } from './event-bus.ts';
@@ -109,7 +108,6 @@ interface Target {
 export interface SchedulerDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   runner: Runner;
   pipelines: PipelineService;
   log: Logger;
@@ -166,7 +164,7 @@ export class Scheduler {
       this.arm(key, target, want, atStart);
     } catch (err) {
       this.deps.log.error({ err, kind, id, schedule: want }, 'could not arm a schedule');
-      this.deps.activity.record({ botId: target.botId, kind: 'schedule.error', message: `${target.label}: schedule "${want}" could not be armed`, level: 'error' });
+      this.deps.bus.emit('notice', { botId: target.botId, kind: 'schedule.error', message: `${target.label}: schedule "${want}" could not be armed`, level: 'error' });
     }
   }
 
@@ -177,7 +175,7 @@ export class Scheduler {
       const missed = countOccurrences(expression, baseline, second);
       if (missed > 0) {
         const n = missed >= MISSED_COUNT_CAP ? `${MISSED_COUNT_CAP} or more` : String(missed);
-        this.deps.activity.record({
+        this.deps.bus.emit('notice', {
           botId: target.botId,
           kind: 'schedule.missed',
           message: `${target.label}: ${n} scheduled run${missed === 1 ? ' was' : 's were'} missed while the process was down (not replayed)`,
@@ -216,7 +214,7 @@ export class Scheduler {
           return;
         }
         const run = this.deps.runner.enqueue(bot, { trigger: 'schedule' });
-        this.deps.activity.record({ botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
+        this.deps.bus.emit('notice', { botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
       } else {
         const active = this.deps.pipelines.activeRun(id);
         if (active) {
@@ -224,12 +222,12 @@ export class Scheduler {
           return;
         }
         const pr = this.deps.pipelines.run(id, { trigger: 'schedule' });
-        this.deps.activity.record({ kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled pipeline run #${pr.id} started (occurrence ${at})` });
+        this.deps.bus.emit('notice', { kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled pipeline run #${pr.id} started (occurrence ${at})` });
       }
     } catch (err) {
       this.deps.log.error({ err, kind, id, occurrence }, 'scheduled occurrence failed');
       const target = this.safeLoad(kind, id);
-      this.deps.activity.record({
+      this.deps.bus.emit('notice', {
         botId: target?.botId ?? null,
         kind: 'schedule.error',
         message: `${target?.label ?? `${kind} #${id}`}: scheduled run could not start — ${(err as Error).message}`,
@@ -243,7 +241,7 @@ export class Scheduler {
     const target = this.safeLoad(kind, id);
     if (!target?.active || !this.claim(kind, id, occurrence)) return;
     this.deps.log.warn({ kind, id, occurrence }, 'schedule occurrence missed (event loop was busy)');
-    this.deps.activity.record({
+    this.deps.bus.emit('notice', {
       botId: target.botId,
       kind: 'schedule.missed',
       message: `${target.label}: the ${new Date(occurrence).toLocaleTimeString('en-GB')} occurrence was missed (the process was busy)`,
@@ -252,7 +250,7 @@ export class Scheduler {
   }
 
   private skipped(target: Target, at: string, why: string): void {
-    this.deps.activity.record({ botId: target.botId, kind: 'schedule.skipped', message: `⏭ ${target.label}: scheduled run at ${at} skipped — ${why}`, level: 'warn' });
+    this.deps.bus.emit('notice', { botId: target.botId, kind: 'schedule.skipped', message: `⏭ ${target.label}: scheduled run at ${at} skipped — ${why}`, level: 'warn' });
   }
 
   /**

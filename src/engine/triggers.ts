@@ -1,7 +1,6 @@
 import { and, desc, eq, inArray, ne, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { ActivityLog } from './activity.ts';
 import { validationError, type BotService } from './bots.ts';
 import type { Db } from './db/database.ts';
 import { bots, triggers, type BotRow, type TriggerRow } from './db/schema.ts';
@@ -73,7 +72,6 @@ export interface TriggerView extends TriggerRow {
 export interface TriggerDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   runner: Runner;
   bots: BotService;
   log: Logger;
@@ -139,7 +137,7 @@ export class TriggerService {
       .returning()
       .get();
     const view = this.get(row.id);
-    this.deps.activity.record({ botId: source.id, kind: 'trigger.created', message: `🔗 ${view.label} linked` });
+    this.deps.bus.emit('notice', { botId: source.id, kind: 'trigger.created', message: `🔗 ${view.label} linked` });
     return view;
   }
 
@@ -163,7 +161,7 @@ export class TriggerService {
       .run();
     const view = this.get(id);
     if (v.enabled !== undefined && v.enabled !== row.enabled) {
-      this.deps.activity.record({ botId: source.id, kind: 'trigger.updated', message: `🔗 ${view.label} ${v.enabled ? 'enabled' : 'disabled'}` });
+      this.deps.bus.emit('notice', { botId: source.id, kind: 'trigger.updated', message: `🔗 ${view.label} ${v.enabled ? 'enabled' : 'disabled'}` });
     }
     return view;
   }
@@ -172,7 +170,7 @@ export class TriggerService {
   delete(id: number): void {
     const view = this.get(id);
     this.deps.db.delete(triggers).where(eq(triggers.id, id)).run();
-    this.deps.activity.record({ botId: view.sourceBotId, kind: 'trigger.deleted', message: `🔗 ${view.label} unlinked` });
+    this.deps.bus.emit('notice', { botId: view.sourceBotId, kind: 'trigger.deleted', message: `🔗 ${view.label} unlinked` });
   }
 
   /**
@@ -238,6 +236,8 @@ export class TriggerService {
 
   private onRunFinished(e: EngineEvents['run.finished']): void {
     if (e.status !== 'completed' && e.status !== 'failed') return;
+    // A pipeline is the chain of its steps: a step's run fires none of its bot's connections.
+    if (e.run.pipelineRunId != null) return;
     if (this.handled.has(e.runId)) return;
     this.handled.add(e.runId);
     if (this.handled.size > 10_000) this.handled.delete(this.handled.values().next().value!);
@@ -259,7 +259,7 @@ export class TriggerService {
         const target = this.deps.db.select().from(bots).where(eq(bots.id, view.targetBotId)).get();
         if (!target) continue;
         if (depth > MAX_CHAIN_DEPTH) {
-          this.deps.activity.record({
+          this.deps.bus.emit('notice', {
             botId: target.id,
             runId: run.id,
             kind: 'trigger.stopped',
@@ -269,12 +269,12 @@ export class TriggerService {
           continue;
         }
         if (target.paused) {
-          this.deps.activity.record({ botId: target.id, runId: run.id, kind: 'trigger.skipped', message: `⏭ ${view.label}: ${target.name} is paused, not started`, level: 'warn' });
+          this.deps.bus.emit('notice', { botId: target.id, runId: run.id, kind: 'trigger.skipped', message: `⏭ ${view.label}: ${target.name} is paused, not started`, level: 'warn' });
           continue;
         }
         const input = e.status === 'failed' ? (e.error ?? run.error ?? '') : (e.output ?? run.output ?? '');
         const started = this.deps.runner.enqueue(target, { input, trigger: `trigger:${source.name}`, chainDepth: depth, parentRunId: run.id });
-        this.deps.activity.record({
+        this.deps.bus.emit('notice', {
           botId: target.id,
           runId: started.id,
           kind: 'trigger.fired',
@@ -282,7 +282,7 @@ export class TriggerService {
         });
       } catch (err) {
         this.deps.log.error({ err, triggerId: view.id, runId: run.id }, 'trigger could not start its target');
-        this.deps.activity.record({ botId: view.targetBotId, runId: run.id, kind: 'trigger.error', message: `${view.label}: could not start — ${(err as Error).message}`, level: 'error' });
+        this.deps.bus.emit('notice', { botId: view.targetBotId, runId: run.id, kind: 'trigger.error', message: `${view.label}: could not start — ${(err as Error).message}`, level: 'error' });
       }
     }
   }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { RUN_STATUSES } from '../run-status.ts';
 
 // All times are Unix epoch milliseconds (integers). JSON columns hold JSON text.
 
@@ -20,6 +21,8 @@ export const bots = sqliteTable(
     notify: text('notify', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
     paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
     maxSteps: integer('max_steps').notNull().default(8),
+    /** How many times a failed or interrupted run is tried again (0..5), with exponential backoff. */
+    retries: integer('retries').notNull().default(0),
     /** The last schedule occurrence (ms) that was claimed, so a restart never fires it twice. */
     scheduleClaimedAt: integer('schedule_claimed_at'),
     createdAt: integer('created_at').notNull(),
@@ -90,9 +93,13 @@ export const runs = sqliteTable(
       .references(() => bots.id, { onDelete: 'cascade' }),
     /** manual | schedule | trigger:<bot> | pipeline:<id> | telegram:<user> | discord:<user> */
     trigger: text('trigger').notNull(),
-    status: text('status', {
-      enum: ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'],
-    }).notNull(),
+    status: text('status', { enum: RUN_STATUSES }).notNull(),
+    /** Which attempt this is (1..maxAttempts); a retry is a new attempt of the same run. */
+    attempt: integer('attempt').notNull().default(1),
+    /** 1 + the bot's `retries` when the run was queued. */
+    maxAttempts: integer('max_attempts').notNull().default(1),
+    /** A queued run does not start before this time (ms): its creation, or a retry's backoff. */
+    availableAt: integer('available_at').notNull().default(0),
     input: text('input'),
     output: text('output'),
     error: text('error'),
@@ -110,7 +117,7 @@ export const runs = sqliteTable(
     pipelineRunId: integer('pipeline_run_id').references(() => pipelineRuns.id, { onDelete: 'set null' }),
     pipelineStep: integer('pipeline_step'),
   },
-  (t) => [index('runs_bot_idx').on(t.botId, t.id), index('runs_status_idx').on(t.status)],
+  (t) => [index('runs_bot_idx').on(t.botId, t.id), index('runs_status_idx').on(t.status), index('runs_queue_idx').on(t.status, t.availableAt, t.id)],
 );
 
 export const runLogs = sqliteTable(

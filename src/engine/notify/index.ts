@@ -1,7 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { ActivityLog } from '../activity.ts';
 import type { Db } from '../db/database.ts';
 import { bots, runs, type BotRow, type RunRow } from '../db/schema.ts';
 import type { EngineEvents, EventBus } from '../event-bus.ts';
@@ -75,7 +74,6 @@ export interface RunOutcomePayload {
 export interface NotifierDeps {
   db: Db;
   bus: EventBus;
-  activity: ActivityLog;
   log: Logger;
   /** Signs webhooks of bots without their own `webhook.secret`. */
   webhookSecret?: string;
@@ -120,7 +118,7 @@ export class Notifier {
     const parsed = notifySchema.safeParse(bot.notify);
     if (!parsed.success) {
       this.deps.log.warn({ botId: bot.id, issues: parsed.error.issues }, 'bot notify setting is invalid; nothing sent');
-      this.deps.activity.record({ botId: bot.id, runId: e.runId, kind: 'notify.failed', message: `${bot.emoji} ${bot.name}: notify setting is invalid — ${parsed.error.issues[0]?.message}`, level: 'error' });
+      this.deps.bus.emit('notice', { botId: bot.id, runId: e.runId, kind: 'notify.failed', message: `${bot.emoji} ${bot.name}: notify setting is invalid — ${parsed.error.issues[0]?.message}`, level: 'error' });
       return;
     }
     const happened: NotifyOn[] = e.status === 'failed' ? ['failed'] : e.newResults > 0 ? ['completed', 'result'] : ['completed'];
@@ -155,7 +153,7 @@ export class Notifier {
       return;
     }
     this.deps.log.error({ botId: bot.id, runId: run.id, host, ...outcome }, 'webhook delivery failed');
-    this.deps.activity.record({
+    this.deps.bus.emit('notice', {
       botId: bot.id,
       runId: run.id,
       kind: 'notify.failed',
@@ -167,7 +165,7 @@ export class Notifier {
   private async sendEmail(bot: BotRow, run: RunRow, email: NonNullable<NotifySettings['email']>): Promise<void> {
     const to = Array.isArray(email.to) ? email.to : [email.to];
     if (!this.deps.email) {
-      this.deps.activity.record({ botId: bot.id, runId: run.id, kind: 'notify.skipped', message: `${bot.emoji} ${bot.name}: e-mail not sent — SMTP_URL is not set`, level: 'warn' });
+      this.deps.bus.emit('notice', { botId: bot.id, runId: run.id, kind: 'notify.skipped', message: `${bot.emoji} ${bot.name}: e-mail not sent — SMTP_URL is not set`, level: 'warn' });
       return;
     }
     const verb = run.status === 'completed' ? 'completed' : 'failed';
@@ -181,7 +179,7 @@ export class Notifier {
       this.deps.log.info({ botId: bot.id, runId: run.id, to: to.length }, 'e-mail sent');
     } catch (err) {
       this.deps.log.error({ err, botId: bot.id, runId: run.id }, 'e-mail failed');
-      this.deps.activity.record({
+      this.deps.bus.emit('notice', {
         botId: bot.id,
         runId: run.id,
         kind: 'notify.failed',

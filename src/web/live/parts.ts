@@ -127,14 +127,11 @@ export class PageParts {
   }
 
   private runStateData(run: RunRow) {
-    const bot = this.engine.bots.get(run.botId) as BotRow & { retries?: number };
-    const attempt = (run as RunRow & { attempt?: number }).attempt ?? 1;
-    const attempts = 1 + (bot.retries ?? 0);
     return {
       run,
       position: run.status === 'queued' ? this.engine.runner.queuePosition(run.id) : null,
-      attempt,
-      attempts,
+      attempt: run.attempt,
+      attempts: run.maxAttempts,
     };
   }
 }

@@ -1,0 +1,77 @@
+import { costUsd } from '../pricing.ts';
+import type { AttemptOutcome, RunAttempt } from './attempt.ts';
+import type { RunEngineResources } from './resources.ts';
+import { isRetryable, retryDelayMs } from './retry-policy.ts';
+import { eventBot, transitionRun } from './transition.ts';
+
+/**
+ * Ends an attempt: records a plain answer as the run's one result, logs results and cost, then
+ * either queues the run again as its next attempt (a failed or interrupted attempt with attempts
+ * left, after the backoff) or gives it its final status. Log lines are written before the status
+ * changes, so a log reader that sees the end has seen every line.
+ * @returns `'retrying'` or `'final'`, or `null` when the run had already been moved elsewhere.
+ */
+export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: AttemptOutcome, opts: { allowRetry: boolean }): 'retrying' | 'final' | null {
+  const { status } = outcome;
+  let newResults = a.newFound;
+  if (a.found.size > 0) {
+    a.log('system', `${a.found.size} result${a.found.size === 1 ? '' : 's'} found, ${a.newFound} new`);
+  } else if (status === 'completed' && a.toolCalls === 0 && outcome.output && outcome.output.trim()) {
+    // A run that used no tool is a plain answer: the answer is its one result. A run that worked
+    // with tools reports through report_result; its closing summary is not a finding.
+    const { isNew } = res.results.record(a.botId, a.runId, outputAsResult(outcome.output));
+    newResults = isNew ? 1 : 0;
+    a.log('system', `1 result found, ${newResults} new`);
+  }
+  const cost = costUsd(a.model, a.tokensIn, a.tokensOut);
+  if (a.tokensIn + a.tokensOut > 0) {
+    a.log('system', `tokens ${a.tokensIn} in, ${a.tokensOut} out · cost ${cost === null ? `unknown (no price for ${a.model})` : cost === 0 ? '$0' : `$${cost.toFixed(4)}`}`);
+  }
+  const now = res.now();
+  const { attempt, maxAttempts } = a.run;
+  const tokens = { tokensIn: a.tokensIn, tokensOut: a.tokensOut, costUsd: cost };
+
+  if (opts.allowRetry && isRetryable(status) && attempt < maxAttempts) {
+    const delayMs = retryDelayMs(attempt, res.opts.retryBackoffMs);
+    const reason = outcome.error ?? status;
+    a.log('system', `attempt ${attempt} of ${maxAttempts} ${status}: ${reason} — attempt ${attempt + 1} in ${formatDelay(delayMs)}`);
+    res.logs.release(a.runId);
+    const row = transitionRun(res, a.runId, ['running'], 'queued', { ...tokens, attempt: attempt + 1, availableAt: now + delayMs, error: reason, output: null }, {});
+    if (!row) return null;
+    res.queue.push(row.id, row.availableAt);
+    res.bus.emit('run.retrying', { runId: row.id, botId: row.botId, run: row, bot: eventBot(res.db, a.botId), attempt, maxAttempts, delayMs, reason });
+    return 'retrying';
+  }
+
+  if (status === 'completed') a.log('system', 'completed');
+  res.logs.release(a.runId);
+  const startedAt = a.run.startedAt ?? now;
+  const row = transitionRun(
+    res,
+    a.runId,
+    ['running'],
+    status,
+    { ...tokens, output: outcome.output ?? null, error: outcome.error ?? null, finishedAt: now, durationMs: now - startedAt },
+    { newResults },
+  );
+  if (!row) {
+    res.log.warn({ runId: a.runId, status }, 'run had already ended elsewhere; outcome not recorded');
+    return null;
+  }
+  return 'final';
+}
+
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/** The first non-empty line of `s`, at most 120 characters. */
+export function firstLine(s: string): string {
+  const line = s.split('\n').find((l) => l.trim()) ?? '';
+  return line.length > 120 ? line.slice(0, 119) + '…' : line.trim();
+}
+
+/** The run's output as a result: its first line as the title, the whole output as content. */
+function outputAsResult(output: string): { title: string; content: string } {
+  return { title: firstLine(output) || 'Output', content: output };
+}

@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/database.ts';
+import type { EventBus } from '../event-bus.ts';
+import type { ProviderSettings } from '../providers/index.ts';
+import type { ResultService } from '../results.ts';
+import type { RunLogStore } from './log-store.ts';
+import type { RunQueue } from './queue.ts';
+
+/** The run engine's limits and settings. */
+export interface RunnerOptions {
+  /** At most this many runs have a child process at once. */
+  maxConcurrentRuns: number;
+  /** Past this many queued runs, `enqueue` refuses with QUEUE_FULL. */
+  maxQueuedRuns: number;
+  /** A run attempt past this many seconds is killed and fails. */
+  runTimeoutS: number;
+  /** The first retry waits this long (ms); each further one twice as long (capped at 10 min). */
+  retryBackoffMs: number;
+  providers: ProviderSettings;
+}
+
+/**
+ * The typed bag of resources the run engine's parts share (Trigger.dev's "systems" pattern): each
+ * part takes what it needs from here and does one thing.
+ */
+export interface RunEngineResources {
+  db: Db;
+  bus: EventBus;
+  log: Logger;
+  results: ResultService;
+  queue: RunQueue;
+  logs: RunLogStore;
+  /** Epoch ms; injected so that tests can drive time. */
+  now: () => number;
+  opts: RunnerOptions;
+}

@@ -1,0 +1,65 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/database.ts';
+import { bots, runs, type RunRow } from '../db/schema.ts';
+import type { EventBot, EventBus } from '../event-bus.ts';
+import { assertNever, type FinalRunStatus, type RunStatus } from '../run-status.ts';
+
+/** What the event of a transition into `S` needs beyond the row. */
+export type TransitionExtra<S extends RunStatus> = S extends 'running' ? { pid: number } : S extends FinalRunStatus ? { newResults: number } : Record<never, never>;
+
+/** Columns a transition may set beside the status. */
+export type RunChanges = Partial<Omit<typeof runs.$inferInsert, 'id' | 'status' | 'botId'>>;
+
+/**
+ * The one way a run's status changes: one conditional `UPDATE … WHERE id = ? AND status IN (from)`,
+ * then one typed event (`run.queued`, `run.started` or `run.finished`) with the committed row,
+ * delivered after the fact by the bus.
+ * @returns the updated row, or null when the run was not in one of `from` (it moved elsewhere
+ *   first, or does not exist); then nothing is announced.
+ */
+export function transitionRun<S extends RunStatus>(
+  res: { db: Db; bus: EventBus },
+  runId: number,
+  from: readonly RunStatus[],
+  to: S,
+  changes: RunChanges,
+  extra: TransitionExtra<S>,
+): RunRow | null {
+  const row = res.db
+    .update(runs)
+    .set({ ...changes, status: to })
+    .where(and(eq(runs.id, runId), inArray(runs.status, [...from])))
+    .returning()
+    .get();
+  if (!row) return null;
+  announceRun(res, row, extra as TransitionExtra<RunStatus>);
+  return row;
+}
+
+/** Announces a run row in its current status (a transition, or the insert of a new queued run). */
+export function announceRun(res: { db: Db; bus: EventBus }, row: RunRow, extra: TransitionExtra<RunStatus>): void {
+  const base = { runId: row.id, botId: row.botId, run: row, bot: eventBot(res.db, row.botId) };
+  const status = row.status;
+  switch (status) {
+    case 'queued':
+      res.bus.emit('run.queued', { ...base, trigger: row.trigger });
+      return;
+    case 'running':
+      res.bus.emit('run.started', { ...base, pid: (extra as TransitionExtra<'running'>).pid ?? -1 });
+      return;
+    case 'completed':
+    case 'failed':
+    case 'cancelled':
+    case 'interrupted':
+      res.bus.emit('run.finished', { ...base, status, output: row.output, error: row.error, newResults: (extra as TransitionExtra<FinalRunStatus>).newResults ?? 0 });
+      return;
+    default:
+      assertNever(status);
+  }
+}
+
+/** The bot as events show it; a deleted bot is `#<id>`. */
+export function eventBot(db: Db, botId: number): EventBot {
+  const b = db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId)).get();
+  return b ?? { id: botId, name: `#${botId}`, emoji: '🤖' };
+}
