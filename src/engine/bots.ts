@@ -1,11 +1,12 @@
 import { MAX_RETRIES } from './runner/retry-policy.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
-import { botState, BOT_STATE_KINDS, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
-import { bots, runs, triggers, type BotRow } from './db/schema.ts';
+import type { Statement } from 'better-sqlite3';
+import { botState, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
+import { bots, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBot, EventBus } from './event-bus.ts';
 import { parseModel, type ProviderName } from './providers/models.ts';
@@ -77,8 +78,6 @@ export interface BotPage {
   page: number;
   pages: number;
   perPage: number;
-  /** How many bots match the search in each state (for the filter). */
-  counts: Record<BotStateKind, number>;
 }
 
 /** Cards on one page of the dashboard's grid. */
@@ -111,31 +110,24 @@ export class BotService {
 
   /**
    * One page of bots (oldest first) matching a name search and a state, with their summaries. Only
-   * the page's bots are counted (runs, results); the states of all matching bots come from four
-   * small queries (active runs, connections, last runs, bots), so the cost grows with the page,
-   * not the fleet.
+   * the page's bots are summarized (runs and results counted); a state filter decides the states
+   * of all matching bots from four small queries (active runs by the status index, connections,
+   * each bot's newest run by one index seek, the bots), so the cost grows with the page and the
+   * fleet's size in bots, not with its runs and results.
    */
   listPage(query: BotPageQuery = {}): BotPage {
     const perPage = Math.min(Math.max(Math.trunc(query.perPage ?? BOTS_PER_PAGE), 1), 200);
     const needle = query.q ? nameKey(query.q) : '';
-    const light = this.db
-      .select({ id: bots.id, name: bots.name, nameKey: bots.nameKey, emoji: bots.emoji, paused: bots.paused, schedule: bots.schedule })
-      .from(bots)
-      .orderBy(bots.id)
-      .all()
-      .filter((b) => !needle || b.nameKey.includes(needle));
-    const facts = this.stateFacts(light, { detail: false });
-    const counts = Object.fromEntries(BOT_STATE_KINDS.map((k) => [k, 0])) as Record<BotStateKind, number>;
-    const matching: number[] = [];
-    for (const b of light) {
-      const kind = botState(facts(b)).kind;
-      counts[kind]++;
-      if (!query.status || query.status === kind) matching.push(b.id);
+    let light = (this.stmts.light.all() as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) }));
+    if (needle) light = light.filter((b) => b.nameKey.includes(needle));
+    if (query.status) {
+      const facts = this.stateFacts(light, { detail: false });
+      light = light.filter((b) => botState(facts(b)).kind === query.status);
     }
-    const pages = Math.max(1, Math.ceil(matching.length / perPage));
+    const pages = Math.max(1, Math.ceil(light.length / perPage));
     const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
-    const ids = matching.slice((page - 1) * perPage, page * perPage);
-    return { bots: this.summaries(this.rows(ids)), total: matching.length, page, pages, perPage, counts };
+    const ids = light.slice((page - 1) * perPage, page * perPage).map((b) => b.id);
+    return { bots: this.summaries(this.rows(ids)), total: light.length, page, pages, perPage };
   }
 
   /** The bots with these ids (unknown ids are left out), oldest first. */
@@ -178,15 +170,14 @@ export class BotService {
   /** Summaries of `rows`: their states plus run and result counts (grouped queries over these bots). */
   private summaries(rows: BotRow[]): BotSummary[] {
     if (rows.length === 0) return [];
-    const ids = rows.map((b) => b.id);
+    const ids = JSON.stringify(rows.map((b) => b.id));
     const facts = this.stateFacts(rows, { detail: true });
-    const inIds = sql.join(ids.map((id) => sql`${id}`), sql`, `);
-    const count = (table: 'runs' | 'results') =>
-      new Map(this.db.all<{ bot_id: number; n: number }>(sql`select bot_id, count(*) as n from ${sql.identifier(table)} where bot_id in (${inIds}) group by bot_id`).map((r) => [r.bot_id, r.n]));
-    const runCounts = count('runs');
-    const resultCounts = count('results');
+    const counts = (stmt: Statement) => new Map((stmt.all(ids) as { botId: number; n: number }[]).map((r) => [r.botId, r.n]));
+    const runCounts = counts(this.stmts.runCounts);
+    const resultCounts = counts(this.stmts.resultCounts);
     return rows.map((b) => {
-      const f = facts(b);
+      const next = nextRunAt(b);
+      const f = facts(b, () => next);
       const state = botState(f);
       const last = f.lastRun;
       return {
@@ -198,7 +189,7 @@ export class BotService {
         lastRunStatus: last?.status ?? null,
         resultCount: resultCounts.get(b.id) ?? 0,
         runCount: runCounts.get(b.id) ?? 0,
-        nextRunAt: nextRunAt(b),
+        nextRunAt: next,
       };
     });
   }
@@ -206,51 +197,34 @@ export class BotService {
   /**
    * The facts {@link botState} decides from, for each of `list` (all bots, or a few), from four
    * queries: the active runs (few, by the status index), the enabled connections, the bots they
-   * come from, and each bot's newest run (one index seek per bot). `detail` adds queue positions.
+   * come from, and each bot's newest run (one index seek per bot). `detail` adds queue positions;
+   * without it a schedule's next occurrence is not computed (the state's kind does not need it).
    */
   private stateFacts(
     list: { id: number; paused: boolean; schedule: string | null }[],
     opts: { detail: boolean },
-  ): (bot: { id: number; paused: boolean; schedule: string | null }) => BotStateFacts & { lastRun: LastRun | null } {
-    const ids = list.map((b) => b.id);
-    const active = this.db
-      .select({ id: runs.id, botId: runs.botId, status: runs.status, startedAt: runs.startedAt })
-      .from(runs)
-      .where(inArray(runs.status, ACTIVE_RUN_STATUSES))
-      .orderBy(runs.id)
-      .all();
+  ): (bot: { id: number; paused: boolean; schedule: string | null }, next?: () => number | null) => BotStateFacts & { lastRun: LastRun | null } {
     const running = new Map<number, { id: number; startedAt: number | null }>();
     const queued = new Map<number, number>();
-    const activeBots = new Set<number>();
-    for (const r of active) {
-      activeBots.add(r.botId);
+    for (const r of this.stmts.active.all(JSON.stringify(ACTIVE_RUN_STATUSES)) as { id: number; botId: number; status: RunStatus; startedAt: number | null }[]) {
       if (r.status === 'running') running.set(r.botId, { id: r.id, startedAt: r.startedAt }); // newest wins
       else if (!queued.has(r.botId)) queued.set(r.botId, r.id); // oldest wins
     }
     // Incoming connections whose source is busy: this bot is likely next.
     const waiting = new Map<number, number>();
-    if (activeBots.size > 0) {
-      const links = this.db
-        .select({ source: triggers.sourceBotId, target: triggers.targetBotId })
-        .from(triggers)
-        .where(and(eq(triggers.enabled, true), inArray(triggers.sourceBotId, [...activeBots])))
-        .orderBy(triggers.id)
-        .all();
-      for (const l of links) if (!waiting.has(l.target)) waiting.set(l.target, l.source);
+    if (running.size + queued.size > 0) {
+      for (const l of this.stmts.links.all() as { source: number; target: number }[]) {
+        if ((running.has(l.source) || queued.has(l.source)) && !waiting.has(l.target)) waiting.set(l.target, l.source);
+      }
     }
     const sources = new Map<number, EventBot>();
-    const sourceIds = [...new Set(waiting.values())];
-    if (sourceIds.length > 0) {
-      for (const b of this.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, sourceIds)).all()) sources.set(b.id, b);
+    if (waiting.size > 0) {
+      for (const b of this.stmts.names.all(JSON.stringify([...new Set(waiting.values())])) as EventBot[]) sources.set(b.id, b);
     }
     // Each bot's newest run: one seek in runs_bot_idx per bot (a grouped max() would scan them all).
-    const only = ids.length <= 500 ? sql`where b.id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})` : sql``;
-    const lastRows = ids.length === 0 ? [] : this.db.all<{ bot_id: number; id: number; status: RunStatus; error: string | null; created_at: number; started_at: number | null }>(
-      sql`select b.id as bot_id, r.id, r.status, r.error, r.created_at, r.started_at from bots b
-          join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1) ${only}`,
-    );
-    const lastRuns = new Map(lastRows.map((r) => [r.bot_id, { id: r.id, status: r.status, error: r.error, createdAt: r.created_at, startedAt: r.started_at }]));
-    return (bot) => {
+    const lastRows = (list.length > 200 ? this.stmts.lastAll.all() : this.stmts.lastSome.all(JSON.stringify(list.map((b) => b.id)))) as (LastRun & { botId: number })[];
+    const lastRuns = new Map(lastRows.map((r) => [r.botId, r]));
+    return (bot, next = () => (opts.detail ? nextRunAt(bot) : null)) => {
       const q = queued.get(bot.id);
       const src = waiting.get(bot.id);
       return {
@@ -260,10 +234,33 @@ export class BotService {
         queued: q === undefined ? null : { id: q, position: opts.detail ? this.queuePosition(q) : null },
         waitingOn: src === undefined ? null : (sources.get(src) ?? null),
         lastRun: lastRuns.get(bot.id) ?? null,
-        nextRunAt: () => nextRunAt(bot),
+        nextRunAt: next,
       };
     };
   }
+
+  /** The hot read paths of summaries, prepared once (ids are passed as a JSON array). */
+  private get stmts() {
+    if (!this.prepared) {
+      const c = this.db.$client;
+      const inIds = 'in (select value from json_each(?))';
+      const last = `select b.id as botId, r.id, r.status, r.error, r.created_at as createdAt, r.started_at as startedAt
+        from bots b join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1)`;
+      this.prepared = {
+        light: c.prepare('select id, name_key as nameKey, paused, schedule from bots order by id'),
+        active: c.prepare(`select id, bot_id as botId, status, started_at as startedAt from runs where status ${inIds} order by id`),
+        links: c.prepare('select source_bot_id as source, target_bot_id as target from triggers where enabled = 1 order by id'),
+        names: c.prepare(`select id, name, emoji from bots where id ${inIds}`),
+        lastAll: c.prepare(last),
+        lastSome: c.prepare(`${last} where b.id ${inIds}`),
+        runCounts: c.prepare(`select bot_id as botId, count(*) as n from runs where bot_id ${inIds} group by bot_id`),
+        resultCounts: c.prepare(`select bot_id as botId, count(*) as n from results where bot_id ${inIds} group by bot_id`),
+      };
+    }
+    return this.prepared;
+  }
+
+  private prepared: Record<'light' | 'active' | 'links' | 'names' | 'lastAll' | 'lastSome' | 'runCounts' | 'resultCounts', Statement> | undefined;
 
   /**
    * Creates a bot and its docs folder `DATA_DIR/bots/<id>/`.
@@ -394,6 +391,14 @@ function keepWebhookSecret(next: Record<string, unknown>, prev: Record<string, u
   const { has_secret: _shown, ...webhook } = nw;
   if (webhook.secret === undefined && pw?.secret && pw.url === webhook.url) webhook.secret = pw.secret;
   return { ...next, webhook };
+}
+
+/** A bot as a page of the grid is chosen from. */
+interface LightBot {
+  id: number;
+  nameKey: string;
+  paused: boolean;
+  schedule: string | null;
 }
 
 /** A bot's newest run, as its summary shows it. */

@@ -32,7 +32,6 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     const pipelines = (reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/pipelines', {
         pipelines: pipelineListData(engine),
-        bots: engine.bots.list(),
         error: extra.error,
         values: extra.values ?? {},
         listOnly: extra.listOnly ?? false,
@@ -57,6 +56,10 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     };
 
     app.get('/partials/connections', async (_req, reply) => connections(reply));
+    // The pipeline form's suggestions: every bot's name.
+    app.get('/partials/bot-names', async (_req, reply) =>
+      html(reply, 'partials/bot-names', { names: engine.bots.list().map((b) => b.name) }),
+    );
 
     app.post('/connections', async (req, reply) => {
       const body = (req.body ?? {}) as Form;

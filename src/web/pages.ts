@@ -111,7 +111,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
         states: BOT_STATE_KINDS,
         grid: parts.grid(query),
         activity: parts.activity(),
-        pipelines: { pipelines: pipelineListData(engine), bots: engine.bots.list(), values: {}, listOnly: false },
+        pipelines: { pipelines: pipelineListData(engine), values: {}, listOnly: false },
         form: formContext(),
       });
     });

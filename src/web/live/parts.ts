@@ -75,7 +75,7 @@ export class PageParts {
 
   /** The pipelines list (steps and their progress), without the panel's form. */
   pipelines(): string {
-    return this.render('partials/pipelines', { pipelines: pipelineListData(this.engine), bots: [], values: {}, listOnly: true });
+    return this.render('partials/pipelines', { pipelines: pipelineListData(this.engine), values: {}, listOnly: true });
   }
 
   /** A bot page's title: emoji, name, state, description, last run. */

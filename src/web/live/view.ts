@@ -154,7 +154,7 @@ export class LiveView {
         .select({ id: runs.id, botId: runs.botId })
         .from(runs)
         .where(eq(runs.status, 'queued'))
-        .orderBy(asc(runs.id))
+        .orderBy(asc(runs.availableAt), asc(runs.id)) // the queue's order (runner/queue.ts)
         .limit(QUEUE_POSITIONS_LIVE)
         .all();
       for (const r of waiting) {
