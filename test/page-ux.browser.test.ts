@@ -1,4 +1,4 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from './helpers/browser.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
@@ -21,6 +21,7 @@ describe('the page under the hand, in headless Chromium', () => {
     bot = (await t.api('POST', '/api/bots', { name: 'Hand-Bot', emoji: '🛒', prompt: 'find https://example.com/a/very/long/path/that/does/not/break/anywhere/at/all/so/it/could/push/the/page/wider' })).body;
     const run = (await t.api('POST', `/api/bots/${bot.id}/run`, { input: 'x'.repeat(300) })).body;
     await t.waitForRun(run.id);
+    await t.api('POST', '/api/pipelines', { name: 'Hand-Line', steps: [bot.id] });
   });
   afterAll(async () => {
     await browser?.close();
@@ -109,26 +110,29 @@ describe('the page under the hand, in headless Chromium', () => {
     // Every character of the page's own words, outside the bots' emoji, is one every font has.
     const odd = await page.evaluate((src) => {
       const re = new RegExp(src, 'u');
-      const skip = (n: Node) => (n.parentElement?.closest('.bot-emoji, .empty-emoji, .chip, .activity-msg, .bot-desc, script, style, option') ?? null) !== null;
+      const skip = (n: Node) => (n.parentElement?.closest('.bot-emoji, .emoji, .empty-emoji, .bot-desc, script, style, option') ?? null) !== null;
       const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
       const out: string[] = [];
       for (let n = walker.nextNode(); n; n = walker.nextNode()) if (!skip(n) && !re.test(n.textContent ?? '')) out.push(n.textContent!.trim());
       return out;
     }, CHROME_CHARS.source);
     expect(odd).toEqual([]);
-    // The bots' emoji are drawn by the Noto Emoji font the server ships (this machine has none).
-    const fontsOf = async (p: Page, selector: string) => {
-      const cdp = await p.context().newCDPSession(p);
-      await cdp.send('DOM.enable');
-      await cdp.send('CSS.enable');
-      const { root } = await cdp.send('DOM.getDocument');
-      const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
-      const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId });
-      return fonts.map((f) => f.familyName);
+    // The bots' emoji, wherever they are (cards, activity lines, a pipeline's steps), are drawn
+    // by the Noto Emoji font the server ships: this machine has no emoji font of its own.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument', { depth: -1 });
+    const fontsOf = async (selector: string) => {
+      const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: root.nodeId, selector });
+      return Promise.all(nodeIds.map(async (nodeId) => (await cdp.send('CSS.getPlatformFontsForNode', { nodeId })).fonts.map((f) => f.familyName)));
     };
-    const emojiFonts = await fontsOf(page, `#bot-${bot.id} .bot-emoji`);
-    expect(emojiFonts.some((f) => /Emoji/i.test(f))).toBe(true);
-    expect(await fontsOf(page, '.section-head .btn.primary')).not.toContainEqual(expect.stringMatching(/Emoji/i));
+    // (Nodes not drawn, such as the closed dialog's template chips, use no font.)
+    const emoji = (await fontsOf('.bot-emoji, .emoji')).filter((fonts) => fonts.length > 0);
+    expect(emoji.length).toBeGreaterThanOrEqual(4);
+    expect(emoji.filter((fonts) => !fonts.some((f) => /Emoji/i.test(f)))).toEqual([]);
+    expect((await fontsOf('.pipeline-step .emoji')).flat()).toContain('Noto Emoji');
+    expect((await fontsOf('.section-head .btn.primary')).flat().filter((f) => /Emoji/i.test(f))).toEqual([]);
     expect(await page.getByRole('button', { name: 'New bot' }).textContent()).toMatch(/^\s*New bot$/);
   });
 });

@@ -37,6 +37,12 @@ const ICONS = {
   orbit: '<circle cx="8" cy="8" r="2.3" fill="currentColor"/><ellipse cx="8" cy="8" rx="6.5" ry="3" fill="none" stroke="currentColor" stroke-width="1.3" transform="rotate(-30 8 8)"/>',
 } as const;
 
+const EMOJI = /(?:\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?(?:\u200D\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)*|[\u{1F1E6}-\u{1F1FF}]{2})/gu;
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 /** Names of the inline icons (see `view.icon`). */
 export type IconName = keyof typeof ICONS;
 
@@ -94,6 +100,15 @@ export const view = {
   excerpt(s: string | null | undefined, n = 160): string {
     const t = (s ?? '').replace(/\s+/g, ' ').trim();
     return t.length > n ? t.slice(0, n - 1) + '…' : t;
+  },
+  /**
+   * `s` as HTML with each emoji (a pictograph with its variation selector, skin tone and ZWJ
+   * parts, or a flag) wrapped in `<span class="emoji">`, whose font list starts with the emoji
+   * fonts: Chromium on Linux otherwise lets the text font answer for an emoji it lacks (a box).
+   * Everything else is escaped. Use with `<%~ %>`.
+   */
+  withEmoji(s: string | null | undefined): string {
+    return escapeHtml(s ?? '').replace(EMOJI, (e) => `<span class="emoji">${e}</span>`);
   },
   /** Only http(s) links are rendered as links. */
   safeUrl(u: string | null | undefined): string | null {
