@@ -37,7 +37,9 @@ const schema = z.object({
   DISCORD_API_BASE: z.preprocess(emptyToUndefined, z.url().default('https://discord.com/api')),
   DISCORD_GUILD_ID: optionalString,
   DISCORD_ALLOWED_USERS: idList,
-  MAX_CONCURRENT_RUNS: int(4, 1, 64),
+  MAX_CONCURRENT_RUNS: int(64, 1, 1000),
+  MAX_RUN_PROCESSES: int(8, 1, 256),
+  RUN_WORKER_IDLE_MS: int(30_000, 0, 3_600_000),
   RUN_TIMEOUT_S: int(300, 1, 86_400),
   MAX_QUEUED_RUNS: int(1000, 1, 1_000_000),
   RUN_RETRY_BACKOFF_MS: int(10_000, 0, 600_000),
@@ -66,7 +68,12 @@ export interface Config {
   webFetchAllowPrivate: boolean;
   telegram: { token?: string; apiRoot: string; allowedUsers: string[] };
   discord: { token?: string; apiBase: string; guildId?: string; allowedUsers: string[] };
+  /** At most this many runs at once (waiting on a provider or working). */
   maxConcurrentRuns: number;
+  /** At most this many run processes at once (one per bot with runs going). */
+  maxRunProcesses: number;
+  /** A run process idle this long (ms) exits. */
+  workerIdleMs: number;
   /** A run still going after this many seconds is killed and fails. */
   runTimeoutS: number;
   /** Past this many queued runs a run request gets 429 QUEUE_FULL. */
@@ -125,6 +132,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       allowedUsers: e.DISCORD_ALLOWED_USERS,
     },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    maxRunProcesses: e.MAX_RUN_PROCESSES,
+    workerIdleMs: e.RUN_WORKER_IDLE_MS,
     runTimeoutS: e.RUN_TIMEOUT_S,
     maxQueuedRuns: e.MAX_QUEUED_RUNS,
     retryBackoffMs: e.RUN_RETRY_BACKOFF_MS,

@@ -54,6 +54,8 @@ export class Engine {
     this.subscriptions = new SubscriptionService(this.db);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
+      maxRunProcesses: config.maxRunProcesses,
+      workerIdleMs: config.workerIdleMs,
       maxQueuedRuns: config.maxQueuedRuns,
       runTimeoutS: config.runTimeoutS,
       retryBackoffMs: config.retryBackoffMs,
