@@ -1,7 +1,7 @@
 import { MAX_RETRIES } from './runner/retry-policy.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { eq, inArray } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
 import type { Statement } from 'better-sqlite3';
@@ -118,6 +118,14 @@ export class BotService {
   listPage(query: BotPageQuery = {}): BotPage {
     const perPage = Math.min(Math.max(Math.trunc(query.perPage ?? BOTS_PER_PAGE), 1), 200);
     const needle = query.q ? nameKey(query.q) : '';
+    if (!needle && !query.status) {
+      // The whole fleet, oldest first: one page by the primary key.
+      const total = (this.stmts.count.get() as { n: number }).n;
+      const pages = Math.max(1, Math.ceil(total / perPage));
+      const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
+      const ids = (this.stmts.pageIds.all(perPage, (page - 1) * perPage) as { id: number }[]).map((r) => r.id);
+      return { bots: this.summaries(this.rows(ids)), total, page, pages, perPage };
+    }
     let light = (this.stmts.light.all() as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) }));
     if (needle) light = light.filter((b) => b.nameKey.includes(needle));
     if (query.status) {
@@ -132,8 +140,17 @@ export class BotService {
 
   /** The bots with these ids (unknown ids are left out), oldest first. */
   rows(ids: number[]): BotRow[] {
-    return ids.length === 0 ? [] : this.db.select().from(bots).where(inArray(bots.id, ids)).orderBy(bots.id).all();
+    if (ids.length === 0) return [];
+    this.byIds ??= this.db
+      .select()
+      .from(bots)
+      .where(sql`${bots.id} in (select value from json_each(${sql.placeholder('ids')}))`)
+      .orderBy(bots.id)
+      .prepare();
+    return this.byIds.all({ ids: JSON.stringify(ids) });
   }
+
+  private byIds: { all(values: { ids: string }): BotRow[] } | undefined;
 
   /** Summaries of the bots with these ids (unknown ids are left out), oldest first. */
   summarizeIds(ids: number[]): BotSummary[] {
@@ -248,6 +265,8 @@ export class BotService {
         from bots b join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1)`;
       this.prepared = {
         light: c.prepare('select id, name_key as nameKey, paused, schedule from bots order by id'),
+        count: c.prepare('select count(*) as n from bots'),
+        pageIds: c.prepare('select id from bots order by id limit ? offset ?'),
         active: c.prepare(`select id, bot_id as botId, status, started_at as startedAt from runs where status ${inIds} order by id`),
         links: c.prepare('select source_bot_id as source, target_bot_id as target from triggers where enabled = 1 order by id'),
         names: c.prepare(`select id, name, emoji from bots where id ${inIds}`),
@@ -260,7 +279,7 @@ export class BotService {
     return this.prepared;
   }
 
-  private prepared: Record<'light' | 'active' | 'links' | 'names' | 'lastAll' | 'lastSome' | 'runCounts' | 'resultCounts', Statement> | undefined;
+  private prepared: Record<'light' | 'count' | 'pageIds' | 'active' | 'links' | 'names' | 'lastAll' | 'lastSome' | 'runCounts' | 'resultCounts', Statement> | undefined;
 
   /**
    * Creates a bot and its docs folder `DATA_DIR/bots/<id>/`.

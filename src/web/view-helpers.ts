@@ -1,6 +1,13 @@
 import { describeBotState, type BotState, type BotStateKind } from '../engine/bot-status.ts';
 import { isRunStatus, RUN_STATUS_TABLE, type RunStatusFacts } from '../engine/run-status.ts';
 
+// Formatters are built once: building one per call (toLocaleTimeString with options) costs more
+// than the rest of a card's rendering. The process's time zone, like the scheduler's.
+const CLOCK = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
+const CLOCK_SECONDS = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const DAY = new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: 'short' });
+const DATE_KEY = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit' });
+
 const LEVEL_CLASS: Record<RunStatusFacts['level'], string> = { info: 'idle', success: 'ok', warn: 'warn', error: 'error' };
 const STATE_CLASS: Record<BotStateKind, string> = {
   running: 'running',
@@ -54,14 +61,12 @@ export const view = {
   tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
   time(ms: number | null | undefined): string {
     if (ms == null) return '—';
-    return new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    return CLOCK_SECONDS.format(ms);
   },
   dateTime(ms: number | null | undefined): string {
     if (ms == null) return '—';
-    const d = new Date(ms);
-    const today = new Date().toDateString() === d.toDateString();
-    const t = d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
-    return today ? t : `${d.toLocaleDateString('en-GB', { day: '2-digit', month: 'short' })} ${t}`;
+    const t = CLOCK.format(ms);
+    return DATE_KEY.format(ms) === DATE_KEY.format(Date.now()) ? t : `${DAY.format(ms)} ${t}`;
   },
   duration(ms: number | null | undefined): string {
     if (ms == null) return '—';
