@@ -11,10 +11,14 @@ import { configuredProviders } from './providers/models.ts';
 import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
+import { RunHistory, retryRequest } from './run-history.ts';
+import { RetentionPruner } from './retention.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
+import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
+import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
  * The core: storage, the event bus and the services over them. Web and chat adapters call it; it
@@ -39,6 +43,14 @@ export class Engine {
   readonly notifier: Notifier;
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
+  /** Swarm tasks (seed 004): planner, executors, evaluator; agents, leases, audit, API keys. */
+  readonly swarm: Swarm;
+  /** All runs over every bot, filtered and in pages. */
+  readonly runHistory: RunHistory;
+  /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
+  readonly retention: RetentionPruner;
+  /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
+  readonly codeSandbox: CodeSandbox;
 
   /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
   constructor(
@@ -52,6 +64,8 @@ export class Engine {
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
+    this.runHistory = new RunHistory(this.db);
+    this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       maxRunProcesses: config.maxRunProcesses,
@@ -60,6 +74,7 @@ export class Engine {
       runTimeoutS: config.runTimeoutS,
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
+      codeSandbox: this.codeSandbox,
     });
     this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
@@ -73,6 +88,8 @@ export class Engine {
       webhookSecret: config.webhookSecret,
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
+    this.swarm = new Swarm({ ...orchestration, startRun: (botId, req) => this.startRun(botId, req), log: log.child({ component: 'swarm' }), config: config.swarm });
+    this.retention = new RetentionPruner({ db: this.db, log: log.child({ component: 'retention' }) }, config.retention);
   }
 
   /**
@@ -86,9 +103,14 @@ export class Engine {
     this.pipelines.start();
     this.triggers.start();
     this.notifier.start();
+    const sandbox = this.codeSandbox.status();
+    if (sandbox.available) this.log.info({ bwrap: sandbox.bwrap, proc: sandbox.withProc }, 'run_code runs inside bubblewrap');
+    else this.log.warn(codeSandboxOffMessage(sandbox.reason));
     const { interrupted, retried } = this.runner.start();
     if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
     this.scheduler.start();
+    this.swarm.start();
+    this.retention.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -108,6 +130,16 @@ export class Engine {
   }
 
   /**
+   * Queues a retry of a failed, cancelled or interrupted run: a new run of the same bot with the
+   * same input, its `retryOf` the old run's id.
+   * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_RETRYABLE (still active, or completed), BOT_NOT_FOUND
+   */
+  retryRun(runId: number): RunRow {
+    const old = this.runner.get(runId);
+    return this.startRun(old.botId, retryRequest(old));
+  }
+
+  /**
    * Cancels the bot's active runs, then deletes it with its runs, results and docs folder.
    * @throws {AppError} BOT_NOT_FOUND
    */
@@ -120,18 +152,23 @@ export class Engine {
 
   /**
    * Stops every running attempt (interrupted, or queued again when it has attempts left; queued
-   * runs stay queued for the next start), lets the subscribers hear the last events, then closes
-   * the database.
+   * runs stay queued for the next start), lets the subscribers hear the last events, gives
+   * notifications in flight until `opts.deadline` (epoch ms; default now: they are given up at
+   * once), then closes the database.
    */
-  async close(): Promise<void> {
+  async close(opts: { deadline?: number } = {}): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
+    this.swarm.stop();
+    await this.retention.stop();
     this.triggers.stop();
     this.pipelines.stop();
     // Runs first: they are marked before any notification may take the time that is left.
     await this.runner.close();
     await this.bus.flush();
-    await this.notifier.close();
+    await this.notifier.close(opts.deadline);
+    // The notifier's last notices (deliveries given up) still reach the activity feed.
+    await this.bus.flush();
     this.activity.stop();
     await this.bus.close();
     this.db.$client.close();

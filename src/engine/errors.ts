@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   BOT_NAME_TAKEN: { status: 409 },
   RUN_NOT_FOUND: { status: 404 },
   RUN_NOT_ACTIVE: { status: 409 },
+  /** A retry of a run that is still active or completed (only failed, cancelled, interrupted runs). */
+  RUN_NOT_RETRYABLE: { status: 409 },
   DOC_NOT_FOUND: { status: 404 },
   DOC_INVALID_NAME: { status: 400 },
   DOC_TOO_LARGE: { status: 413 },
@@ -21,6 +23,20 @@ export const ERROR_CODES = {
   PIPELINE_NAME_TAKEN: { status: 409 },
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
+  TASK_NOT_FOUND: { status: 404 },
+  /** A task status change its state machine does not allow (src/engine/swarm/task-status.ts). */
+  TASK_TRANSITION_INVALID: { status: 409 },
+  /** A task needs a planner, an executor and an evaluator to exist before it can be created. */
+  SWARM_INCOMPLETE: { status: 409 },
+  AGENT_NOT_FOUND: { status: 404 },
+  /** The bot already has a swarm role. */
+  AGENT_BOT_TAKEN: { status: 409 },
+  ASSIGNMENT_NOT_FOUND: { status: 404 },
+  /** The assignment is no longer this agent's (its lease ran out, or its task ended). */
+  ASSIGNMENT_NOT_ACTIVE: { status: 409 },
+  API_KEY_NOT_FOUND: { status: 404 },
+  /** A valid API key without the scope this route needs. */
+  FORBIDDEN_SCOPE: { status: 403 },
   /** More runs wait than MAX_QUEUED_RUNS allows. */
   QUEUE_FULL: { status: 429 },
   /** The process is stopping; it takes no new runs. */
@@ -31,6 +47,8 @@ export const ERROR_CODES = {
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
   FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
+  /** This client sent more API requests in a minute than `RATE_LIMIT_PER_MIN` allows. */
+  RATE_LIMITED: { status: 429 },
   INTERNAL: { status: 500 },
 } as const satisfies Record<string, { status: number }>;
 

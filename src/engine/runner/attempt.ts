@@ -1,5 +1,4 @@
 import type { BotRow, RunRow } from '../db/schema.ts';
-import { runSandboxedCode } from '../tools/sandbox.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 import type { RunEngineResources } from './resources.ts';
 import type { BotWorker } from './worker.ts';
@@ -53,7 +52,7 @@ export class RunAttempt {
     this.runId = run.id;
     this.botId = bot.id;
     this.model = bot.model;
-    this.tools = bot.tools;
+    this.tools = [...bot.tools, ...(res.submissions?.toolsFor(run) ?? [])];
     // Tokens are counted over all attempts: a failed attempt cost what it cost.
     this.tokensIn = run.tokensIn ?? 0;
     this.tokensOut = run.tokensOut ?? 0;
@@ -70,7 +69,7 @@ export class RunAttempt {
     }
     this.worker = worker;
     worker.start(
-      { runId: run.id, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: worker.docsPath, tools: bot.tools, maxSteps: bot.maxSteps, providers: res.opts.providers },
+      { runId: run.id, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: worker.docsPath, tools: this.tools, maxSteps: bot.maxSteps, providers: res.opts.providers },
       {
         output: (stream, line) => this.log(stream, line),
         message: (msg) => this.onMessage(msg),
@@ -167,10 +166,22 @@ export class RunAttempt {
           this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
           return;
         }
-        runSandboxedCode(msg.source, this.worker!.docsPath, { signal: this.codeAbort.signal }).then(
+        this.res.opts.codeSandbox.run(msg.source, this.worker!.docsPath, { signal: this.codeAbort.signal }).then(
           (outcome) => this.reply({ type: 'code.finished', requestId: msg.requestId, outcome }),
           (err: Error) => this.reply({ type: 'request.failed', requestId: msg.requestId, error: err.message }),
         );
+        return;
+      }
+      case 'submit': {
+        let message: string;
+        try {
+          if (!this.res.submissions) throw new Error('this server takes no swarm submissions');
+          message = this.res.submissions.accept(this.runId, msg.kind, msg.data);
+        } catch (err) {
+          this.reply({ type: 'request.failed', requestId: msg.requestId, error: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+        this.reply({ type: 'submit.accepted', requestId: msg.requestId, message });
         return;
       }
       case 'done':

@@ -7,7 +7,7 @@
  * becomes `fail` with the provider's message, never a crash. The IPC contract is `protocol.ts`.
  */
 import { providerFor } from '../providers/index.ts';
-import { toolsFor, type ToolContext } from '../tools/index.ts';
+import { ToolError, toolsFor, type ToolContext } from '../tools/index.ts';
 import { memorySection } from '../tools/memory.ts';
 import { SEARCH_UNCONFIGURED, searchProvider } from '../tools/search.ts';
 import type { ChildMessage, CodeOutcome, Envelope, ParentMessage, RunJob } from './protocol.ts';
@@ -58,6 +58,11 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
         if (reply.type === 'code.finished') return reply.outcome;
         throw new Error(reply.type === 'request.failed' ? reply.error : 'unexpected reply');
       },
+      async submit(kind, data) {
+        const reply = await request({ type: 'submit', requestId: nextRequestId++, kind, data });
+        if (reply.type === 'submit.accepted') return reply.message;
+        throw new ToolError(reply.type === 'request.failed' ? reply.error : 'unexpected reply');
+      },
     };
     const result = await provider.complete(
       { model, system: job.prompt, context: memorySection(job.docsPath, job.tools.includes('files')), input: job.input, tools, maxSteps: job.maxSteps },
@@ -95,6 +100,7 @@ process.on('message', (env: Envelope<ParentMessage>) => {
       return;
     case 'result.recorded':
     case 'code.finished':
+    case 'submit.accepted':
     case 'request.failed': {
       const resolve = pending.get(msg.requestId);
       pending.delete(msg.requestId);

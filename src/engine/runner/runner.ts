@@ -10,6 +10,7 @@ import { RunAttempt, type AttemptOutcome } from './attempt.ts';
 import { finishAttempt } from './finalizer.ts';
 import { RunLogStore } from './log-store.ts';
 import { SqliteRunQueue, type RunQueue } from './queue.ts';
+import type { RunSubmissions } from './protocol.ts';
 import type { RunEngineResources, RunnerOptions } from './resources.ts';
 import { announceRun, transitionRun } from './transition.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -25,6 +26,8 @@ export interface RunRequest {
   parentRunId?: number | null;
   pipelineRunId?: number | null;
   pipelineStep?: number | null;
+  /** The run this one retries (same bot, same input). */
+  retryOf?: number | null;
 }
 
 /** Why the process stopping ends an attempt. */
@@ -47,8 +50,13 @@ export class Runner {
 
   constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number } = {}) {
     const now = deps.now ?? Date.now;
-    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now) };
+    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now), submissions: null };
     this.pool = new WorkerPool({ maxProcesses: opts.maxRunProcesses, idleMs: opts.workerIdleMs }, log);
+  }
+
+  /** Installs what takes the plans and verdicts runs hand in (the swarm); null removes it. */
+  useSubmissions(s: RunSubmissions | null): void {
+    this.res.submissions = s;
   }
 
   /**
@@ -100,6 +108,7 @@ export class Runner {
         parentRunId: req.parentRunId ?? null,
         pipelineRunId: req.pipelineRunId ?? null,
         pipelineStep: req.pipelineStep ?? null,
+        retryOf: req.retryOf ?? null,
       })
       .returning()
       .get();

@@ -27,6 +27,8 @@ export interface RunChannel {
 export class BotWorker {
   private readonly child: ChildProcess;
   private readonly runs = new Map<number, RunChannel>();
+  /** Set by `kill`: a dying worker takes no new run (the pool forks a new one). */
+  private killing = false;
   /** Settles when the process has exited. */
   readonly exited: Promise<void>;
   /** When the worker last had no run left (epoch ms), for the pool's idle eviction. */
@@ -65,9 +67,9 @@ export class BotWorker {
     return this.child.pid;
   }
 
-  /** Whether the process is still alive. */
+  /** Whether the process is alive and not being killed: only then may it take a run. */
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.killing && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** How many runs it serves now. */
@@ -96,6 +98,7 @@ export class BotWorker {
   /** Kills the process (SIGKILL) and resolves once it exited, or after 5 s. */
   async kill(): Promise<void> {
     if (this.alive) this.child.kill('SIGKILL');
+    this.killing = true;
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, KILL_WAIT_MS).unref())]);
   }
 
