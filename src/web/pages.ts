@@ -11,7 +11,7 @@ import { viewRenderer } from './render.ts';
 import { streamRunLog, type LogStreamFormat } from './sse.ts';
 import type { StreamHub } from './live/hub.ts';
 import { gridQuery, gridQueryString, PageParts, pipelineListData } from './live/parts.ts';
-import { botScope, DASHBOARD_SCOPE, LiveView } from './live/view.ts';
+import { botScope, DASHBOARD_SCOPE, LiveView, TASKS_SCOPE } from './live/view.ts';
 import { view } from './view-helpers.ts';
 
 interface SettingsValues {
@@ -116,6 +116,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       });
     });
     app.get('/stream', async (req, reply) => hub.serve(req, reply, DASHBOARD_SCOPE));
+    app.get('/stream/tasks', async (req, reply) => hub.serve(req, reply, TASKS_SCOPE));
     app.get<{ Params: { id: string } }>('/bots/:id/stream', async (req, reply) => {
       const bot = engine.bots.get(idOf(req.params.id, 'bot'));
       hub.serve(req, reply, botScope(bot.id));

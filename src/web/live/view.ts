@@ -6,6 +6,8 @@ import type { PageParts } from './parts.ts';
 
 /** The dashboards' scope in the {@link StreamHub}. */
 export const DASHBOARD_SCOPE = 'dash';
+/** The Tasks page's scope in the {@link StreamHub}. */
+export const TASKS_SCOPE = 'tasks';
 /** A bot page's scope in the {@link StreamHub}. */
 export const botScope = (botId: number) => `bot:${botId}`;
 /**
@@ -21,6 +23,7 @@ export const QUEUE_POSITIONS_LIVE = 100;
  *
  * - dashboards (`dash`): `card-<botId>` (a card), `activity` (the feed), `pipelines` (the list
  *   with step progress), `grid` (a bot was created or deleted: the grid re-fetches its page);
+ * - the Tasks page (`tasks`): `tasks` (a task changed: the list re-fetches itself);
  * - a bot's page (`bot:<id>`): `head`, `stats`, `runs`, `results` and `results-new` (the two
  *   filters of the results panel), `run` (the log panel of the run it now follows) and
  *   `run-<runId>` (that run's state line).
@@ -39,6 +42,7 @@ export class LiveView {
   private activity = false;
   private pipelines = false;
   private grid = false;
+  private tasks = false;
   private queueMoved = false;
   private scheduled = false;
   private offs: (() => void)[] = [];
@@ -86,6 +90,7 @@ export class LiveView {
         }),
       ),
       bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true))),
+      bus.on('task.changed', () => this.mark(() => (this.tasks = true))),
       bus.on('activity', (e) =>
         this.mark(() => {
           this.activity = true;
@@ -199,13 +204,14 @@ export class LiveView {
     if (dash && this.activity) publish([DASHBOARD_SCOPE], 'activity', () => parts.activity());
     if (dash && this.pipelines) publish([DASHBOARD_SCOPE], 'pipelines', () => parts.pipelines());
     if (dash && this.grid) publish([DASHBOARD_SCOPE], 'grid', () => '');
+    if (this.tasks && hub.wants(TASKS_SCOPE)) publish([TASKS_SCOPE], 'tasks', () => '');
 
     this.bots.clear();
     this.runLists.clear();
     this.resultLists.clear();
     this.panels.clear();
     this.runStates.clear();
-    this.activity = this.pipelines = this.grid = false;
+    this.activity = this.pipelines = this.grid = this.tasks = false;
     const ms = performance.now() - t0;
     this.stats.flushes++;
     this.stats.renders += renders;
