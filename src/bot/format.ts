@@ -24,6 +24,8 @@ export function statusIcon(status: RunStatus): string {
       return '⏳';
     case 'running':
       return '🏃';
+    case 'awaiting_approval':
+      return '⏸';
     case 'completed':
       return '✅';
     case 'failed':
@@ -32,6 +34,8 @@ export function statusIcon(status: RunStatus): string {
       return '⏹';
     case 'interrupted':
       return '⚠️';
+    case 'rejected':
+      return '🚫';
     default:
       return assertNever(status);
   }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ActivityLog } from './activity.ts';
+import { ApprovalService } from './approvals.ts';
 import { BotService } from './bots.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { lockDataDir } from './db/data-dir-lock.ts';
@@ -39,11 +40,17 @@ export class Engine {
   readonly notifier: Notifier;
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
+  /** Drafts waiting for a person's decision, and the decisions. */
+  readonly approvals: ApprovalService;
 
-  /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
+  /**
+   * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
+   * @throws {DataDirLockedError} when another live process uses `config.dataDir`.
+   */
   constructor(
     readonly config: Config,
     readonly log: Logger,
+    deps: { now?: () => number } = {},
   ) {
     this.unlockDataDir = lockDataDir(config.dataDir);
     this.db = openDatabase(config.dataDir);
@@ -58,11 +65,12 @@ export class Engine {
       runTimeoutS: config.runTimeoutS,
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
-    });
+    }, { now: deps.now });
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
-    this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
-    this.pipelines = new PipelineService({ ...orchestration, log: log.child({ component: 'pipelines' }) });
+    this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });
+    this.triggers = new TriggerService({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'triggers' }) });
     this.scheduler = new Scheduler({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'scheduler' }) });
+    this.approvals = new ApprovalService({ db: this.db, bus: this.bus, results: this.results, log: log.child({ component: 'approvals' }), now: deps.now });
     this.notifier = new Notifier({
       db: this.db,
       bus: this.bus,
@@ -80,6 +88,7 @@ export class Engine {
    */
   start(): void {
     this.activity.start();
+    this.approvals.start();
     this.pipelines.start();
     this.triggers.start();
     this.notifier.start();
@@ -125,6 +134,7 @@ export class Engine {
     this.scheduler.stop();
     this.triggers.stop();
     this.pipelines.stop();
+    this.approvals.stop();
     // Runs first: they are marked before any notification may take the time that is left.
     await this.runner.close();
     await this.bus.flush();

@@ -35,6 +35,10 @@ export const view = {
         return { label: 'Cancelled', cls: 'muted' };
       case 'interrupted':
         return { label: 'Interrupted', cls: 'warn' };
+      case 'awaiting_approval':
+        return { label: 'Awaiting approval', cls: 'warn' };
+      case 'rejected':
+        return { label: 'Rejected', cls: 'muted' };
       case 'idle':
         return { label: 'Idle', cls: 'idle' };
       default:

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { BotRow, RunRow } from '../db/schema.ts';
+import { resultKey, type ResultInput } from '../results.ts';
 import { runSandboxedCode } from '../tools/sandbox.ts';
 import { ChildSession } from './child-session.ts';
 import type { ChildMessage } from './protocol.ts';
@@ -30,6 +31,13 @@ export class RunAttempt {
   toolCalls = 0;
   /** Set once the outcome was handed over; later messages are ignored. */
   ended = false;
+  /**
+   * Items reported while the run requires approval: they are recorded only once it is approved
+   * (kept with its draft), so a rejected draft leaves no results behind.
+   */
+  readonly held: ResultInput[] = [];
+  /** Seconds a draft of this bot may wait for a decision. */
+  readonly approvalTimeoutS: number;
   private session: ChildSession | null = null;
   private readonly timer: NodeJS.Timeout;
   /** Aborted when the attempt ends: stops its run_code processes. */
@@ -52,6 +60,7 @@ export class RunAttempt {
     this.botId = bot.id;
     this.model = bot.model;
     this.tools = bot.tools;
+    this.approvalTimeoutS = bot.approvalTimeoutS;
     // Tokens are counted over all attempts: a failed attempt cost what it cost.
     this.tokensIn = run.tokensIn ?? 0;
     this.tokensOut = run.tokensOut ?? 0;
@@ -129,6 +138,13 @@ export class RunAttempt {
         this.log('tool', `🔧 ${msg.tool} ${msg.args} · ${msg.durationMs} ms · ${msg.ok ? 'ok' : `error: ${msg.error ?? 'failed'}`}`);
         return;
       case 'result': {
+        if (this.run.requiresApproval) {
+          // Held with the draft; the model hears whether the item would be new to the bot.
+          const isNew = !this.res.results.isKnown(this.botId, msg.item);
+          if (!this.held.some((h) => resultKey(h) === resultKey(msg.item))) this.held.push(msg.item);
+          this.session?.send({ type: 'result.recorded', requestId: msg.requestId, resultId: 0, isNew });
+          return;
+        }
         let recorded: ReturnType<RunEngineResources['results']['record']>;
         try {
           recorded = this.res.results.record(this.botId, this.runId, msg.item);
