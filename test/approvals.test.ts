@@ -111,7 +111,7 @@ describe('approvals over the API', () => {
 
   it('a pipeline step that requires approval holds the pipeline; approved, the next step gets the approved text; rejected, nothing after it runs', async () => {
     const reader = await bot('Reader');
-    const reply = await bot('Reply-Draft');
+    await bot('Reply-Draft');
     const send = await bot('Send-Out');
     const p = (
       await t.api('POST', '/api/pipelines', {

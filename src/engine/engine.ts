@@ -8,7 +8,8 @@ import { lockDataDir } from './db/data-dir-lock.ts';
 import type { BotRow, RunRow } from './db/schema.ts';
 import { DocsStore } from './docs.ts';
 import { EventBus } from './event-bus.ts';
-import { configuredProviders } from './providers/models.ts';
+import { configuredProviders, suggestedModels } from './providers/models.ts';
+import { RecipeService } from './recipes.ts';
 import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
@@ -42,6 +43,8 @@ export class Engine {
   readonly subscriptions: SubscriptionService;
   /** Drafts waiting for a person's decision, and the decisions. */
   readonly approvals: ApprovalService;
+  /** The recipe library; import and export of recipe files. */
+  readonly recipes: RecipeService;
 
   /**
    * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
@@ -70,6 +73,16 @@ export class Engine {
     this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });
     this.triggers = new TriggerService({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'triggers' }) });
     this.scheduler = new Scheduler({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'scheduler' }) });
+    this.recipes = new RecipeService({
+      db: this.db,
+      bus: this.bus,
+      bots: this.bots,
+      pipelines: this.pipelines,
+      triggers: this.triggers,
+      docs: this.docs,
+      defaultModel: suggestedModels(config)[1] ?? 'echo',
+      providers: configuredProviders(config),
+    });
     this.approvals = new ApprovalService({ db: this.db, bus: this.bus, results: this.results, log: log.child({ component: 'approvals' }), now: deps.now });
     this.notifier = new Notifier({
       db: this.db,

@@ -13,6 +13,7 @@ import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { apiRoutes } from './api/routes.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { approvalRoutes } from './api/approvals.ts';
+import { recipeRoutes } from './api/recipes.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { originGuard } from './origin-guard.ts';
@@ -89,6 +90,7 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   await app.register(apiRoutes(engine), { prefix: '/api' });
   await app.register(orchestrationRoutes(engine), { prefix: '/api' });
   await app.register(approvalRoutes(engine), { prefix: '/api' });
+  await app.register(recipeRoutes(engine), { prefix: '/api' });
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
