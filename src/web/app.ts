@@ -15,6 +15,9 @@ import { orchestrationRoutes } from './api/orchestration.ts';
 import { approvalRoutes } from './api/approvals.ts';
 import { recipeRoutes } from './api/recipes.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
+import { approvalPages } from './approval-pages.ts';
+import { pipelinePages } from './pipeline-pages.ts';
+import { recipePages } from './recipe-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
@@ -78,6 +81,11 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
     decorateReply: false,
   });
   await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('sortablejs/Sortable.min.js')),
+    prefix: '/vendor/sortablejs/',
+    decorateReply: false,
+  });
+  await app.register(fastifyStatic, {
     root: path.dirname(require.resolve('htmx-ext-sse/dist/sse.min.js')),
     prefix: '/vendor/htmx-ext-sse/',
     decorateReply: false,
@@ -94,6 +102,9 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
+  await app.register(approvalPages(engine, path.join(ROOT, 'views')));
+  await app.register(pipelinePages(engine, path.join(ROOT, 'views')));
+  await app.register(recipePages(engine, path.join(ROOT, 'views')));
   return app;
 }
 
