@@ -111,7 +111,7 @@ describe('Discord: starting up', () => {
   it('registers the slash commands for DISCORD_GUILD_ID with typed options', () => {
     const commands = fake.registeredCommands.guilds[GUILD] ?? [];
     expect(commands.map((c) => c.name)).toEqual([
-      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'help',
+      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'approvals', 'help',
     ]);
     expect(fake.registeredCommands.global).toEqual([]);
     const byName = Object.fromEntries(commands.map((c) => [c.name, c.options ?? []]));
@@ -137,7 +137,7 @@ describe('Discord: starting up', () => {
     const config = { ...t.config, discord: { token: 'other.token.x', apiBase: other.apiBase, allowedUsers: [] } };
     const second = await startDiscord(t.engine, config, own);
     try {
-      expect(other.registeredCommands.global).toHaveLength(16);
+      expect(other.registeredCommands.global).toHaveLength(17);
       expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot/);
       expect(lines.join('')).toMatch(/registered the slash commands globally/);
       const ref = other.slashCommand({ name: 'bots', userId: ALICE });

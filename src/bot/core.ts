@@ -9,6 +9,7 @@ import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { nameKey } from '../engine/bots.ts';
 import { COMMANDS, usageOf } from './commands/index.ts';
+import { approvalAction } from './commands/approvals.ts';
 import { confirmDelete } from './commands/delete.ts';
 import { createBotFromChat } from './commands/newbot.ts';
 import type { Args, Caller, Command, CommandContext } from './commands/types.ts';
@@ -128,6 +129,8 @@ export class CommandCore<C extends Caller = Caller> {
    */
   async handleAction(caller: C, data: string): Promise<ActionReply> {
     if (!this.isAllowed(caller.userId)) return { message: this.refusal(caller), mode: 'reply', toast: 'Not allowed' };
+    const approval = approvalAction(this.engine, caller, data);
+    if (approval) return approval;
     const m = /^(run|logs|tail|pause|resume|stop|status|delete|keep):(\d{1,15})$/.exec(data);
     if (!m) return { message: say('This button no longer works; send /help.'), mode: 'reply', toast: 'This button no longer works' };
     const verb = m[1]!;
@@ -158,7 +161,7 @@ export class CommandCore<C extends Caller = Caller> {
 
   /** Whether a button's action answers with a new message or replaces the one carrying the button (known before running it). */
   actionMode(data: string): ActionReply['mode'] {
-    return /^(delete|keep|tail):/.test(data) ? 'replace' : 'reply';
+    return /^(delete|keep|tail|approve|reject):/.test(data) ? 'replace' : 'reply';
   }
 
   /**

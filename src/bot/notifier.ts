@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
 import type { EngineEvents } from '../engine/event-bus.ts';
 import type { ChatPlatform } from '../engine/subscriptions.ts';
+import { approvalDraftMessage } from './commands/approvals.ts';
 import { runOutcomeMessage } from './format.ts';
 import type { Message } from './message.ts';
 
@@ -74,10 +75,26 @@ export class RunDelivery {
     private readonly retryDelaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
   ) {}
 
-  /** Starts listening to `run.finished`. */
+  /** Starts listening to `run.finished`, and to `run.awaiting_approval` (the draft, with Approve / Reject buttons). */
   start(): void {
     if (this.off) return;
-    this.off = this.engine.bus.on('run.finished', (e) => this.onFinished(e));
+    const offs = [this.engine.bus.on('run.finished', (e) => this.onFinished(e)), this.engine.bus.on('run.awaiting_approval', (e) => this.onAwaiting(e))];
+    this.off = () => offs.forEach((off) => off());
+  }
+
+  /** A draft waits: the chats that would get the run's outcome get the draft with its buttons now. */
+  private onAwaiting(e: EngineEvents['run.awaiting_approval']): void {
+    const approval = this.engine.approvals.byRun(e.runId);
+    if (!approval) return;
+    const targets = new Map<string, Origin>();
+    for (const { chatId, ...o } of this.watched.get(e.runId) ?? []) if (!targets.has(chatId)) targets.set(chatId, o);
+    for (const s of this.engine.subscriptions.listForBot(e.botId, this.sender.platform)) if (!targets.has(s.chatId)) targets.set(s.chatId, {});
+    if (targets.size === 0) return;
+    const msg = approvalDraftMessage(this.engine.approvals.get(approval.id));
+    for (const [chatId, origin] of targets) {
+      const p = this.deliver(e.runId, chatId, msg, origin).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }
   }
 
   /**

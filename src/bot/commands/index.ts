@@ -3,6 +3,7 @@
  * definition (name, description, typed params) and its handler; adapters derive Telegram's
  * `setMyCommands` list and Discord's slash-command definitions from here.
  */
+import { approvalsCommand } from './approvals.ts';
 import { botsCommand } from './bots.ts';
 import { deleteCommand } from './delete.ts';
 import { helpCommand } from './help.ts';
@@ -46,6 +47,7 @@ export const COMMANDS: Command[] = [
   subscribeCommand,
   unsubscribeCommand,
   deleteCommand,
+  approvalsCommand,
   help,
   // Telegram opens every chat with /start.
   { ...help, name: 'start', hidden: true },
