@@ -18,6 +18,15 @@ const idList = z.preprocess(
 const int = (def: number, min: number, max: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source, 'g');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
@@ -37,7 +46,9 @@ const schema = z.object({
   DISCORD_API_BASE: z.preprocess(emptyToUndefined, z.url().default('https://discord.com/api')),
   DISCORD_GUILD_ID: optionalString,
   DISCORD_ALLOWED_USERS: idList,
-  MAX_CONCURRENT_RUNS: int(4, 1, 64),
+  MAX_CONCURRENT_RUNS: int(64, 1, 1000),
+  MAX_RUN_PROCESSES: int(8, 1, 256),
+  RUN_WORKER_IDLE_MS: int(30_000, 0, 3_600_000),
   RUN_TIMEOUT_S: int(300, 1, 86_400),
   MAX_QUEUED_RUNS: int(1000, 1, 1_000_000),
   RUN_RETRY_BACKOFF_MS: int(10_000, 0, 600_000),
@@ -45,6 +56,23 @@ const schema = z.object({
   SMTP_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
   SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('openOrchestrator <openorchestrator@localhost>')),
   WEBHOOK_SECRET: optionalString,
+  SWARM_LEASE_MS: int(30_000, 100, 3_600_000),
+  SWARM_MAX_WAIT_S: int(30, 1, 300),
+  AUDIT_REDACT_FIELDS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []),
+    z.array(z.string().regex(/^[\w.-]{1,64}$/, 'must be field names separated by commas')),
+  ),
+  AUDIT_REDACT_PATTERNS: z.preprocess(
+    (v) => {
+      if (typeof v !== 'string' || v.trim() === '') return [];
+      try {
+        return JSON.parse(v);
+      } catch {
+        return v;
+      }
+    },
+    z.array(z.string().min(1).refine(isRegExp, 'must hold valid regular expressions'), { error: 'must be a json array of regular expressions, e.g. ["ref-[0-9]{6}"]' }).max(50),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -66,7 +94,12 @@ export interface Config {
   webFetchAllowPrivate: boolean;
   telegram: { token?: string; apiRoot: string; allowedUsers: string[] };
   discord: { token?: string; apiBase: string; guildId?: string; allowedUsers: string[] };
+  /** At most this many runs at once (waiting on a provider or working). */
   maxConcurrentRuns: number;
+  /** At most this many run processes at once (one per bot with runs going). */
+  maxRunProcesses: number;
+  /** A run process idle this long (ms) exits. */
+  workerIdleMs: number;
   /** A run still going after this many seconds is killed and fails. */
   runTimeoutS: number;
   /** Past this many queued runs a run request gets 429 QUEUE_FULL. */
@@ -80,6 +113,17 @@ export interface Config {
   /** Signs webhooks of bots that have no `notify.webhook.secret` of their own. */
   webhookSecret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Swarm tasks (seed 004). */
+  swarm: {
+    /** An external agent silent (no poll, heartbeat or result) this long loses its assignment, in ms. */
+    leaseMs: number;
+    /** Longest long-poll for the next assignment, in seconds. */
+    maxWaitS: number;
+    /** Field names redacted from audit rows, besides the defaults (src/engine/swarm/redaction.ts). */
+    redactFields: string[];
+    /** Regular expressions redacted from audit rows, besides the defaults. */
+    redactPatterns: string[];
+  };
 }
 
 /** A bad configuration value; `variable` names the environment variable at fault. */
@@ -125,6 +169,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       allowedUsers: e.DISCORD_ALLOWED_USERS,
     },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    maxRunProcesses: e.MAX_RUN_PROCESSES,
+    workerIdleMs: e.RUN_WORKER_IDLE_MS,
     runTimeoutS: e.RUN_TIMEOUT_S,
     maxQueuedRuns: e.MAX_QUEUED_RUNS,
     retryBackoffMs: e.RUN_RETRY_BACKOFF_MS,
@@ -132,5 +178,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
     webhookSecret: e.WEBHOOK_SECRET,
     logLevel: e.LOG_LEVEL,
+    swarm: { leaseMs: e.SWARM_LEASE_MS, maxWaitS: e.SWARM_MAX_WAIT_S, redactFields: e.AUDIT_REDACT_FIELDS, redactPatterns: e.AUDIT_REDACT_PATTERNS },
   };
 }

@@ -111,7 +111,7 @@ describe('Discord: starting up', () => {
   it('registers the slash commands for DISCORD_GUILD_ID with typed options', () => {
     const commands = fake.registeredCommands.guilds[GUILD] ?? [];
     expect(commands.map((c) => c.name)).toEqual([
-      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'approvals', 'help',
+      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'approvals', 'task', 'help',
     ]);
     expect(fake.registeredCommands.global).toEqual([]);
     const byName = Object.fromEntries(commands.map((c) => [c.name, c.options ?? []]));

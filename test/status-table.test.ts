@@ -50,5 +50,5 @@ describe('the run status table', () => {
     // Each is an exhaustiveness check (`assertNever`) that met the new status.
     for (const e of errors) expect(e).toMatch(/TS2345 Argument of type '"paused_by_user"' is not assignable to parameter of type 'never'/);
     expect(errors.some((e) => e.startsWith('src/engine/runner/transition.ts'))).toBe(true);
-  }, 120_000);
+  }, 240_000);
 });

@@ -126,7 +126,7 @@ describe('Telegram: starting up', () => {
     await tg.waitForCall('setMyCommands', (_p, c) => c.ok === true); // published alongside polling
     const menu = tg.commands.get('{"type":"default"}|') ?? [];
     expect(menu.map((c) => c.command)).toEqual([
-      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'approvals', 'help',
+      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'approvals', 'task', 'help',
     ]);
     expect(log.text()).toMatch(/Telegram bot @fake_test_bot is polling/);
   });

@@ -57,7 +57,14 @@ export interface BotSummary extends BotRow {
 
 /** Converts zod issues into one {@link AppError} naming each bad field. */
 export function validationError(error: z.ZodError): AppError {
-  const fields = error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+  return validationFailed(error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })));
+}
+
+/**
+ * One VALIDATION_FAILED for these bad fields: the message names each ("name is required; tools.0:
+ * Invalid option"), `details.fields` lists them.
+ */
+export function validationFailed(fields: { field: string; message: string }[]): AppError {
   const sentence = fields.map((f) => (f.message.startsWith(String(f.field.split('.')[0])) ? f.message : `${f.field}: ${f.message}`)).join('; ');
   return new AppError('VALIDATION_FAILED', sentence, { fields });
 }

@@ -13,9 +13,11 @@ import { RecipeService } from './recipes.ts';
 import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
+import { RunHistory, retryRequest } from './run-history.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
+import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
 
 /**
@@ -45,6 +47,10 @@ export class Engine {
   readonly approvals: ApprovalService;
   /** The recipe library; import and export of recipe files. */
   readonly recipes: RecipeService;
+  /** Swarm tasks (seed 004): planner, executors, evaluator; agents, leases, audit, API keys. */
+  readonly swarm: Swarm;
+  /** All runs over every bot, filtered and in pages. */
+  readonly runHistory: RunHistory;
 
   /**
    * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
@@ -62,8 +68,11 @@ export class Engine {
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
+    this.runHistory = new RunHistory(this.db);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
+      maxRunProcesses: config.maxRunProcesses,
+      workerIdleMs: config.workerIdleMs,
       maxQueuedRuns: config.maxQueuedRuns,
       runTimeoutS: config.runTimeoutS,
       retryBackoffMs: config.retryBackoffMs,
@@ -91,6 +100,7 @@ export class Engine {
       webhookSecret: config.webhookSecret,
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
+    this.swarm = new Swarm({ ...orchestration, startRun: (botId, req) => this.startRun(botId, req), log: log.child({ component: 'swarm' }), config: config.swarm });
   }
 
   /**
@@ -108,6 +118,7 @@ export class Engine {
     const { interrupted, retried } = this.runner.start();
     if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
     this.scheduler.start();
+    this.swarm.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -124,6 +135,16 @@ export class Engine {
   startRun(botId: number, req: RunRequest): RunRow {
     const bot = this.bots.get(botId);
     return this.runner.enqueue(bot, req);
+  }
+
+  /**
+   * Queues a retry of a failed, cancelled or interrupted run: a new run of the same bot with the
+   * same input, its `retryOf` the old run's id.
+   * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_RETRYABLE (still active, or completed), BOT_NOT_FOUND
+   */
+  retryRun(runId: number): RunRow {
+    const old = this.runner.get(runId);
+    return this.startRun(old.botId, retryRequest(old));
   }
 
   /**
@@ -145,6 +166,7 @@ export class Engine {
   async close(): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
+    this.swarm.stop();
     this.triggers.stop();
     this.pipelines.stop();
     this.approvals.stop();

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   BOT_NAME_TAKEN: { status: 409 },
   RUN_NOT_FOUND: { status: 404 },
   RUN_NOT_ACTIVE: { status: 409 },
+  /** A retry of a run that is still active or completed (only failed, cancelled, interrupted runs). */
+  RUN_NOT_RETRYABLE: { status: 409 },
   DOC_NOT_FOUND: { status: 404 },
   DOC_INVALID_NAME: { status: 400 },
   DOC_TOO_LARGE: { status: 413 },
@@ -27,6 +29,20 @@ export const ERROR_CODES = {
   /** The draft was already approved, rejected, expired or cancelled. */
   APPROVAL_DECIDED: { status: 409 },
   RECIPE_NOT_FOUND: { status: 404 },
+  TASK_NOT_FOUND: { status: 404 },
+  /** A task status change its state machine does not allow (src/engine/swarm/task-status.ts). */
+  TASK_TRANSITION_INVALID: { status: 409 },
+  /** A task needs a planner, an executor and an evaluator to exist before it can be created. */
+  SWARM_INCOMPLETE: { status: 409 },
+  AGENT_NOT_FOUND: { status: 404 },
+  /** The bot already has a swarm role. */
+  AGENT_BOT_TAKEN: { status: 409 },
+  ASSIGNMENT_NOT_FOUND: { status: 404 },
+  /** The assignment is no longer this agent's (its lease ran out, or its task ended). */
+  ASSIGNMENT_NOT_ACTIVE: { status: 409 },
+  API_KEY_NOT_FOUND: { status: 404 },
+  /** A valid API key without the scope this route needs. */
+  FORBIDDEN_SCOPE: { status: 403 },
   /** More runs wait than MAX_QUEUED_RUNS allows. */
   QUEUE_FULL: { status: 429 },
   /** The process is stopping; it takes no new runs. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RunRow } from './db/schema.ts';
 import type { FinalRunStatus } from './run-status.ts';
+import type { TaskPhase, TaskStatus } from './swarm/task-status.ts';
 
 /** The bot a run event is about, as a subscriber shows it. */
 export interface EventBot {
@@ -55,6 +56,8 @@ export interface EngineEvents {
   };
   'result.created': { resultId: number; botId: number; runId: number | null; isNew: boolean };
   'bot.changed': { botId: number; change: 'created' | 'updated' | 'deleted' };
+  /** Something of a swarm task changed: its status or phase (`change` = `status:<STATUS>`), a sub-task, an assignment, a verdict. */
+  'task.changed': { taskId: number; status: TaskStatus; phase: TaskPhase; change: string };
   /** A pipeline or one of its runs changed (a step started or ended, the run finished). */
   'pipeline.changed': { pipelineId: number; pipelineRunId: number | null };
   /**

@@ -6,86 +6,11 @@ import { bots, pipelines } from './db/schema.ts';
 import type { EventBus } from './event-bus.ts';
 import type { PipelineService } from './pipelines.ts';
 import type { Runner } from './runner/runner.ts';
+import { countOccurrences, floorSecond, isOccurrence, MISSED_COUNT_CAP } from './schedule-time.ts';
 
-// ─── Pure time arithmetic over cron expressions (no I/O) ─────────────────────────────────────────
-
-/** Most missed occurrences counted at start; beyond this the event says "at least". */
-export const MISSED_COUNT_CAP = 1000;
-
-interface Matcher {
-  /** Whether the second holding `ms` is an occurrence. */
-  matches(ms: number): boolean;
-  /** The first occurrence strictly after the second holding `ms`, or null when unknown. */
-  next(ms: number): number | null;
-}
-
-const matchers = new Map<string, Matcher>();
-
-/**
- * A matcher for a node-cron expression, in the process's time zone. node-cron has no public
- * "next occurrence after date" call; its task's time matcher has one (`getNextMatch`), which is
- * what its own `getNextRuns` uses. test/schedules.test.ts pins the result (`next_run_at`), so an
- * upgrade that moves it is caught there.
- * @throws {Error} from node-cron for an invalid expression.
- */
-function matcherFor(expression: string): Matcher {
-  const cached = matchers.get(expression);
-  if (cached) return cached;
-  const task = cron.createTask(expression, () => {});
-  const inner = (task as unknown as { timeMatcher?: { getNextMatch?: (d: Date) => Date } }).timeMatcher;
-  const m: Matcher = {
-    matches: (ms) => task.match(new Date(ms)),
-    next: (ms) => (inner?.getNextMatch ? inner.getNextMatch(new Date(ms)).getTime() : null),
-  };
-  // A created task sits in node-cron's registry until destroyed; the matcher outlives it.
-  void task.destroy();
-  if (matchers.size > 500) matchers.clear();
-  matchers.set(expression, m);
-  return m;
-}
-
-/** `ms` cut down to its whole second: occurrences are identified by their second. */
-export function floorSecond(ms: number): number {
-  return Math.floor(ms / 1000) * 1000;
-}
-
-/**
- * The first occurrence of `expression` strictly after the second holding `afterMs`, in epoch ms;
- * null when it cannot be computed.
- * @throws {Error} for an invalid expression.
- */
-export function nextOccurrence(expression: string, afterMs: number): number | null {
-  return matcherFor(expression).next(afterMs);
-}
-
-/** Whether the second holding `ms` is an occurrence of `expression`. @throws {Error} invalid expression. */
-export function isOccurrence(expression: string, ms: number): boolean {
-  return matcherFor(expression).matches(floorSecond(ms));
-}
-
-/**
- * How many occurrences of `expression` fall strictly between `afterMs` and `beforeMs`, counting
- * at most `cap`. @throws {Error} for an invalid expression.
- */
-export function countOccurrences(expression: string, afterMs: number, beforeMs: number, cap = MISSED_COUNT_CAP): number {
-  const m = matcherFor(expression);
-  let n = 0;
-  for (let t = m.next(afterMs); t !== null && t < beforeMs && n < cap; t = m.next(t)) n++;
-  return n;
-}
-
-/**
- * When a bot or pipeline runs next on its own (epoch ms), or null: no schedule, paused, or an
- * expression node-cron cannot read.
- */
-export function nextRunAt(target: { schedule: string | null; paused?: boolean }, now = Date.now()): number | null {
-  if (!target.schedule || target.paused) return null;
-  try {
-    return nextOccurrence(target.schedule, now);
-  } catch {
-    return null;
-  }
-}
+// The pure time arithmetic (next occurrence, missed count) lives in schedule-time.ts; importers of
+// these names from here keep working.
+export { countOccurrences, floorSecond, isOccurrence, MISSED_COUNT_CAP, nextOccurrence, nextRunAt } from './schedule-time.ts';
 
 // ─── The scheduler: node-cron tasks plus an atomic claim per occurrence ──────────────────────────
 

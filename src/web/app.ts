@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
@@ -10,15 +11,21 @@ import type { Engine } from '../engine/engine.ts';
 import { isLoopbackHost } from '../config.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
+import { validationFailed } from '../engine/bots.ts';
 import { apiRoutes } from './api/routes.ts';
+import { openApiRoutes, registerOpenApi } from './api/openapi.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { approvalRoutes } from './api/approvals.ts';
 import { recipeRoutes } from './api/recipes.ts';
+import { runRoutes } from './api/runs.ts';
+import { runsPage } from './runs-page.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
 import { approvalPages } from './approval-pages.ts';
 import { pipelinePages } from './pipeline-pages.ts';
 import { recipePages } from './recipe-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
+import { registerApiKeyAuth } from './api-key-auth.ts';
+import { swarmWeb } from './swarm-web.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
 
@@ -28,15 +35,23 @@ const require = createRequire(import.meta.url);
 export interface AppOptions {
   engine: Engine;
   logger: Logger;
+  /** Called with every route as it is registered (fastify's `onRoute` hook), e.g. to list them. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /**
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
+
+  if (onRoute) app.addHook('onRoute', onRoute);
+  // The routes' zod schemas validate requests and serialize responses (fastify-type-provider-zod).
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await registerOpenApi(app);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = toAppError(err);
@@ -55,10 +70,12 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
   app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
 
+  // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
+  registerApiKeyAuth(app, engine);
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url.startsWith('/static/')) return;
+      if (req.url === '/healthz' || req.url.startsWith('/static/') || req.apiKey) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -95,16 +112,30 @@ export async function buildApp({ engine, logger }: AppOptions): Promise<FastifyI
     status: 'ok',
     runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
   }));
-  await app.register(apiRoutes(engine), { prefix: '/api' });
-  await app.register(orchestrationRoutes(engine), { prefix: '/api' });
-  await app.register(approvalRoutes(engine), { prefix: '/api' });
-  await app.register(recipeRoutes(engine), { prefix: '/api' });
+  await app.register(
+    async (api) => {
+      // A request without a body validates like an empty JSON object, so a missing field is named
+      // ("name is required") instead of "expected object, received undefined".
+      api.addHook('preValidation', async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
+      });
+      await api.register(apiRoutes(engine));
+      await api.register(orchestrationRoutes(engine));
+      await api.register(runRoutes(engine));
+      await api.register(approvalRoutes(engine));
+      await api.register(recipeRoutes(engine));
+      await api.register(openApiRoutes(path.join(ROOT, 'views')));
+    },
+    { prefix: '/api' },
+  );
   await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   await app.register(approvalPages(engine, path.join(ROOT, 'views')));
   await app.register(pipelinePages(engine, path.join(ROOT, 'views')));
   await app.register(recipePages(engine, path.join(ROOT, 'views')));
+  await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
+  await app.register(runsPage(engine, path.join(ROOT, 'views')));
   return app;
 }
 
@@ -133,6 +164,16 @@ function withRedactedRequests(logger: Logger): Logger {
 
 function toAppError(err: FastifyError | Error): AppError {
   if (isAppError(err)) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    // A query parameter is named as such; a body field by its path ("steps.0"), like the engine does.
+    const where = (err as FastifyError).validationContext;
+    return validationFailed(
+      err.validation.map((v) => {
+        const field = v.instancePath.slice(1).replaceAll('/', '.');
+        return { field: field || `(${where ?? 'body'})`, message: v.message ?? 'is not valid' };
+      }),
+    );
+  }
   const fe = err as FastifyError;
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.code === 'FST_REQ_FILE_TOO_LARGE' || fe.statusCode === 413) {
     return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large.');

@@ -17,12 +17,21 @@ export function checkToken(req: FastifyRequest, token: string): { ok: boolean; s
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ') && same(auth.slice(7).trim(), token)) return { ok: true };
   const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${COOKIE}=`));
-  if (cookie && same(decodeURIComponent(cookie.slice(COOKIE.length + 1)), token)) return { ok: true };
+  if (cookie && same(decodeCookie(cookie.slice(COOKIE.length + 1)), token)) return { ok: true };
   const q = (req.query as Record<string, string> | undefined)?.token;
   if (typeof q === 'string' && same(q, token)) {
     return { ok: true, setCookie: `${COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict` };
   }
   return { ok: false };
+}
+
+/** A cookie value percent-decoded; a malformed escape (`%`, `%zz`) decodes to '' (no token), not a URIError. */
+function decodeCookie(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return '';
+  }
 }
 
 /**

@@ -4,8 +4,8 @@ import type { Engine } from '../engine/engine.ts';
 import type { BotRow } from '../engine/db/schema.ts';
 import { isAppError, AppError } from '../engine/errors.ts';
 import { pathId } from './params.ts';
-import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { isAlwaysRead } from '../engine/tools/memory.ts';
+import { uploadedFiles } from './uploads.ts';
 import { view } from './view-helpers.ts';
 
 /** Largest document the panel opens in its editor; bigger or binary files are offered raw. */
@@ -53,11 +53,13 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
       }
     };
 
-    app.get<{ Params: { id: string }; Querystring: { open?: string } }>('/partials/bots/:id/docs', async (req, reply) => {
+    app.get<{ Params: { id: string }; Querystring: { open?: string | string[] } }>('/partials/bots/:id/docs', async (req, reply) => {
       const bot = engine.bots.get(botId(req.params.id));
-      if (!req.query.open) return panel(reply, bot);
+      // `?open=a&open=b` arrives as a list: the first one is opened.
+      const open = ([] as unknown[]).concat(req.query.open ?? [])[0];
+      if (typeof open !== 'string' || !open) return panel(reply, bot);
       try {
-        return panel(reply, bot, { open: openDoc(bot, req.query.open) });
+        return panel(reply, bot, { open: openDoc(bot, open) });
       } catch (err) {
         if (!isAppError(err)) throw err;
         return panel(reply, bot, { error: err.message });
@@ -69,9 +71,9 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
       return change(req, reply, bot, async () => {
         if (req.isMultipart()) {
           const names: string[] = [];
-          for await (const part of req.files({ limits: { fileSize: MAX_DOC_BYTES, files: 20 } })) {
-            if (!part.filename) continue;
-            names.push(engine.docs.write(bot.docsPath, part.filename, await part.toBuffer()).name);
+          for await (const file of uploadedFiles(req)) {
+            if (!file.filename) continue;
+            names.push(engine.docs.write(bot.docsPath, file.filename, file.data).name);
           }
           if (names.length === 0) throw new AppError('VALIDATION_FAILED', 'Choose a file to upload.');
           return { notice: `Uploaded ${names.join(', ')}.` };

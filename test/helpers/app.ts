@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { isFinalRunStatus, type RunStatus } from '../../src/engine/run-status.ts';
@@ -29,14 +29,17 @@ export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'oo-test-'));
 }
 
-/** Starts the app as `npm start` does, on a random port, with `env` on top of test defaults. */
-export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+/**
+ * Starts the app as `npm start` does, on a random port, with `env` on top of test defaults.
+ * `opts.onRoute` hears every route as it is registered (fastify's onRoute hook).
+ */
+export async function startTestApp(env: Record<string, string | undefined> = {}, opts: { onRoute?: (route: RouteOptions) => void } = {}): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
   const config = loadConfig({ PORT: '0', ECHO_DELAY_MS: '20', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
   const logger = pino({ level: config.logLevel });
   const engine = new Engine(config, logger);
   engine.start();
-  const app = await buildApp({ engine, logger });
+  const app = await buildApp({ engine, logger, onRoute: opts.onRoute });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

@@ -17,6 +17,7 @@ import { scheduleCommand } from './schedule.ts';
 import { statusCommand } from './status.ts';
 import { stopCommand } from './stop.ts';
 import { subscribeCommand, unsubscribeCommand } from './subscribe.ts';
+import { taskCommand } from './task.ts';
 import type { Command, Param } from './types.ts';
 
 /** `/run <bot> [input]`, `/link <bot> <completed|failed|result> <target>`. */
@@ -48,6 +49,7 @@ export const COMMANDS: Command[] = [
   unsubscribeCommand,
   deleteCommand,
   approvalsCommand,
+  taskCommand,
   help,
   // Telegram opens every chat with /start.
   { ...help, name: 'start', hidden: true },

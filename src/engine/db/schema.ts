@@ -123,8 +123,15 @@ export const runs = sqliteTable(
     pipelineStep: integer('pipeline_step'),
     /** Set when queued (the bot's or the pipeline step's setting): a completed attempt waits for a person. */
     requiresApproval: integer('requires_approval', { mode: 'boolean' }).notNull().default(false),
+    /** The run this one retries (a new run of the same bot with the same input), else null. */
+    retryOf: integer('retry_of'),
   },
-  (t) => [index('runs_bot_idx').on(t.botId, t.id), index('runs_status_idx').on(t.status), index('runs_queue_idx').on(t.status, t.availableAt, t.id)],
+  (t) => [
+    index('runs_bot_idx').on(t.botId, t.id),
+    index('runs_status_idx').on(t.status),
+    index('runs_queue_idx').on(t.status, t.availableAt, t.id),
+    index('runs_retry_of_idx').on(t.retryOf),
+  ],
 );
 
 export const runLogs = sqliteTable(
@@ -248,6 +255,171 @@ export type StoredPipelineStep =
       output_doc?: string | null;
       requires_approval?: boolean;
     };
+// Swarm tasks (seed 004): tasks split by a planner into sub-tasks for executors, judged by an
+// evaluator. Statuses and their transitions are defined once in src/engine/swarm/task-status.ts.
+
+/** A bot in a swarm role: an enrolled bot of this server (`bot_id`) or a registered external bot. */
+export const agents = sqliteTable(
+  'agents',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['planner', 'executor', 'evaluator'] }).notNull(),
+    /** Lower-case skills (executors): a sub-task goes to an executor holding all its skills. */
+    skills: text('skills', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    version: text('version').notNull().default(''),
+    kind: text('kind', { enum: ['bot', 'external'] }).notNull(),
+    /** The enrolled bot (kind `bot`); a bot has at most one role. */
+    botId: integer('bot_id').references(() => bots.id, { onDelete: 'cascade' }),
+    /** Last request of an external agent (poll, heartbeat, result). */
+    lastSeenAt: integer('last_seen_at'),
+    createdAt: integer('created_at').notNull(),
+    /** Set when removed; its past assignments keep naming it. */
+    removedAt: integer('removed_at'),
+  },
+  (t) => [uniqueIndex('agents_bot_unique').on(t.botId)],
+);
+
+/** API keys for clients and external agents: only the SHA-256 of the key is kept. */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    /** The key's first characters, to tell keys apart (`oo_AbCd1234…`). */
+    prefix: text('prefix').notNull(),
+    /** Hex SHA-256 of the whole key. */
+    hash: text('hash').notNull(),
+    /** Any of `tasks`, `agents`, `admin`. */
+    scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+    /** The external agent this key identifies (its registration key). */
+    agentId: integer('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash_unique').on(t.hash)],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    title: text('title').notNull(),
+    description: text('description').notNull().default(''),
+    priority: text('priority', { enum: ['low', 'normal', 'high'] }).notNull().default('normal'),
+    status: text('status', { enum: ['CREATED', 'PLANNED', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED', 'ARCHIVED'] }).notNull(),
+    phase: text('phase', { enum: ['planning', 'executing', 'evaluating', 'done'] }).notNull().default('planning'),
+    /** The current round (1, 2, …): a failed verdict starts the next one, up to `max_rounds`. */
+    round: integer('round').notNull().default(1),
+    maxRounds: integer('max_rounds').notNull().default(2),
+    /** Who created it: `dashboard`, `api`, `key:<name>`, `telegram:<user>`, … */
+    createdBy: text('created_by').notNull(),
+    /** The chat it was started from (`telegram:<chat id>`, `discord:<channel id>`), for its outcome; null elsewhere. */
+    originChat: text('origin_chat'),
+    /** Why it failed (the evaluator's reasons) or was cancelled. */
+    error: text('error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    finishedAt: integer('finished_at'),
+    archivedAt: integer('archived_at'),
+  },
+  (t) => [index('tasks_status_idx').on(t.status)],
+);
+
+export const subtasks = sqliteTable(
+  'subtasks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    round: integer('round').notNull(),
+    /** The planner's id of the sub-task (`s1`), unique in its round; `depends_on` uses it. */
+    key: text('key').notNull(),
+    position: integer('position').notNull(),
+    description: text('description').notNull(),
+    skills: text('skills', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    dependsOn: text('depends_on', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    status: text('status', { enum: ['pending', 'assigned', 'running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    agentId: integer('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    runId: integer('run_id').references(() => runs.id, { onDelete: 'set null' }),
+    output: text('output'),
+    error: text('error'),
+    /** The evaluator's reasons, when this sub-task is redone. */
+    feedback: text('feedback'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('subtasks_task_idx').on(t.taskId, t.round)],
+);
+
+/** One agent's turn at one step of a task (plan, execute a sub-task, evaluate), with its lease. */
+export const assignments = sqliteTable(
+  'assignments',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    subtaskId: integer('subtask_id').references(() => subtasks.id, { onDelete: 'cascade' }),
+    round: integer('round').notNull(),
+    kind: text('kind', { enum: ['plan', 'execute', 'evaluate'] }).notNull(),
+    agentId: integer('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    status: text('status', { enum: ['offered', 'working', 'completed', 'failed', 'expired', 'cancelled'] }).notNull(),
+    /** The run of an enrolled bot doing it. */
+    runId: integer('run_id').references(() => runs.id, { onDelete: 'set null' }),
+    /** What the agent is given (the instructions, as text). */
+    input: text('input').notNull(),
+    /** The plan or verdict handed in (JSON), or the executor's output under `output`. */
+    result: text('result', { mode: 'json' }).$type<Record<string, unknown>>(),
+    error: text('error'),
+    /** An external agent loses the assignment when this passes without a heartbeat (ms). */
+    leaseExpiresAt: integer('lease_expires_at'),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('assignments_task_idx').on(t.taskId), index('assignments_run_idx').on(t.runId), index('assignments_agent_idx').on(t.agentId, t.status)],
+);
+
+export const verdicts = sqliteTable(
+  'verdicts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    round: integer('round').notNull(),
+    agentId: integer('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    verdict: text('verdict', { enum: ['pass', 'fail'] }).notNull(),
+    reasons: text('reasons', { mode: 'json' }).$type<string[]>().notNull(),
+    /** Keys of the sub-tasks to redo; empty on a fail: make a new plan. */
+    redo: text('redo', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('verdicts_task_idx').on(t.taskId)],
+);
+
+/** Every step of every task, with its actor; the payload is redacted before it is stored. */
+export const audit = sqliteTable(
+  'audit',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    taskId: integer('task_id').references(() => tasks.id, { onDelete: 'cascade' }),
+    /** `dashboard`, `api`, `key:<name>`, `agent:<id>`, `bot:<name>`, `system`, … */
+    actor: text('actor').notNull(),
+    /** `task.created`, `task.status`, `task.planned`, `assignment.created`, `result`, `verdict`, `key.used`, … */
+    event: text('event').notNull(),
+    payload: text('payload', { mode: 'json' }).$type<unknown>().notNull(),
+    /** Paths of the payload values that were redacted (`description`, `plan.subtasks[0].description`). */
+    redactedFields: text('redacted_fields', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('audit_task_idx').on(t.taskId, t.id)],
+);
 
 export type BotRow = typeof bots.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
@@ -259,3 +431,10 @@ export type PipelineRow = typeof pipelines.$inferSelect;
 export type PipelineRunRow = typeof pipelineRuns.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type ApprovalRow = typeof approvals.$inferSelect;
+export type AgentRow = typeof agents.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type TaskRow = typeof tasks.$inferSelect;
+export type SubtaskRow = typeof subtasks.$inferSelect;
+export type AssignmentRow = typeof assignments.$inferSelect;
+export type VerdictRow = typeof verdicts.$inferSelect;
+export type AuditRow = typeof audit.$inferSelect;

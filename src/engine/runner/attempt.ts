@@ -1,10 +1,9 @@
-import fs from 'node:fs';
 import type { BotRow, RunRow } from '../db/schema.ts';
 import { resultKey, type ResultInput } from '../results.ts';
 import { runSandboxedCode } from '../tools/sandbox.ts';
-import { ChildSession } from './child-session.ts';
-import type { ChildMessage } from './protocol.ts';
+import type { ChildMessage, ParentMessage } from './protocol.ts';
 import type { RunEngineResources } from './resources.ts';
+import type { BotWorker } from './worker.ts';
 
 /** How an attempt ended, as the finalizer receives it. */
 export interface AttemptOutcome {
@@ -14,9 +13,9 @@ export interface AttemptOutcome {
 }
 
 /**
- * One attempt of a run that holds a slot: its child session, its timeout and what it counted so far
- * (tokens, tool calls, results). It turns the child's messages into log lines, results and replies,
- * and hands its outcome, exactly once, to `onEnd`.
+ * One attempt of a run that holds a slot: its place on the bot's worker, its timeout and what it
+ * counted so far (tokens, tool calls, results). It turns the worker's messages for this run into
+ * log lines, results and replies, and hands its outcome, exactly once, to `onEnd`.
  */
 export class RunAttempt {
   readonly runId: number;
@@ -38,29 +37,33 @@ export class RunAttempt {
   readonly held: ResultInput[] = [];
   /** Seconds a draft of this bot may wait for a decision. */
   readonly approvalTimeoutS: number;
-  private session: ChildSession | null = null;
+  private readonly worker: BotWorker | null;
   private readonly timer: NodeJS.Timeout;
   /** Aborted when the attempt ends: stops its run_code processes. */
   private readonly codeAbort = new AbortController();
   private readonly tools: string[];
-  private docsPath = '';
 
   /**
-   * Starts the attempt's child for `run` (already `running`) of `bot`. A child that cannot even be
-   * prepared ends the attempt `failed` at once.
+   * Starts the attempt of `run` (about to be claimed as `running`) of `bot` on `worker`, the bot's
+   * run process; an `Error` instead (no worker could be prepared) ends the attempt `failed` on the
+   * next tick.
    */
   constructor(
     private readonly res: RunEngineResources,
     /** The run row; the dispatcher replaces it with the row it claimed (`running`). */
     public run: RunRow,
     bot: BotRow,
+    worker: BotWorker | Error,
     private readonly onEnd: (attempt: RunAttempt, outcome: AttemptOutcome) => void,
+    /** Called once the attempt ended and left its worker: whether the worker has no run left. */
+    private readonly onLeft: (worker: BotWorker, killed: boolean) => void = () => {},
   ) {
     this.runId = run.id;
     this.botId = bot.id;
     this.model = bot.model;
     this.tools = bot.tools;
     this.approvalTimeoutS = bot.approvalTimeoutS;
+    this.tools = [...bot.tools, ...(res.submissions?.toolsFor(run) ?? [])];
     // Tokens are counted over all attempts: a failed attempt cost what it cost.
     this.tokensIn = run.tokensIn ?? 0;
     this.tokensOut = run.tokensOut ?? 0;
@@ -69,29 +72,27 @@ export class RunAttempt {
       this.log('system', msg);
       void this.stop({ status: 'failed', error: msg });
     }, res.opts.runTimeoutS * 1000);
-    try {
-      fs.mkdirSync(bot.docsPath, { recursive: true });
-      this.docsPath = fs.realpathSync(bot.docsPath);
-      this.session = new ChildSession(
-        this.docsPath,
-        { runId: run.id, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: this.docsPath, tools: bot.tools, maxSteps: bot.maxSteps, providers: res.opts.providers },
-        {
-          output: (stream, line) => this.log(stream, line),
-          message: (msg) => this.onMessage(msg),
-          spawnFailed: (err) => this.end({ status: 'failed', error: `the run process could not start: ${err.message}` }),
-          closed: (code, signal) => this.end({ status: 'failed', error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }),
-        },
-        (err, what) => res.log.error({ err, runId: run.id }, `run bookkeeping failed (${what})`),
-      );
-    } catch (err) {
-      res.log.error({ err, runId: run.id }, 'could not prepare the run process');
-      queueMicrotask(() => this.end({ status: 'failed', error: `the run process could not be prepared: ${err instanceof Error ? err.message : String(err)}` }));
+    if (worker instanceof Error) {
+      this.worker = null;
+      res.log.error({ err: worker, runId: run.id }, 'could not prepare the run process');
+      setImmediate(() => this.end({ status: 'failed', error: `the run process could not be prepared: ${worker.message}` }));
+      return;
     }
+    this.worker = worker;
+    worker.start(
+      { runId: run.id, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: worker.docsPath, tools: this.tools, maxSteps: bot.maxSteps, providers: res.opts.providers },
+      {
+        output: (stream, line) => this.log(stream, line),
+        message: (msg) => this.onMessage(msg),
+        spawnFailed: (err) => this.end({ status: 'failed', error: `the run process could not start: ${err.message}` }),
+        closed: (code, signal) => this.end({ status: 'failed', error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }),
+      },
+    );
   }
 
-  /** The child's pid, while it has one. */
+  /** The pid of the attempt's run process, while it has one. */
   get pid(): number | undefined {
-    return this.session?.pid;
+    return this.worker?.pid;
   }
 
   /** Appends a log line of this run (nothing once the attempt ended). */
@@ -99,28 +100,45 @@ export class RunAttempt {
     if (!this.ended) this.res.logs.append(this.runId, this.botId, stream, text);
   }
 
-  /** Kills the child without an outcome: the run was not ours to start after all. */
+  /** Leaves the worker without an outcome: the run was not ours to start after all. */
   abandon(): void {
     clearTimeout(this.timer);
     this.codeAbort.abort();
     this.ended = true;
-    void this.session?.kill();
+    this.leave(false);
   }
 
-  /** Kills the child and ends the attempt with `outcome`; resolves once the child exited (bounded). */
+  /**
+   * Ends the attempt with `outcome` and stops its work on the worker; resolves once that is sure:
+   * a worker serving no other run is killed (and awaited), else it is told to abort this run.
+   */
   async stop(outcome: AttemptOutcome): Promise<void> {
-    // End first, so the child's exit is not reported as unexpected.
-    this.end(outcome);
-    await this.session?.kill();
+    // End first, so the worker's exit is not reported as unexpected.
+    await this.end(outcome);
   }
 
-  private end(outcome: AttemptOutcome): void {
-    if (this.ended) return;
+  private end(outcome: AttemptOutcome): Promise<void> {
+    if (this.ended) return Promise.resolve();
     clearTimeout(this.timer);
     this.codeAbort.abort();
     this.onEnd(this, outcome);
     this.ended = true;
-    if (this.session?.alive && outcome.status !== 'completed') void this.session.kill();
+    return this.leave(outcome.status !== 'completed');
+  }
+
+  /** Leaves the worker; with `abort`, makes sure the run's work stops (see `stop`). */
+  private leave(abort: boolean): Promise<void> {
+    const w = this.worker;
+    if (!w) return Promise.resolve();
+    w.release(this.runId, abort && w.load > 1);
+    const kill = abort && w.load === 0 && w.alive;
+    this.onLeft(w, kill);
+    return kill ? w.kill() : Promise.resolve();
+  }
+
+  /** Answers a request of this run's child; nothing once the attempt ended. */
+  private reply(msg: ParentMessage): void {
+    if (!this.ended) this.worker?.send(this.runId, msg);
   }
 
   private onMessage(msg: ChildMessage): void {
@@ -142,7 +160,7 @@ export class RunAttempt {
           // Held with the draft; the model hears whether the item would be new to the bot.
           const isNew = !this.res.results.isKnown(this.botId, msg.item);
           if (!this.held.some((h) => resultKey(h) === resultKey(msg.item))) this.held.push(msg.item);
-          this.session?.send({ type: 'result.recorded', requestId: msg.requestId, resultId: 0, isNew });
+          this.reply({ type: 'result.recorded', requestId: msg.requestId, resultId: 0, isNew });
           return;
         }
         let recorded: ReturnType<RunEngineResources['results']['record']>;
@@ -150,7 +168,7 @@ export class RunAttempt {
           recorded = this.res.results.record(this.botId, this.runId, msg.item);
         } catch (err) {
           this.res.log.error({ err, runId: this.runId }, 'could not record a result');
-          this.session?.send({ type: 'request.failed', requestId: msg.requestId, error: 'the result could not be stored' });
+          this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'the result could not be stored' });
           return;
         }
         const { result, isNew } = recorded;
@@ -158,18 +176,30 @@ export class RunAttempt {
           this.found.add(result.id);
           if (isNew) this.newFound++;
         }
-        this.session?.send({ type: 'result.recorded', requestId: msg.requestId, resultId: result.id, isNew });
+        this.reply({ type: 'result.recorded', requestId: msg.requestId, resultId: result.id, isNew });
         return;
       }
       case 'code': {
         if (!this.tools.includes('code')) {
-          this.session?.send({ type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
+          this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
           return;
         }
-        runSandboxedCode(msg.source, this.docsPath, { signal: this.codeAbort.signal }).then(
-          (outcome) => !this.ended && this.session?.send({ type: 'code.finished', requestId: msg.requestId, outcome }),
-          (err: Error) => !this.ended && this.session?.send({ type: 'request.failed', requestId: msg.requestId, error: err.message }),
+        runSandboxedCode(msg.source, this.worker!.docsPath, { signal: this.codeAbort.signal }).then(
+          (outcome) => this.reply({ type: 'code.finished', requestId: msg.requestId, outcome }),
+          (err: Error) => this.reply({ type: 'request.failed', requestId: msg.requestId, error: err.message }),
         );
+        return;
+      }
+      case 'submit': {
+        let message: string;
+        try {
+          if (!this.res.submissions) throw new Error('this server takes no swarm submissions');
+          message = this.res.submissions.accept(this.runId, msg.kind, msg.data);
+        } catch (err) {
+          this.reply({ type: 'request.failed', requestId: msg.requestId, error: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+        this.reply({ type: 'submit.accepted', requestId: msg.requestId, message });
         return;
       }
       case 'done':

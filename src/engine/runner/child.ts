@@ -1,38 +1,38 @@
 /**
- * Entry point of one run's child process (forked by `Runner`, bundled into one file and confined
- * by Node's permission model, see `tools/sandbox.ts`). It receives one `start` message, runs the
- * agent loop, streams log lines, usage and tool calls back, asks the parent to record results and
- * to run code, and ends with `done` or `fail`; it never touches the database. A provider error
+ * Entry point of a bot's run process (its worker; forked by the runner's worker pool, bundled into
+ * one file and confined by Node's permission model to that bot's folder, see `tools/sandbox.ts`).
+ * It runs each `start`ed job's agent loop, several at once when the bot has several runs going,
+ * streams log lines, usage and tool calls back, asks the parent to record results and to run
+ * code, and ends each job with `done` or `fail`; it never touches the database. A provider error
  * becomes `fail` with the provider's message, never a crash. The IPC contract is `protocol.ts`.
  */
 import { providerFor } from '../providers/index.ts';
-import { toolsFor, type ToolContext } from '../tools/index.ts';
+import { ToolError, toolsFor, type ToolContext } from '../tools/index.ts';
 import { memorySection } from '../tools/memory.ts';
 import { SEARCH_UNCONFIGURED, searchProvider } from '../tools/search.ts';
-import type { ChildMessage, CodeOutcome, ParentMessage, RunJob } from './protocol.ts';
+import type { ChildMessage, CodeOutcome, Envelope, ParentMessage, RunJob } from './protocol.ts';
 
-function send(msg: ChildMessage): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.send || !process.connected) return resolve();
-    process.send(msg, undefined, {}, () => resolve());
-  });
-}
-
-type Reply = Exclude<ParentMessage, { type: 'start' }>;
+type Reply = Extract<ParentMessage, { requestId: number }>;
 const pending = new Map<number, (reply: Reply) => void>();
+/** The abort switch of each job that is going. */
+const jobs = new Map<number, AbortController>();
 let nextRequestId = 1;
 
-/** Sends a request to the parent and waits for the reply with its `requestId`. */
-function request(msg: Extract<ChildMessage, { requestId: number }>): Promise<Reply> {
+function sendRaw(env: Envelope<ChildMessage>): Promise<void> {
   return new Promise((resolve) => {
-    pending.set(msg.requestId, resolve);
-    void send(msg);
+    if (!process.send || !process.connected) return resolve();
+    process.send(env, undefined, {}, () => resolve());
   });
 }
 
-async function execute(job: RunJob): Promise<void> {
-  const abort = new AbortController();
-  process.on('SIGTERM', () => abort.abort());
+async function execute(job: RunJob, abort: AbortController): Promise<void> {
+  const send = (msg: ChildMessage) => sendRaw({ runId: job.runId, msg });
+  /** Sends a request to the parent and waits for the reply with its `requestId`. */
+  const request = (msg: Extract<ChildMessage, { requestId: number }>): Promise<Reply> =>
+    new Promise((resolve) => {
+      pending.set(msg.requestId, resolve);
+      void send(msg);
+    });
   try {
     process.chdir(job.docsPath);
     const { provider, model } = providerFor(job.model, job.providers);
@@ -58,6 +58,11 @@ async function execute(job: RunJob): Promise<void> {
         if (reply.type === 'code.finished') return reply.outcome;
         throw new Error(reply.type === 'request.failed' ? reply.error : 'unexpected reply');
       },
+      async submit(kind, data) {
+        const reply = await request({ type: 'submit', requestId: nextRequestId++, kind, data });
+        if (reply.type === 'submit.accepted') return reply.message;
+        throw new ToolError(reply.type === 'request.failed' ? reply.error : 'unexpected reply');
+      },
     };
     const result = await provider.complete(
       { model, system: job.prompt, context: memorySection(job.docsPath, job.tools.includes('files')), input: job.input, tools, maxSteps: job.maxSteps },
@@ -77,14 +82,25 @@ async function execute(job: RunJob): Promise<void> {
 
 // The parent is gone (crashed, killed): stop at once rather than keep spending tokens unobserved.
 process.on('disconnect', () => process.exit(1));
+process.on('SIGTERM', () => {
+  for (const abort of jobs.values()) abort.abort();
+});
 
-process.on('message', (msg: ParentMessage) => {
+process.on('message', (env: Envelope<ParentMessage>) => {
+  const msg = env?.msg;
   switch (msg?.type) {
-    case 'start':
-      void execute(msg.job).finally(() => process.exit(0));
+    case 'start': {
+      const abort = new AbortController();
+      jobs.set(env.runId, abort);
+      void execute(msg.job, abort).finally(() => jobs.delete(env.runId));
+      return;
+    }
+    case 'cancel':
+      jobs.get(env.runId)?.abort();
       return;
     case 'result.recorded':
     case 'code.finished':
+    case 'submit.accepted':
     case 'request.failed': {
       const resolve = pending.get(msg.requestId);
       pending.delete(msg.requestId);

@@ -1,14 +1,18 @@
 /**
- * The IPC contract between the runner (parent) and one run's child process. Messages are JSON
- * (`serialization: 'json'`). The parent alone writes the database: whatever the child finds or
- * spends reaches storage only through these messages.
+ * The IPC contract between the runner (parent) and a bot's run process (its worker). Messages are
+ * JSON (`serialization: 'json'`), each in an {@link Envelope} naming the run it belongs to: one
+ * worker serves the runs of one bot (never another bot's), several at once. The parent alone
+ * writes the database: whatever the child finds or spends reaches storage only through these
+ * messages.
  *
  * A run, in order:
- * 1. parent → child `start` (once, right after fork).
+ * 1. parent → child `start`.
  * 2. child → parent, any number of: `log`, `usage` (after each model round), `tool` (after each
- *    tool call), and requests `result` and `code`, each answered by the parent with a reply
- *    carrying the same `requestId` (`result.recorded`, `code.finished`, or `request.failed`).
- * 3. child → parent `done` or `fail`, then the child exits.
+ *    tool call), and requests `result`, `code` and `submit`, each answered by the parent with a
+ *    reply carrying the same `requestId` (`result.recorded`, `code.finished`, `submit.accepted`,
+ *    or `request.failed`). The parent may send `cancel`: the child aborts the run.
+ * 3. child → parent `done` or `fail`. The worker stays for the bot's next run until the parent
+ *    lets it go (idle) or kills it.
  */
 import type { ProviderSettings } from '../providers/index.ts';
 
@@ -58,13 +62,36 @@ export type ChildMessage =
   | { type: 'result'; requestId: number; item: ReportedItem }
   /** Request: run JavaScript in a sandboxed process. Answered by `code.finished` or `request.failed`. */
   | { type: 'code'; requestId: number; language: 'javascript'; source: string }
+  /** Request: hand in a swarm plan or verdict (`submit_plan`, `submit_verdict`). Answered by `submit.accepted` or `request.failed`. */
+  | { type: 'submit'; requestId: number; kind: 'plan' | 'verdict'; data: unknown }
   | { type: 'done'; output: string }
   | { type: 'fail'; error: string };
+
+/**
+ * Parent side of `submit`: what takes the plans and verdicts runs hand in (the swarm installs one
+ * with `Runner.useSubmissions`), and which runs are offered the tools to hand them in.
+ */
+export interface RunSubmissions {
+  /** Tool families to add to a run about to start (`submit_plan`, `submit_verdict`), usually none. */
+  toolsFor(run: { id: number; botId: number; trigger: string }): string[];
+  /** Takes what run `runId` handed in; returns the answer for the model; throws to refuse (its message goes to the model). */
+  accept(runId: number, kind: 'plan' | 'verdict', data: unknown): string;
+}
 
 /** Messages the parent sends to a child. */
 export type ParentMessage =
   | { type: 'start'; job: RunJob }
+  /** Abort the run (cancelled, timed out); the parent no longer listens to it. */
+  | { type: 'cancel' }
   /** `isNew: false` means the bot had reported this item before (same normalized URL or content). */
   | { type: 'result.recorded'; requestId: number; resultId: number; isNew: boolean }
   | { type: 'code.finished'; requestId: number; outcome: CodeOutcome }
+  /** `message` is what the model is told (e.g. "Plan accepted: 2 sub-tasks"). */
+  | { type: 'submit.accepted'; requestId: number; message: string }
   | { type: 'request.failed'; requestId: number; error: string };
+
+/** Every IPC message, either way, travels in an envelope naming its run. */
+export interface Envelope<M> {
+  runId: number;
+  msg: M;
+}

@@ -4,12 +4,20 @@ import type { EventBus } from '../event-bus.ts';
 import type { ProviderSettings } from '../providers/index.ts';
 import type { ResultService } from '../results.ts';
 import type { RunLogStore } from './log-store.ts';
+import type { RunSubmissions } from './protocol.ts';
 import type { RunQueue } from './queue.ts';
 
 /** The run engine's limits and settings. */
 export interface RunnerOptions {
-  /** At most this many runs have a child process at once. */
+  /**
+   * At most this many runs go at once. A run waiting on its provider costs its bot's worker a
+   * little memory, not a process, so this can be far above the number of cores.
+   */
   maxConcurrentRuns: number;
+  /** At most this many run processes at once (one per bot with runs going, kept warm a while). */
+  maxRunProcesses: number;
+  /** A run process without runs for this long (ms) exits; the bot's next run forks a new one. */
+  workerIdleMs: number;
   /** Past this many queued runs, `enqueue` refuses with QUEUE_FULL. */
   maxQueuedRuns: number;
   /** A run attempt past this many seconds is killed and fails. */
@@ -33,4 +41,6 @@ export interface RunEngineResources {
   /** Epoch ms; injected so that tests can drive time. */
   now: () => number;
   opts: RunnerOptions;
+  /** What takes the plans and verdicts runs hand in (`submit`), installed by the swarm; null: none. */
+  submissions: RunSubmissions | null;
 }

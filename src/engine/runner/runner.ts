@@ -10,8 +10,10 @@ import { RunAttempt, type AttemptOutcome } from './attempt.ts';
 import { finishAttempt } from './finalizer.ts';
 import { RunLogStore } from './log-store.ts';
 import { SqliteRunQueue, type RunQueue } from './queue.ts';
+import type { RunSubmissions } from './protocol.ts';
 import type { RunEngineResources, RunnerOptions } from './resources.ts';
 import { announceRun, transitionRun } from './transition.ts';
+import { WorkerPool } from './worker-pool.ts';
 
 export type { RunnerOptions } from './resources.ts';
 
@@ -26,6 +28,8 @@ export interface RunRequest {
   pipelineStep?: number | null;
   /** A completed attempt waits for a person (`awaiting_approval`); default: the bot's `requires_approval`. */
   requiresApproval?: boolean;
+  /** The run this one retries (same bot, same input). */
+  retryOf?: number | null;
 }
 
 /** Why the process stopping ends an attempt. */
@@ -33,20 +37,28 @@ const STOPPED = 'the process stopped while this run was active';
 
 /**
  * The run engine's front: queues runs in the durable {@link RunQueue}, gives each due run a slot
- * (at most `maxConcurrentRuns` attempts with a child at once, see attempt.ts), ends attempts
+ * (at most `maxConcurrentRuns` attempts at once, on at most `maxRunProcesses` run processes: one
+ * per bot, reused while warm, see worker-pool.ts), ends attempts
  * through the finalizer (retry or final status), and answers queries. Every status change goes
  * through `transitionRun`; the world hears of it on the bus, after the fact.
  */
 export class Runner {
   private readonly res: RunEngineResources;
   private readonly active = new Map<number, RunAttempt>();
+  private readonly pool: WorkerPool;
   private dispatching = false;
   private closed = false;
   private wakeTimer: NodeJS.Timeout | null = null;
 
   constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number } = {}) {
     const now = deps.now ?? Date.now;
-    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now) };
+    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now), submissions: null };
+    this.pool = new WorkerPool({ maxProcesses: opts.maxRunProcesses, idleMs: opts.workerIdleMs }, log);
+  }
+
+  /** Installs what takes the plans and verdicts runs hand in (the swarm); null removes it. */
+  useSubmissions(s: RunSubmissions | null): void {
+    this.res.submissions = s;
   }
 
   /**
@@ -99,6 +111,7 @@ export class Runner {
         pipelineRunId: req.pipelineRunId ?? null,
         pipelineStep: req.pipelineStep ?? null,
         requiresApproval: req.requiresApproval ?? bot.requiresApproval,
+        retryOf: req.retryOf ?? null,
       })
       .returning()
       .get();
@@ -181,6 +194,12 @@ export class Runner {
     this.dispatching = false;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await Promise.all([...this.active.values()].map((a) => a.stop({ status: 'interrupted', error: STOPPED })));
+    await this.pool.close();
+  }
+
+  /** Number of live run processes (each serves one bot's runs). */
+  get processCount(): number {
+    return this.pool.size;
   }
 
   /** Number of runs waiting in the queue (due or in a retry's backoff). */
@@ -211,7 +230,8 @@ export class Runner {
     const free = this.res.opts.maxConcurrentRuns - this.active.size;
     for (const runId of this.res.queue.due(free, now)) {
       try {
-        this.launch(runId);
+        // In order: when the head of the queue waits for a process, so does everything behind it.
+        if (this.launch(runId) === 'no-process') break;
       } catch (err) {
         this.res.log.error({ err, runId }, 'could not start run');
       }
@@ -225,22 +245,31 @@ export class Runner {
     }
   }
 
-  private launch(runId: number): void {
+  /** Starts one due run on its bot's worker; `'no-process'` when every run process is busy. */
+  private launch(runId: number): 'started' | 'skipped' | 'no-process' {
     const run = this.res.db.select().from(runs).where(eq(runs.id, runId)).get();
-    if (!run || run.status !== 'queued') return;
+    if (!run || run.status !== 'queued') return 'skipped';
     const bot = this.res.db.select().from(bots).where(eq(bots.id, run.botId)).get();
-    if (!bot) return;
-    const attempt = new RunAttempt(this.res, run, bot, (a, outcome) => this.onAttemptEnd(a, outcome));
+    if (!bot) return 'skipped';
+    let worker: ReturnType<WorkerPool['acquire']> | Error;
+    try {
+      worker = this.pool.acquire(bot);
+    } catch (err) {
+      worker = err instanceof Error ? err : new Error(String(err));
+    }
+    if (worker === null) return 'no-process';
+    const attempt = new RunAttempt(this.res, run, bot, worker, (a, outcome) => this.onAttemptEnd(a, outcome));
     // The claim: whoever moves the run out of `queued` first owns it.
     const claimed = transitionRun(this.res, runId, ['queued'], 'running', { startedAt: sql`coalesce(${runs.startedAt}, ${this.res.now()})` as unknown as number }, { pid: attempt.pid ?? -1 });
     if (!claimed) {
       attempt.abandon();
-      return;
+      return 'skipped';
     }
     attempt.run = claimed;
     this.active.set(runId, attempt);
     const of = claimed.maxAttempts > 1 ? ` · attempt ${claimed.attempt} of ${claimed.maxAttempts}` : '';
     attempt.log('system', `run #${runId} started (${claimed.trigger})${of}`);
+    return 'started';
   }
 
   private onAttemptEnd(a: RunAttempt, outcome: AttemptOutcome): void {

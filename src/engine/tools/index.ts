@@ -2,6 +2,7 @@ import { runCode } from './code.ts';
 import { fileTools } from './files.ts';
 import { reportResult } from './report.ts';
 import { webSearch } from './search.ts';
+import { submitPlan, submitVerdict } from './swarm.ts';
 import type { Tool } from './tool.ts';
 import { webFetch } from './web.ts';
 
@@ -13,12 +14,15 @@ const FAMILIES: Record<string, Tool[]> = {
   web_fetch: [webFetch],
   web_search: [webSearch],
   code: [runCode],
+  // Offered to a swarm task's planner and evaluator runs only (never on the bot form).
+  submit_plan: [submitPlan],
+  submit_verdict: [submitVerdict],
 };
 
 /** The tools a bot's run offers: `report_result` always, then those of each of its families, in a stable order. */
 export function toolsFor(families: readonly string[]): Tool[] {
   const out: Tool[] = [reportResult];
-  for (const f of ['web_search', 'web_fetch', 'files', 'code']) if (families.includes(f)) out.push(...FAMILIES[f]!);
+  for (const f of ['web_search', 'web_fetch', 'files', 'code', 'submit_plan', 'submit_verdict']) if (families.includes(f)) out.push(...FAMILIES[f]!);
   return out;
 }
 

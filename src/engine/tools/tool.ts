@@ -20,6 +20,11 @@ export interface ToolContext {
   report(item: ReportedItem): Promise<{ resultId: number; isNew: boolean }>;
   /** Runs JavaScript in a separate sandboxed process, through the parent. */
   runCode(source: string): Promise<CodeOutcome>;
+  /**
+   * Hands a swarm plan or verdict to the parent, which validates and stores it; resolves with its
+   * answer for the model, rejects with its refusal. Absent outside a run's child process.
+   */
+  submit?(kind: 'plan' | 'verdict', data: unknown): Promise<string>;
 }
 
 /**
@@ -32,6 +37,8 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
   /** What the tool does, for the model. */
   description: string;
   schema: S;
+  /** The arguments the offline `echo` model calls this tool with, from the run's input; absent: echo never calls it. */
+  offline?(input: string): z.input<S>;
   run(args: z.output<S>, ctx: ToolContext): Promise<string>;
 }
 

@@ -1,24 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
-import { AppError } from '../../engine/errors.ts';
 import { pathId } from '../params.ts';
-import type { PipelineRunView, PipelineStepBot, PipelineView } from '../../engine/pipelines.ts';
+import { pipelineInputSchema, pipelinePatchSchema, type PipelineRunView, type PipelineStepBot, type PipelineView } from '../../engine/pipelines.ts';
 import { nextRunAt } from '../../engine/scheduler.ts';
-import type { TriggerView } from '../../engine/triggers.ts';
+import { triggerInputSchema, triggerPatchSchema, type TriggerView } from '../../engine/triggers.ts';
+import { errorResponses, idParam, idParams, json, limitQuery, noContent, PipelineJson, PipelineRunJson, runBody, TriggerJson } from './schemas.ts';
 
 // Triggers and pipelines over REST (mounted under /api). snake_case and ISO-8601 times, like the
 // rest of the API; errors as {error: {code, message}}.
 
-const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
-
-const runBody = z
-  .object({ input: z.string().max(100_000, 'input must be at most 100000 characters').nullable().optional() })
-  .nullable()
-  .optional();
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null | undefined) => (ms == null ? null : iso(ms));
 
 /** A trigger as the API shows it. */
-export function triggerJson(t: TriggerView) {
+export function triggerJson(t: TriggerView): z.output<typeof TriggerJson> {
   return {
     id: t.id,
     source_bot_id: t.sourceBotId,
@@ -43,7 +40,7 @@ export function stepJson(s: PipelineStepBot) {
 }
 
 /** A pipeline as the API shows it. */
-export function pipelineJson(p: PipelineView) {
+export function pipelineJson(p: PipelineView): z.output<typeof PipelineJson> {
   return {
     id: p.id,
     name: p.name,
@@ -52,14 +49,14 @@ export function pipelineJson(p: PipelineView) {
     /** A step's bot was deleted: the pipeline cannot run until that step is fixed. */
     broken: p.broken,
     schedule: p.schedule,
-    next_run_at: iso(nextRunAt({ schedule: p.schedule })),
+    next_run_at: isoOrNull(nextRunAt({ schedule: p.schedule })),
     created_at: iso(p.createdAt),
     updated_at: iso(p.updatedAt),
   };
 }
 
 /** A pipeline run, with each step's bot, run, status and duration, and "k/n" progress. */
-export function pipelineRunJson(r: PipelineRunView) {
+export function pipelineRunJson(r: PipelineRunView): z.output<typeof PipelineRunJson> {
   return {
     id: r.id,
     pipeline_id: r.pipelineId,
@@ -88,8 +85,8 @@ export function pipelineRunJson(r: PipelineRunView) {
       output_target: s.step.output_target,
     })),
     created_at: iso(r.createdAt),
-    started_at: iso(r.startedAt),
-    finished_at: iso(r.finishedAt),
+    started_at: isoOrNull(r.startedAt),
+    finished_at: isoOrNull(r.finishedAt),
     duration_ms: r.finishedAt != null && r.startedAt != null ? r.finishedAt - r.startedAt : null,
   };
 }
@@ -100,66 +97,162 @@ export function pipelineRunJson(r: PipelineRunView) {
  * `/pipeline-runs/:id` (`GET`, `POST /:id/cancel`).
  */
 export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
-  async (app) => {
-    app.get<{ Querystring: { bot?: string } }>('/triggers', async (req) => {
-      const botId = req.query.bot ? pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot') : undefined;
-      return engine.triggers.list({ botId }).map(triggerJson);
-    });
+  async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    const triggerId = (raw: string) => pathId(raw, 'TRIGGER_NOT_FOUND', 'trigger');
+    const pipelineId = (raw: string) => pathId(raw, 'PIPELINE_NOT_FOUND', 'pipeline');
+    const pipelineRunId = (raw: string) => pathId(raw, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run');
 
-    app.post('/triggers', async (req, reply) => {
-      const t = engine.triggers.create(req.body ?? {});
-      reply.code(201).header('location', `/api/triggers/${t.id}`);
-      return triggerJson(t);
-    });
-
-    app.get<{ Params: { id: string } }>('/triggers/:id', async (req) => triggerJson(engine.triggers.get(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'))));
-
-    app.put<{ Params: { id: string } }>('/triggers/:id', async (req) =>
-      triggerJson(engine.triggers.update(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'), req.body ?? {})),
+    app.get(
+      '/triggers',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'All connections (triggers) between bots',
+          querystring: z.object({ bot: idParam.optional().meta({ description: 'only connections from or to this bot (id)' }) }),
+          response: { 200: json(z.array(TriggerJson), 'oldest first'), ...errorResponses('BOT_NOT_FOUND') },
+        },
+      },
+      async (req) => {
+        const botId = req.query.bot ? pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot') : undefined;
+        return engine.triggers.list({ botId }).map(triggerJson);
+      },
     );
 
-    app.delete<{ Params: { id: string } }>('/triggers/:id', async (req, reply) => {
-      engine.triggers.delete(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'));
+    app.post(
+      '/triggers',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: "Connect two bots: when the source's run ends with `event`, the target runs with its output",
+          body: triggerInputSchema,
+          response: { 201: json(TriggerJson, 'the new connection (Location: /api/triggers/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
+        },
+      },
+      async (req, reply) => {
+        const t = engine.triggers.create(req.body);
+        reply.code(201).header('location', `/api/triggers/${t.id}`);
+        return triggerJson(t);
+      },
+    );
+
+    app.get('/triggers/:id', { schema: { tags: ['connections'], summary: 'One connection', params: idParams, response: { 200: json(TriggerJson, 'the connection'), ...errorResponses('TRIGGER_NOT_FOUND') } } }, async (req) =>
+      triggerJson(engine.triggers.get(triggerId(req.params.id))),
+    );
+
+    app.put(
+      '/triggers/:id',
+      {
+        schema: {
+          tags: ['connections'],
+          summary: 'Change a connection (e.g. {"enabled": false})',
+          params: idParams,
+          body: triggerPatchSchema,
+          response: { 200: json(TriggerJson, 'the connection as it now is'), ...errorResponses('VALIDATION_FAILED', 'TRIGGER_NOT_FOUND', 'BOT_NOT_FOUND', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
+        },
+      },
+      async (req) => triggerJson(engine.triggers.update(triggerId(req.params.id), req.body)),
+    );
+
+    app.delete('/triggers/:id', { schema: { tags: ['connections'], summary: 'Remove a connection', params: idParams, response: { 204: noContent, ...errorResponses('TRIGGER_NOT_FOUND') } } }, async (req, reply) => {
+      engine.triggers.delete(triggerId(req.params.id));
       return reply.code(204).send();
     });
 
-    app.get('/pipelines', async () => engine.pipelines.list().map(pipelineJson));
+    app.get('/pipelines', { schema: { tags: ['pipelines'], summary: 'All pipelines', response: { 200: json(z.array(PipelineJson), 'oldest first') } } }, async () => engine.pipelines.list().map(pipelineJson));
 
-    app.post('/pipelines', async (req, reply) => {
-      const p = engine.pipelines.create(req.body ?? {});
-      reply.code(201).header('location', `/api/pipelines/${p.id}`);
-      return pipelineJson(p);
-    });
-
-    app.get<{ Params: { id: string } }>('/pipelines/:id', async (req) => pipelineJson(engine.pipelines.get(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'))));
-
-    app.put<{ Params: { id: string } }>('/pipelines/:id', async (req) =>
-      pipelineJson(engine.pipelines.update(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), req.body ?? {})),
+    app.post(
+      '/pipelines',
+      {
+        schema: {
+          tags: ['pipelines'],
+          summary: "Create a pipeline: bots run one after another, each step's output the next one's input",
+          body: pipelineInputSchema,
+          response: { 201: json(PipelineJson, 'the new pipeline (Location: /api/pipelines/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN') },
+        },
+      },
+      async (req, reply) => {
+        const p = engine.pipelines.create(req.body);
+        reply.code(201).header('location', `/api/pipelines/${p.id}`);
+        return pipelineJson(p);
+      },
     );
 
-    app.delete<{ Params: { id: string } }>('/pipelines/:id', async (req, reply) => {
-      await engine.pipelines.delete(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'));
-      return reply.code(204).send();
-    });
-
-    app.post<{ Params: { id: string } }>('/pipelines/:id/run', async (req, reply) => {
-      const id = pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline');
-      const body = runBody.safeParse(req.body);
-      if (!body.success) throw new AppError('VALIDATION_FAILED', body.error.issues.map((i) => i.message).join('; '));
-      const run = engine.pipelines.run(id, { input: body.data?.input ?? null, trigger: 'manual' });
-      reply.code(202).header('location', `/api/pipeline-runs/${run.id}`);
-      return pipelineRunJson(run);
-    });
-
-    app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/pipelines/:id/runs', async (req) =>
-      engine.pipelines.listRuns(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), Number(req.query.limit) || 20).map(pipelineRunJson),
+    app.get('/pipelines/:id', { schema: { tags: ['pipelines'], summary: 'One pipeline', params: idParams, response: { 200: json(PipelineJson, 'the pipeline'), ...errorResponses('PIPELINE_NOT_FOUND') } } }, async (req) =>
+      pipelineJson(engine.pipelines.get(pipelineId(req.params.id))),
     );
 
-    app.get<{ Params: { id: string } }>('/pipeline-runs/:id', async (req) =>
-      pipelineRunJson(engine.pipelines.getRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'))),
+    app.put(
+      '/pipelines/:id',
+      {
+        schema: {
+          tags: ['pipelines'],
+          summary: 'Change some fields of a pipeline',
+          params: idParams,
+          body: pipelinePatchSchema,
+          response: { 200: json(PipelineJson, 'the pipeline as it now is'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN') },
+        },
+      },
+      async (req) => pipelineJson(engine.pipelines.update(pipelineId(req.params.id), req.body)),
     );
 
-    app.post<{ Params: { id: string } }>('/pipeline-runs/:id/cancel', async (req) =>
-      pipelineRunJson(await engine.pipelines.cancelRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'))),
+    app.delete(
+      '/pipelines/:id',
+      { schema: { tags: ['pipelines'], summary: 'Delete a pipeline (its active run is cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('PIPELINE_NOT_FOUND') } } },
+      async (req, reply) => {
+        await engine.pipelines.delete(pipelineId(req.params.id));
+        return reply.code(204).send();
+      },
+    );
+
+    app.post(
+      '/pipelines/:id/run',
+      {
+        schema: {
+          tags: ['pipelines'],
+          summary: 'Start a pipeline run (its first step is queued)',
+          params: idParams,
+          body: runBody,
+          response: { 202: json(PipelineRunJson, 'the pipeline run (Location: /api/pipeline-runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'QUEUE_FULL', 'SHUTTING_DOWN') },
+        },
+      },
+      async (req, reply) => {
+        const run = engine.pipelines.run(pipelineId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' });
+        reply.code(202).header('location', `/api/pipeline-runs/${run.id}`);
+        return pipelineRunJson(run);
+      },
+    );
+
+    app.get(
+      '/pipelines/:id/runs',
+      {
+        schema: {
+          tags: ['pipelines'],
+          summary: "The pipeline's runs, newest first",
+          params: idParams,
+          querystring: z.object({ limit: limitQuery(20, 200) }),
+          response: { 200: json(z.array(PipelineRunJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND') },
+        },
+      },
+      async (req) => engine.pipelines.listRuns(pipelineId(req.params.id), req.query.limit).map(pipelineRunJson),
+    );
+
+    app.get(
+      '/pipeline-runs/:id',
+      { schema: { tags: ['pipelines'], summary: 'One pipeline run with its steps', params: idParams, response: { 200: json(PipelineRunJson, 'the pipeline run'), ...errorResponses('PIPELINE_RUN_NOT_FOUND') } } },
+      async (req) => pipelineRunJson(engine.pipelines.getRun(pipelineRunId(req.params.id))),
+    );
+
+    app.post(
+      '/pipeline-runs/:id/cancel',
+      {
+        schema: {
+          tags: ['pipelines'],
+          summary: 'Cancel a pipeline run (and its running step)',
+          params: idParams,
+          response: { 200: json(PipelineRunJson, 'the pipeline run, now cancelled'), ...errorResponses('PIPELINE_RUN_NOT_FOUND', 'PIPELINE_RUN_NOT_ACTIVE') },
+        },
+      },
+      async (req) => pipelineRunJson(await engine.pipelines.cancelRun(pipelineRunId(req.params.id))),
     );
   };

@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
-import { AppError } from '../../engine/errors.ts';
 import { EXPORT_FORMATS, exportResults, slugOf, type ExportFile, type ExportFormat, type ExportItem } from '../../engine/export.ts';
-import type { Recipe, RecipeCreated } from '../../engine/recipes.ts';
+import { recipeSchema, type Recipe, type RecipeCreated } from '../../engine/recipes.ts';
 import { pathId } from '../params.ts';
 import { pipelineJson, triggerJson } from './orchestration.ts';
+import { errorResponses, idParams, json, RecipeCreatedJson, RecipeSummaryJson } from './schemas.ts';
 import { botJson } from './serialize.ts';
 
 /** A library recipe as listed: what it is and what it makes. */
@@ -28,13 +30,6 @@ export function recipeCreatedJson(c: RecipeCreated) {
     start_bot_id: c.start?.id ?? null,
     notes: c.notes,
   };
-}
-
-/** The export format a query asks for. @throws {AppError} VALIDATION_FAILED */
-export function exportFormat(raw: string | undefined): ExportFormat {
-  const f = raw ?? 'md';
-  if (!(EXPORT_FORMATS as readonly string[]).includes(f)) throw new AppError('VALIDATION_FAILED', `format must be one of ${EXPORT_FORMATS.join(', ')}`);
-  return f as ExportFormat;
 }
 
 /** Sends a file as a download. */
@@ -74,6 +69,14 @@ export function pipelineResultsFile(engine: Engine, pipelineId: number, format: 
   return exportResults(`${p.name} — results`, `${slugOf(p.name)}-results`, items, format);
 }
 
+const formatQuery = z.object({ format: z.enum(EXPORT_FORMATS, { error: `format must be one of ${EXPORT_FORMATS.join(', ')}` }).default('md').meta({ description: 'md (Markdown) or html (a standalone page)' }) });
+const recipeFile = (description: string) => ({ description, content: { 'application/json': { schema: recipeSchema } } });
+const download = (description: string) => ({
+  description,
+  content: { 'text/markdown': { schema: z.string() }, 'text/html': { schema: z.string() } },
+});
+const recipeIdParams = z.object({ id: z.string().meta({ description: 'a library recipe id, e.g. answer-email' }) });
+
 /**
  * The recipe library and recipe files: `GET /recipes`, `GET /recipes/:id` (the recipe file),
  * `POST /recipes/:id/create` (one click: its bots, pipeline and connections), `POST
@@ -82,36 +85,68 @@ export function pipelineResultsFile(engine: Engine, pipelineId: number, format: 
  * /pipelines/:id/results/export?format=md|html`.
  */
 export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
-  async (app) => {
-    app.get('/recipes', async () => engine.recipes.list().map(recipeSummaryJson));
+  async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    const created = (c: RecipeCreated) => recipeCreatedJson(c);
+    const createErrors = errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE');
 
-    app.get<{ Params: { id: string } }>('/recipes/:id', async (req, reply) => {
-      const r = engine.recipes.get(req.params.id);
-      return sendFile(reply, { filename: `${r.id}.recipe.json`, contentType: 'application/json; charset=utf-8', body: JSON.stringify(r, null, 2) });
-    });
+    app.get('/recipes', { schema: { tags: ['recipes'], summary: 'The recipe library', response: { 200: json(z.array(RecipeSummaryJson), 'in library order') } } }, async () => engine.recipes.list().map(recipeSummaryJson));
 
-    app.post<{ Params: { id: string } }>('/recipes/:id/create', async (req, reply) => {
-      const made = engine.recipes.create(engine.recipes.get(req.params.id));
-      reply.code(201);
-      return recipeCreatedJson(made);
-    });
-
-    app.post('/recipes/import', async (req, reply) => {
-      const made = engine.recipes.create(req.body ?? {});
-      reply.code(201);
-      return recipeCreatedJson(made);
-    });
-
-    app.get<{ Params: { id: string } }>('/pipelines/:id/export', async (req, reply) => {
-      const recipe = engine.recipes.exportPipeline(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'));
-      return sendFile(reply, { filename: `${slugOf(recipe.name)}.recipe.json`, contentType: 'application/json; charset=utf-8', body: JSON.stringify(recipe, null, 2) });
-    });
-
-    app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/bots/:id/results/export', async (req, reply) =>
-      sendFile(reply, botResultsFile(engine, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'), exportFormat(req.query.format))),
+    app.get(
+      '/recipes/:id',
+      { schema: { tags: ['recipes'], summary: "A library recipe's file (a download)", params: recipeIdParams, response: { 200: recipeFile('the recipe file'), ...errorResponses('RECIPE_NOT_FOUND') } } },
+      async (req, reply) => {
+        const r = engine.recipes.get(req.params.id);
+        return sendFile(reply, { filename: `${r.id}.recipe.json`, contentType: 'application/json; charset=utf-8', body: JSON.stringify(r, null, 2) });
+      },
     );
 
-    app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/pipelines/:id/results/export', async (req, reply) =>
-      sendFile(reply, pipelineResultsFile(engine, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), exportFormat(req.query.format))),
+    app.post(
+      '/recipes/:id/create',
+      { schema: { tags: ['recipes'], summary: "Create a library recipe's bots, pipeline and connections in one call", params: recipeIdParams, response: { 201: json(RecipeCreatedJson, 'what was made'), ...errorResponses('RECIPE_NOT_FOUND'), ...createErrors } } },
+      async (req, reply) => {
+        const made = engine.recipes.create(engine.recipes.get(req.params.id));
+        reply.code(201);
+        return created(made);
+      },
+    );
+
+    app.post(
+      '/recipes/import',
+      { schema: { tags: ['recipes'], summary: 'Create what a recipe file describes (exported here or on another instance)', body: recipeSchema, response: { 201: json(RecipeCreatedJson, 'what was made'), ...createErrors } } },
+      async (req, reply) => {
+        const made = engine.recipes.create(req.body);
+        reply.code(201);
+        return created(made);
+      },
+    );
+
+    app.get(
+      '/pipelines/:id/export',
+      { schema: { tags: ['recipes'], summary: 'A pipeline as a recipe file (bots, steps, connections; never secrets)', params: idParams, response: { 200: recipeFile('the recipe file (a download)'), ...errorResponses('PIPELINE_NOT_FOUND', 'PIPELINE_BROKEN') } } },
+      async (req, reply) => {
+        const recipe = engine.recipes.exportPipeline(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'));
+        return sendFile(reply, { filename: `${slugOf(recipe.name)}.recipe.json`, contentType: 'application/json; charset=utf-8', body: JSON.stringify(recipe, null, 2) });
+      },
+    );
+
+    app.get(
+      '/bots/:id/results/export',
+      { schema: { tags: ['results'], summary: "A bot's results as Markdown or HTML (a download)", params: idParams, querystring: formatQuery, response: { 200: download('the results'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') } } },
+      async (req, reply) => sendFile(reply, botResultsFile(engine, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'), req.query.format)),
+    );
+
+    app.get(
+      '/pipelines/:id/results/export',
+      {
+        schema: {
+          tags: ['pipelines'],
+          summary: "A pipeline's results (the outputs of its completed runs) as Markdown or HTML (a download)",
+          params: idParams,
+          querystring: formatQuery,
+          response: { 200: download('the outputs'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND') },
+        },
+      },
+      async (req, reply) => sendFile(reply, pipelineResultsFile(engine, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), req.query.format)),
     );
   };

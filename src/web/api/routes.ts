@@ -1,136 +1,278 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
 import { AppError } from '../../engine/errors.ts';
-import { MAX_DOC_BYTES } from '../../engine/docs.ts';
+import { botInputSchema, botPatchSchema, validationError } from '../../engine/bots.ts';
 import { BOT_TEMPLATES } from '../../engine/templates.ts';
 import { pathId } from '../params.ts';
 import { jsonFormat, streamRunLog } from '../sse.ts';
+import { uploadedFiles } from '../uploads.ts';
+import {
+  BotJson,
+  DocJson,
+  errorResponses,
+  EventJson,
+  idParam,
+  idParams,
+  json,
+  limitQuery,
+  LogLineJson,
+  noContent,
+  ResultJson,
+  RunJson,
+  runBody,
+  TemplateJson,
+} from './schemas.ts';
 import { botJson, docJson, eventJson, resultJson, runJson } from './serialize.ts';
 
-const runBody = z
-  .object({ input: z.string().max(100_000, 'input must be at most 100000 characters').nullable().optional() })
-  .nullable()
-  .optional();
-const pinBody = z.object({ pinned: z.boolean({ error: 'pinned must be true or false' }).optional() }).nullable().optional();
+const pinBody = z.object({ pinned: z.boolean({ error: 'pinned must be true or false' }).optional().meta({ description: 'true (default) pins, false unpins' }) }).nullable().optional();
 const docBody = z.object({
-  name: z.string({ error: 'name is required' }),
+  name: z.string({ error: 'name is required' }).meta({ description: 'file name, may contain sub-folders (`deals/seen.md`)' }),
   content: z.string({ error: 'content is required (text)' }),
 });
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new AppError('VALIDATION_FAILED', r.error.issues.map((i) => i.message).join('; '));
-  return r.data;
-}
+const docParams = z.object({ id: idParam, name: z.string().meta({ description: 'file name (URL-encoded; may contain sub-folders)' }) });
 
 /** The REST API under `/api` (seed 000), JSON in and out; errors as `{error: {code, message}}`. */
 export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
-  async (app) => {
-    app.get('/bots', async () => engine.bots.listSummaries().map(botJson));
+  async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    const botId = (raw: string) => pathId(raw, 'BOT_NOT_FOUND', 'bot');
+    const runId = (raw: string) => pathId(raw, 'RUN_NOT_FOUND', 'run');
 
-    app.post('/bots', async (req, reply) => {
-      const bot = engine.createBot(req.body ?? {});
-      reply.code(201).header('location', `/api/bots/${bot.id}`);
-      return botJson(engine.bots.summarize(bot));
-    });
+    app.get('/bots', { schema: { tags: ['bots'], summary: 'All bots with their status and figures', response: { 200: json(z.array(BotJson), 'oldest first') } } }, async () =>
+      engine.bots.listSummaries().map(botJson),
+    );
 
-    app.get<{ Params: { id: string } }>('/bots/:id', async (req) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      return botJson(engine.bots.summarize(bot));
-    });
+    app.post(
+      '/bots',
+      { schema: { tags: ['bots'], summary: 'Create a bot', body: botInputSchema, response: { 201: json(BotJson, 'the new bot (Location: /api/bots/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NAME_TAKEN') } } },
+      async (req, reply) => {
+        const bot = engine.createBot(req.body);
+        reply.code(201).header('location', `/api/bots/${bot.id}`);
+        return botJson(engine.bots.summarize(bot));
+      },
+    );
 
-    app.put<{ Params: { id: string } }>('/bots/:id', async (req) => {
-      const bot = engine.bots.update(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'), req.body ?? {});
-      return botJson(engine.bots.summarize(bot));
-    });
+    app.get('/bots/:id', { schema: { tags: ['bots'], summary: 'One bot', params: idParams, response: { 200: json(BotJson, 'the bot'), ...errorResponses('BOT_NOT_FOUND') } } }, async (req) =>
+      botJson(engine.bots.summarize(engine.bots.get(botId(req.params.id)))),
+    );
 
-    app.delete<{ Params: { id: string } }>('/bots/:id', async (req, reply) => {
-      await engine.deleteBot(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      return reply.code(204).send();
-    });
+    app.put(
+      '/bots/:id',
+      {
+        schema: {
+          tags: ['bots'],
+          summary: 'Change some fields of a bot (the rest stay)',
+          params: idParams,
+          body: botPatchSchema,
+          response: { 200: json(BotJson, 'the bot as it now is'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'BOT_NAME_TAKEN') },
+        },
+      },
+      async (req) => botJson(engine.bots.summarize(engine.bots.update(botId(req.params.id), req.body))),
+    );
 
-    app.post<{ Params: { id: string } }>('/bots/:id/run', async (req, reply) => {
-      const botId = pathId(req.params.id, 'BOT_NOT_FOUND', 'bot');
-      const body = parse(runBody, req.body);
-      const run = engine.startRun(botId, { input: body?.input ?? null, trigger: 'manual' });
-      reply.code(202).header('location', `/api/runs/${run.id}`);
-      return runJson(run);
-    });
+    app.delete(
+      '/bots/:id',
+      { schema: { tags: ['bots'], summary: 'Delete a bot with its runs, results and docs folder (active runs are cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND') } } },
+      async (req, reply) => {
+        await engine.deleteBot(botId(req.params.id));
+        return reply.code(204).send();
+      },
+    );
 
-    app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/bots/:id/runs', async (req) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      return engine.runner.listForBot(bot.id, Number(req.query.limit) || 50).map(runJson);
-    });
+    app.post(
+      '/bots/:id/run',
+      {
+        schema: {
+          tags: ['runs'],
+          summary: 'Start a run of the bot (queued until a slot is free)',
+          params: idParams,
+          body: runBody,
+          response: { 202: json(RunJson, 'the queued run (Location: /api/runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'QUEUE_FULL', 'SHUTTING_DOWN') },
+        },
+      },
+      async (req, reply) => {
+        const run = engine.startRun(botId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' });
+        reply.code(202).header('location', `/api/runs/${run.id}`);
+        return runJson(run);
+      },
+    );
 
-    app.get<{ Params: { id: string }; Querystring: { limit?: string; new?: string } }>('/bots/:id/results', async (req) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      const onlyNew = req.query.new === '1' || req.query.new === 'true';
-      return engine.results.list(bot.id, { limit: Number(req.query.limit) || 50, onlyNew }).map(resultJson);
-    });
+    app.get(
+      '/bots/:id/runs',
+      {
+        schema: {
+          tags: ['runs'],
+          summary: "The bot's runs, newest first",
+          params: idParams,
+          querystring: z.object({ limit: limitQuery(50, 500) }),
+          response: { 200: json(z.array(RunJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') },
+        },
+      },
+      async (req) => engine.runner.listForBot(engine.bots.get(botId(req.params.id)).id, req.query.limit).map(runJson),
+    );
 
+    app.get(
+      '/bots/:id/results',
+      {
+        schema: {
+          tags: ['results'],
+          summary: "The bot's results, newest first",
+          params: idParams,
+          querystring: z.object({
+            limit: limitQuery(50, 500),
+            new: z.enum(['1', 'true', '0', 'false'], { error: 'new must be 1, true, 0 or false' }).optional().meta({ description: '1 or true: only the new ones of its latest run' }),
+          }),
+          response: { 200: json(z.array(ResultJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') },
+        },
+      },
+      async (req) => {
+        const bot = engine.bots.get(botId(req.params.id));
+        const onlyNew = req.query.new === '1' || req.query.new === 'true';
+        return engine.results.list(bot.id, { limit: req.query.limit, onlyNew }).map(resultJson);
+      },
+    );
+
+    const resultId = (raw: string) => pathId(raw, 'RESULT_NOT_FOUND', 'result');
     // Pin (default) or unpin with {"pinned": false}; DELETE unpins.
-    app.post<{ Params: { id: string } }>('/results/:id/pin', async (req) => {
-      const body = parse(pinBody, req.body);
-      return resultJson(engine.results.setPinned(pathId(req.params.id, 'RESULT_NOT_FOUND', 'result'), body?.pinned ?? true));
-    });
-    app.delete<{ Params: { id: string } }>('/results/:id/pin', async (req) => resultJson(engine.results.setPinned(pathId(req.params.id, 'RESULT_NOT_FOUND', 'result'), false)));
+    app.post(
+      '/results/:id/pin',
+      { schema: { tags: ['results'], summary: 'Pin a result (or unpin with {"pinned": false})', params: idParams, body: pinBody, response: { 200: json(ResultJson, 'the result'), ...errorResponses('VALIDATION_FAILED', 'RESULT_NOT_FOUND') } } },
+      async (req) => resultJson(engine.results.setPinned(resultId(req.params.id), req.body?.pinned ?? true)),
+    );
+    app.delete(
+      '/results/:id/pin',
+      { schema: { tags: ['results'], summary: 'Unpin a result', params: idParams, response: { 200: json(ResultJson, 'the result'), ...errorResponses('RESULT_NOT_FOUND') } } },
+      async (req) => resultJson(engine.results.setPinned(resultId(req.params.id), false)),
+    );
 
-    app.get<{ Params: { id: string } }>('/runs/:id', async (req) => runJson(engine.runner.get(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'))));
+    app.get('/runs/:id', { schema: { tags: ['runs'], summary: 'One run', params: idParams, response: { 200: json(RunJson, 'the run'), ...errorResponses('RUN_NOT_FOUND') } } }, async (req) =>
+      runJson(engine.runner.get(runId(req.params.id))),
+    );
 
-    app.get<{ Params: { id: string }; Querystring: { after?: string } }>('/runs/:id/logs', async (req) => {
-      const run = engine.runner.get(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'));
-      return engine.runner.logs(run.id, Number(req.query.after) || 0, 5000).map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), stream: l.stream, text: l.text }));
-    });
+    app.get(
+      '/runs/:id/logs',
+      {
+        schema: {
+          tags: ['runs'],
+          summary: "A run's log lines (at most 5000 per call)",
+          params: idParams,
+          querystring: z.object({
+            after: z.coerce.number({ error: 'after must be a log sequence number (0 or more)' }).int('after must be a whole number').min(0, 'after must be 0 or more').max(Number.MAX_SAFE_INTEGER).default(0).meta({ description: 'only lines with a larger seq (default 0: from the start)' }),
+          }),
+          response: { 200: json(z.array(LogLineJson), 'in order'), ...errorResponses('VALIDATION_FAILED', 'RUN_NOT_FOUND') },
+        },
+      },
+      async (req) => {
+        const run = engine.runner.get(runId(req.params.id));
+        return engine.runner.logs(run.id, req.query.after, 5000).map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), stream: l.stream, text: l.text }));
+      },
+    );
 
-    app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req) => runJson(await engine.runner.cancel(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'))));
+    app.post(
+      '/runs/:id/cancel',
+      { schema: { tags: ['runs'], summary: 'Cancel a queued or running run', params: idParams, response: { 200: json(RunJson, 'the run, now cancelled'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_ACTIVE') } } },
+      async (req) => runJson(await engine.runner.cancel(runId(req.params.id))),
+    );
 
-    app.get<{ Params: { id: string } }>('/runs/:id/events', async (req, reply) => {
-      streamRunLog(engine, req, reply, pathId(req.params.id, 'RUN_NOT_FOUND', 'run'), jsonFormat);
-    });
+    app.get(
+      '/runs/:id/events',
+      {
+        schema: {
+          tags: ['runs'],
+          summary: "A run's log as Server-Sent Events: `event: log` per line (id = seq; Last-Event-ID resumes), then one `event: end`",
+          params: idParams,
+          querystring: z.object({ lastEventId: z.string().optional().meta({ description: 'like the Last-Event-ID header' }) }),
+          response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, ...errorResponses('RUN_NOT_FOUND') },
+        },
+      },
+      async (req, reply) => {
+        streamRunLog(engine, req, reply, runId(req.params.id), jsonFormat);
+      },
+    );
 
     // Ready-made bots (seed 001's "Vorlagen"): POST one's fields to /api/bots to create it.
-    app.get('/templates', async () => BOT_TEMPLATES);
+    app.get('/templates', { schema: { tags: ['bots'], summary: 'Ready-made bots: POST one to /api/bots to create it', response: { 200: json(z.array(TemplateJson), 'the templates') } } }, async () =>
+      BOT_TEMPLATES.map((t) => ({ ...t, tools: [...t.tools] })),
+    );
 
-    app.get<{ Params: { id: string } }>('/bots/:id/docs', async (req) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      return engine.docs.list(bot.docsPath).map(docJson);
-    });
+    app.get('/bots/:id/docs', { schema: { tags: ['docs'], summary: "The files of the bot's docs folder (its memory)", params: idParams, response: { 200: json(z.array(DocJson), 'the files'), ...errorResponses('BOT_NOT_FOUND') } } }, async (req) =>
+      engine.docs.list(engine.bots.get(botId(req.params.id)).docsPath).map(docJson),
+    );
 
     // Upload: multipart/form-data (one or more files) or JSON {name, content}.
-    app.post<{ Params: { id: string } }>('/bots/:id/docs', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      const saved = [];
-      if (req.isMultipart()) {
-        for await (const part of req.files({ limits: { fileSize: MAX_DOC_BYTES, files: 20 } })) {
-          const buf = await part.toBuffer();
-          saved.push(engine.docs.write(bot.docsPath, part.filename, buf));
+    app.post(
+      '/bots/:id/docs',
+      {
+        schema: {
+          tags: ['docs'],
+          summary: 'Upload files (multipart/form-data) or write one text file (JSON {name, content})',
+          params: idParams,
+          body: {
+            content: {
+              'application/json': { schema: docBody },
+              'multipart/form-data': { schema: z.object({ file: z.any().optional().meta({ type: 'string', format: 'binary', description: 'one or more file parts (any field name)' }) }) },
+            },
+          },
+          response: {
+            201: json(z.union([DocJson, z.array(DocJson)]), 'the file written (an array when several were uploaded)'),
+            ...errorResponses('VALIDATION_FAILED', 'BAD_REQUEST', 'BOT_NOT_FOUND', 'DOC_INVALID_NAME', 'DOC_TOO_LARGE'),
+          },
+        },
+      },
+      async (req, reply) => {
+        const bot = engine.bots.get(botId(req.params.id));
+        const saved = [];
+        if (req.isMultipart()) {
+          for await (const file of uploadedFiles(req)) saved.push(engine.docs.write(bot.docsPath, file.filename, file.data));
+          if (saved.length === 0) throw new AppError('VALIDATION_FAILED', 'No file in the upload.');
+        } else {
+          // Another content type than JSON is not validated by the route schema: check it here.
+          const body = docBody.safeParse(req.body);
+          if (!body.success) throw validationError(body.error);
+          saved.push(engine.docs.write(bot.docsPath, body.data.name, body.data.content));
         }
-        if (saved.length === 0) throw new AppError('VALIDATION_FAILED', 'No file in the upload.');
-      } else {
-        const body = parse(docBody, req.body ?? {});
-        saved.push(engine.docs.write(bot.docsPath, body.name, body.content));
-      }
-      reply.code(201);
-      return saved.length === 1 ? docJson(saved[0]!) : saved.map(docJson);
-    });
+        reply.code(201);
+        return saved.length === 1 ? docJson(saved[0]!) : saved.map(docJson);
+      },
+    );
 
-    app.get<{ Params: { id: string; name: string } }>('/bots/:id/docs/:name', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      const data = engine.docs.read(bot.docsPath, req.params.name);
-      reply.header('content-type', contentTypeOf(req.params.name));
-      reply.header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(req.params.name)}`);
-      reply.header('x-content-type-options', 'nosniff');
-      return reply.send(data);
-    });
+    app.get(
+      '/bots/:id/docs/:name',
+      {
+        schema: {
+          tags: ['docs'],
+          summary: 'Read a file (text types as text/plain, never as HTML)',
+          params: docParams,
+          response: { 200: { description: 'the file', content: { 'application/octet-stream': { schema: z.custom<Buffer>().meta({ type: 'string', format: 'binary' }) } } }, ...errorResponses('BOT_NOT_FOUND', 'DOC_NOT_FOUND', 'DOC_INVALID_NAME') },
+        },
+      },
+      async (req, reply) => {
+        const bot = engine.bots.get(botId(req.params.id));
+        const data = engine.docs.read(bot.docsPath, req.params.name);
+        reply.header('content-type', contentTypeOf(req.params.name));
+        reply.header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(req.params.name)}`);
+        reply.header('x-content-type-options', 'nosniff');
+        return reply.send(data);
+      },
+    );
 
-    app.delete<{ Params: { id: string; name: string } }>('/bots/:id/docs/:name', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      engine.docs.delete(bot.docsPath, req.params.name);
-      return reply.code(204).send();
-    });
+    app.delete(
+      '/bots/:id/docs/:name',
+      { schema: { tags: ['docs'], summary: 'Delete a file', params: docParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND', 'DOC_NOT_FOUND', 'DOC_INVALID_NAME') } } },
+      async (req, reply) => {
+        const bot = engine.bots.get(botId(req.params.id));
+        engine.docs.delete(bot.docsPath, req.params.name);
+        return reply.code(204).send();
+      },
+    );
 
-    app.get<{ Querystring: { limit?: string } }>('/events', async (req) => engine.activity.list(Number(req.query.limit) || 20).map(eventJson));
+    app.get(
+      '/events',
+      { schema: { tags: ['activity'], summary: 'The activity feed, newest first', querystring: z.object({ limit: limitQuery(20, 200) }), response: { 200: json(z.array(EventJson), 'newest first'), ...errorResponses('VALIDATION_FAILED') } } },
+      async (req) => engine.activity.list(req.query.limit).map(eventJson),
+    );
   };
 
 /** Text types are served as plain text (never HTML, so a document can't script the dashboard). */

@@ -1,0 +1,110 @@
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import type { BotService } from '../bots.ts';
+import { validationError } from '../bots.ts';
+import type { Db } from '../db/database.ts';
+import { agents, type AgentRow } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { resolveBotRef } from '../triggers.ts';
+import type { ApiKeyService } from './api-keys.ts';
+import type { AuditLog } from './audit.ts';
+import { agentEnrolSchema, agentRegisterSchema, type AgentRole } from './schemas.ts';
+
+/**
+ * The swarm's agents (seed 004 BotInfo): bots of this server given a role (planner, executor with
+ * skills, evaluator), whose turns are runs, and external bots that registered over the API, whose
+ * turns they fetch by long-polling. One role per bot.
+ */
+export class AgentService {
+  constructor(
+    private readonly deps: { db: Db; bots: BotService; keys: ApiKeyService; audit: AuditLog; now: () => number },
+  ) {}
+
+  /**
+   * Gives a bot of this server a swarm role.
+   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, AGENT_BOT_TAKEN (the bot has a role already)
+   */
+  enrol(input: unknown, actor: string): AgentRow {
+    const parsed = agentEnrolSchema.safeParse(input);
+    if (!parsed.success) throw validationError(parsed.error);
+    const bot = resolveBotRef(this.deps.bots, parsed.data.bot);
+    const taken = this.forBot(bot.id);
+    if (taken) throw new AppError('AGENT_BOT_TAKEN', `${bot.emoji} ${bot.name} is already the swarm's ${taken.role} (agent #${taken.id}); remove that role first.`);
+    const row = this.deps.db
+      .insert(agents)
+      .values({ name: bot.name, role: parsed.data.role, skills: unique(parsed.data.skills), kind: 'bot', botId: bot.id, createdAt: this.deps.now() })
+      .returning()
+      .get();
+    this.deps.audit.record({ actor, event: 'agent.enrolled', payload: { agent_id: row.id, bot_id: bot.id, name: row.name, role: row.role, skills: row.skills } });
+    return row;
+  }
+
+  /**
+   * Registers an external bot and issues its key (scope `agents`, bound to it).
+   * @returns the agent and its key, shown this once.
+   * @throws {AppError} VALIDATION_FAILED
+   */
+  register(input: unknown, actor: string): { agent: AgentRow; key: string } {
+    const parsed = agentRegisterSchema.safeParse(input);
+    if (!parsed.success) throw validationError(parsed.error);
+    const v = parsed.data;
+    const now = this.deps.now();
+    const agent = this.deps.db
+      .insert(agents)
+      .values({ name: v.name, role: v.role, skills: unique(v.skills), version: v.version, kind: 'external', lastSeenAt: now, createdAt: now })
+      .returning()
+      .get();
+    const { key } = this.deps.keys.create({ name: `agent #${agent.id} ${v.name}`.slice(0, 64), scopes: ['agents'] }, actor, agent.id);
+    this.deps.audit.record({ actor, event: 'agent.registered', payload: { agent_id: agent.id, name: v.name, role: v.role, skills: agent.skills, version: v.version } });
+    return { agent, key };
+  }
+
+  /** Agents not removed, oldest first; with `role`, only those. */
+  list(role?: AgentRole): AgentRow[] {
+    const live = isNull(agents.removedAt);
+    return this.deps.db
+      .select()
+      .from(agents)
+      .where(role ? and(live, eq(agents.role, role)) : live)
+      .orderBy(asc(agents.id))
+      .all();
+  }
+
+  /** @throws {AppError} AGENT_NOT_FOUND (also for a removed agent) */
+  get(id: number): AgentRow {
+    const row = this.find(id);
+    if (!row || row.removedAt !== null) throw new AppError('AGENT_NOT_FOUND', `No agent with id ${id}.`);
+    return row;
+  }
+
+  /** The agent row, removed or not; undefined when there never was one. */
+  find(id: number): AgentRow | undefined {
+    return Number.isSafeInteger(id) ? this.deps.db.select().from(agents).where(eq(agents.id, id)).get() : undefined;
+  }
+
+  /** The live agent of a bot of this server, if the bot has a role. */
+  forBot(botId: number): AgentRow | undefined {
+    return this.deps.db.select().from(agents).where(and(eq(agents.botId, botId), isNull(agents.removedAt))).get();
+  }
+
+  /** Notes that an external agent was heard from (poll, heartbeat, result). */
+  seen(id: number): void {
+    this.deps.db.update(agents).set({ lastSeenAt: this.deps.now() }).where(eq(agents.id, id)).run();
+  }
+
+  /**
+   * Removes an agent: it gets no more assignments and its keys are revoked. A bot keeps existing;
+   * only its role goes. The caller returns the agent's open assignments to the pool.
+   * @throws {AppError} AGENT_NOT_FOUND
+   */
+  remove(id: number, actor: string): AgentRow {
+    const row = this.get(id);
+    const out = this.deps.db.update(agents).set({ removedAt: this.deps.now(), botId: null }).where(eq(agents.id, id)).returning().get();
+    this.deps.keys.revokeForAgent(id, actor);
+    this.deps.audit.record({ actor, event: 'agent.removed', payload: { agent_id: id, name: row.name, role: row.role } });
+    return out;
+  }
+}
+
+function unique(skills: string[]): string[] {
+  return [...new Set(skills)];
+}

@@ -1,0 +1,96 @@
+/**
+ * Redaction of audit payloads before they are stored (seed 004: "audit/logging hooks to redact
+ * sensitive fields", "track redacted_fields in audits"). Two kinds of rule:
+ *
+ * - field names: a value under a key with one of these names (case-insensitive, `-`/`_` ignored)
+ *   is replaced whole by `[REDACTED]`;
+ * - patterns: each match inside any string is replaced by `[REDACTED:<rule>]`.
+ *
+ * Own code rather than `fast-redact` (which pino uses): that takes fixed paths only, matches no
+ * patterns inside strings and does not tell which fields it changed, which the audit must list.
+ */
+
+/** A pattern rule: its name (shown in the replacement) and the regular expression. */
+export interface RedactionPattern {
+  name: string;
+  pattern: RegExp;
+}
+
+/** The rules in force: field names and patterns. */
+export interface RedactionRules {
+  fields: string[];
+  patterns: RedactionPattern[];
+}
+
+/** Field names redacted by default. */
+export const DEFAULT_REDACTED_FIELDS = ['password', 'passwd', 'secret', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'private_key', 'client_secret'];
+
+/**
+ * Patterns redacted by default: API keys (`sk-…` as OpenAI/Anthropic/Stripe issue them, this
+ * server's `oo_…` keys, GitHub `ghp_…`, AWS `AKIA…`), bearer tokens, `password=…`-style
+ * assignments and e-mail addresses.
+ */
+export const DEFAULT_REDACTION_PATTERNS: RedactionPattern[] = [
+  { name: 'api_key', pattern: /\b(?:sk|rk|pk)-[A-Za-z0-9][A-Za-z0-9_-]{5,}/g },
+  { name: 'api_key', pattern: /\boo_[A-Za-z0-9_-]{16,}/g },
+  { name: 'api_key', pattern: /\b(?:ghp|gho|ghs|github_pat)_[A-Za-z0-9_]{16,}/g },
+  { name: 'api_key', pattern: /\bAKIA[0-9A-Z]{16}\b/g },
+  { name: 'bearer_token', pattern: /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi },
+  { name: 'password', pattern: /\b(?:password|passwd|pwd)\s*[:=]\s*\S+/gi },
+  { name: 'email', pattern: /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+/g },
+];
+
+/**
+ * The rules: the defaults plus `extraFields` (names) and `extraPatterns` (regular expression
+ * sources, matched globally and case-sensitively; named `custom`).
+ * @throws {SyntaxError} on a pattern that is not a valid regular expression.
+ */
+export function redactionRules(extraFields: readonly string[] = [], extraPatterns: readonly string[] = []): RedactionRules {
+  return {
+    fields: [...DEFAULT_REDACTED_FIELDS, ...extraFields],
+    patterns: [...DEFAULT_REDACTION_PATTERNS, ...extraPatterns.map((p) => ({ name: 'custom', pattern: new RegExp(p, 'g') }))],
+  };
+}
+
+const normalizeField = (name: string) => name.toLowerCase().replace(/[-_\s]/g, '');
+
+/**
+ * A copy of `value` with the rules applied, and the paths of what was redacted (`description`,
+ * `plan.subtasks[0].description`, `.` for a top-level string). Objects, arrays and strings are
+ * walked; other values are kept. Never changes `value`.
+ */
+export function redact(value: unknown, rules: RedactionRules): { value: unknown; redactedFields: string[] } {
+  const fieldNames = new Set(rules.fields.map(normalizeField));
+  const redacted: string[] = [];
+  const walk = (v: unknown, path: string, depth: number): unknown => {
+    if (typeof v === 'string') {
+      let out = v;
+      for (const { name, pattern } of rules.patterns) {
+        pattern.lastIndex = 0;
+        out = out.replace(pattern, `[REDACTED:${name}]`);
+      }
+      if (out !== v) redacted.push(path || '.');
+      return out;
+    }
+    if (depth > 20 || v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, `${path}[${i}]`, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, item] of Object.entries(v)) {
+      const p = path ? `${path}.${k}` : k;
+      if (fieldNames.has(normalizeField(k)) && item !== null && item !== undefined && item !== '') {
+        out[k] = '[REDACTED]';
+        redacted.push(p);
+      } else {
+        out[k] = walk(item, p, depth + 1);
+      }
+    }
+    return out;
+  };
+  const out = walk(value, '', 0);
+  return { value: out, redactedFields: [...new Set(redacted)] };
+}
+
+/** `text` with the pattern rules applied (for activity lines and other plain text). */
+export function redactText(text: string, rules: RedactionRules): string {
+  return redact(text, { fields: [], patterns: rules.patterns }).value as string;
+}
