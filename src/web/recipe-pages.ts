@@ -3,6 +3,7 @@ import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import type { RecipeCreated } from '../engine/recipes.ts';
+import { uploadedFiles } from './uploads.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;
@@ -32,18 +33,16 @@ export const recipePages = (engine: Engine, viewsDir: string): FastifyPluginAsyn
       return reply.redirect(landing(made), 303);
     });
 
-    // A recipe file: uploaded (multipart, field `file`) or pasted (form field `json`).
+    // A recipe file: uploaded (multipart, one file) or pasted (form field `json`).
     app.post('/recipes/import', async (req, reply) => {
       let text = '';
-      if (req.isMultipart()) {
-        for await (const part of req.parts()) {
-          if (part.type === 'file') text ||= (await part.toBuffer()).toString('utf8');
-          else if (part.fieldname === 'json' && typeof part.value === 'string') text ||= part.value;
-        }
-      } else {
-        text = String(((req.body ?? {}) as Form).json ?? '');
-      }
       try {
+        if (req.isMultipart()) {
+          for await (const file of uploadedFiles(req)) text ||= file.data.toString('utf8');
+        } else {
+          const json = ((req.body ?? {}) as Form).json;
+          text = typeof json === 'string' ? json : '';
+        }
         let parsed: unknown;
         try {
           parsed = JSON.parse(text);
