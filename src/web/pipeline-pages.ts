@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { markdownToHtml } from '../engine/export.ts';
 import { INPUT_SOURCES, OUTPUT_TARGETS, type PipelineRunStep, type PipelineStep, type PipelineView } from '../engine/pipelines.ts';
+import { assertNever } from '../engine/run-status.ts';
 import { nextRunAt } from '../engine/scheduler.ts';
 import { pathId } from './params.ts';
 import { view } from './view-helpers.ts';
@@ -29,6 +30,8 @@ export function stepGlyph(status: PipelineRunStep['status']): { glyph: string; w
       return { glyph: '⊘', word: 'rejected', cls: 'rejected' };
     case 'cancelled':
       return { glyph: '■', word: 'cancelled', cls: 'cancelled' };
+    default:
+      return assertNever(status);
   }
 }
 
