@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -52,7 +54,11 @@ const schema = z.object({
   RUN_TIMEOUT_S: int(300, 1, 86_400),
   MAX_QUEUED_RUNS: int(1000, 1, 1_000_000),
   RUN_RETRY_BACKOFF_MS: int(10_000, 0, 600_000),
+  RATE_LIMIT_PER_MIN: int(600, 0, 1_000_000),
+  BWRAP_PATH: optionalString,
   ECHO_DELAY_MS: int(150, 0, 60_000),
+  RUN_RETENTION_DAYS: int(30, 0, 36_500),
+  RUN_LOG_RETENTION_DAYS: int(30, 0, 36_500),
   SMTP_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
   SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('openOrchestrator <openorchestrator@localhost>')),
   WEBHOOK_SECRET: optionalString,
@@ -78,6 +84,28 @@ const schema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
 });
+
+/** Every environment variable the configuration reads (`.env.example` lists each one). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+/**
+ * The environment with a dotenv file underneath: `KEY=value` lines of `file` (parsed by dotenv,
+ * https://github.com/motdotla/dotenv#what-rules-does-the-parsing-engine-follow) for every variable
+ * that `env` does not set, so the real environment always wins. A missing file adds nothing.
+ * Used instead of Node's `--env-file-if-exists`, which not every Node 20 release has.
+ * @param file path of the file, relative to the working directory (default `.env`).
+ * @throws {Error} when the file exists but cannot be read.
+ */
+export function withEnvFile(env: Record<string, string | undefined>, file = '.env'): Record<string, string | undefined> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...env };
+    throw err;
+  }
+  return { ...parseDotenv(text), ...env };
+}
 
 /** The process configuration, parsed once from the environment by {@link loadConfig}. */
 export interface Config {
@@ -106,8 +134,17 @@ export interface Config {
   maxQueuedRuns: number;
   /** The first retry of a failed run waits this long (ms), each further one twice as long. */
   retryBackoffMs: number;
+  /** API requests one client (IP address) may make per minute; past it 429 `RATE_LIMITED`. 0: no limit. */
+  rateLimitPerMin: number;
+  /** The bubblewrap binary that confines `run_code`; unset: looked up in /usr/bin, /bin, /usr/local/bin. */
+  bwrapPath?: string;
   /** Pause between the lines the offline `echo` model streams, in ms. */
   echoDelayMs: number;
+  /**
+   * How long history is kept, in days (0: forever). Finished runs older than `runDays` go with
+   * their unpinned results and activity; log lines older than `logDays` go. See engine/retention.ts.
+   */
+  retention: { runDays: number; logDays: number };
   /** Outgoing mail for `notify.email`; absent when `SMTP_URL` is not set. */
   smtp?: { url: string; from: string };
   /** Signs webhooks of bots that have no `notify.webhook.secret` of their own. */
@@ -174,7 +211,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     runTimeoutS: e.RUN_TIMEOUT_S,
     maxQueuedRuns: e.MAX_QUEUED_RUNS,
     retryBackoffMs: e.RUN_RETRY_BACKOFF_MS,
+    rateLimitPerMin: e.RATE_LIMIT_PER_MIN,
+    bwrapPath: e.BWRAP_PATH,
     echoDelayMs: e.ECHO_DELAY_MS,
+    retention: { runDays: e.RUN_RETENTION_DAYS, logDays: e.RUN_LOG_RETENTION_DAYS },
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
     webhookSecret: e.WEBHOOK_SECRET,
     logLevel: e.LOG_LEVEL,

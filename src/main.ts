@@ -3,15 +3,17 @@
  * and the chat adapters. Start with `npm start`.
  */
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { startChatAdapters } from './bot/adapter.ts';
+import { ConfigError, loadConfig, withEnvFile, type Config } from './config.ts';
+import { startChatAdapters, type ChatAdapters } from './bot/adapter.ts';
 import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
+import { AppMetrics } from './web/metrics.ts';
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  // `.env` in the working directory, under the real environment (which wins).
+  config = loadConfig(withEnvFile(process.env));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
@@ -32,11 +34,13 @@ try {
   throw err;
 }
 engine.start();
-const app = await buildApp({ engine, logger });
+const metrics = new AppMetrics(engine);
+let chat: ChatAdapters | undefined;
+const app = await buildApp({ engine, logger, metrics, chatStatus: () => chat?.statuses() ?? [] });
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
-const chat = await startChatAdapters(engine, config, logger);
+chat = await startChatAdapters(engine, config, logger, metrics);
 
 /** How long a shutdown may take before the process gives up on it. */
 // Under Docker's default 10 s stop grace, so the process ends on its own terms.
@@ -55,10 +59,14 @@ async function shutdown(signal: string) {
     logger.error(`shutdown did not finish within ${SHUTDOWN_LIMIT_MS / 1000} s: exiting anyway`);
     process.exit(1);
   }, SHUTDOWN_LIMIT_MS);
+  const deadline = Date.now() + SHUTDOWN_LIMIT_MS - 1_000;
   try {
-    await chat.stop();
+    // Runs first, each marked interrupted with its reason, before anything that may hang.
+    await engine.runner.close();
+    await chat?.stop();
     await app.close();
-    await engine.close();
+    // Notifications in flight get the time left, bounded; a second to close the database and exit.
+    await engine.close({ deadline });
   } catch (err) {
     logger.error({ err }, 'shutdown failed');
     process.exit(1);

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', maxConcurrentRuns: 64, maxRunProcesses: 8, maxQueuedRuns: 1000, runTimeoutS: 300 });
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', maxConcurrentRuns: 64, maxRunProcesses: 8, maxQueuedRuns: 1000, runTimeoutS: 300, rateLimitPerMin: 600 });
     expect(c.dataDir).toMatch(/\/data$/);
     expect(c.telegram).toEqual({ token: undefined, apiRoot: 'https://api.telegram.org', allowedUsers: [] });
     expect(c.discord.apiBase).toBe('https://discord.com/api');

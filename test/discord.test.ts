@@ -137,7 +137,7 @@ describe('Discord: starting up', () => {
     const config = { ...t.config, discord: { token: 'other.token.x', apiBase: other.apiBase, allowedUsers: [] } };
     const second = await startDiscord(t.engine, config, own);
     try {
-      expect(other.registeredCommands.global).toHaveLength(17);
+      expect(other.registeredCommands.global).toHaveLength(18);
       expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot/);
       expect(lines.join('')).toMatch(/registered the slash commands globally/);
       const ref = other.slashCommand({ name: 'bots', userId: ALICE });

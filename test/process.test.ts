@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pidAlive, startTestApp, tempDataDir } from './helpers/app.ts';
+import { startTime } from '../src/engine/db/data-dir-lock.ts';
 import { json, startServer } from './helpers/server.ts';
 
 // The process as an operator meets it: started, killed, restarted, stopped.
@@ -39,7 +40,7 @@ describe('the server process', () => {
     } finally {
       await t2.close();
     }
-  });
+  }, 60_000);
 
   it('a second process on the same DATA_DIR is refused with one line', async () => {
     const dataDir = tempDataDir();
@@ -51,9 +52,11 @@ describe('the server process', () => {
     second.stderr!.on('data', (d) => (stderr += d));
     const code = await new Promise((r) => second.once('exit', r));
     expect(code).toBe(1);
-    expect(stderr.trim().split('\n')).toEqual([`DATA_DIR ${dataDir} is in use by another openOrchestrator process (pid ${s1.proc.pid}): stop it first, or give this one another DATA_DIR.`]);
+    expect(stderr.trim().split('\n')).toEqual([
+      `DATA_DIR ${dataDir} is in use by another openOrchestrator process (pid ${s1.proc.pid}): stop it first, or give this one another DATA_DIR; if it is gone, delete ${path.join(dataDir, 'openorchestrator.lock')}.`,
+    ]);
     expect((await json(`${s1.url}/api/bots`)).status).toBe(200);
-  });
+  }, 60_000);
 
   it("a lock left by another host is never taken over; this host's dead process's lock is", async () => {
     const dataDir = tempDataDir();
@@ -66,9 +69,29 @@ describe('the server process', () => {
     const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
     fs.writeFileSync(lock, `${gone}@${os.hostname()}`);
     const t = await startTestApp({ DATA_DIR: dataDir });
-    expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}@${os.hostname()}`);
+    expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}@${os.hostname()}\nstart ${startTime('self')}`);
     await t.close();
     expect(fs.existsSync(lock)).toBe(false);
+  });
+
+  it('a lock whose pid now belongs to another program is stale; one that cannot be told apart names the file to delete', async () => {
+    const dataDir = tempDataDir();
+    const lock = path.join(dataDir, 'openorchestrator.lock');
+    // The crashed process's pid, now taken by something else that is alive (started later).
+    const other = spawn('sleep', ['30']);
+    procs.push(other);
+    await expect.poll(() => startTime(other.pid!)).toBeDefined();
+    fs.writeFileSync(lock, `${other.pid}@${os.hostname()}\nstart 1`);
+    const t = await startTestApp({ DATA_DIR: dataDir });
+    expect(fs.readFileSync(lock, 'utf8')).toBe(`${process.pid}@${os.hostname()}\nstart ${startTime('self')}`);
+    await t.close({ keepData: true });
+    // A lock of an older version records no start time: a live pid cannot be told apart, so the
+    // start is refused, saying which file to delete.
+    fs.writeFileSync(lock, `${other.pid}@${os.hostname()}`);
+    await expect(startTestApp({ DATA_DIR: dataDir })).rejects.toThrow(
+      `DATA_DIR ${dataDir} is in use by another openOrchestrator process (pid ${other.pid}): stop it first, or give this one another DATA_DIR; if it is gone, delete ${lock}.`,
+    );
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('SIGTERM stops promptly even while a browser watches a live log; the run ends interrupted', async () => {

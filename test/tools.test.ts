@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from './fakes/anthropic.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
-import { runSandboxedCode } from '../src/engine/tools/sandbox.ts';
+import { CodeSandbox } from '../src/engine/tools/sandbox.ts';
 import { isPrivateAddress } from '../src/engine/tools/web.ts';
 
 /** A small web site for web_fetch and a SearXNG-like search API, on 127.0.0.1. */
@@ -244,13 +244,13 @@ describe('tools', () => {
         fs.writeFileSync('made-by-code.txt', 'hello');
         let outside; try { fs.writeFileSync(${JSON.stringify(path.join(outside, 'x.txt'))}, 'x'); outside = 'written'; } catch (e) { outside = e.code; }
         let spawn; try { require('child_process').execSync('id'); spawn = 'ran'; } catch (e) { spawn = e.code; }
-        console.log(JSON.stringify({ cwdFiles: fs.readdirSync('.'), outside, spawn, env: Object.keys(process.env).length }));`;
+        console.log(JSON.stringify({ cwdFiles: fs.readdirSync('.'), outside, spawn, env: Object.keys(process.env) }));`;
       openai.enqueue({ kind: 'tool_calls', calls: [{ name: 'run_code', arguments: JSON.stringify({ language: 'javascript', source }) }] }, { kind: 'text', text: 'ok' });
       const r = await run(t, bot.id);
       expect(r.status).toBe('completed');
       const [reply] = toolReplies();
       expect(reply).toMatch(/^exit code 0 after \d+ ms\n--- stdout ---\n/);
-      expect(JSON.parse(reply!.split('\n')[2]!)).toEqual({ cwdFiles: ['made-by-code.txt'], outside: 'ERR_ACCESS_DENIED', spawn: 'ERR_ACCESS_DENIED', env: 0 });
+      expect(JSON.parse(reply!.split('\n')[2]!)).toEqual({ cwdFiles: ['made-by-code.txt'], outside: 'ERR_ACCESS_DENIED', spawn: 'ERR_ACCESS_DENIED', env: ['PWD'] });
       expect(fs.readFileSync(path.join(bot.docs_path, 'made-by-code.txt'), 'utf8')).toBe('hello');
       expect(fs.readdirSync(outside)).toEqual([]);
     });
@@ -292,11 +292,11 @@ describe('tools', () => {
       expect(reply).not.toContain('allocated 800 MB');
     });
 
-    it.runIf(fs.existsSync('/usr/bin/prlimit'))('the kernel limits CPU seconds and data size too, so a loop dies even if the server does not', async () => {
+    it('the kernel limits CPU seconds and data size too, so a loop dies even if the server does not', async () => {
       const docs = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-code-'));
       try {
-        const outcome = runSandboxedCode('for (;;) {}', docs, { timeoutMs: 2_000, memoryMb: 64 });
-        // prlimit sets the limits on itself, then becomes Node (same pid): find that process.
+        const outcome = new CodeSandbox().run('for (;;) {}', fs.realpathSync(docs), { timeoutMs: 2_000, memoryMb: 64 });
+        // prlimit sets the limits on itself, then becomes bwrap (same pid), which starts Node: all inherit them.
         const cmdline = (pid: string) => {
           try {
             return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');

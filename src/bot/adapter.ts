@@ -7,30 +7,56 @@ import type { Engine } from '../engine/engine.ts';
 import { startDiscord } from './discord/adapter.ts';
 import { startTelegram } from './telegram/adapter.ts';
 
+/** A chat platform's connection now (`/health` shows it). */
+export interface ChatConnection {
+  platform: 'telegram' | 'discord';
+  /** Telegram: polling, and the last `getUpdates` did not fail; Discord: the gateway session is ready. */
+  connected: boolean;
+  /** Why not, when known. */
+  detail?: string;
+}
+
+/** Told of every message the adapters send to a chat (the metrics listen). */
+export interface ChatObserver {
+  message(platform: 'telegram' | 'discord', outcome: 'sent' | 'failed'): void;
+}
+
 /** A running chat adapter. */
 export interface ChatAdapter {
   /** Stops receiving commands, gives up pending deliveries and closes connections. */
   stop(): Promise<void>;
+  /** Whether it is connected to its platform now. */
+  status(): ChatConnection;
+}
+
+/** The adapters of the process. */
+export interface ChatAdapters {
+  stop(): Promise<void>;
+  /** One entry per configured adapter; one that could not start is not connected. */
+  statuses(): ChatConnection[];
 }
 
 /**
  * Starts the Telegram adapter when `TELEGRAM_BOT_TOKEN` is set and the Discord adapter when
  * `DISCORD_BOT_TOKEN` is set. An adapter that cannot start is logged; the process goes on without it.
- * @returns one handle stopping whichever started.
+ * `observer` hears of every message sent to a chat.
+ * @returns one handle stopping whichever started and reporting their connections.
  */
-export async function startChatAdapters(engine: Engine, config: Config, logger: Logger): Promise<ChatAdapter> {
+export async function startChatAdapters(engine: Engine, config: Config, logger: Logger, observer?: ChatObserver): Promise<ChatAdapters> {
   const started: ChatAdapter[] = [];
-  const starts: [string, string | undefined, () => Promise<ChatAdapter>][] = [
-    ['Telegram', config.telegram.token, () => startTelegram(engine, config, logger)],
-    ['Discord', config.discord.token, () => startDiscord(engine, config, logger)],
+  const failed: ChatConnection[] = [];
+  const starts: [ChatConnection['platform'], string, string | undefined, () => Promise<ChatAdapter>][] = [
+    ['telegram', 'Telegram', config.telegram.token, () => startTelegram(engine, config, logger, { observer })],
+    ['discord', 'Discord', config.discord.token, () => startDiscord(engine, config, logger, { observer })],
   ];
   await Promise.all(
-    starts.map(async ([name, token, start]) => {
+    starts.map(async ([platform, name, token, start]) => {
       if (!token) return;
       try {
         started.push(await start());
       } catch (err) {
         logger.error({ err }, `the ${name} adapter could not start`);
+        failed.push({ platform, connected: false, detail: `could not start: ${(err as Error).message}` });
       }
     }),
   );
@@ -38,5 +64,6 @@ export async function startChatAdapters(engine: Engine, config: Config, logger: 
     async stop() {
       await Promise.allSettled(started.map((a) => a.stop()));
     },
+    statuses: () => [...started.map((a) => a.status()), ...failed],
   };
 }

@@ -14,11 +14,13 @@ import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
 import { RunHistory, retryRequest } from './run-history.ts';
+import { RetentionPruner } from './retention.ts';
 import { Runner, type RunRequest } from './runner/runner.ts';
 import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
 import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
+import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
  * The core: storage, the event bus and the services over them. Web and chat adapters call it; it
@@ -51,6 +53,10 @@ export class Engine {
   readonly swarm: Swarm;
   /** All runs over every bot, filtered and in pages. */
   readonly runHistory: RunHistory;
+  /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
+  readonly retention: RetentionPruner;
+  /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
+  readonly codeSandbox: CodeSandbox;
 
   /**
    * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
@@ -69,6 +75,7 @@ export class Engine {
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
     this.runHistory = new RunHistory(this.db);
+    this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       maxRunProcesses: config.maxRunProcesses,
@@ -77,6 +84,7 @@ export class Engine {
       runTimeoutS: config.runTimeoutS,
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
+      codeSandbox: this.codeSandbox,
     }, { now: deps.now });
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
     this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });
@@ -101,6 +109,7 @@ export class Engine {
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
     this.swarm = new Swarm({ ...orchestration, startRun: (botId, req) => this.startRun(botId, req), log: log.child({ component: 'swarm' }), config: config.swarm });
+    this.retention = new RetentionPruner({ db: this.db, log: log.child({ component: 'retention' }) }, config.retention);
   }
 
   /**
@@ -115,10 +124,14 @@ export class Engine {
     this.pipelines.start();
     this.triggers.start();
     this.notifier.start();
+    const sandbox = this.codeSandbox.status();
+    if (sandbox.available) this.log.info({ bwrap: sandbox.bwrap, proc: sandbox.withProc }, 'run_code runs inside bubblewrap');
+    else this.log.warn(codeSandboxOffMessage(sandbox.reason));
     const { interrupted, retried } = this.runner.start();
     if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
     this.scheduler.start();
     this.swarm.start();
+    this.retention.start();
   }
 
   /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
@@ -160,20 +173,24 @@ export class Engine {
 
   /**
    * Stops every running attempt (interrupted, or queued again when it has attempts left; queued
-   * runs stay queued for the next start), lets the subscribers hear the last events, then closes
-   * the database.
+   * runs stay queued for the next start), lets the subscribers hear the last events, gives
+   * notifications in flight until `opts.deadline` (epoch ms; default now: they are given up at
+   * once), then closes the database.
    */
-  async close(): Promise<void> {
+  async close(opts: { deadline?: number } = {}): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
     this.scheduler.stop();
     this.swarm.stop();
+    await this.retention.stop();
     this.triggers.stop();
     this.pipelines.stop();
     this.approvals.stop();
     // Runs first: they are marked before any notification may take the time that is left.
     await this.runner.close();
     await this.bus.flush();
-    await this.notifier.close();
+    await this.notifier.close(opts.deadline);
+    // The notifier's last notices (deliveries given up) still reach the activity feed.
+    await this.bus.flush();
     this.activity.stop();
     await this.bus.close();
     this.db.$client.close();

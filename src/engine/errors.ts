@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
   FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
+  /** This client sent more API requests in a minute than `RATE_LIMIT_PER_MIN` allows. */
+  RATE_LIMITED: { status: 429 },
   INTERNAL: { status: 500 },
 } as const satisfies Record<string, { status: number }>;
 

@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
@@ -26,6 +28,8 @@ import { recipePages } from './recipe-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { registerApiKeyAuth } from './api-key-auth.ts';
 import { swarmWeb } from './swarm-web.ts';
+import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
+import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { pageRoutes } from './pages.ts';
 
@@ -37,13 +41,17 @@ export interface AppOptions {
   logger: Logger;
   /** Called with every route as it is registered (fastify's `onRoute` hook), e.g. to list them. */
   onRoute?: (route: RouteOptions) => void;
+  /** The process's metrics (main.ts shares them with the chat adapters); else the app makes its own. */
+  metrics?: AppMetrics;
+  /** The chat adapters' connections, for `/health`; none: a configured adapter counts as not started. */
+  chatStatus?: () => readonly ChatStatus[];
 }
 
 /**
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -69,13 +77,21 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
 
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
   app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
+  // same-origin, not helmet's no-referrer: under no-referrer browsers send `Origin: null` with the
+  // dashboard's own form posts, which the origin guard must refuse. Other sites still get nothing.
+  await app.register(helmet, { contentSecurityPolicy: { directives: CSP }, referrerPolicy: { policy: 'same-origin' }, strictTransportSecurity: false });
+  // Before the token check too, so guessing the token is as limited as everything else.
+  if (engine.config.rateLimitPerMin > 0) {
+    await app.register(rateLimit, { global: false });
+    app.addHook('onRequest', app.rateLimit({ max: engine.config.rateLimitPerMin, timeWindow: 60_000, allowList: notRateLimited, errorResponseBuilder: rateLimited }));
+  }
 
   // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
   registerApiKeyAuth(app, engine);
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/healthz' || req.url.startsWith('/static/') || req.apiKey) return;
+      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -88,6 +104,11 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
       throw new AppError('UNAUTHORIZED', 'A valid dashboard token is required (Authorization: Bearer <DASHBOARD_TOKEN>, or open /?token=<DASHBOARD_TOKEN> once).');
     });
   }
+
+  // After the token check: /metrics is guarded like the API.
+  const appMetrics = metrics ?? new AppMetrics(engine);
+  if (!metrics) app.addHook('onClose', async () => appMetrics.close());
+  installMetrics(app, appMetrics);
 
   await app.register(formbody);
   await app.register(multipart, { limits: { fileSize: MAX_DOC_BYTES, files: 20 } });
@@ -108,10 +129,7 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
     decorateReply: false,
   });
 
-  app.get('/healthz', async () => ({
-    status: 'ok',
-    runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
-  }));
+  await app.register(healthRoutes(engine, chatStatus));
   await app.register(
     async (api) => {
       // A request without a body validates like an empty JSON object, so a missing field is named
@@ -137,6 +155,45 @@ export async function buildApp({ engine, logger, onRoute }: AppOptions): Promise
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   return app;
+}
+
+/**
+ * The Content-Security-Policy of every response (@fastify/helmet). Scripts only from this site:
+ * htmx, its SSE extension and `public/app.js` (so no inline handlers or `<script>` in views, and
+ * no eval: `views/layout.eta` sets `htmx.config.allowEval`, `allowScriptTags` and
+ * `includeIndicatorStyles` off, the indicator CSS is in `public/app.css`). Style attributes are
+ * allowed (the views use them), `<style>` elements are not. `connect-src 'self'` covers htmx
+ * requests and the live log streams (EventSource). No `upgrade-insecure-requests`: the dashboard
+ * is served over plain HTTP (HTTPS, if any, is a reverse proxy's business, as is HSTS).
+ */
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  styleSrcAttr: ["'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  scriptSrcAttr: ["'none'"],
+  upgradeInsecureRequests: null,
+};
+
+/**
+ * Requests the per-client rate limit (`RATE_LIMIT_PER_MIN`) does not count: everything but the
+ * API (the dashboard's pages and its polling, static files), and the API's live log streams (one
+ * long request each, which a person watching several runs should not run out of).
+ */
+function notRateLimited(req: FastifyRequest): boolean {
+  return !req.url.startsWith('/api/') || req.routeOptions.url === '/api/runs/:id/events' || (req.headers.accept ?? '').includes('text/event-stream');
+}
+
+/** The 429 of a client over its limit, in the API's error shape (thrown to the error handler). */
+function rateLimited(_req: FastifyRequest, ctx: { max: number; after: string }): AppError {
+  return new AppError('RATE_LIMITED', `Too many requests: at most ${ctx.max} API requests a minute from one client. Try again in ${ctx.after}.`);
 }
 
 /**
@@ -185,7 +242,7 @@ function toAppError(err: FastifyError | Error): AppError {
 }
 
 function wantsHtml(url: string, accept: string | undefined): boolean {
-  return !url.startsWith('/api/') && !url.startsWith('/healthz') && (accept ?? '').includes('text/html');
+  return !url.startsWith('/api/') && !url.startsWith('/health') && !url.startsWith('/metrics') && (accept ?? '').includes('text/html');
 }
 
 function errorPage(e: AppError): string {

@@ -21,17 +21,25 @@ export interface FakeAnthropicUsage {
 
 /** One scripted reply; each request to `/v1/messages` consumes one. */
 export type FakeAnthropicReply =
-  /** Assistant text. Streamed in several `text_delta`s (split at least at every newline and space). */
-  | { kind: 'text'; text: string; usage?: FakeAnthropicUsage; chunkDelayMs?: number }
+  /**
+   * Assistant text. Streamed in several `text_delta`s (split at least at every newline and space).
+   * `cut`: after the text the body stops in the middle of an event, before `content_block_stop`,
+   * `message_delta` and `message_stop` — `'end'` ends the HTTP response cleanly there, `'reset'`
+   * destroys the connection.
+   */
+  | { kind: 'text'; text: string; usage?: FakeAnthropicUsage; chunkDelayMs?: number; cut?: 'end' | 'reset' }
   /**
    * `tool_use` content blocks (optionally preceded by a text block), `stop_reason: "tool_use"`.
    * Streamed input is sent as several `input_json_delta`s. `id` defaults to `toolu_fake_N_I`.
+   * `input` as a string is sent as is (e.g. malformed JSON, as some models and proxies produce).
    */
-  | { kind: 'tool_use'; calls: { id?: string; name: string; input: object }[]; text?: string; usage?: FakeAnthropicUsage }
+  | { kind: 'tool_use'; calls: { id?: string; name: string; input: object | string }[]; text?: string; usage?: FakeAnthropicUsage }
   /** An HTTP error with Anthropic's error body. 429/5xx carry `retry-after-ms: 1` so SDK retries are fast. */
   | { kind: 'error'; status: number; message?: string; type?: string }
   /** Accept the request (streamed: send SSE headers) and never finish until the client disconnects. */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** Exactly this response, whatever was asked: e.g. a 200 HTML login page, or events that are not Anthropic's JSON. */
+  | { kind: 'raw'; status?: number; contentType: string; body: string };
 
 /** A request as received by a fake server. */
 export interface FakeRequest {
@@ -147,6 +155,11 @@ export async function startFakeAnthropic(opts: { apiKey?: string } = {}): Promis
       const [t, m] = ERROR_TYPES[reply.status] ?? ['api_error', 'Internal server error'];
       return sendError(res, reply.status, reply.type ?? t, reply.message ?? m);
     }
+    if (reply.kind === 'raw') {
+      res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType });
+      res.end(reply.body);
+      return;
+    }
     if (reply.kind === 'hang') {
       if (stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
@@ -193,6 +206,12 @@ export async function startFakeAnthropic(opts: { apiKey?: string } = {}): Promis
         if (res.destroyed) return;
         send('content_block_delta', { index, delta: { type: 'text_delta', text: piece } });
       }
+      if (reply.kind === 'text' && reply.cut) {
+        const half = `event: content_block_stop\ndata: ${JSON.stringify({ type: 'content_block_stop', index })}`.slice(0, 40);
+        if (reply.cut === 'reset') res.write(half, () => res.destroy());
+        else res.end(half);
+        return;
+      }
       send('content_block_stop', { index });
       index++;
     } else {
@@ -200,7 +219,7 @@ export async function startFakeAnthropic(opts: { apiKey?: string } = {}): Promis
     }
     for (const { input, ...block } of tools) {
       send('content_block_start', { index, content_block: { ...block, input: {} } });
-      const json = JSON.stringify(input);
+      const json = typeof input === 'string' ? input : JSON.stringify(input);
       send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
       for (let i = 0; i < json.length; i += 8) {
         send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 8) } });

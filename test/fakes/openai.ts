@@ -21,14 +21,21 @@ export interface FakeOpenAIUsage {
 
 /** One scripted reply; each request to `/v1/chat/completions` consumes one. */
 export type FakeOpenAIReply =
-  /** Assistant text. Streamed in several chunks (split at least at every newline and space). */
-  | { kind: 'text'; text: string; usage?: FakeOpenAIUsage; chunkDelayMs?: number }
+  /**
+   * Assistant text. Streamed in several chunks (split at least at every newline and space).
+   * `cut`: after the text the body stops in the middle of an event, before `finish_reason` and
+   * `[DONE]` — `'end'` ends the HTTP response cleanly there (as a proxy that gives up may),
+   * `'reset'` destroys the connection.
+   */
+  | { kind: 'text'; text: string; usage?: FakeOpenAIUsage; chunkDelayMs?: number; cut?: 'end' | 'reset' }
   /** Function tool calls; streamed arguments are split across several chunks. `id` defaults to `call_fake_N`. */
   | { kind: 'tool_calls'; calls: { id?: string; name: string; arguments: string }[]; usage?: FakeOpenAIUsage }
   /** An HTTP error with OpenAI's error body. 429/5xx carry `retry-after-ms: 1` so SDK retries are fast. */
   | { kind: 'error'; status: number; message?: string; type?: string; code?: string }
   /** Accept the request (streamed: send SSE headers) and never finish until the client disconnects. */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** Exactly this response, whatever was asked: e.g. a 200 HTML login page, or events that are not OpenAI's JSON. */
+  | { kind: 'raw'; status?: number; contentType: string; body: string };
 
 /** A request as received by a fake server. */
 export interface FakeRequest {
@@ -155,6 +162,11 @@ export async function startFakeOpenAI(opts: { apiKey?: string } = {}): Promise<F
       const [m, t, c] = defaults[reply.status] ?? ['The server had an error while processing your request. Sorry about that!', 'server_error', null];
       return sendError(res, reply.status, reply.message ?? m, reply.type ?? t, reply.code ?? c);
     }
+    if (reply.kind === 'raw') {
+      res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType });
+      res.end(reply.body);
+      return;
+    }
     if (reply.kind === 'hang') {
       if (stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
@@ -201,6 +213,12 @@ export async function startFakeOpenAI(opts: { apiKey?: string } = {}): Promise<F
         if (reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
         if (res.destroyed) return;
         send(chunk({ content: piece }));
+      }
+      if (reply.cut) {
+        const half = `data: ${JSON.stringify(chunk({}, finish_reason))}`.slice(0, 40);
+        if (reply.cut === 'reset') res.write(half, () => res.destroy());
+        else res.end(half);
+        return;
       }
     } else {
       send(chunk({ role: 'assistant', content: null, refusal: null }));

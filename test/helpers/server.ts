@@ -1,17 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import readline from 'node:readline';
 
-/** The app started as `npm start` does, in its own process. */
-export interface Server {
+/** The app started as `npm start` does, in a process of its own. */
+export interface ServerProcess {
   proc: ChildProcess;
   /** `http://127.0.0.1:PORT` */
   url: string;
-  /** Settles with the exit code when the process has exited. */
+  /** Resolves with the exit code (null after a signal). */
   exited: Promise<number | null>;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
 }
 
-/** Starts `node --import tsx src/main.ts` with `env` (PORT 0); resolves once it listens. */
-export function startServer(env: Record<string, string>): Promise<Server> {
+/**
+ * Starts `node --import tsx src/main.ts` with `env` (on top of PATH, PORT=0 and LOG_LEVEL=info);
+ * resolves once it logs that it listens, rejects if it exits first.
+ */
+export function startServer(env: Record<string, string>): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },
@@ -22,14 +28,68 @@ export function startServer(env: Record<string, string>): Promise<Server> {
     proc.stderr!.on('data', (d) => (stderr += d));
     readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
       const m = /running on (http:\/\/[^"\s]+)/.exec(line);
-      if (m) resolve({ proc, url: m[1]!, exited });
+      if (m) resolve({ proc, url: m[1]!, exited, stderr: () => stderr });
     });
     void exited.then((code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
   });
 }
 
-/** A JSON request; resolves with the status and the parsed body. */
+/** JSON request; resolves with status and parsed body. */
 export async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
   const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init?.headers } });
-  return { status: res.status, body: await res.json() };
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body };
+}
+
+/** Every descendant of `pid` (children, their children, …), read from /proc. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (p: number) => {
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return; // gone
+    }
+    for (const t of tasks) {
+      let kids = '';
+      try {
+        kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const k of kids.trim().split(/\s+/).filter(Boolean).map(Number)) {
+        out.push(k);
+        walk(k);
+      }
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** `true` while `pid` is a live process: exists and is not a zombie waiting to be reaped. */
+export function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** A process's command line, or '' when it is gone. */
+export function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
 }

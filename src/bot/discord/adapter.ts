@@ -5,11 +5,11 @@
  */
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, DiscordAPIError, Events, GatewayIntentBits } from 'discord.js';
+import { Client, DiscordAPIError, Events, GatewayIntentBits, RESTEvents, Status } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
 import type { Engine } from '../../engine/engine.ts';
-import type { ChatAdapter } from '../adapter.ts';
+import type { ChatAdapter, ChatObserver } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
 import { RunDelivery } from '../notifier.ts';
 import { slashCommands } from './definitions.ts';
@@ -21,6 +21,8 @@ import { registerCommands } from './register.ts';
 export interface DiscordOptions {
   /** Pauses between attempts to deliver a run outcome (default 1 s, 5 s, 30 s). */
   retryDelaysMs?: number[];
+  /** Hears of every message sent (metrics). */
+  observer?: ChatObserver;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
 
   // Interactions arrive whatever the intents; Guilds keeps channel caches for replies.
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: apiBase } });
+  if (opts.observer) countMessages(client, opts.observer);
   const sender = new DiscordSender(client.rest);
   const delivery = new RunDelivery(engine, sender, log, opts.retryDelaysMs);
   const core = new CommandCore<DiscordCaller>(engine, {
@@ -113,6 +116,10 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   await Promise.race([connecting, sleep(10_000, undefined, { ref: false })]);
   let stopped: Promise<void> | undefined;
   return {
+    status: () => {
+      const connected = client.isReady() && client.ws.shards.every((shard) => shard.status === Status.Ready);
+      return { platform: 'discord', connected, ...(connected ? {} : { detail: 'the gateway session is not ready' }) };
+    },
     stop() {
       stopped ??= (async () => {
         abort.abort();
@@ -124,4 +131,16 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
       return stopped;
     },
   };
+}
+
+/** Requests that post a message: to a channel, an interaction's answer, a follow-up or the edited deferred reply. */
+const MESSAGE_ROUTE = /^(post \/channels\/\d+\/messages|post \/interactions\/\d+\/[^/]+\/callback|post \/webhooks\/\d+\/[^/]+|patch \/webhooks\/\d+\/[^/]+\/messages\/@original)$/;
+
+/** Counts messages sent and failed from the REST client's `response` events (one per HTTP response; a request that got none, a network error, is not seen). */
+function countMessages(client: Client, observer: ChatObserver): void {
+  client.rest.on(RESTEvents.Response, (req, res) => {
+    // A 429 is waited out and retried by the client: only its retry's outcome counts.
+    if (res.status === 429) return;
+    if (MESSAGE_ROUTE.test(`${req.method.toLowerCase()} ${req.path.split('?')[0]}`)) observer.message('discord', res.status < 400 ? 'sent' : 'failed');
+  });
 }

@@ -8,7 +8,7 @@ import { Bot, GrammyError } from 'grammy';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
 import type { Engine } from '../../engine/engine.ts';
-import type { ChatAdapter } from '../adapter.ts';
+import type { ChatAdapter, ChatObserver } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
 import { RunDelivery } from '../notifier.ts';
 import { allowList } from './auth.ts';
@@ -23,6 +23,8 @@ export interface TelegramOptions {
   retryDelaysMs?: number[];
   /** A stranger is refused at most once per this many ms (default 60 s). */
   refusalCooldownMs?: number;
+  /** Hears of every message sent (metrics). */
+  observer?: ChatObserver;
 }
 
 /** The update types the bot asks for (https://core.telegram.org/bots/api#getupdates `allowed_updates`). */
@@ -50,6 +52,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   // 429s wait for `retry_after`; server and network errors are left to the caller (polling and
   // RunDelivery retry those themselves, with logging).
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 120, rethrowInternalServerErrors: true, rethrowHttpErrors: true }));
+  const link = watchApi(bot, opts.observer);
   const sender = new TelegramSender(bot.api);
   const delivery = new RunDelivery(engine, sender, log, opts.retryDelaysMs);
   const core = new CommandCore(engine, {
@@ -117,6 +120,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   await Promise.race([started, sleep(10_000, undefined, { ref: false })]);
   let stopped: Promise<void> | undefined;
   return {
+    status: () => ({ platform: 'telegram', connected: bot.isRunning() && !link.pollError, ...(link.pollError ? { detail: link.pollError } : bot.isRunning() ? {} : { detail: 'not polling' }) }),
     stop() {
       stopped ??= (async () => {
         abort.abort(); // also ends a wait on the API (a 429's retry_after) and the menu's request
@@ -139,4 +143,27 @@ async function publishCommands(bot: Bot, core: CommandCore, log: Logger, signal:
   } catch (err) {
     if (!signal.aborted) log.warn({ err }, 'could not publish the Telegram command menu (setMyCommands)');
   }
+}
+
+/**
+ * Watches the Bot API calls (a grammY transformer, https://grammy.dev/advanced/transformers): the
+ * `send*` methods (not `sendChatAction`) count as messages sent or failed, and the outcome of the
+ * last `getUpdates` says whether polling reaches Telegram.
+ */
+function watchApi(bot: Bot, observer: ChatObserver | undefined): { pollError: string | undefined } {
+  const link: { pollError: string | undefined } = { pollError: undefined };
+  bot.api.config.use(async (prev, method, payload, signal) => {
+    const counted = observer && method.startsWith('send') && method !== 'sendChatAction';
+    try {
+      const res = await prev(method, payload, signal);
+      if (method === 'getUpdates') link.pollError = res.ok ? undefined : `getUpdates failed: ${res.description}`;
+      if (counted) observer.message('telegram', res.ok ? 'sent' : 'failed');
+      return res;
+    } catch (err) {
+      if (method === 'getUpdates' && !signal?.aborted) link.pollError = `getUpdates failed: ${(err as Error).message}`;
+      if (counted) observer.message('telegram', 'failed');
+      throw err;
+    }
+  });
+  return link;
 }

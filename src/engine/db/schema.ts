@@ -131,6 +131,8 @@ export const runs = sqliteTable(
     index('runs_status_idx').on(t.status),
     index('runs_queue_idx').on(t.status, t.availableAt, t.id),
     index('runs_retry_of_idx').on(t.retryOf),
+    // Retention finds old runs by when they ended (engine/retention.ts).
+    index('runs_finished_idx').on(t.finishedAt),
   ],
 );
 
@@ -145,7 +147,8 @@ export const runLogs = sqliteTable(
     stream: text('stream').notNull(),
     text: text('text').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+  // ts: retention deletes old lines in batches without scanning the table (engine/retention.ts).
+  (t) => [primaryKey({ columns: [t.runId, t.seq] }), index('run_logs_ts_idx').on(t.ts)],
 );
 
 export const results = sqliteTable(
@@ -166,7 +169,12 @@ export const results = sqliteTable(
     dedupeKey: text('dedupe_key').notNull(),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [index('results_bot_idx').on(t.botId, t.id), index('results_dedupe_idx').on(t.botId, t.dedupeKey)],
+  (t) => [
+    index('results_bot_idx').on(t.botId, t.id),
+    index('results_dedupe_idx').on(t.botId, t.dedupeKey),
+    // Deleting a run looks up its results (pinned ones keep it; ON DELETE SET NULL).
+    index('results_run_idx').on(t.runId),
+  ],
 );
 
 export const events = sqliteTable(
@@ -180,7 +188,12 @@ export const events = sqliteTable(
     level: text('level', { enum: ['info', 'success', 'warn', 'error'] }).notNull().default('info'),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [index('events_created_idx').on(t.id)],
+  (t) => [
+    index('events_created_idx').on(t.id),
+    // Retention: old activity by time, and a deleted run's events (ON DELETE SET NULL).
+    index('events_created_at_idx').on(t.createdAt),
+    index('events_run_idx').on(t.runId),
+  ],
 );
 
 export const subscriptions = sqliteTable(

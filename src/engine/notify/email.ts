@@ -17,22 +17,39 @@ export interface EmailMessage {
 
 /** Something that sends mail: SMTP through nodemailer, or any transport in tests. */
 export interface EmailSender {
-  /** Sends one mail. @throws {Error} with the SMTP server's reason when it is refused or unreachable. */
-  send(msg: EmailMessage): Promise<void>;
+  /**
+   * Sends one mail; `signal` gives up on it (the connection is closed).
+   * @throws {Error} with the SMTP server's reason when it is refused or unreachable, or an
+   *   `AbortError` (`code: 'EABORT'`) when `signal` aborted it.
+   */
+  send(msg: EmailMessage, signal?: AbortSignal): Promise<void>;
   close(): void;
 }
 
-/** Sends mail through nodemailer's SMTP transport, with bounded connect and socket waits. */
+/**
+ * Longest one mail may take, in ms, however the server trickles: connecting, its greeting and each
+ * reply are bounded by nodemailer's own timeouts below, the whole delivery by this.
+ */
+export const EMAIL_TIMEOUT_MS = 60_000;
+
+/**
+ * Sends mail through nodemailer's SMTP transport: at most 10 s to connect, 10 s for the greeting,
+ * 20 s of silence on the socket, {@link EMAIL_TIMEOUT_MS} in all; an aborted send closes its
+ * connection at once (nodemailer's per-message `signal`, https://nodemailer.com/message/#abort).
+ */
 export function smtpSender(settings: SmtpSettings): EmailSender {
   const transport = nodemailer.createTransport({
     url: settings.url,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
-    socketTimeout: 30_000,
+    socketTimeout: 20_000,
+    // A given-up connection is destroyed, not left waiting for a server that says nothing.
+    socketCloseTimeout: 0,
   });
   return {
-    async send(msg) {
-      await transport.sendMail({ from: settings.from, to: msg.to, subject: msg.subject, text: msg.text });
+    async send(msg, signal) {
+      const bound = AbortSignal.timeout(EMAIL_TIMEOUT_MS);
+      await transport.sendMail({ from: settings.from, to: msg.to, subject: msg.subject, text: msg.text, signal: signal ? AbortSignal.any([signal, bound]) : bound });
     },
     close() {
       transport.close();

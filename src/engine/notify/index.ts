@@ -102,12 +102,23 @@ export class Notifier {
     this.off = this.deps.bus.on('run.finished', (e) => this.onRunFinished(e));
   }
 
-  /** Stops listening, gives up waiting retries, and waits for deliveries in flight to settle. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening; deliveries in flight (and their retries) get until `deadline` (epoch ms;
+   * default: now, i.e. none), then are given up, each recorded as failed. Resolves once every
+   * delivery has settled, which is promptly after the deadline: webhooks and mails are aborted.
+   */
+  async close(deadline = Date.now()): Promise<void> {
     this.off?.();
     this.off = null;
+    const settled = Promise.allSettled([...this.pending]);
+    const left = deadline - Date.now();
+    if (left > 0 && this.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
     this.abort.abort();
-    await Promise.allSettled([...this.pending]);
+    await settled;
     this.deps.email?.close();
   }
 
@@ -175,7 +186,7 @@ export class Notifier {
       run.status === 'completed' ? (run.output ?? '') : `Error: ${run.error ?? 'unknown'}`,
     ].join('\n');
     try {
-      await this.deps.email.send({ to, subject: `${run.status === 'completed' ? '✅' : '❌'} ${bot.name}: run #${run.id} ${verb}`, text });
+      await this.deps.email.send({ to, subject: `${run.status === 'completed' ? '✅' : '❌'} ${bot.name}: run #${run.id} ${verb}`, text }, this.abort.signal);
       this.deps.log.info({ botId: bot.id, runId: run.id, to: to.length }, 'e-mail sent');
     } catch (err) {
       this.deps.log.error({ err, botId: bot.id, runId: run.id }, 'e-mail failed');
@@ -183,7 +194,7 @@ export class Notifier {
         botId: bot.id,
         runId: run.id,
         kind: 'notify.failed',
-        message: `${bot.emoji} ${bot.name}: e-mail failed (${(err as Error).message}) — run #${run.id} is unaffected`,
+        message: `${bot.emoji} ${bot.name}: e-mail failed (${this.abort.signal.aborted ? 'gave up: shutting down' : (err as Error).message}) — run #${run.id} is unaffected`,
         level: 'error',
       });
     }

@@ -66,6 +66,52 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * Why a provider's answer cannot be used although the HTTP request succeeded: one wording for
+ * every provider, so the same fault reads the same on OpenAI and Anthropic. Each becomes a
+ * {@link ProviderError} (prefixed with the provider's name) and fails the run; a partial answer
+ * is never passed off as a complete one.
+ */
+export const STREAM_FAULTS = {
+  /** A 2xx whose body is no Server-Sent Events stream (an HTML login page of a proxy, a JSON body). */
+  notEventStream: (status: number, contentType: string | null) =>
+    `answered HTTP ${status} with ${contentType ? `"${contentType}"` : 'no content type'} instead of an event stream (text/event-stream)`,
+  /** The stream ended (or the connection closed) before the provider's last event. */
+  unfinished: (how: string) => `the answer stream ended before its final event (${how}): the answer is incomplete`,
+  /** An event whose data is not JSON, or JSON not shaped as the provider's events. */
+  notProviderJson: (detail: string) => `the answer stream carried an event that is not the provider's JSON (${detail})`,
+} as const;
+
+/**
+ * Checks that a streamed request was answered with an event stream.
+ * @throws {ProviderError} {@link STREAM_FAULTS}.notEventStream otherwise.
+ */
+export function expectEventStream(provider: string, response: Response): void {
+  const type = response.headers.get('content-type');
+  if (!type?.toLowerCase().includes('text/event-stream')) throw new ProviderError(provider, STREAM_FAULTS.notEventStream(response.status, type));
+}
+
+/**
+ * The provider-independent part of turning a failure while reading a stream into a
+ * {@link ProviderError}: data that is not JSON (the SDKs' `JSON.parse` throws a SyntaxError) and a
+ * connection closed mid-body (undici's `TypeError: terminated`). `null` for anything else.
+ */
+export function streamFault(provider: string, err: unknown): ProviderError | null {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof SyntaxError) return new ProviderError(provider, STREAM_FAULTS.notProviderJson(err.message));
+  if (err instanceof TypeError && err.message === 'terminated') {
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    return new ProviderError(provider, STREAM_FAULTS.unfinished(`the connection closed${cause ? `: ${cause}` : ''}`));
+  }
+  return null;
+}
+
+/** The first problem zod found, as `path: message`, for {@link STREAM_FAULTS}.notProviderJson. */
+export function firstIssue(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  const i = error.issues[0];
+  return i ? `${i.path.map(String).join('.') || 'the event'}: ${i.message}` : 'unreadable';
+}
+
 /** Splits streamed text into complete lines, calling `onLine` for each; `flush()` emits the rest. */
 export class LineSplitter {
   private buf = '';

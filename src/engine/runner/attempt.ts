@@ -1,6 +1,5 @@
 import type { BotRow, RunRow } from '../db/schema.ts';
 import { resultKey, type ResultInput } from '../results.ts';
-import { runSandboxedCode } from '../tools/sandbox.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 import type { RunEngineResources } from './resources.ts';
 import type { BotWorker } from './worker.ts';
@@ -184,7 +183,7 @@ export class RunAttempt {
           this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'this bot has no code tool' });
           return;
         }
-        runSandboxedCode(msg.source, this.worker!.docsPath, { signal: this.codeAbort.signal }).then(
+        this.res.opts.codeSandbox.run(msg.source, this.worker!.docsPath, { signal: this.codeAbort.signal }).then(
           (outcome) => this.reply({ type: 'code.finished', requestId: msg.requestId, outcome }),
           (err: Error) => this.reply({ type: 'request.failed', requestId: msg.requestId, error: err.message }),
         );

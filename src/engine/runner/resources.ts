@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts';
 import type { EventBus } from '../event-bus.ts';
 import type { ProviderSettings } from '../providers/index.ts';
 import type { ResultService } from '../results.ts';
+import type { CodeSandbox } from '../tools/sandbox.ts';
 import type { RunLogStore } from './log-store.ts';
 import type { RunSubmissions } from './protocol.ts';
 import type { RunQueue } from './queue.ts';
@@ -25,6 +26,8 @@ export interface RunnerOptions {
   /** The first retry waits this long (ms); each further one twice as long (capped at 10 min). */
   retryBackoffMs: number;
   providers: ProviderSettings;
+  /** Where `run_code` programs run (bubblewrap); it refuses them, with a reason, where it cannot confine them. */
+  codeSandbox: CodeSandbox;
 }
 
 /**

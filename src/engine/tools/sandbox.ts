@@ -1,23 +1,23 @@
 /**
- * Node's permission model (https://nodejs.org/api/permissions.html) around the processes that do a
- * bot's work: the run's child process and the `run_code` processes. Parent side only (imports
- * esbuild); the child never loads this file.
+ * The confinement of the processes that do a bot's work: the run's child process and the
+ * `run_code` processes. Parent side only (imports esbuild); the child never loads this file.
  *
- * - Run child: may read only its own bundled code and its bot's docs folder, may write only in the
- *   docs folder; no child processes, no worker threads, no native addons. Its environment is empty
- *   (provider keys arrive in the `start` message, nothing else of the server's environment does).
- * - run_code: may read and write only the docs folder; no child processes or workers; heap-limited;
- *   killed at the time limit. It is spawned by the parent on the child's request, so the run child
- *   itself never needs `--allow-child-process` (which would let any process it starts escape).
- *   Where util-linux `prlimit` exists, the kernel limits it too (CPU seconds and data size, see
- *   {@link osLimits}), so neither off-heap memory nor a parent that died lets it run on.
- *
- * The permission model does not restrict the network: run_code gets an empty network namespace
- * through `unshare -rn` where the kernel allows it (see `unshare()`); the run child keeps the
- * network, which it needs for the model provider, and web_fetch checks addresses itself.
- * Symlinks already in the folder are followed by Node (documented limitation), so the file tools
- * check real paths themselves; creating
- * symlinks is refused under the model.
+ * - Run child: Node's permission model (https://nodejs.org/api/permissions.html): may read only
+ *   its own bundled code and its bot's docs folder, may write only in the docs folder; no child
+ *   processes, no worker threads, no native addons. Its environment is empty (provider keys arrive
+ *   in the `start` message). It keeps the network, which it needs for the model provider;
+ *   web_fetch checks addresses itself. It exits when its IPC channel to the server closes.
+ * - run_code: a fresh Node process inside bubblewrap (https://github.com/containers/bubblewrap,
+ *   see {@link CodeSandbox}): its own user, PID, mount, network, IPC, UTS and cgroup namespaces, a
+ *   read-only root holding nothing but the Node runtime (the binary and the system library
+ *   folders), the bot's docs folder bound read-write, no capabilities, a new session, and killed
+ *   by the kernel when the server dies (`--die-with-parent`; bwrap is the namespace's init, so all
+ *   of it goes). Inside, the permission model still applies (docs folder only, no child
+ *   processes), the heap is limited, the parent kills it at the time limit and, where util-linux
+ *   `prlimit` exists, the kernel limits CPU seconds and data size (see {@link osLimits}). A
+ *   symlink planted in the folder resolves inside the sandbox's mount namespace, where nothing
+ *   of the host but the runtime exists. Where bubblewrap is missing or the kernel refuses the
+ *   namespaces, run_code is off and says why; it never runs less confined.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -47,26 +47,6 @@ function prlimit(): string | null {
     }
   }
   return prlimitPath;
-}
-
-const UNSHARE_PATHS = ['/usr/bin/unshare', '/bin/unshare'];
-let unsharePath: string | null | undefined;
-
-/**
- * `unshare` when it can give run_code a network namespace of its own (no interfaces but a downed
- * loopback: no way to this app's API on 127.0.0.1 or to anything else), else null with a warning,
- * once per process. `-r` maps the caller to root in a new user namespace, so no privilege is
- * needed where user namespaces are allowed; probed once by running `unshare -rn true`.
- */
-function unshare(): string | null {
-  if (unsharePath === undefined) {
-    const found = UNSHARE_PATHS.find((p) => fs.existsSync(p));
-    unsharePath = found && spawnSync(found, ['-rn', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? found : null;
-    if (!unsharePath) {
-      process.emitWarning('unshare (util-linux) cannot create a network namespace here: run_code can reach the network, this app on 127.0.0.1 included', { code: 'OO_NO_UNSHARE' });
-    }
-  }
-  return unsharePath;
 }
 
 /**
@@ -152,42 +132,181 @@ export function runChildLaunch(docsPath: string): { modulePath: string; execArgv
   };
 }
 
+/** Where bubblewrap may be, looked up in order when `BWRAP_PATH` is not set. */
+export const BWRAP_PATHS = ['/usr/bin/bwrap', '/bin/bwrap', '/usr/local/bin/bwrap'];
+
+/** System library folders bound read-only (or recreated as the symlinks they are) for the Node runtime. */
+const LIBRARY_DIRS = ['/usr/lib', '/usr/lib64', '/usr/lib32', '/usr/libx32', '/lib', '/lib64', '/lib32', '/libx32'];
+
 /**
- * Runs JavaScript in a fresh Node process: working directory and only readable and writable place
- * `docsPath`, no child processes or workers, heap at most `memoryMb`, SIGKILL after `timeoutMs`;
- * under `prlimit` also at most `memoryMb` + 256 MB of data in all and `timeoutMs` + 1 s of CPU.
- * The source arrives on stdin (CommonJS, or an ES module when it has import/export statements).
- * stdout and stderr are kept up to `outputChars` characters each. `signal` kills it early (the
- * run ended). Never rejects.
+ * Whether run_code can be confined here, and how. `withProc`: a private /proc of the sandbox's PID
+ * namespace is mounted (where the kernel refuses that, as under Docker's masked /proc, the sandbox
+ * has no /proc at all: it sees no process, and `process.memoryUsage()` fails).
  */
-export function runSandboxedCode(
-  source: string,
-  docsPath: string,
-  opts: { signal?: AbortSignal; timeoutMs?: number; memoryMb?: number; outputChars?: number } = {},
-): Promise<CodeOutcome> {
-  const limits = { timeoutMs: opts.timeoutMs ?? CODE_LIMITS.timeoutMs, memoryMb: opts.memoryMb ?? CODE_LIMITS.memoryMb, outputChars: opts.outputChars ?? CODE_LIMITS.outputChars };
+export type CodeSandboxStatus = { available: true; bwrap: string; withProc: boolean } | { available: false; reason: string };
+
+/** Limits of one run_code process; each defaults to {@link CODE_LIMITS}. */
+export interface CodeRunOptions {
+  /** Kills it early (the run ended). */
+  signal?: AbortSignal;
+  /** Wall time, in ms. */
+  timeoutMs?: number;
+  /** V8 heap, in MB. */
+  memoryMb?: number;
+  /** Characters kept of stdout and of stderr, each. */
+  outputChars?: number;
+}
+
+/** The message a model (and the log) gets for run_code where bubblewrap cannot confine it. */
+export function codeSandboxOffMessage(reason: string): string {
+  return `run_code is off on this server: ${reason}. It runs only inside bubblewrap (Debian package "bubblewrap") on a kernel that lets this user create namespaces; see the README, "Isolation".`;
+}
+
+/**
+ * Runs `run_code` programs inside bubblewrap (see the file comment for what the sandbox holds).
+ * One per engine; {@link status} probes once, by starting Node in a sandbox around an empty temp
+ * folder with the exact arguments real runs use.
+ */
+export class CodeSandbox {
+  private probed: CodeSandboxStatus | undefined;
+  private runtime: ReturnType<typeof runtimeMounts> = { mounts: [], node: process.execPath, disableUserns: false };
+
+  /** @param opts.bwrapPath the bwrap binary (`BWRAP_PATH`); default: the first of {@link BWRAP_PATHS}. */
+  constructor(private readonly opts: { bwrapPath?: string } = {}) {}
+
+  /** Whether run_code can run here; probed on the first call (about 0.1 s), then cached. */
+  status(): CodeSandboxStatus {
+    this.probed ??= this.probe();
+    return this.probed;
+  }
+
+  private probe(): CodeSandboxStatus {
+    const bwrap = this.opts.bwrapPath ?? BWRAP_PATHS.find((p) => fs.existsSync(p));
+    if (!bwrap) return { available: false, reason: `bubblewrap (bwrap) is not installed (looked for ${BWRAP_PATHS.join(', ')}; set BWRAP_PATH if it is elsewhere)` };
+    if (!fs.existsSync(bwrap)) return { available: false, reason: `BWRAP_PATH ${bwrap} does not exist` };
+    this.runtime = runtimeMounts(bwrap);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-sandbox-probe-'));
+    try {
+      let first = '';
+      for (const withProc of [true, false]) {
+        const res = spawnSync(bwrap, [...this.bwrapArgs(fs.realpathSync(dir), withProc), '--', this.runtime.node, '-e', 'process.exit(0)'], { env: {}, encoding: 'utf8', timeout: 30_000 });
+        if (res.status === 0) return { available: true, bwrap, withProc };
+        first ||= (res.error?.message ?? res.stderr.trim().split('\n')[0]) || `exit code ${res.status ?? res.signal}`;
+      }
+      return { available: false, reason: `bwrap cannot create the sandbox here (${first})` };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** bwrap's options for a sandbox around `docsPath` (a real path). */
+  private bwrapArgs(docsPath: string, withProc: boolean): string[] {
+    return [
+      '--die-with-parent',
+      '--unshare-all',
+      // --unshare-all only tries the user namespace; without it there is no sandbox, so insist.
+      '--unshare-user',
+      ...(this.runtime.disableUserns ? ['--disable-userns'] : []),
+      '--new-session',
+      '--cap-drop',
+      'ALL',
+      ...this.runtime.mounts,
+      '--dev',
+      '/dev',
+      ...(withProc ? ['--proc', '/proc'] : []),
+      '--bind',
+      docsPath,
+      docsPath,
+      '--chdir',
+      docsPath,
+      // The root is bwrap's tmpfs: read-only too, so the docs folder is the one writable place.
+      '--remount-ro',
+      '/',
+    ];
+  }
+
+  /**
+   * Runs JavaScript in a fresh Node process in the sandbox: working directory and only readable
+   * and writable place of the host `docsPath`, no network, no other process in sight, no child
+   * processes or workers, heap at most `memoryMb`, SIGKILL after `timeoutMs`; under `prlimit` also
+   * at most `memoryMb` + 256 MB of data in all and `timeoutMs` + 1 s of CPU. The source arrives on
+   * stdin (CommonJS, or an ES module when it has import/export statements). stdout and stderr are
+   * kept up to `outputChars` characters each.
+   * @returns how it ended; never rejects for the program's sake.
+   * @throws {Error} (rejects) with {@link codeSandboxOffMessage} when the sandbox is off here.
+   */
+  async run(source: string, docsPath: string, opts: CodeRunOptions = {}): Promise<CodeOutcome> {
+    const status = this.status();
+    if (!status.available) throw new Error(codeSandboxOffMessage(status.reason));
+    const limits = { timeoutMs: opts.timeoutMs ?? CODE_LIMITS.timeoutMs, memoryMb: opts.memoryMb ?? CODE_LIMITS.memoryMb, outputChars: opts.outputChars ?? CODE_LIMITS.outputChars };
+    const esm = /^\s*(import\s+[\w{*'"]|export\s)/m.test(source);
+    const nodeArgs = [
+      PERMISSION_FLAG,
+      ...QUIET,
+      `--allow-fs-read=${docsPath}`,
+      `--allow-fs-write=${docsPath}`,
+      `--max-old-space-size=${limits.memoryMb}`,
+      `--input-type=${esm ? 'module' : 'commonjs'}`,
+      '-',
+    ];
+    // prlimit sets the limits on itself and execs bwrap (one pid, so kill() below reaches bwrap,
+    // whose death takes the whole sandbox); the limits are inherited by everything inside.
+    const wrapper = prlimit();
+    const command = [
+      ...(wrapper ? [wrapper, ...osLimits(limits), '--'] : []),
+      status.bwrap,
+      ...this.bwrapArgs(docsPath, status.withProc),
+      '--',
+      this.runtime.node,
+      ...nodeArgs,
+    ];
+    return spawnCode(command, source, docsPath, limits, opts.signal);
+  }
+}
+
+/**
+ * What the sandbox binds of the Node runtime, read-only: the system library folders (symlinks such
+ * as merged-/usr's `/lib -> usr/lib` recreated as symlinks), the Node binary (real path), and the
+ * folders of any other shared library this very Node has mapped (/proc/self/maps), for a Node
+ * installed outside the system folders. Also whether this bwrap knows `--disable-userns` (0.8+).
+ */
+function runtimeMounts(bwrap: string): { mounts: string[]; node: string; disableUserns: boolean } {
+  const mounts: string[] = [];
+  const bound: string[] = [];
+  const covered = (p: string) => bound.some((d) => p === d || p.startsWith(d + '/'));
+  for (const dir of LIBRARY_DIRS) {
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) mounts.push('--symlink', fs.readlinkSync(dir), dir);
+    else if (st?.isDirectory()) {
+      mounts.push('--ro-bind', dir, dir);
+      bound.push(dir);
+    }
+  }
+  const node = fs.realpathSync(process.execPath);
+  const extra = new Set<string>();
+  if (!covered(node)) extra.add(node);
+  let maps = '';
+  try {
+    maps = fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    // not Linux: bwrap is not there either
+  }
+  for (const line of maps.split('\n')) {
+    const file = line.slice(line.indexOf('/')).trim();
+    if (!line.includes('/') || !/\.so(\.|$)/.test(path.basename(file)) || !fs.existsSync(file)) continue;
+    const dir = path.dirname(fs.realpathSync(file));
+    if (!covered(dir)) extra.add(dir);
+  }
+  for (const p of extra) mounts.push('--ro-bind', p, p);
+  const disableUserns = spawnSync(bwrap, ['--help'], { encoding: 'utf8', timeout: 5000 }).stdout?.includes('--disable-userns') ?? false;
+  return { mounts, node, disableUserns };
+}
+
+/** Spawns `command` with `source` on stdin and collects its outcome; see {@link CodeSandbox.run}. */
+function spawnCode(command: string[], source: string, cwd: string, limits: Required<Omit<CodeRunOptions, 'signal'>>, signal: AbortSignal | undefined): Promise<CodeOutcome> {
   const started = Date.now();
-  const esm = /^\s*(import\s+[\w{*'"]|export\s)/m.test(source);
-  const wrapper = prlimit();
-  const nodeArgs = [
-    PERMISSION_FLAG,
-    ...QUIET,
-    `--allow-fs-read=${docsPath}`,
-    `--allow-fs-write=${docsPath}`,
-    `--max-old-space-size=${limits.memoryMb}`,
-    `--input-type=${esm ? 'module' : 'commonjs'}`,
-    '-',
-  ];
-  // unshare and prlimit each set up the process and exec the next: one pid, so kill() below still
-  // reaches Node.
-  const netns = unshare();
-  const command = [
-    ...(netns ? [netns, '-rn', '--'] : []),
-    ...(wrapper ? [wrapper, ...osLimits(limits), '--'] : []),
-    process.execPath,
-    ...nodeArgs,
-  ];
-  const child = spawn(command[0]!, command.slice(1), { cwd: docsPath, env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
+  // Nothing of the server's environment; bwrap adds PWD (the docs folder) and nothing else.
+  const child = spawn(command[0]!, command.slice(1), { cwd, env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
   const collect = () => {
     let text = '';
     let dropped = 0;
@@ -215,16 +334,20 @@ export function runSandboxedCode(
     child.kill('SIGKILL');
   }, limits.timeoutMs);
   const stop = () => child.kill('SIGKILL');
-  if (opts.signal?.aborted) stop();
-  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (signal?.aborted) stop();
+  signal?.addEventListener('abort', stop, { once: true });
   return new Promise((resolve) => {
-    const done = (exitCode: number | null, signal: string | null, extra = '') => {
+    const done = (code: number | null, sig: string | null, extra = '') => {
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', stop);
+      signal?.removeEventListener('abort', stop);
+      // bwrap exits with 128 + n when the program died of signal n.
+      const died = code !== null && code > 128 ? Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+      const exitCode = died ? null : code;
+      const signalName = died ?? sig;
       // SIGXCPU: the kernel's CPU limit came before the timer (GC threads count too); same limit.
-      resolve({ exitCode, signal, timedOut: timedOut || signal === 'SIGXCPU', stdout: stdout.value, stderr: stderr.value + extra, durationMs: Date.now() - started });
+      resolve({ exitCode, signal: signalName, timedOut: timedOut || signalName === 'SIGXCPU', stdout: stdout.value, stderr: stderr.value + extra, durationMs: Date.now() - started });
     };
     child.once('error', (err) => done(null, null, `could not start: ${err.message}`));
-    child.once('close', (code, signal) => done(code, signal));
+    child.once('close', (code, sig) => done(code, sig));
   });
 }

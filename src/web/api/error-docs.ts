@@ -39,6 +39,7 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   ASSIGNMENT_NOT_ACTIVE: "The assignment is no longer this agent's: its lease ran out, or its task ended.",
   API_KEY_NOT_FOUND: 'No API key with this id.',
   FORBIDDEN_SCOPE: 'The API key is valid but lacks the scope this route needs.',
+  RATE_LIMITED: 'This client sent more API requests in a minute than RATE_LIMIT_PER_MIN allows; wait and try again.',
   QUEUE_FULL: 'More runs are waiting than MAX_QUEUED_RUNS allows; try again when some have finished.',
   SHUTTING_DOWN: 'The server is stopping and takes no new runs; try again when it is back.',
   UNAUTHORIZED: 'DASHBOARD_TOKEN is set and the request carries no valid token (Authorization: Bearer <token>, or the oo_token cookie).',
