@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   /** The draft was already approved, rejected, expired or cancelled. */
   APPROVAL_DECIDED: { status: 409 },
   RECIPE_NOT_FOUND: { status: 404 },
+  SUBSCRIPTION_NOT_FOUND: { status: 404 },
   TASK_NOT_FOUND: { status: 404 },
   /** A task status change its state machine does not allow (src/engine/swarm/task-status.ts). */
   TASK_TRANSITION_INVALID: { status: 409 },
@@ -53,6 +54,8 @@ export const ERROR_CODES = {
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
   FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
+  /** The chat adapter that serves this route (the Telegram webhook) is not running yet; the caller retries. */
+  CHAT_NOT_READY: { status: 503 },
   /** This client sent more API requests in a minute than `RATE_LIMIT_PER_MIN` allows. */
   RATE_LIMITED: { status: 429 },
   INTERNAL: { status: 500 },

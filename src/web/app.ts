@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
@@ -31,7 +31,16 @@ import { swarmWeb } from './swarm-web.ts';
 import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
 import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
-import { pageRoutes } from './pages.ts';
+import { createLive, pageRoutes, type Live } from './pages.ts';
+import { subscriptionPages } from './subscription-pages.ts';
+import { StreamHub } from './live/hub.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The dashboard's live stream (hub, parts, event subscriber), for tests and benchmarks. */
+    live: Live;
+  }
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -39,6 +48,12 @@ const require = createRequire(import.meta.url);
 export interface AppOptions {
   engine: Engine;
   logger: Logger;
+  /**
+   * Routes that authenticate themselves, such as the Telegram webhook (it checks its secret
+   * token): mounted at `path`, outside the dashboard token and the loopback Host check (Telegram
+   * reaches them through a proxy under the public name).
+   */
+  webhooks?: { path: string; routes: FastifyPluginAsync }[];
   /** Called with every route as it is registered (fastify's `onRoute` hook), e.g. to list them. */
   onRoute?: (route: RouteOptions) => void;
   /** The process's metrics (main.ts shares them with the chat adapters); else the app makes its own. */
@@ -51,7 +66,7 @@ export interface AppOptions {
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [] }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [], webhooks = [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -76,7 +91,10 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   });
 
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
-  app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
+  const selfAuthenticated = new Set(webhooks.map((w) => w.path));
+  const isWebhook = (req: FastifyRequest) => req.method === 'POST' && selfAuthenticated.has(req.url.split('?')[0]!);
+  const guard = originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) });
+  app.addHook('onRequest', async (req, reply) => (isWebhook(req) ? undefined : guard(req, reply)));
   // same-origin, not helmet's no-referrer: under no-referrer browsers send `Origin: null` with the
   // dashboard's own form posts, which the origin guard must refuse. Other sites still get nothing.
   await app.register(helmet, { contentSecurityPolicy: { directives: CSP }, referrerPolicy: { policy: 'same-origin' }, strictTransportSecurity: false });
@@ -91,7 +109,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey) return;
+      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey || isWebhook(req)) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -128,6 +146,15 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     prefix: '/vendor/htmx-ext-sse/',
     decorateReply: false,
   });
+  // A monochrome emoji font (SIL OFL 1.1), split by unicode-range: a browser fetches only the
+  // parts for the emoji a page shows, and only when no font of its own has them.
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('@fontsource/noto-emoji/400.css')),
+    prefix: '/vendor/noto-emoji/',
+    allowedPath: (p) => p === '/400.css' || /^\/files\/noto-emoji-\d+-400-normal\.woff2?$/.test(p),
+    maxAge: '7d',
+    decorateReply: false,
+  });
 
   await app.register(healthRoutes(engine, chatStatus));
   await app.register(
@@ -146,7 +173,14 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     },
     { prefix: '/api' },
   );
-  await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
+  const live = createLive(engine, new StreamHub(), path.join(ROOT, 'views'), (err) => logger.error({ err }, 'live page update failed'));
+  app.decorate('live', live);
+  live.view.start();
+  app.addHook('onClose', async () => {
+    live.view.stop();
+    live.hub.close();
+  });
+  await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   await app.register(approvalPages(engine, path.join(ROOT, 'views')));
@@ -154,6 +188,8 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(recipePages(engine, path.join(ROOT, 'views')));
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
+  await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));
+  for (const w of webhooks) await app.register(w.routes);
   return app;
 }
 

@@ -2,26 +2,18 @@
  * Approvals in chat: the message that delivers a draft carries ✅ Approve / 🚫 Reject buttons
  * (`approve:<approval id>`, `reject:<approval id>`), and `/approvals` lists what waits. A press is
  * a decision recorded as by `telegram:<user id>` / `discord:<user id>`; the command core refuses
- * people who are not on the allow list before any of this runs, so their presses change nothing.
+ * people who are not on the allow list before an action runs, so their presses change nothing.
  *
- * Delivery calls {@link approvalDraftMessage} when it hears `run.awaiting_approval` (the draft of
- * run `e.runId`; its approval is `engine.approvals.byRun(e.runId)`), and sends it to the chat that
- * started the run and to the chats subscribed to the bot. A press comes back through
- * {@link approvalAction}.
+ * Delivery calls {@link approvalDraftMessage} with `engine.approvals.get(engine.approvals.byRun(runId).id)`
+ * when it hears `run.awaiting_approval`, and posts it to the chats that see the run (its card's
+ * chat, the bot's subscribers). A press comes back as this command's `approve` / `reject` action.
  */
 import type { ApprovalView } from '../../engine/approvals.ts';
 import type { Engine } from '../../engine/engine.ts';
-import { isAppError } from '../../engine/errors.ts';
-import { botLabel, MAX_OUTPUT_CHARS } from '../format.ts';
-import { bold, excerpt, line, pre, say, type Message } from '../message.ts';
-import type { Caller, Command } from './types.ts';
-
-/** What a press produces: the message that replaces the one with the buttons, and a toast. */
-export interface ApprovalActionReply {
-  message: Message;
-  mode: 'replace' | 'reply';
-  toast: string;
-}
+import { AppError, isAppError } from '../../engine/errors.ts';
+import { botLabel } from '../format.ts';
+import { bold, excerpt, failure, line, output, say, type Message } from '../message.ts';
+import type { ActionResult, Caller, Command } from './types.ts';
 
 /** The draft as its delivery message shows it: bot, run, pipeline step, draft text, buttons. */
 export function approvalDraftMessage(a: ApprovalView): Message {
@@ -29,8 +21,8 @@ export function approvalDraftMessage(a: ApprovalView): Message {
   return {
     blocks: [
       line('⏸ ', bold(botLabel(a.bot)), ` · run #${a.runId} wrote a draft that waits for your approval`, a.pipeline ? ` (pipeline ${a.pipeline.name}, step ${a.pipeline.step}/${a.pipeline.totalSteps})` : '', ':'),
-      pre(draft.length > MAX_OUTPUT_CHARS ? draft.slice(0, MAX_OUTPUT_CHARS) + '\n… (cut; the whole draft is in the dashboard, where it can also be edited)' : draft || '(empty)'),
-      line(`Approval #${a.id} · expires ${new Date(a.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`),
+      output(draft || '(empty)'),
+      line(`Approval #${a.id} · expires ${new Date(a.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC · to edit it first, use the dashboard's Approvals`),
     ],
     buttons: [
       [
@@ -41,7 +33,7 @@ export function approvalDraftMessage(a: ApprovalView): Message {
   };
 }
 
-/** The draft message once decided: the same draft, what was decided and by whom, no buttons. */
+/** The draft message once decided: what was decided and by whom, the text, no buttons. */
 function decidedMessage(a: ApprovalView): Message {
   const verdict =
     a.status === 'approved'
@@ -53,47 +45,38 @@ function decidedMessage(a: ApprovalView): Message {
           : a.status === 'cancelled'
             ? `⏹ Cancelled: ${a.reason ?? 'the run was cancelled'}`
             : '⏸ Waiting';
-  return { blocks: [line(verdict, ' · ', bold(botLabel(a.bot)), ` · run #${a.runId}`), pre(excerpt(a.finalText ?? a.draft, 1500) || '(empty)')] };
+  return { blocks: [line(verdict, ' · ', bold(botLabel(a.bot)), ` · run #${a.runId}`), output(excerpt(a.finalText ?? a.draft, 1500) || '(empty)')] };
 }
 
-/**
- * A press of an approval button (`approve:<id>` or `reject:<id>`), by an allowed caller.
- * @returns the reply, or null when `data` is no approval button.
- */
-export function approvalAction(engine: Engine, caller: Caller, data: string): ApprovalActionReply | null {
-  const m = /^(approve|reject):(\d{1,15})$/.exec(data);
-  if (!m) return null;
-  const id = Number(m[2]);
+/** A press of Approve or Reject: decides, and answers with the decided draft in place of the buttons. */
+function decide(engine: Engine, caller: Caller, verdict: 'approve' | 'reject', rawId: string): ActionResult {
+  if (!/^\d{1,15}$/.test(rawId)) throw new AppError('APPROVAL_NOT_FOUND', `No approval with id ${rawId}.`);
+  const id = Number(rawId);
   const by = `${caller.platform}:${caller.userId}`;
   try {
     const a =
-      m[1] === 'approve'
+      verdict === 'approve'
         ? engine.approvals.approve(id, {}, by)
         : engine.approvals.reject(id, { reason: `rejected from ${caller.platform === 'telegram' ? 'Telegram' : 'Discord'}` }, by);
-    return { message: decidedMessage(a), mode: 'replace', toast: a.status === 'approved' ? '✅ Approved' : '🚫 Rejected' };
+    return { message: decidedMessage(a), toast: a.status === 'approved' ? '✅ Approved' : '🚫 Rejected' };
   } catch (err) {
-    if (!isAppError(err)) throw err;
-    if (err.code === 'APPROVAL_DECIDED' || err.code === 'APPROVAL_NOT_FOUND') {
-      let shown: Message = say(`⚠️ ${err.message}`);
-      try {
-        shown = decidedMessage(engine.approvals.get(id));
-      } catch {
-        // gone with its bot
-      }
-      return { message: shown, mode: 'replace', toast: excerpt(err.message, 190) };
+    if (!isAppError(err) || (err.code !== 'APPROVAL_DECIDED' && err.code !== 'APPROVAL_NOT_FOUND')) throw err;
+    // Decided already (say, from the dashboard): the message shows how, and nothing changes.
+    let shown: Message = failure(err.message);
+    try {
+      shown = decidedMessage(engine.approvals.get(id));
+    } catch {
+      // gone with its bot
     }
-    return { message: say(`⚠️ ${err.message}`), mode: 'reply', toast: excerpt(err.message, 190) };
+    return { message: shown, toast: excerpt(err.message, 190) };
   }
 }
 
 /**
  * `/approvals`: the drafts that wait, each with its buttons (at most 10; the rest are in the
- * dashboard's inbox).
+ * dashboard's inbox). Its actions are the buttons of every draft message.
  */
-export const approvalsCommand: Command & {
-  /** The buttons of this command, in the shape commands that own their buttons use. */
-  actions: Record<'approve' | 'reject', { mode: 'replace'; run(ctx: { engine: Engine; caller: Caller }, args: string): { message: Message; toast: string } }>;
-} = {
+export const approvalsCommand: Command = {
   name: 'approvals',
   description: 'Drafts waiting for your approval, with Approve / Reject buttons',
   params: [],
@@ -113,7 +96,8 @@ export const approvalsCommand: Command & {
     };
   },
   actions: {
-    approve: { mode: 'replace', run: (ctx, args) => approvalAction(ctx.engine, ctx.caller, `approve:${args}`)! },
-    reject: { mode: 'replace', run: (ctx, args) => approvalAction(ctx.engine, ctx.caller, `reject:${args}`)! },
+    // The decision replaces the buttons, so a draft message is pressed once.
+    approve: { mode: 'replace', run: (ctx, id) => decide(ctx.engine, ctx.caller, 'approve', id) },
+    reject: { mode: 'replace', run: (ctx, id) => decide(ctx.engine, ctx.caller, 'reject', id) },
   },
 };

@@ -30,6 +30,7 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   APPROVAL_NOT_FOUND: 'No approval with that id.',
   APPROVAL_DECIDED: 'The draft was already approved, rejected, expired or cancelled (the message says by whom and when).',
   RECIPE_NOT_FOUND: 'No recipe in the library with that id (GET /api/recipes lists them).',
+  SUBSCRIPTION_NOT_FOUND: 'No chat subscription with that id for this bot.',
   TASK_NOT_FOUND: 'No swarm task with this id.',
   TASK_TRANSITION_INVALID: "The task's state machine does not allow this change from its current state.",
   SWARM_INCOMPLETE: 'A task needs a planner, an executor and an evaluator bot before it can be created.',
@@ -46,5 +47,6 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   FORBIDDEN_ORIGIN: 'A browser sent a change (POST, PUT, DELETE) from another site (CSRF protection).',
   FORBIDDEN_HOST: 'The server listens on loopback only and the Host header names another host (DNS rebinding protection).',
   NOT_FOUND: 'No route at that method and path.',
+  CHAT_NOT_READY: 'The chat adapter behind this route (the Telegram webhook) is not running yet; the caller (Telegram) tries again later.',
   INTERNAL: 'Something went wrong on the server; its log has the details.',
 };

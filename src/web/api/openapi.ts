@@ -23,6 +23,9 @@ const TAGS = [
   { name: 'approvals', description: "Drafts of runs that wait for a person's decision: approve (maybe edited) or reject" },
   { name: 'recipes', description: 'Ready recipes (bots, pipeline, connections in one call); recipe files to export and import' },
   { name: 'activity', description: 'The activity feed' },
+  { name: 'tasks', description: 'Swarm tasks: a planner splits them, executors do the parts, an evaluator judges; audit trail' },
+  { name: 'agents', description: 'Swarm agents: bots in a role, external agents (register, long poll, heartbeat)' },
+  { name: 'keys', description: 'API keys (X-API-Key) with scopes, for clients and external agents' },
   { name: 'meta', description: 'This description' },
 ];
 
