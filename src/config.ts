@@ -44,6 +44,9 @@ const schema = z.object({
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().default('https://api.telegram.org')),
   TELEGRAM_ALLOWED_USERS: idList,
+  TELEGRAM_WEBHOOK_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional()),
+  // https://core.telegram.org/bots/api#setwebhook: secret_token is 1-256 of A-Z, a-z, 0-9, _ and -.
+  TELEGRAM_WEBHOOK_SECRET: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1 to 256 letters, digits, _ or -').optional()),
   DISCORD_BOT_TOKEN: optionalString,
   DISCORD_API_BASE: z.preprocess(emptyToUndefined, z.url().default('https://discord.com/api')),
   DISCORD_GUILD_ID: optionalString,
@@ -62,6 +65,7 @@ const schema = z.object({
   SMTP_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
   SMTP_FROM: z.preprocess(emptyToUndefined, z.string().default('openOrchestrator <openorchestrator@localhost>')),
   WEBHOOK_SECRET: optionalString,
+  PUBLIC_URL: optionalUrl,
   SWARM_LEASE_MS: int(30_000, 100, 3_600_000),
   SWARM_MAX_WAIT_S: int(30, 1, 300),
   AUDIT_REDACT_FIELDS: z.preprocess(
@@ -120,7 +124,12 @@ export interface Config {
   search: { searxngUrl?: string; braveApiKey?: string };
   /** `web_fetch` may reach loopback, link-local and private-network addresses (off: it refuses them). */
   webFetchAllowPrivate: boolean;
-  telegram: { token?: string; apiRoot: string; allowedUsers: string[] };
+  /**
+   * Telegram: `webhookUrl` set means webhook mode (Telegram posts updates to it) instead of long
+   * polling; `webhookSecret` is the `secret_token` it must send back (derived from the bot token
+   * when not configured).
+   */
+  telegram: { token?: string; apiRoot: string; allowedUsers: string[]; webhookUrl?: string; webhookSecret?: string };
   discord: { token?: string; apiBase: string; guildId?: string; allowedUsers: string[] };
   /** At most this many runs at once (waiting on a provider or working). */
   maxConcurrentRuns: number;
@@ -149,6 +158,8 @@ export interface Config {
   smtp?: { url: string; from: string };
   /** Signs webhooks of bots that have no `notify.webhook.secret` of their own. */
   webhookSecret?: string;
+  /** The dashboard's public address without a trailing slash, for links in chat; absent when `PUBLIC_URL` is not set. */
+  publicUrl?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Swarm tasks (seed 004). */
   swarm: {
@@ -198,7 +209,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
     search: { searxngUrl: e.SEARXNG_URL, braveApiKey: e.BRAVE_API_KEY },
     webFetchAllowPrivate: e.WEB_FETCH_ALLOW_PRIVATE === 'true',
-    telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, allowedUsers: e.TELEGRAM_ALLOWED_USERS },
+    telegram: {
+      token: e.TELEGRAM_BOT_TOKEN,
+      apiRoot: e.TELEGRAM_API_ROOT,
+      allowedUsers: e.TELEGRAM_ALLOWED_USERS,
+      webhookUrl: e.TELEGRAM_WEBHOOK_URL,
+      webhookSecret: e.TELEGRAM_WEBHOOK_SECRET,
+    },
     discord: {
       token: e.DISCORD_BOT_TOKEN,
       apiBase: e.DISCORD_API_BASE,
@@ -217,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     retention: { runDays: e.RUN_RETENTION_DAYS, logDays: e.RUN_LOG_RETENTION_DAYS },
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
     webhookSecret: e.WEBHOOK_SECRET,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL,
     swarm: { leaseMs: e.SWARM_LEASE_MS, maxWaitS: e.SWARM_MAX_WAIT_S, redactFields: e.AUDIT_REDACT_FIELDS, redactPatterns: e.AUDIT_REDACT_PATTERNS },
   };

@@ -5,6 +5,7 @@
 import pino from 'pino';
 import { ConfigError, loadConfig, withEnvFile, type Config } from './config.ts';
 import { startChatAdapters, type ChatAdapters } from './bot/adapter.ts';
+import { TelegramWebhook } from './bot/telegram/webhook.ts';
 import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
@@ -36,11 +37,16 @@ try {
 engine.start();
 const metrics = new AppMetrics(engine);
 let chat: ChatAdapters | undefined;
-const app = await buildApp({ engine, logger, metrics, chatStatus: () => chat?.statuses() ?? [] });
+// Telegram's webhook route (TELEGRAM_WEBHOOK_URL) is part of the app from the start; the adapter attaches to it.
+const telegramWebhook =
+  config.telegram.token && config.telegram.webhookUrl
+    ? new TelegramWebhook({ url: config.telegram.webhookUrl, token: config.telegram.token, ...(config.telegram.webhookSecret ? { secret: config.telegram.webhookSecret } : {}) })
+    : undefined;
+const app = await buildApp({ engine, logger, metrics, chatStatus: () => chat?.statuses() ?? [], webhooks: telegramWebhook ? [telegramWebhook] : [] });
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
-chat = await startChatAdapters(engine, config, logger, metrics);
+chat = await startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
 
 /** How long a shutdown may take before the process gives up on it. */
 // Under Docker's default 10 s stop grace, so the process ends on its own terms.

@@ -1,16 +1,20 @@
 /**
  * Discord chat-ops, as a person sees it: they use `/run bot:Scout` in a channel and the bot
  * answers. The real discord.js client logs in to a fake Discord (test/fakes/discord.ts: REST and
- * gateway on 127.0.0.1); the engine is the real one with the offline echo model.
+ * gateway on 127.0.0.1); the engine is the real one with the offline echo model, and live run
+ * cards run on a clock the test moves (never, here: a card is edited when its run ends).
  */
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { APIMessage } from 'discord.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatAdapter } from '../src/bot/adapter.ts';
 import { startDiscord } from '../src/bot/discord/adapter.ts';
+import { AppError } from '../src/engine/errors.ts';
 import { startFakeDiscord, type DiscordCall, type FakeDiscord, type InteractionRef } from './fakes/discord.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
+import { ManualClock } from './helpers/clock.ts';
 
 const GUILD = '800000000000000001';
 const CHANNEL = '800000000000000010';
@@ -41,9 +45,14 @@ beforeAll(async () => {
     DISCORD_API_BASE: fake.apiBase,
     DISCORD_GUILD_ID: GUILD,
     DISCORD_ALLOWED_USERS: ALICE,
-    ECHO_DELAY_MS: '5',
+    ECHO_DELAY_MS: '150',
   });
-  adapter = await startDiscord(t.engine, t.config, logger, { retryDelaysMs: [100, 200] });
+  adapter = await startDiscord(t.engine, t.config, logger, { retryDelaysMs: [100, 200], delivery: { clock: new ManualClock() } });
+  // The first run of a process builds the run process's bundle, holding up the event loop for a
+  // moment; a first /run should not spend Discord's 3-second window on it.
+  const warmup = t.engine.createBot({ name: 'Warmup', prompt: 'x' });
+  await t.waitForRun(t.engine.startRun(warmup.id, { trigger: 'manual' }).id);
+  await t.engine.deleteBot(warmup.id);
 });
 
 afterAll(async () => {
@@ -59,7 +68,7 @@ interface Seen {
   /** Buttons as [label, custom_id]. */
   buttons: [string, string][];
   ephemeral: boolean;
-  /** How the interaction was first acknowledged (4 reply, 5 deferred reply, 6 deferred update). */
+  /** How the interaction was first acknowledged (4 reply, 5 deferred reply, 6 deferred update, 7 update). */
   ack: number;
   messageId?: string;
   ref: InteractionRef;
@@ -69,12 +78,15 @@ function buttonsOf(body: any): [string, string][] {
   return (body?.components ?? []).flatMap((row: any) => row.components.map((b: any) => [b.label, b.custom_id]));
 }
 
-/** The first answer to an interaction: an immediate reply, or the deferred reply once edited. */
+const callbackOf = (ref: InteractionRef) => fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback` && c.status < 300);
+
+/** The first answer to an interaction: an immediate reply or update, or the deferred one once edited. */
 async function answerTo(ref: InteractionRef): Promise<Seen> {
-  const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
-  if (cb.body.type === 4) {
+  const cb = await callbackOf(ref);
+  if (cb.body.type === 4 || cb.body.type === 7) {
     const d = cb.body.data;
-    return { content: d.content ?? '', embeds: d.embeds ?? [], buttons: buttonsOf(d), ephemeral: ((d.flags ?? 0) & EPHEMERAL) !== 0, ack: 4, ref };
+    const messageId = fake.interactions.get(ref.id)!.originalMessageId;
+    return { content: d.content ?? '', embeds: d.embeds ?? [], buttons: buttonsOf(d), ephemeral: ((d.flags ?? 0) & EPHEMERAL) !== 0, ack: cb.body.type, ...(messageId ? { messageId } : {}), ref };
   }
   const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path === `/webhooks/${fake.applicationId}/${ref.token}/messages/@original`, 10_000);
   const b = edit.body;
@@ -88,30 +100,38 @@ async function slash(name: string, options: Record<string, string> = {}, opts: {
 }
 
 /** A person presses a button on a message the bot sent. */
-async function press(on: Seen, label: RegExp, opts: { userId?: string; channelId?: string } = {}): Promise<Seen> {
+async function press(on: { buttons: [string, string][]; messageId?: string }, label: RegExp, opts: { userId?: string; channelId?: string } = {}): Promise<Seen> {
   const customId = on.buttons.find(([l]) => label.test(l))?.[1];
   if (!customId || !on.messageId) throw new Error(`no button ${label} in ${JSON.stringify(on.buttons)}`);
   const ref = fake.buttonPress({ customId, userId: opts.userId ?? ALICE, channelId: opts.channelId ?? CHANNEL, messageId: on.messageId });
   return answerTo(ref);
 }
 
-/** The follow-up messages of an interaction (run outcomes, long answers). */
-function followUps(ref: InteractionRef): DiscordCall[] {
-  return fake.calls.filter((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${ref.token}`);
+/** The message as it is now (after edits). */
+function now(messageId: string): APIMessage {
+  return fake.messages.get(messageId)!;
+}
+
+/** Waits until the interaction's own message shows `re`. */
+async function becomes(on: Seen, re: RegExp): Promise<APIMessage> {
+  await expect.poll(() => now(on.messageId!)?.content, { timeout: 10_000 }).toMatch(re);
+  return now(on.messageId!);
+}
+
+/** Messages the bot posted into a channel (outside interactions) since call `mark`. */
+function channelPosts(channelId: string, mark = 0): DiscordCall[] {
+  return fake.calls.filter((c) => c.seq >= mark && c.method === 'POST' && c.path === `/channels/${channelId}/messages` && c.status === 200);
 }
 
 const createBot = (name: string, prompt = `You are ${name}.`) => t.engine.createBot({ name, prompt });
-
-/** The edits of an interaction's original response (the deferred "thinking…" message). */
-function originalEdits(ref: InteractionRef): DiscordCall[] {
-  return fake.calls.filter((c) => c.method === 'PATCH' && c.path === `/webhooks/${fake.applicationId}/${ref.token}/messages/@original`);
-}
+const runIdOf = (s: { content: string }) => Number(/run #(\d+)/.exec(s.content)![1]);
 
 describe('Discord: starting up', () => {
-  it('registers the slash commands for DISCORD_GUILD_ID with typed options', () => {
+  it('registers the slash commands for DISCORD_GUILD_ID with typed options, /cancel included', () => {
     const commands = fake.registeredCommands.guilds[GUILD] ?? [];
     expect(commands.map((c) => c.name)).toEqual([
-      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink', 'subscribe', 'unsubscribe', 'delete', 'task', 'help',
+      'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink',
+      'subscribe', 'unsubscribe', 'mute', 'pipelines', 'runpipeline', 'delete', 'task', 'cancel', 'help',
     ]);
     expect(fake.registeredCommands.global).toEqual([]);
     const byName = Object.fromEntries(commands.map((c) => [c.name, c.options ?? []]));
@@ -119,27 +139,24 @@ describe('Discord: starting up', () => {
       expect.objectContaining({ name: 'bot', type: 3, required: true, autocomplete: true }),
       expect.objectContaining({ name: 'input', type: 3, required: false }),
     ]);
-    expect(byName.newbot!.map((o: any) => [o.name, o.required])).toEqual([['name', true], ['prompt', true]]);
-    expect(byName.schedule!.map((o: any) => o.name)).toEqual(['bot', 'spec']);
-    expect(byName.link).toContainEqual(
-      expect.objectContaining({ name: 'event', choices: [{ name: 'completed', value: 'completed' }, { name: 'failed', value: 'failed' }, { name: 'result', value: 'result' }] }),
-    );
-    expect(byName.link!.find((o: any) => o.name === 'target')).toMatchObject({ autocomplete: true, required: true });
+    expect(byName.newbot!.map((o: any) => [o.name, o.required])).toEqual([['name', false], ['prompt', false], ['template', false]]);
+    expect((byName.newbot!.find((o: any) => o.name === 'template') as any).choices.map((c: any) => c.value)).toEqual(['ebay-scout', 'dev-bot', 'test-bot', 'researcher']);
+    expect((byName.subscribe!.find((o: any) => o.name === 'policy') as any).choices.map((c: any) => c.value)).toEqual(['all', 'failures', 'new']);
+    expect(byName.runpipeline![0]).toMatchObject({ name: 'pipeline', required: true, autocomplete: true });
     // Required options first, as Discord demands.
     expect(byName.unlink!.map((o: any) => [o.name, o.required])).toEqual([['bot', true], ['target', true], ['event', false]]);
     expect(logLines.some((l) => l.msg === `registered the slash commands for guild ${GUILD}`)).toBe(true);
   });
 
-  it('without DISCORD_GUILD_ID registers globally; with DISCORD_ALLOWED_USERS empty the log says nobody may command', async () => {
+  it('without DISCORD_GUILD_ID registers globally; with DISCORD_ALLOWED_USERS empty nobody may command', async () => {
     const other = await startFakeDiscord();
     const lines: string[] = [];
     const own = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, done) => (lines.push(String(c)), done()) }));
     const config = { ...t.config, discord: { token: 'other.token.x', apiBase: other.apiBase, allowedUsers: [] } };
     const second = await startDiscord(t.engine, config, own);
     try {
-      expect(other.registeredCommands.global).toHaveLength(17);
+      expect(other.registeredCommands.global).toHaveLength(21);
       expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot/);
-      expect(lines.join('')).toMatch(/registered the slash commands globally/);
       const ref = other.slashCommand({ name: 'bots', userId: ALICE });
       const refused = await other.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
       expect(refused.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: expect.stringMatching(/^🔒 Sorry/) } });
@@ -159,7 +176,7 @@ describe('Discord: starting up', () => {
       const refused = await startDiscord(t.engine, config, logger);
       expect(logLines.some((l) => /Discord refused DISCORD_BOT_TOKEN/.test(l.msg))).toBe(true);
       await refused.stop();
-      await refused.stop(); // stopping again is harmless
+      await refused.stop();
       await new Promise((r) => setTimeout(r, 200));
       expect(rejections).toEqual([]);
     } finally {
@@ -168,111 +185,119 @@ describe('Discord: starting up', () => {
     }
   });
 
-  it('the fake, like Discord, refuses an interaction acknowledged after its response window', async () => {
-    const slow = await startFakeDiscord({ interactionResponseWindowMs: 0 });
-    const config = { ...t.config, discord: { token: 'other.token.x', apiBase: slow.apiBase, allowedUsers: [ALICE] } };
-    const late = await startDiscord(t.engine, config, logger);
-    try {
-      const ref = slow.slashCommand({ name: 'help', userId: ALICE });
-      const cb = await slow.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
-      expect(cb).toMatchObject({ status: 404, response: { message: 'Unknown interaction', code: 10062 } });
-      await expect.poll(() => logLines.some((l) => l.msg === 'a Discord interaction could not be handled' && l.interactionId === ref.id)).toBe(true);
-    } finally {
-      await late.stop();
-      await slow.close();
-    }
-  });
-
-  it('/help lists the commands', async () => {
+  it('/help is answered at once, inside Discord’s 3-second window', async () => {
     const help = await slash('help');
-    expect(help.ack).toBe(5); // deferred within Discord's 3-second window, then edited
+    expect(help.ack).toBe(4);
+    expect(help.ephemeral).toBe(false);
     expect(help.content).toContain('`/run <bot> [input…]` — Run a bot now');
   });
 });
 
 describe('Discord: creating and running bots', () => {
-  it('/newbot name:Scout prompt:… creates the bot and subscribes this channel', async () => {
+  it('/newbot name:Scout prompt:… creates the bot, subscribes this channel and offers the schedule as choices', async () => {
     const reply = await slash('newbot', { name: 'Scout', prompt: 'Find *cheap* Nike Air Max' });
     expect(reply.content).toMatch(/✅ Created \*\*🤖 Scout\*\* \(model echo\)/);
     const bot = t.engine.bots.findByName('Scout')!;
     expect(bot.prompt).toBe('Find *cheap* Nike Air Max');
     expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', CHANNEL)).toBe(true);
-    expect(reply.buttons.map(([l]) => l)).toEqual(['▶ Run', '📜 Logs', '⏸ Pause']);
+    expect(reply.buttons.map(([l]) => l)).toEqual(['✓ Only when started', 'Every 30 min', 'Every hour', 'Daily 8:00', '✅ Done', '▶ Run now']);
+    const changed = await press(reply, /Every 30 min/);
+    expect(changed.ack).toBe(7); // the same message, updated
+    expect(changed.content).toContain('Schedule: every 30 minutes (`*/30 * * * *`).');
+    expect(t.engine.bots.findByName('Scout')!.schedule).toBe('*/30 * * * *');
+    await press({ ...reply, buttons: changed.buttons }, /Only when started/);
+    expect(t.engine.bots.findByName('Scout')!.schedule).toBeNull();
   });
 
-  it('autocompletes bot names in `bot` and `target`', async () => {
+  it('/newbot name:"Quoted Name" makes a bot named Quoted Name, which every command then reaches', async () => {
+    const reply = await slash('newbot', { name: '"Quoted Name"', prompt: 'x' });
+    expect(reply.content).toMatch(/Created \*\*🤖 Quoted Name\*\*/);
+    expect(t.engine.bots.list().map((b) => b.name)).not.toContain('"Quoted Name"');
+    expect((await slash('status', { bot: '"Quoted Name"' })).content).toMatch(/🤖 Quoted Name\*\* — idle/);
+    expect((await slash('status', { bot: 'quoted name' })).content).toMatch(/🤖 Quoted Name\*\* — idle/);
+  });
+
+  it('/newbot with nothing offers the templates; template:researcher creates one at once', async () => {
+    const pick = await slash('newbot');
+    expect(pick.buttons.map(([, id]) => id)).toEqual(['nbtpl:ebay-scout', 'nbtpl:dev-bot', 'nbtpl:test-bot', 'nbtpl:researcher', 'nbscratch:-']);
+    const scratch = await press(pick, /From scratch/);
+    expect(scratch.content).toBe('Send `/newbot name:<name> prompt:<what it should do>`.');
+    const made = await slash('newbot', { template: 'researcher' });
+    expect(made.content).toMatch(/Created \*\*🔎 Researcher\*\*/);
+    expect(t.engine.bots.findByName('Researcher')).toMatchObject({ emoji: '🔎', tools: ['web_search', 'web_fetch'] });
+  });
+
+  it('autocompletes bot names in `bot` and `target`, pipeline names in `pipeline`', async () => {
     createBot('Scribe');
     const ref = fake.autocomplete({ name: 'run', focusedOption: 'bot', value: 'sc', userId: ALICE, channelId: CHANNEL });
     const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
     expect(cb.body).toEqual({ type: 8, data: { choices: [{ name: 'Scout', value: 'Scout' }, { name: 'Scribe', value: 'Scribe' }] } });
-    const ref2 = fake.autocomplete({ name: 'link', focusedOption: 'target', value: 'RIB', options: { bot: 'Scout' }, userId: ALICE, channelId: CHANNEL });
+    t.engine.pipelines.create({ name: 'Nightly', steps: ['Scribe'] });
+    const ref2 = fake.autocomplete({ name: 'runpipeline', focusedOption: 'pipeline', value: 'nig', userId: ALICE, channelId: CHANNEL });
     const cb2 = await fake.waitForCall((c) => c.path === `/interactions/${ref2.id}/${ref2.token}/callback`);
-    expect(cb2.body.data.choices).toEqual([{ name: 'Scribe', value: 'Scribe' }]);
+    expect(cb2.body.data.choices).toEqual([{ name: 'Nightly', value: 'Nightly' }]);
   });
 
-  it('/run bot:Scout input:… is deferred, edited to "Started", then followed up with the outcome', async () => {
-    const started = await slash('run', { bot: 'scout', input: 'size 43' });
-    expect(started.ack).toBe(5);
-    expect(started.content).toMatch(/▶ Started \*\*🤖 Scout\*\* · run #(\d+)/);
-    const runId = Number(/run #(\d+)/.exec(started.content)![1]);
+  it('/run answers with the run’s card, which is edited into the outcome: no follow-up, no channel message', async () => {
+    const mark = fake.calls.length;
+    const card = await slash('run', { bot: 'scout', input: 'size 43' });
+    expect(card.ack).toBe(4);
+    expect(card.content).toMatch(/^▶ \*\*🤖 Scout\*\* · run #\d+ running · 0 s/);
+    const runId = runIdOf(card);
+    expect(card.buttons).toEqual([['⏹ Stop', `cancel:${runId}`], ['📜 Logs', expect.stringMatching(/^logs:\d+$/)]]);
     expect(t.engine.runner.get(runId)).toMatchObject({ trigger: `discord:${ALICE}`, input: 'size 43' });
-    const outcome = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${started.ref.token}`, 10_000);
-    expect(outcome.body.content).toMatch(new RegExp(`✅ \\*\\*🤖 Scout\\*\\* · run #${runId} completed in`));
-    expect(outcome.body.content).toContain('```\nPrompt: Find *cheap* Nike Air Max\nInput: size 43\n```');
-    expect(buttonsOf(outcome.body).map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
-    // The channel is subscribed too, but gets the outcome once: as the follow-up.
-    expect(fake.calls.filter((c) => c.method === 'POST' && c.path === `/channels/${CHANNEL}/messages` && /run #\d+ completed/.test(c.body?.content))).toHaveLength(0);
+    const outcome = await becomes(card, new RegExp(`^✓ \\*\\*🤖 Scout\\*\\* · run #${runId} completed in`));
+    expect(outcome.embeds[0]!.description).toBe('```\nPrompt: Find *cheap* Nike Air Max\nInput: size 43\n```');
+    expect(buttonsOf(outcome).map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
+    expect(fake.calls.filter((c) => c.seq >= mark && c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${card.ref.token}`)).toEqual([]);
+    // The channel is subscribed too, but sees the run once: on the card.
+    expect(channelPosts(CHANNEL, mark)).toEqual([]);
   });
 
-  it('/bots lists each bot with its status and last run, with Run / Logs / Pause buttons', async () => {
+  it('⏹ Stop on the card stops the run; the card becomes its cancelled outcome', async () => {
+    createBot('Sleepy');
+    const card = await slash('run', { bot: 'Sleepy' });
+    const runId = runIdOf(card);
+    const ref = fake.buttonPress({ customId: `cancel:${runId}`, userId: ALICE, channelId: CHANNEL, messageId: card.messageId! });
+    const ack = await callbackOf(ref);
+    expect(ack.body).toEqual({ type: 6 }); // acknowledged; the card speaks for itself
+    const shown = await becomes(card, new RegExp(`^■ \\*\\*🤖 Sleepy\\*\\* · run #${runId} cancelled`));
+    expect(shown.embeds[0]!.description).toContain(`stopped from discord by user ${ALICE}`);
+    expect(fake.answersTo(ref)).toEqual([]);
+  });
+
+  it('an output over 3,500 characters is attached as a .txt beside a short summary', async () => {
+    const prompt = Array.from({ length: 100 }, (_, i) => `Line ${i}: ${'y'.repeat(60)}`).join('\n');
+    createBot('Verbose', prompt);
+    const card = await slash('run', { bot: 'Verbose' });
+    const runId = runIdOf(card);
+    const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path === `/webhooks/${fake.applicationId}/${card.ref.token}/messages/@original` && c.files.length > 0, 10_000);
+    const run = t.engine.runner.get(runId);
+    expect(edit.files).toEqual([expect.objectContaining({ filename: `verbose-run-${runId}.txt`, text: run.output })]);
+    expect(edit.body.content).toMatch(new RegExp(`📎 The whole output \\(${run.output!.length.toLocaleString('en-US')} characters\\) is in verbose-run-${runId}\\.txt\\.`));
+    expect(now(card.messageId!).attachments).toEqual([expect.objectContaining({ filename: `verbose-run-${runId}.txt` })]);
+    expect(edit.body.embeds[0].description.length).toBeLessThan(700);
+  });
+
+  it('/bots pages with more than 5 bots: ◀ ▶ update the same message', async () => {
+    const total = t.engine.bots.list().length;
+    expect(total).toBeGreaterThan(5);
     const list = await slash('bots');
-    expect(list.content).toMatch(/\*\*Bots \(2\)\*\*/);
-    expect(list.content).toMatch(/🤖 Scout\*\* — idle · last run ✅ completed just now/);
-    const scout = t.engine.bots.findByName('Scout')!;
-    expect(list.buttons.slice(0, 3)).toEqual([['▶ Scout', `run:${scout.id}`], ['📜 Logs', `logs:${scout.id}`], ['⏸ Pause', `pause:${scout.id}`]]);
+    expect(list.content).toMatch(new RegExp(`^\\*\\*Bots \\(${total}\\)\\*\\* · page 1 of ${Math.ceil(total / 4)}`));
+    expect(list.buttons.filter(([l]) => l.startsWith('▶ '))).toHaveLength(4);
+    expect(list.buttons.at(-1)).toEqual(['Next ▶', 'bots:1']);
+    const next = await press(list, /Next/);
+    expect(next.ack).toBe(7);
+    expect(next.content).toMatch(/page 2 of/);
+    expect(now(list.messageId!).content).toBe(next.content);
   });
 
-  it('pressing ▶ runs the bot: the press is deferred, answered, and followed up with the outcome', async () => {
-    const list = await slash('bots');
-    const started = await press(list, /▶ Scribe/);
-    expect(started.ack).toBe(5);
-    expect(started.content).toMatch(/▶ Started \*\*🤖 Scribe\*\*/);
-    const outcome = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${started.ref.token}`, 10_000);
-    expect(outcome.body.content).toMatch(/Scribe\*\* · run #\d+ completed/);
-  });
-
-  it('/status, and its Pause button pauses the bot', async () => {
-    const status = await slash('status', { bot: 'Scout' });
-    expect(status.content).toMatch(/Runs: 1 \(1 completed\) · success rate 100%/);
-    expect(status.content).toContain('This chat gets its runs: yes');
-    const paused = await press(status, /Pause/);
-    expect(paused.content).toMatch(/⏸ Paused \*\*🤖 Scout\*\*/);
-    expect(t.engine.bots.findByName('Scout')!.paused).toBe(true);
-    const resumed = await press(paused, /Resume/);
-    expect(resumed.content).toMatch(/▶ Resumed \*\*🤖 Scout\*\*/);
-    expect(t.engine.bots.findByName('Scout')!.paused).toBe(false);
-  });
-
-  it('/pause and /resume', async () => {
-    expect((await slash('pause', { bot: 'scribe' })).content).toMatch(/⏸ Paused \*\*🤖 Scribe\*\*/);
-    expect(t.engine.bots.findByName('Scribe')!.paused).toBe(true);
-    expect((await slash('resume', { bot: 'scribe' })).content).toMatch(/▶ Resumed \*\*🤖 Scribe\*\*/);
-    expect(t.engine.bots.findByName('Scribe')!.paused).toBe(false);
-  });
-
-  it('/stop cancels the running run', async () => {
-    const bot = createBot('Stopper');
-    const run = t.engine.startRun(bot.id, { trigger: 'manual' });
-    expect((await slash('stop', { bot: 'Stopper' })).content).toBe(`⏹ Stopped **🤖 Stopper**: run #${run.id}.`);
-    expect(t.engine.runner.get(run.id).status).toBe('cancelled');
-  });
-
-  it('/logs shows the tail of the last run', async () => {
+  it('/logs shows the tail of the last run; 🔄 Refresh redraws it in place', async () => {
     const logs = await slash('logs', { bot: 'Scout' });
-    expect(logs.content).toMatch(/\*\*🤖 Scout\*\* · run #\d+ ✅ completed/);
-    expect(logs.content).toMatch(/```\n[\s\S]*echo: composing the answer[\s\S]*\n```/);
+    expect(logs.content).toMatch(/\*\*🤖 Scout\*\* · run #\d+ ✓ completed/);
+    expect(logs.embeds[0]!.description).toMatch(/^```\n[\s\S]*echo: composing the answer[\s\S]*\n```$/);
     const refreshed = await press(logs, /Refresh/);
-    expect(refreshed).toMatchObject({ ack: 6, messageId: logs.messageId }); // redrawn in place
+    expect(refreshed).toMatchObject({ ack: 7, messageId: logs.messageId });
     expect(refreshed.content).toBe(logs.content);
   });
 
@@ -282,94 +307,132 @@ describe('Discord: creating and running bots', () => {
     const reply = await slash('results', { bot: 'Scout' });
     expect(reply.content).toMatch(/\*\*🤖 Scout\*\* — latest 2 results/);
     expect(reply.embeds[0]).toMatchObject({ title: 'Nike Air Max 90', url: 'https://example.com/item/1', description: 'Great condition, 45 €' });
-    expect(reply.embeds[0]!.footer!.text).toMatch(/🆕 new · just now/);
-    // Markdown in a title is shown as typed (escaped), not rendered.
     expect(reply.embeds[1]!.title).toBe('Prompt: Find \\*cheap\\* Nike Air Max');
   });
 
-  it('/results: links and markdown a bot wrote into a result are shown as typed, never as masked links', async () => {
+  it('/results: links and markdown a bot wrote into a result are shown as typed; a link Discord cannot parse is left out', async () => {
     const bot = createBot('Phisher');
-    t.engine.results.record(bot.id, null, {
-      title: '**Fake** [login](https://evil.example)',
-      url: 'https://shop.example/1',
-      content: 'Price dropped! [Click to claim](https://evil.example/phish)\n# BIG',
-    });
+    t.engine.results.record(bot.id, null, { title: '**Fake** [login](https://evil.example)', url: 'https://exa mple.com/item 1', content: 'Price dropped! [Click to claim](https://evil.example/phish)\n# BIG' });
     const reply = await slash('results', { bot: 'Phisher' });
-    expect(reply.embeds[0]).toMatchObject({
-      title: '\\*\\*Fake\\*\\* \\[login](https://evil.example)',
-      url: 'https://shop.example/1',
-      description: 'Price dropped! \\[Click to claim](https://evil.example/phish)\n\\# BIG',
-    });
-  });
-
-  it('/results: a result link Discord cannot parse is left out, and the answer still shows', async () => {
-    const bot = createBot('Sloppy');
-    t.engine.results.record(bot.id, null, { title: 'Nike Air Max 95', url: 'https://exa mple.com/item 1', content: 'Size 43' });
-    const reply = await slash('results', { bot: 'Sloppy' });
-    expect(originalEdits(reply.ref).map((c) => c.status)).toEqual([200]);
-    expect(reply.embeds[0]).toMatchObject({ title: 'Nike Air Max 95', description: 'Size 43' });
+    expect(reply.embeds[0]).toMatchObject({ title: '\\*\\*Fake\\*\\* \\[login](https://evil.example)', description: 'Price dropped! \\[Click to claim](https://evil.example/phish)\n\\# BIG' });
     expect(reply.embeds[0]).not.toHaveProperty('url');
-    expect((fake.messages.get(reply.messageId!) as any).flags & 128).toBe(0); // no longer "thinking…"
   });
 
-  it('when Discord refuses an answer, the "thinking…" message becomes a plain ⚠️ instead of staying', async () => {
-    fake.failNext(
-      { method: 'PATCH', path: /^\/webhooks\/\d+\/[^/]+\/messages\/@original$/ },
-      { status: 400, body: { message: 'Invalid Form Body', code: 50035, errors: { embeds: { 0: { url: { _errors: [{ code: 'URL_TYPE_INVALID_URL', message: 'Not a well formed URL.' }] } } } } } },
-    );
-    const ref = fake.slashCommand({ name: 'help', userId: ALICE, channelId: CHANNEL });
-    await expect.poll(() => originalEdits(ref).length).toBe(2);
-    const [refused, fallback] = originalEdits(ref);
-    expect(refused!.status).toBe(400);
-    expect(fallback).toMatchObject({ status: 200, body: { content: '⚠️ I could not show the answer here; the server log has the details.' } });
-    const original = fake.messages.get(fake.interactions.get(ref.id)!.originalMessageId!) as any;
-    expect(original.flags & 128).toBe(0);
-    expect(original.content).toMatch(/^⚠️/);
-    expect(logLines.some((l) => l.msg === 'could not post the answer to a Discord interaction')).toBe(true);
+  it('/status, and its Pause button', async () => {
+    const status = await slash('status', { bot: 'Scout' });
+    expect(status.content).toMatch(/Runs: 1 \(1 completed\) · success rate 100%/);
+    expect(status.content).toContain('This chat gets: every run');
+    const paused = await press(status, /Pause/);
+    expect(paused.content).toMatch(/⏸ Paused \*\*🤖 Scout\*\*/);
+    expect(t.engine.bots.findByName('Scout')!.paused).toBe(true);
+    const resumed = await press(paused, /Resume/);
+    expect(resumed.content).toMatch(/▶ Resumed \*\*🤖 Scout\*\*/);
   });
 
-  it('/schedule spec:every 30m stores */30 * * * *; off clears it', async () => {
+  it('/schedule, /link, /unlink, /subscribe with a policy, /mute', async () => {
     expect((await slash('schedule', { bot: 'Scribe', spec: 'every 30m' })).content).toBe('⏰ **🤖 Scribe** runs every 30 minutes (`*/30 * * * *`).');
-    expect(t.engine.bots.findByName('Scribe')!.schedule).toBe('*/30 * * * *');
-    expect((await slash('schedule', { bot: 'Scribe', spec: 'off' })).content).toMatch(/has no schedule now/);
-    expect(t.engine.bots.findByName('Scribe')!.schedule).toBeNull();
-  });
-
-  it('/link and /unlink', async () => {
-    expect((await slash('link', { bot: 'Scout', event: 'result', target: 'Scribe' })).content).toBe(
-      '🔗 Linked: when **🤖 Scout** finds a new result, **🤖 Scribe** starts with its output as input.',
-    );
-    expect((await slash('link', { bot: 'Scribe', event: 'completed', target: 'Scout' })).content).toMatch(/⚠️ Linking Scribe to Scout would close a loop/);
+    expect((await slash('link', { bot: 'Scout', event: 'result', target: 'Scribe' })).content).toBe('🔗 Linked: when **🤖 Scout** finds a new result, **🤖 Scribe** starts with its output as input.');
     expect((await slash('unlink', { bot: 'Scout', target: 'Scribe' })).content).toBe('✂️ Unlinked: Scout —result→ Scribe.');
-    expect(t.engine.triggers.list()).toEqual([]);
-  });
-
-  it('/subscribe and /unsubscribe', async () => {
     const bot = t.engine.bots.findByName('Scribe')!;
-    expect((await slash('subscribe', { bot: 'Scribe' }, { channelId: OPS })).content).toMatch(/🔔 This chat will get every run of \*\*🤖 Scribe\*\*/);
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', OPS)).toBe(true);
+    const sub = await slash('subscribe', { bot: 'Scribe', policy: 'failures' }, { channelId: OPS });
+    expect(sub.content).toMatch(/🔔 This chat will get the failed runs of \*\*🤖 Scribe\*\*/);
+    expect(t.engine.subscriptions.find(bot.id, 'discord', OPS)!.policy).toBe('failures');
+    expect((await slash('mute', { bot: 'Scribe', duration: '1d' }, { channelId: OPS })).content).toMatch(/🔕 \*\*🤖 Scribe\*\* is muted here for 1 d/);
     expect((await slash('unsubscribe', { bot: 'Scribe' }, { channelId: OPS })).content).toMatch(/🔕/);
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', OPS)).toBe(false);
   });
 
   it('/delete asks to confirm with a button; the press replaces the question', async () => {
     createBot('Doomed');
     const ask = await slash('delete', { bot: 'Doomed' });
-    expect(ask.content).toMatch(/Delete \*\*🤖 Doomed\*\*\?/);
     expect(ask.buttons.map(([l]) => l)).toEqual(['🗑 Delete Doomed', 'Keep it']);
-    expect(t.engine.bots.findByName('Doomed')).toBeDefined();
     const done = await press(ask, /Delete/);
-    expect(done.ack).toBe(6); // deferred update: the question itself is edited
+    expect(done.ack).toBe(7);
     expect(done.content).toBe('🗑 Deleted **🤖 Doomed**.');
-    expect(done.messageId).toBe(ask.messageId);
     expect(fake.messages.get(ask.messageId!)).toMatchObject({ content: '🗑 Deleted **🤖 Doomed**.', components: [] });
     expect(t.engine.bots.findByName('Doomed')).toBeUndefined();
   });
 });
 
+describe('Discord: pipelines', () => {
+  it('/runpipeline answers "Started", then each step posts its own card in the channel, edited into its outcome', async () => {
+    const list = await slash('pipelines');
+    expect(list.content).toMatch(/🧩 \*\*Nightly\*\* — 🤖 Scribe/);
+    const mark = fake.calls.length;
+    const started = await slash('runpipeline', { pipeline: 'nightly', input: 'go' }, { channelId: OPS });
+    expect(started.content).toMatch(/^🧩 Started \*\*Nightly\*\* · pipeline run #\d+: 🤖 Scribe\./);
+    await expect.poll(() => channelPosts(OPS, mark).length, { timeout: 10_000 }).toBe(1);
+    const [step] = channelPosts(OPS, mark);
+    expect(step!.body.content).toMatch(/\*\*🤖 Scribe\*\* · run #\d+/);
+    const id = (step!.response as APIMessage).id;
+    await expect.poll(() => now(id).content, { timeout: 10_000 }).toMatch(/✓ \*\*🤖 Scribe\*\* · run #\d+ completed[\s\S]*🧩 Nightly · step 1\/1/);
+    expect(fake.calls.some((c) => c.method === 'PATCH' && c.path === `/channels/${OPS}/messages/${id}`)).toBe(true);
+  });
+});
+
 describe('Discord: mistakes and strangers', () => {
-  it('an unknown bot name gets a reply that repeats it and suggests the closest names', async () => {
+  it('every error reply is ephemeral (flags: 64): only the person who made the mistake sees it', async () => {
+    const mistakes: [string, Record<string, string>][] = [
+      ['run', { bot: 'Scot' }],
+      ['status', {}],
+      ['newbot', { name: 'Lonely' }],
+      ['newbot', { name: 'Scout', prompt: 'again' }],
+      ['mute', { bot: 'Scout', duration: 'soon' }],
+      ['link', { bot: 'Scout', event: 'completed', target: 'Nobody' }],
+      ['runpipeline', { pipeline: 'Nope' }],
+      ['schedule', { bot: 'Scout', spec: 'whenever' }],
+    ];
+    for (const [name, options] of mistakes) {
+      const ref = fake.slashCommand({ name, options, userId: ALICE, channelId: CHANNEL });
+      await callbackOf(ref);
+      const answers = fake.answersTo(ref);
+      expect(answers.length, `/${name}`).toBeGreaterThan(0);
+      for (const m of answers) {
+        expect(m.content, `/${name}`).toMatch(/^⚠️ /);
+        expect(m.flags! & EPHEMERAL, `/${name} ${m.content}`).toBe(EPHEMERAL);
+      }
+    }
     expect((await slash('run', { bot: 'Scot' })).content).toBe('⚠️ No bot named "Scot". Did you mean "Scout"?');
+    // Buttons too: a bot deleted since, a run that has ended.
+    for (const customId of ['run:999999', `cancel:${t.engine.runner.listForBot(t.engine.bots.findByName('Scout')!.id)[0]!.id}`]) {
+      const ref = fake.buttonPress({ customId, userId: ALICE, channelId: CHANNEL, messageId: '123456789012345678' });
+      const cb = await callbackOf(ref);
+      expect(cb.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: expect.stringMatching(/^⚠️ /) } });
+    }
+  });
+
+  it('an answer that takes longer than 2 s is deferred; if it then fails, the failure is still ephemeral', async () => {
+    createBot('Slowdel');
+    const ask = await slash('delete', { bot: 'Slowdel' });
+    const slowFail = vi.spyOn(t.engine, 'deleteBot').mockImplementationOnce(() => new Promise((_, reject) => setTimeout(() => reject(new AppError('INTERNAL', 'Its docs folder could not be removed.')), 2300)));
+    try {
+      const ref = fake.buttonPress({ customId: ask.buttons[0]![1], userId: ALICE, channelId: CHANNEL, messageId: ask.messageId! });
+      expect((await callbackOf(ref)).body).toEqual({ type: 6 }); // deferred within the window
+      await expect.poll(() => fake.answersTo(ref).length, { timeout: 5000 }).toBe(1);
+      expect(fake.answersTo(ref)[0]).toMatchObject({ content: '⚠️ Its docs folder could not be removed.', flags: EPHEMERAL });
+      expect(now(ask.messageId!).content).toMatch(/Delete \*\*🤖 Slowdel\*\*\?/); // the question stays
+    } finally {
+      slowFail.mockRestore();
+    }
+  });
+
+  it('a reply that fails with 5xx is retried', async () => {
+    fake.failNext({ method: 'POST', path: /^\/interactions\/\d+\/[^/]+\/callback$/ }, { status: 502, body: { message: 'Bad Gateway', code: 0 } });
+    const ref = fake.slashCommand({ name: 'help', userId: ALICE, channelId: CHANNEL });
+    const ok = await callbackOf(ref);
+    const tries = fake.calls.filter((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`).map((c) => c.status);
+    expect(tries).toEqual([502, ok.status]);
+    expect(ok.body.data.content).toMatch(/command your bots/);
+  });
+
+  it('when Discord refuses an answer, a plain ⚠️ is shown instead', async () => {
+    fake.failNext(
+      { method: 'POST', path: /^\/interactions\/\d+\/[^/]+\/callback$/ },
+      { status: 400, body: { message: 'Invalid Form Body', code: 50035, errors: { data: { embeds: { 0: { url: { _errors: [{ code: 'URL_TYPE_INVALID_URL', message: 'Not a well formed URL.' }] } } } } } } },
+    );
+    const ref = fake.slashCommand({ name: 'help', userId: ALICE, channelId: CHANNEL });
+    const shown = await callbackOf(ref);
+    expect(shown.body.data.content).toBe('⚠️ I could not show the answer here; the server log has the details.');
+    expect(logLines.some((l) => l.msg === 'could not post the answer to a Discord interaction')).toBe(true);
   });
 
   it('a stranger is refused ephemerally; nothing runs, changes or leaks', async () => {
@@ -380,23 +443,17 @@ describe('Discord: mistakes and strangers', () => {
     expect(refused).toMatchObject({ ack: 4, ephemeral: true });
     expect(refused.content).toBe(`🔒 Sorry, I only take commands from people on my allow list. Your user id is \`${MALLORY}\`; the owner can add it to DISCORD\\_ALLOWED\\_USERS.`);
     expect((await slash('newbot', { name: 'Evil', prompt: 'x' }, { userId: MALLORY })).ephemeral).toBe(true);
-    expect((await slash('bots', {}, { userId: MALLORY })).content).not.toMatch(/Scout/);
-
     const ref = fake.autocomplete({ name: 'run', focusedOption: 'bot', value: '', userId: MALLORY, channelId: CHANNEL });
     const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
     expect(cb.body).toEqual({ type: 8, data: { choices: [] } });
-
-    const list = await slash('bots');
-    const pressed = await press(list, /▶ Scout/, { userId: MALLORY });
-    expect(pressed).toMatchObject({ ack: 4, ephemeral: true });
-
+    const status = await slash('status', { bot: 'Scout' });
+    expect(await press(status, /Run/, { userId: MALLORY })).toMatchObject({ ack: 4, ephemeral: true });
     expect(t.engine.bots.list()).toHaveLength(botsBefore);
-    expect(t.engine.bots.findByName('Evil')).toBeUndefined();
     expect(t.engine.runner.listForBot(scout.id)).toHaveLength(runsBefore);
   });
 });
 
-describe('Discord: results come back to chat', () => {
+describe('Discord: runs come back to chat', () => {
   it('a run started through the REST API is posted to the subscribed channel', async () => {
     const bot = createBot('Watched', 'Watch the shop');
     t.engine.subscriptions.subscribe(bot.id, 'discord', OPS);
@@ -404,47 +461,42 @@ describe('Discord: results come back to chat', () => {
     const run = (await t.api('POST', `/api/bots/${bot.id}/run`, { input: 'from the dashboard' })).body;
     const posted = await fake.waitForCall((c) => c.seq >= mark && c.method === 'POST' && c.path === `/channels/${OPS}/messages`, 10_000);
     expect(posted.status).toBe(200);
-    expect(posted.body.content).toMatch(new RegExp(`✅ \\*\\*🤖 Watched\\*\\* · run #${run.id} completed`));
-    expect(posted.body.content).toContain('Input: from the dashboard');
+    expect(posted.body.content).toMatch(new RegExp(`✓ \\*\\*🤖 Watched\\*\\* · run #${run.id} completed .*\\(from the dashboard\\)`));
+    expect(posted.body.embeds[0].description).toContain('Input: from the dashboard');
     expect(posted.body.allowed_mentions).toEqual({ parse: [] });
   });
 
-  it('a run that fails before it even starts is followed up after "Started", which stays', async () => {
+  it('one outcome per chat: a bot made in a DM and run in a channel is not posted to the DM again', async () => {
+    const dm = fake.slashCommand({ name: 'newbot', options: { name: 'Roamer', prompt: 'go places' }, userId: ALICE });
+    await callbackOf(dm);
+    const bot = t.engine.bots.findByName('Roamer')!;
+    const dmChannel = fake.interactions.get(dm.id)!.payload.channel.id as string;
+    expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', dmChannel)).toBe(true);
+    const mark = fake.calls.length;
+    const card = await slash('run', { bot: 'Roamer' });
+    await becomes(card, /completed/);
+    const other = t.engine.startRun(bot.id, { trigger: 'manual' }); // someone else's run still reaches the DM
+    await expect.poll(() => channelPosts(dmChannel, mark).length, { timeout: 10_000 }).toBe(1);
+    expect(channelPosts(dmChannel, mark)[0]!.body.content).toMatch(new RegExp(`run #${other.id} completed`));
+  });
+
+  it('a run that fails before it even starts shows as failed on its card', async () => {
     const bot = createBot('Broken');
     fs.rmSync(bot.docsPath, { recursive: true, force: true });
-    fs.writeFileSync(bot.docsPath, 'not a folder'); // the run process cannot be prepared
-    const started = await slash('run', { bot: 'Broken' });
-    expect(started.content).toMatch(/▶ Started \*\*🤖 Broken\*\* · run #\d+/);
-    const outcome = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${started.ref.token}`, 10_000);
-    expect(outcome.body.content).toMatch(/❌ \*\*🤖 Broken\*\* · run #\d+ failed/);
-    expect(outcome.body.content).toContain('the run process could not be prepared');
-    expect(outcome.seq).toBeGreaterThan(originalEdits(started.ref)[0]!.seq);
-    expect(fake.messages.get(started.messageId!)!.content).toMatch(/▶ Started/);
+    fs.writeFileSync(bot.docsPath, 'not a folder');
+    const card = await slash('run', { bot: 'Broken' });
+    expect(card.ephemeral).toBe(false);
+    const shown = await becomes(card, /^✗ \*\*🤖 Broken\*\* · run #\d+ failed/);
+    expect(shown.embeds[0]!.description).toContain('the run process could not be prepared');
   });
 
   it('run output cannot break out of its code block (```` in it, then a heading and a masked link)', async () => {
     createBot('Fencer', '````\n# heading [phish](https://evil.example)');
-    const started = await slash('run', { bot: 'Fencer' });
-    const outcome = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${started.ref.token}`, 10_000);
-    const content: string = outcome.body.content;
-    expect(content.match(/```/g)).toHaveLength(2); // the block's own fences and nothing else
-    const inside = /```\n([\s\S]*)\n```/.exec(content)![1]!;
-    expect(inside).toContain('# heading [phish](https://evil.example)');
-    expect(inside.replace(/\u200b/g, '')).toContain('Prompt: ````\n# heading');
-  });
-
-  it('a long outcome is split into messages of at most 2000 characters', async () => {
-    const prompt = Array.from({ length: 60 }, (_, i) => `Line ${i}: ${'y'.repeat(60)}`).join('\n');
-    createBot('Verbose', prompt);
-    const started = await slash('run', { bot: 'Verbose' });
-    await expect.poll(() => followUps(started.ref).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-    const parts = followUps(started.ref);
-    for (const p of parts) {
-      expect(p.status).toBe(200);
-      expect(p.body.content.length).toBeLessThanOrEqual(2000);
-      expect((p.body.content.match(/```/g) ?? []).length % 2).toBe(0); // every code block closed
-    }
-    expect(parts.map((p) => p.body.content).join('\n')).toContain('Line 59: ');
+    const card = await slash('run', { bot: 'Fencer' });
+    const shown = await becomes(card, /completed/);
+    const d = shown.embeds[0]!.description!;
+    expect(d.match(/```/g)).toHaveLength(2);
+    expect(d.replace(/\u200b/g, '')).toContain('Prompt: ````\n# heading [phish](https://evil.example)');
   });
 
   it('a 429 on delivery is retried after retry_after', async () => {
@@ -458,7 +510,6 @@ describe('Discord: results come back to chat', () => {
     t.engine.startRun(bot.id, { trigger: 'manual' });
     const delivered = await fake.waitForCall((c) => c.seq >= mark && c.path === `/channels/${OPS}/messages` && c.status === 200, 10_000);
     expect(delivered.body.content).toMatch(/Limited\*\* · run #\d+ completed/);
-    const statuses = fake.calls.filter((c) => c.seq >= mark && c.path === `/channels/${OPS}/messages`).map((c) => c.status);
-    expect(statuses).toEqual([429, 200]);
+    expect(fake.calls.filter((c) => c.seq >= mark && c.path === `/channels/${OPS}/messages`).map((c) => c.status)).toEqual([429, 200]);
   });
 });

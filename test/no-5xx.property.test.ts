@@ -63,7 +63,7 @@ describe('no 5xx on generated requests (fast-check)', () => {
     // One slot, held for the whole test by the anchor's run (a minute per echo line): every other
     // run waits in the queue, so generated run requests cost a row, not a process.
     t = await startTestApp(
-      { DASHBOARD_TOKEN: TOKEN, MAX_CONCURRENT_RUNS: '1', ECHO_DELAY_MS: '60000' },
+      { DASHBOARD_TOKEN: TOKEN, MAX_CONCURRENT_RUNS: '1', ECHO_DELAY_MS: '60000', RATE_LIMIT_PER_MIN: '0' },
       { onRoute: (r: RouteOptions) => void routes.push(...([] as string[]).concat(r.method).map((method) => ({ method, url: r.url }))) },
     );
     anchor.bot = (await t.api('POST', '/api/bots', { name: 'Anchor', prompt: 'hold the slot' }, auth)).body.id;

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
 import { startDiscord } from './discord/adapter.ts';
 import { startTelegram } from './telegram/adapter.ts';
+import type { TelegramWebhook } from './telegram/webhook.ts';
 
 /** A chat platform's connection now (`/health` shows it). */
 export interface ChatConnection {
@@ -39,15 +40,22 @@ export interface ChatAdapters {
 /**
  * Starts the Telegram adapter when `TELEGRAM_BOT_TOKEN` is set and the Discord adapter when
  * `DISCORD_BOT_TOKEN` is set. An adapter that cannot start is logged; the process goes on without it.
- * `observer` hears of every message sent to a chat.
+ * `opts.observer` hears of every message sent to a chat; with `opts.telegramWebhook` Telegram runs
+ * in webhook mode (its route must be mounted on the web app).
  * @returns one handle stopping whichever started and reporting their connections.
  */
-export async function startChatAdapters(engine: Engine, config: Config, logger: Logger, observer?: ChatObserver): Promise<ChatAdapters> {
+export async function startChatAdapters(
+  engine: Engine,
+  config: Config,
+  logger: Logger,
+  opts: { observer?: ChatObserver; telegramWebhook?: TelegramWebhook } = {},
+): Promise<ChatAdapters> {
+  const { observer, telegramWebhook } = opts;
   const started: ChatAdapter[] = [];
   const failed: ChatConnection[] = [];
   const starts: [ChatConnection['platform'], string, string | undefined, () => Promise<ChatAdapter>][] = [
-    ['telegram', 'Telegram', config.telegram.token, () => startTelegram(engine, config, logger, { observer })],
-    ['discord', 'Discord', config.discord.token, () => startDiscord(engine, config, logger, { observer })],
+    ['telegram', 'Telegram', config.telegram.token, () => startTelegram(engine, config, logger, { ...(observer ? { observer } : {}), ...(telegramWebhook ? { webhook: telegramWebhook } : {}) })],
+    ['discord', 'Discord', config.discord.token, () => startDiscord(engine, config, logger, observer ? { observer } : {})],
   ];
   await Promise.all(
     starts.map(async ([platform, name, token, start]) => {

@@ -1,52 +1,53 @@
 /**
  * The command core both chat adapters share: authorize the caller, parse or take the arguments,
- * call the engine through a command, and answer with a platform-neutral {@link Message}. Adapters
- * only translate their platform's updates into these calls and render the answers.
+ * call the engine through a command, and answer with a platform-neutral {@link Message}. Button
+ * presses go to the command that owns the button's verb; guided flows to the command that started
+ * them. Adapters only translate their platform's updates into these calls and render the answers.
  */
 import type { Logger } from 'pino';
 import type { BotRow } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { nameKey } from '../engine/bots.ts';
+import type { PipelineView } from '../engine/pipelines.ts';
 import { COMMANDS, usageOf } from './commands/index.ts';
-import { confirmDelete } from './commands/delete.ts';
-import { createBotFromChat } from './commands/newbot.ts';
-import type { Args, Caller, Command, CommandContext } from './commands/types.ts';
-import { botLabel } from './format.ts';
-import { bold, code, excerpt, messageText, say, type Message } from './message.ts';
-import { closestNames, parseArgs } from './parse.ts';
+import type { Action, Args, Caller, Command, CommandContext, FlowState } from './commands/types.ts';
+import { code, excerpt, failure, messageText, say, type Message } from './message.ts';
+import { closestNames, parseArgs, unquote } from './parse.ts';
 
 export type { Args, Caller, Command } from './commands/types.ts';
 
-/** How long the guided /newbot flow waits for the next answer. */
+/** How long a guided flow waits for the next answer. */
 const FLOW_TTL_MS = 10 * 60_000;
+/** Most guided flows remembered at once. */
+const MAX_FLOWS = 10_000;
 
-/** What a button press produces: a new message, or a replacement of the one carrying the button. */
+/** What a button press produces (see {@link Action.mode}). */
 export interface ActionReply {
-  message: Message;
-  /** `reply`: post a new message; `replace`: edit the message whose button was pressed. */
-  mode: 'reply' | 'replace';
+  message?: Message;
+  mode: Action['mode'];
   /** A short notice (Telegram shows it as the callback answer). */
   toast?: string;
 }
 
+/** What the core tells the run delivery of its platform (see `RunDelivery`). */
+export interface RunWatcher {
+  watchRun(runId: number, chatId: string): void;
+  stopping(runIds: number[], chatId: string): void;
+  watchPipeline(pipelineRunId: number, chatId: string): void;
+}
+
 /** Settings of a {@link CommandCore}. */
-export interface CoreOptions<C extends Caller> {
+export interface CoreOptions {
   /** User ids allowed to command; empty: nobody. */
   allowedUsers: readonly string[];
   /** The variable holding the list, named in refusals (e.g. `TELEGRAM_ALLOWED_USERS`). */
   allowListVariable: string;
   log: Logger;
-  /** Whether /newbot without arguments may ask for the name and prompt (Telegram). */
-  guidedFlows?: boolean;
-  /** Called when a command started a run, so the adapter can post its outcome to the caller's chat. */
-  onRunStarted?: (runId: number, caller: C) => void;
-}
-
-interface Flow {
-  step: 'name' | 'prompt';
-  name?: string;
-  expiresAt: number;
+  /** Whether a command may ask for a typed answer (Telegram's `force_reply`). */
+  canAsk?: boolean;
+  /** Where started runs and pipelines are reported. */
+  runs?: RunWatcher;
 }
 
 /** Parses, authorizes and dispatches chat commands and button presses for one platform. */
@@ -54,13 +55,15 @@ export class CommandCore<C extends Caller = Caller> {
   /** Every command, as menus list them (hidden ones included). */
   readonly commands: readonly Command[] = COMMANDS;
   private readonly allowed: ReadonlySet<string>;
-  private readonly flows = new Map<string, Flow>();
+  private readonly flows = new Map<string, FlowState & { expiresAt: number }>();
+  private readonly actions = new Map<string, { command: Command; action: Action }>();
 
   constructor(
     readonly engine: Engine,
-    private readonly opts: CoreOptions<C>,
+    private readonly opts: CoreOptions,
   ) {
     this.allowed = new Set(opts.allowedUsers);
+    for (const command of this.commands) for (const [verb, action] of Object.entries(command.actions ?? {})) this.actions.set(verb, { command, action });
   }
 
   /** `true` when the user id is on the allow list. */
@@ -78,6 +81,7 @@ export class CommandCore<C extends Caller = Caller> {
         `; the owner can add it to ${this.opts.allowListVariable}.`,
       ),
       ephemeral: true,
+      error: true,
     };
   }
 
@@ -93,76 +97,60 @@ export class CommandCore<C extends Caller = Caller> {
     return c ? usageOf(c) : `/${name}`;
   }
 
-  /**
-   * A command as typed on Telegram: `name` without the slash, `text` what followed it.
-   * Unknown commands and /cancel (of the guided flow) are answered here too.
-   */
+  /** A command as typed on Telegram: `name` without the slash, `text` what followed it. */
   async runText(caller: C, name: string, text: string): Promise<Message> {
     if (!this.isAllowed(caller.userId)) return this.refusal(caller);
-    const lower = name.toLowerCase();
-    if (lower === 'cancel') {
-      return this.flows.delete(flowKey(caller)) ? say('Cancelled.') : say('There is nothing to cancel.');
-    }
-    const cmd = this.command(lower);
-    if (!cmd) return say(`I don't know /${name}. Send `, code('/help'), ' for the list of commands.');
-    // A new command ends a guided flow that was waiting for an answer.
-    this.flows.delete(flowKey(caller));
-    const names = cmd.params.some((p) => p.kind === 'bot') ? this.engine.bots.list().map((b) => b.name) : [];
-    return this.dispatch(caller, cmd, parseArgs(cmd.params, text, names));
+    const cmd = this.command(name);
+    if (!cmd) return failure(`I don't know /${name}. Send `, code('/help'), ' for the list of commands.');
+    // A new command ends a guided flow that was waiting for an answer (/cancel says so itself).
+    if (cmd.name !== 'cancel') this.flows.delete(flowKey(caller));
+    const known = {
+      bots: cmd.params.some((p) => p.kind === 'bot') ? this.engine.bots.list().map((b) => b.name) : [],
+      pipelines: cmd.params.some((p) => p.kind === 'pipeline') ? this.engine.pipelines.list().map((p) => p.name) : [],
+    };
+    return this.dispatch(caller, cmd, parseArgs(cmd.params, text, known), text);
   }
 
-  /** A command with typed options (Discord slash commands). */
+  /** A command with typed options (Discord slash commands); names lose their quotes as on Telegram. */
   async runCommand(caller: C, name: string, args: Args): Promise<Message> {
     if (!this.isAllowed(caller.userId)) return this.refusal(caller);
     const cmd = this.command(name);
-    if (!cmd) return say(`I don't know /${name}.`);
+    if (!cmd) return failure(`I don't know /${name}.`);
     const clean: Args = {};
-    for (const [k, v] of Object.entries(args) as [keyof Args, string | undefined][]) if (v != null && v.trim() !== '') clean[k] = v.trim();
+    for (const p of cmd.params) {
+      const v = args[p.name]?.trim();
+      if (!v) continue;
+      clean[p.name] = p.kind === 'text' || p.kind === 'choice' ? v : unquote(v);
+    }
+    if (cmd.name !== 'cancel') this.flows.delete(flowKey(caller));
     return this.dispatch(caller, cmd, clean);
   }
 
-  /**
-   * A button press; `data` is a {@link Button}'s `action`: `run`, `logs`, `tail` (refresh a log in
-   * place), `pause`, `resume`, `stop`, `status`, `delete` (confirmed), `keep`, then `:<bot id>`.
-   * Buttons name bots by id, so they keep working after a rename.
-   */
+  /** A button press; `data` is a button's action, `<verb>:<args>`, routed to the command owning the verb. */
   async handleAction(caller: C, data: string): Promise<ActionReply> {
     if (!this.isAllowed(caller.userId)) return { message: this.refusal(caller), mode: 'reply', toast: 'Not allowed' };
-    const m = /^(run|logs|tail|pause|resume|stop|status|delete|keep):(\d{1,15})$/.exec(data);
-    if (!m) return { message: say('This button no longer works; send /help.'), mode: 'reply', toast: 'This button no longer works' };
-    const verb = m[1]!;
-    let bot: BotRow;
+    const found = this.actionOf(data);
+    if (!found) return { message: failure('This button no longer works; send /help.'), mode: 'reply', toast: 'This button no longer works' };
+    const { command, action } = found;
+    const args = data.slice(data.indexOf(':') + 1);
+    this.opts.log.debug({ platform: caller.platform, userId: caller.userId, action: data }, 'chat button');
     try {
-      bot = this.engine.bots.get(Number(m[2]));
-    } catch {
-      return { message: say('That bot no longer exists.'), mode: this.actionMode(data), toast: 'That bot no longer exists' };
-    }
-    switch (verb) {
-      case 'delete': {
-        const message = await this.guard(caller, () => confirmDelete(this.engine, bot));
-        return { message, mode: 'replace', toast: failureToast(message) ?? 'Deleted' };
-      }
-      case 'keep':
-        return { message: say('Kept ', bold(botLabel(bot)), '.'), mode: 'replace', toast: 'Kept' };
-      case 'tail':
-        // Refresh of a /logs message: the log tail is redrawn in place.
-        return { message: await this.dispatch(caller, this.command('logs')!, { bot: bot.name }), mode: 'replace', toast: '🔄 Refreshed' };
-      default: {
-        const message = await this.dispatch(caller, this.command(verb)!, { bot: bot.name });
-        const toast =
-          failureToast(message) ?? { run: '▶ Started', logs: '📜 Logs', pause: '⏸ Paused', resume: '▶ Resumed', stop: '⏹ Stopped', status: 'Status' }[verb];
-        return { message, mode: 'reply', ...(toast ? { toast } : {}) };
-      }
+      const result = await action.run(this.context(caller, command), args);
+      const toast = result.toast ?? (result.message?.error ? excerpt(messageText(result.message), 190) : undefined);
+      return { ...result, mode: action.mode, ...(toast ? { toast } : {}) };
+    } catch (err) {
+      const message = this.failureOf(err, caller);
+      return { message, mode: action.mode, toast: excerpt(messageText(message), 190) };
     }
   }
 
-  /** Whether a button's action answers with a new message or replaces the one carrying the button (known before running it). */
-  actionMode(data: string): ActionReply['mode'] {
-    return /^(delete|keep|tail):/.test(data) ? 'replace' : 'reply';
+  /** How a button's answer is shown (known before running it); `reply` for unknown buttons. */
+  actionMode(data: string): Action['mode'] {
+    return this.actionOf(data)?.action.mode ?? 'reply';
   }
 
   /**
-   * A plain message (not a command): the next answer of a guided /newbot flow.
+   * A plain message (not a command): the next answer of a guided flow.
    * @returns the reply, or null when no flow is waiting for this person in this chat.
    */
   async continueFlow(caller: C, text: string): Promise<Message | null> {
@@ -174,53 +162,72 @@ export class CommandCore<C extends Caller = Caller> {
       return null;
     }
     if (!this.isAllowed(caller.userId)) return this.refusal(caller);
-    const answer = text.trim();
-    if (flow.step === 'name') {
-      const taken = this.engine.bots.findByName(answer);
-      if (!answer || answer.length > 64) return this.askName('A name has 1 to 64 characters. What should the new bot be called?');
-      if (taken) return this.askName(`A bot named "${taken.name}" already exists. Send another name (or /cancel).`);
-      this.flows.set(key, { step: 'prompt', name: answer, expiresAt: Date.now() + FLOW_TTL_MS });
-      return this.askPrompt(answer);
-    }
-    this.flows.delete(key);
-    return this.guard(caller, () => createBotFromChat(this.engine, caller, flow.name!, answer));
+    const cmd = this.command(flow.command);
+    if (!cmd?.answer) return null;
+    return this.guard(caller, () => cmd.answer!(this.context(caller, cmd), flow, text));
   }
 
-  /** Bot names for Discord's autocomplete: those containing `query`, prefix matches first; none for strangers. */
-  botNameChoices(caller: C, query: string, limit = 25): string[] {
+  /** Names for Discord's autocomplete (bots or pipelines): those containing `query`, prefix matches first; none for strangers. */
+  nameChoices(caller: C, kind: 'bot' | 'pipeline', query: string, limit = 25): string[] {
     if (!this.isAllowed(caller.userId)) return [];
-    const q = nameKey(query);
-    return this.engine.bots
-      .list()
-      .map((b) => b.name)
+    const q = nameKey(query.replace(/^\s*["“„«]/, '').replace(/["”“»]\s*$/, ''));
+    const names = kind === 'bot' ? this.engine.bots.list().map((b) => b.name) : this.engine.pipelines.list().map((p) => p.name);
+    return names
       .filter((n) => nameKey(n).includes(q))
       .sort((a, b) => Number(!nameKey(a).startsWith(q)) - Number(!nameKey(b).startsWith(q)) || a.localeCompare(b))
       .slice(0, limit);
   }
 
-  private async dispatch(caller: C, cmd: Command, args: Args): Promise<Message> {
-    this.opts.log.debug({ platform: caller.platform, userId: caller.userId, command: cmd.name, args }, 'chat command');
-    return this.guard(caller, () => cmd.run(this.context(caller, cmd), args));
+  private actionOf(data: string): { command: Command; action: Action } | undefined {
+    const i = data.indexOf(':');
+    return i > 0 ? this.actions.get(data.slice(0, i)) : undefined;
   }
 
-  /** Runs `fn`; an {@link AppError} becomes a ⚠️ reply with its message, anything else is logged. */
+  private async dispatch(caller: C, cmd: Command, args: Args, typed?: string): Promise<Message> {
+    this.opts.log.debug({ platform: caller.platform, userId: caller.userId, command: cmd.name, args }, 'chat command');
+    return this.guard(caller, () => cmd.run(this.context(caller, cmd, typed), args));
+  }
+
+  /** Runs `fn`; an error becomes a ⚠️ reply (see {@link failureOf}). */
   private async guard(caller: C, fn: () => Message | Promise<Message>): Promise<Message> {
     try {
       return await fn();
     } catch (err) {
-      if (isAppError(err)) return say(`⚠️ ${err.message}`);
-      this.opts.log.error({ err, platform: caller.platform, userId: caller.userId }, 'chat command failed');
-      return say('⚠️ Something went wrong on my side; the server log has the details.');
+      return this.failureOf(err, caller);
     }
   }
 
-  private context(caller: C, cmd: Command): CommandContext {
+  /** An {@link AppError} as a ⚠️ reply with its message; anything else is logged and answered vaguely. */
+  private failureOf(err: unknown, caller: C): Message {
+    if (isAppError(err)) return failure(err.message);
+    this.opts.log.error({ err, platform: caller.platform, userId: caller.userId }, 'chat command failed');
+    return failure('Something went wrong on my side; the server log has the details.');
+  }
+
+  private context(caller: C, cmd: Command, typed?: string): CommandContext {
+    const key = flowKey(caller);
+    const runs = this.opts.runs;
     return {
       engine: this.engine,
       caller,
+      ...(typed !== undefined ? { typed } : {}),
       bot: (name) => this.findBot(name, cmd),
-      watchRun: (runId) => this.opts.onRunStarted?.(runId, caller),
-      startNewBotFlow: (name) => this.startFlow(caller, name),
+      pipeline: (name) => this.findPipeline(name, cmd),
+      watchRun: (runId) => runs?.watchRun(runId, caller.chatId),
+      stopping: (runIds) => runs?.stopping(runIds, caller.chatId),
+      watchPipeline: (id) => runs?.watchPipeline(id, caller.chatId),
+      canAsk: this.opts.canAsk ?? false,
+      flow: {
+        get: () => {
+          const f = this.flows.get(key);
+          return f && f.expiresAt >= Date.now() ? { command: f.command, data: f.data } : undefined;
+        },
+        set: (state) => {
+          this.flows.set(key, { ...state, expiresAt: Date.now() + FLOW_TTL_MS });
+          if (this.flows.size > MAX_FLOWS) this.flows.delete(this.flows.keys().next().value!);
+        },
+        clear: () => void this.flows.delete(key),
+      },
       usage: (command) => this.usage(command),
     };
   }
@@ -228,47 +235,33 @@ export class CommandCore<C extends Caller = Caller> {
   /** @throws {AppError} VALIDATION_FAILED (no name), BOT_NOT_FOUND (with suggestions) */
   private findBot(name: string | undefined, cmd: Command): BotRow {
     if (!name) throw new AppError('VALIDATION_FAILED', `Which bot? Usage: ${usageOf(cmd)}`);
-    const found = this.engine.bots.findByName(stripQuotes(name));
+    const wanted = unquote(name);
+    const found = this.engine.bots.findByName(wanted);
     if (found) return found;
     const names = this.engine.bots.list().map((b) => b.name);
-    if (names.length === 0) throw new AppError('BOT_NOT_FOUND', `No bot named "${name}": there are no bots yet. Create one with /newbot.`);
-    const near = closestNames(name, names);
-    const quoted = near.names.map((n) => `"${n}"`).join(', ');
-    throw new AppError(
-      'BOT_NOT_FOUND',
-      near.close ? `No bot named "${name}". Did you mean ${quoted}?` : `No bot named "${name}". The closest names are ${quoted}; /bots lists them all.`,
-    );
+    if (names.length === 0) throw new AppError('BOT_NOT_FOUND', `No bot named "${wanted}": there are no bots yet. Create one with /newbot.`);
+    throw new AppError('BOT_NOT_FOUND', notFound('bot', wanted, names, '/bots'));
   }
 
-  private startFlow(caller: C, name?: string): Message | null {
-    if (!this.opts.guidedFlows) return null;
-    if (name && !this.engine.bots.findByName(name)) {
-      this.flows.set(flowKey(caller), { step: 'prompt', name, expiresAt: Date.now() + FLOW_TTL_MS });
-      return this.askPrompt(name);
-    }
-    this.flows.set(flowKey(caller), { step: 'name', expiresAt: Date.now() + FLOW_TTL_MS });
-    return this.askName(name ? `A bot named "${name}" already exists. What should the new bot be called? (or /cancel)` : 'Let’s make a bot. What should it be called? (or /cancel)');
-  }
-
-  private askName(text: string): Message {
-    return { ...say(text), expectReply: { placeholder: 'Bot name' } };
-  }
-
-  private askPrompt(name: string): Message {
-    return { ...say('What should ', bold(name), ' do? Send its prompt: the instructions it runs with. (or /cancel)'), expectReply: { placeholder: 'Prompt' } };
+  /** @throws {AppError} VALIDATION_FAILED (no name), PIPELINE_NOT_FOUND (with suggestions) */
+  private findPipeline(name: string | undefined, cmd: Command): PipelineView {
+    if (!name) throw new AppError('VALIDATION_FAILED', `Which pipeline? Usage: ${usageOf(cmd)}`);
+    const wanted = unquote(name);
+    const found = this.engine.pipelines.findByName(wanted);
+    if (found) return found;
+    const names = this.engine.pipelines.list().map((p) => p.name);
+    if (names.length === 0) throw new AppError('PIPELINE_NOT_FOUND', `No pipeline named "${wanted}": there are no pipelines yet. Create one on the dashboard.`);
+    throw new AppError('PIPELINE_NOT_FOUND', notFound('pipeline', wanted, names, '/pipelines'));
   }
 }
 
-/** A failure is the toast itself, so it is seen even where the reply scrolls away; null when `message` is no failure. */
-function failureToast(message: Message): string | null {
-  const text = messageText(message);
-  return text.startsWith('⚠️') ? excerpt(text, 190) : null;
+/** `No bot named "Scot". Did you mean "Scout"?` */
+function notFound(what: string, wanted: string, names: string[], listCommand: string): string {
+  const near = closestNames(wanted, names);
+  const quoted = near.names.map((n) => `"${n}"`).join(', ');
+  return near.close ? `No ${what} named "${wanted}". Did you mean ${quoted}?` : `No ${what} named "${wanted}". The closest names are ${quoted}; ${listCommand} lists them all.`;
 }
 
 function flowKey(c: Caller): string {
   return `${c.platform}:${c.chatId}:${c.userId}`;
-}
-
-function stripQuotes(s: string): string {
-  return s.trim().replace(/^["“„«]([\s\S]*)["”“»]$/, '$1').trim();
 }

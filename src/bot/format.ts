@@ -3,47 +3,27 @@
  * status, a time, a schedule and a result look in chat.
  */
 import type { BotSummary } from '../engine/bots.ts';
-import type { BotRow, ResultRow, RunRow } from '../engine/db/schema.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { BotRow, ResultRow } from '../engine/db/schema.ts';
 import type { RunStatus } from '../engine/run-status.ts';
-import { assertNever } from '../engine/run-status.ts';
-import { bold, code, excerpt, line, pre, type Block, type Button, type Message, type Span } from './message.ts';
-
-/** Longest run output quoted in a chat message; the rest is in the dashboard. */
-export const MAX_OUTPUT_CHARS = 6000;
+import { assertNever, RUN_STATUS_TABLE } from '../engine/run-status.ts';
+import { code, excerpt, type Block, type Button, type Span } from './message.ts';
 
 /** `🛒 eBay-Scout` */
 export function botLabel(bot: Pick<BotRow, 'emoji' | 'name'>): string {
   return `${bot.emoji} ${bot.name}`;
 }
 
-/** The icon of a run status. */
+/** The icon of a run status, from the one status table. */
 export function statusIcon(status: RunStatus): string {
-  switch (status) {
-    case 'queued':
-      return '⏳';
-    case 'running':
-      return '🏃';
-    case 'completed':
-      return '✅';
-    case 'failed':
-      return '❌';
-    case 'cancelled':
-      return '⏹';
-    case 'interrupted':
-      return '⚠️';
-    default:
-      return assertNever(status);
-  }
+  return RUN_STATUS_TABLE[status].icon;
 }
 
 /** The icon of a bot's state in lists. */
 export function botStateIcon(state: BotSummary['status']): string {
   switch (state) {
     case 'running':
-      return '🏃';
     case 'queued':
-      return '⏳';
+      return RUN_STATUS_TABLE[state].icon;
     case 'paused':
       return '⏸';
     case 'waiting':
@@ -78,6 +58,24 @@ export function fromNow(ms: number, now = Date.now()): string {
   const h = Math.round(m / 60);
   if (h < 36) return `in ${h} h`;
   return `in ${Math.round(h / 24)} d`;
+}
+
+/** `0 s`, `42 s`, `3 min 5 s`: a running run's elapsed time, in whole seconds. */
+export function elapsed(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** `$0`, `$0.0042`, `$1.25`; null when the price is unknown. */
+export function cost(usd: number | null | undefined): string | null {
+  if (usd == null) return null;
+  if (usd === 0) return '$0';
+  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+/** The dashboard page of a run (`PUBLIC_URL/bots/<bot>?run=<run>`), or null without `PUBLIC_URL`. */
+export function runPageUrl(publicUrl: string | undefined, run: { id: number; botId: number }): string | null {
+  return publicUrl ? `${publicUrl}/bots/${run.botId}?run=${run.id}` : null;
 }
 
 /** `850 ms`, `1.2 s`, `3 min 5 s`. */
@@ -132,41 +130,4 @@ export function resultCard(r: ResultRow): Block {
     .join(' · ');
   const body = r.content.trim() === r.title.trim() ? '' : excerpt(r.content, 300);
   return { type: 'card', title: excerpt(r.title, 250), url: r.url, text: body, footer: marks };
-}
-
-/**
- * The message a chat gets when a run ends: outcome, duration, output or error, and the new
- * results, with Run again / Logs buttons.
- */
-export function runOutcomeMessage(engine: Engine, bot: BotRow, run: RunRow, newResults: number): Message {
-  const blocks: Block[] = [
-    line(
-      `${statusIcon(run.status)} `,
-      bold(botLabel(bot)),
-      ` · run #${run.id} ${run.status}`,
-      run.durationMs != null ? ` in ${duration(run.durationMs)}` : '',
-      run.trigger.startsWith('schedule') ? ' (scheduled)' : run.trigger.startsWith('trigger:') ? ` (after ${run.trigger.slice(8)})` : '',
-    ),
-  ];
-  if (run.status === 'completed' && run.output?.trim()) {
-    const out = run.output.trim();
-    blocks.push(pre(out.length > MAX_OUTPUT_CHARS ? out.slice(0, MAX_OUTPUT_CHARS) + '\n… (cut; the full output is in the dashboard)' : out));
-  } else if (run.error) {
-    blocks.push(pre(excerpt(run.error, 1500)));
-  }
-  if (newResults > 0) {
-    const fresh = engine.results.list(bot.id, { limit: 20 }).filter((r) => r.runId === run.id && r.isNew).slice(0, 5);
-    blocks.push(line(`🆕 ${newResults} new result${newResults === 1 ? '' : 's'}`));
-    // The output is already quoted above; only results that add a title or link are worth a card.
-    for (const r of fresh) if (r.url || r.content.trim() !== run.output?.trim()) blocks.push(resultCard(r));
-  }
-  return {
-    blocks,
-    buttons: [
-      [
-        { label: '▶ Run again', action: `run:${bot.id}`, style: 'primary' },
-        { label: '📜 Logs', action: `logs:${bot.id}`, style: 'secondary' },
-      ],
-    ],
-  };
 }

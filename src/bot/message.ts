@@ -19,7 +19,23 @@ export type Block =
   /** Preformatted text: a log tail, a run's output. May be long; renderers split it. */
   | { type: 'pre'; text: string }
   /** A result: a title (a link when `url`), an excerpt and a footer. A Discord embed. */
-  | { type: 'card'; title: string; url?: string | null; text?: string; footer?: string };
+  | { type: 'card'; title: string; url?: string | null; text?: string; footer?: string }
+  /**
+   * A run's output or a log tail: preformatted, kept to one message (at most {@link MAX_OUTPUT_BLOCK}
+   * characters). Telegram shows it like `pre`; Discord in an embed, whose 4096 characters hold it
+   * where a message's 2000 would not.
+   */
+  | { type: 'output'; text: string };
+
+/** Longest text an `output` block holds, so that it fits in one Telegram message or Discord embed. */
+export const MAX_OUTPUT_BLOCK = 3500;
+
+/** A text file sent with a message: a document on Telegram, an attachment on Discord. */
+export interface Attachment {
+  /** File name, e.g. `run-12-output.txt`. */
+  name: string;
+  text: string;
+}
 
 /** A button under a message; `action` comes back to `CommandCore.handleAction` when pressed. */
 export interface Button {
@@ -38,6 +54,14 @@ export interface Message {
   ephemeral?: boolean;
   /** The reply expects an answer (the guided /newbot flow); Telegram asks with `force_reply`. */
   expectReply?: { placeholder: string };
+  /** A failure the person should see (and fix): Discord shows it only to them (ephemeral). */
+  error?: boolean;
+  /** Text files that go with it (a long output): Telegram sends each as a document, Discord attaches them. */
+  files?: Attachment[];
+  /** The message is the live card of this run: it is posted, then edited as the run goes. */
+  card?: { runId: number };
+  /** The message says this pipeline run started: once it is posted, a live card follows for each step. */
+  steps?: { pipelineRunId: number };
 }
 
 /** A text line made of spans. */
@@ -80,6 +104,18 @@ export function say(...spans: Span[]): Message {
   return { blocks: [line(...spans)] };
 }
 
+/** A ⚠️ failure message (see {@link Message.error}). */
+export function failure(...spans: Span[]): Message {
+  return { blocks: [line('⚠️ ', ...spans)], error: true };
+}
+
+/** An `output` block, cut to {@link MAX_OUTPUT_BLOCK} characters (keeping the end when `keep` is `tail`). */
+export function output(text: string, keep: 'head' | 'tail' = 'head'): Block {
+  if (text.length <= MAX_OUTPUT_BLOCK) return { type: 'output', text };
+  const room = MAX_OUTPUT_BLOCK - 2;
+  return { type: 'output', text: keep === 'head' ? `${text.slice(0, room).trimEnd()}\n…` : `…\n${text.slice(text.length - room).trimStart()}` };
+}
+
 /** The plain text of spans, as a reader sees it. */
 export function spanText(spans: Span[]): string {
   return spans
@@ -101,6 +137,7 @@ export function messageText(msg: Message): string {
         case 'text':
           return spanText(b.spans);
         case 'pre':
+        case 'output':
           return b.text;
         case 'card':
           return [b.title, b.url, b.text, b.footer].filter(Boolean).join('\n');

@@ -1,28 +1,37 @@
 import { nameKey } from '../engine/bots.ts';
 import type { Args, Param } from './commands/types.ts';
 
+/** Known names a command's params are matched against: bots, and pipelines. */
+export interface KnownNames {
+  bots: string[];
+  pipelines: string[];
+}
+
 /**
  * Reads a command's arguments from what a person typed after it (Telegram), in `params` order.
  *
- * A `bot` param takes the longest run of words that is a known bot name (so `/run eBay Scout size
- * 43` finds "eBay Scout" when it exists), or a "quoted phrase", or else one word, which then fails
- * as an unknown name with suggestions. A `choice` param that is optional is only taken when the
- * next word is one of its choices. The last `text` param takes the rest, verbatim.
+ * A `bot` (`pipeline`) param takes a "quoted phrase", or the longest run of words that is a known
+ * bot (pipeline) name (so `/run eBay Scout size 43` finds "eBay Scout" when it exists), or else one
+ * word, which then fails as an unknown name with suggestions. A `word` param takes a quoted phrase
+ * or one word. A `choice` param that is optional is only taken when the next word is one of its
+ * choices. The last `text` param takes the rest, verbatim. Quotes are never part of a value.
  */
-export function parseArgs(params: Param[], text: string, knownNames: string[]): Args {
+export function parseArgs(params: Param[], text: string, known: KnownNames): Args {
   const args: Args = {};
   let rest = text.trim();
-  const known = new Set(knownNames.map(nameKey));
-  params.forEach((p, i) => {
+  const sets = { bot: new Set(known.bots.map(nameKey)), pipeline: new Set(known.pipelines.map(nameKey)) };
+  const typed = params.filter((p) => !p.discordOnly);
+  typed.forEach((p, i) => {
     if (!rest) return;
-    const last = i === params.length - 1;
+    const last = i === typed.length - 1;
     switch (p.kind) {
       case 'text': {
         args[p.name] = rest;
         rest = '';
         return;
       }
-      case 'bot': {
+      case 'bot':
+      case 'pipeline': {
         const quoted = takeQuoted(rest);
         if (quoted) {
           args[p.name] = quoted.value;
@@ -37,7 +46,7 @@ export function parseArgs(params: Param[], text: string, knownNames: string[]): 
         const words = rest.split(/\s+/);
         for (let n = words.length; n >= 1; n--) {
           const candidate = words.slice(0, n).join(' ');
-          if (known.has(nameKey(candidate))) {
+          if (sets[p.kind].has(nameKey(candidate))) {
             args[p.name] = candidate;
             rest = words.slice(n).join(' ');
             return;
@@ -70,6 +79,25 @@ export function parseArgs(params: Param[], text: string, knownNames: string[]): 
     }
   });
   return args;
+}
+
+/** Opening and closing quotes as phones type them: straight, curly, low-9 and guillemets. */
+const OPEN = '"“„«';
+const CLOSE = '"”“»';
+
+/**
+ * A name as typed, without the quotes around it (`"Quoted Name"` → `Quoted Name`): every name a
+ * person gives, on either platform, goes through here, so quotes never become part of a name.
+ */
+export function unquote(s: string): string {
+  const t = s.trim();
+  if (t.length >= 2 && OPEN.includes(t[0]!) && CLOSE.includes(t.at(-1)!)) return t.slice(1, -1).trim();
+  return t;
+}
+
+/** `true` when `text` starts with a quoted phrase. */
+export function startsQuoted(text: string): boolean {
+  return takeQuoted(text) !== null;
 }
 
 function takeWord(s: string): [string, string] {

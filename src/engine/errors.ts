@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   PIPELINE_NAME_TAKEN: { status: 409 },
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
+  SUBSCRIPTION_NOT_FOUND: { status: 404 },
   TASK_NOT_FOUND: { status: 404 },
   /** A task status change its state machine does not allow (src/engine/swarm/task-status.ts). */
   TASK_TRANSITION_INVALID: { status: 409 },
@@ -47,6 +48,8 @@ export const ERROR_CODES = {
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */
   FORBIDDEN_HOST: { status: 403 },
   NOT_FOUND: { status: 404 },
+  /** The chat adapter that serves this route (the Telegram webhook) is not running yet; the caller retries. */
+  CHAT_NOT_READY: { status: 503 },
   /** This client sent more API requests in a minute than `RATE_LIMIT_PER_MIN` allows. */
   RATE_LIMITED: { status: 429 },
   INTERNAL: { status: 500 },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type RouteOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
@@ -27,6 +27,7 @@ import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
 import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { createLive, pageRoutes, type Live } from './pages.ts';
+import { subscriptionPages } from './subscription-pages.ts';
 import { StreamHub } from './live/hub.ts';
 
 declare module 'fastify' {
@@ -42,6 +43,12 @@ const require = createRequire(import.meta.url);
 export interface AppOptions {
   engine: Engine;
   logger: Logger;
+  /**
+   * Routes that authenticate themselves, such as the Telegram webhook (it checks its secret
+   * token): mounted at `path`, outside the dashboard token and the loopback Host check (Telegram
+   * reaches them through a proxy under the public name).
+   */
+  webhooks?: { path: string; routes: FastifyPluginAsync }[];
   /** Called with every route as it is registered (fastify's `onRoute` hook), e.g. to list them. */
   onRoute?: (route: RouteOptions) => void;
   /** The process's metrics (main.ts shares them with the chat adapters); else the app makes its own. */
@@ -54,7 +61,7 @@ export interface AppOptions {
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [] }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [], webhooks = [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -79,7 +86,10 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   });
 
   // CSRF and DNS rebinding: before the token check, so a foreign page learns nothing from a 401.
-  app.addHook('onRequest', originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) }));
+  const selfAuthenticated = new Set(webhooks.map((w) => w.path));
+  const isWebhook = (req: FastifyRequest) => req.method === 'POST' && selfAuthenticated.has(req.url.split('?')[0]!);
+  const guard = originGuard({ loopbackOnly: isLoopbackHost(engine.config.host) });
+  app.addHook('onRequest', async (req, reply) => (isWebhook(req) ? undefined : guard(req, reply)));
   // same-origin, not helmet's no-referrer: under no-referrer browsers send `Origin: null` with the
   // dashboard's own form posts, which the origin guard must refuse. Other sites still get nothing.
   await app.register(helmet, { contentSecurityPolicy: { directives: CSP }, referrerPolicy: { policy: 'same-origin' }, strictTransportSecurity: false });
@@ -94,7 +104,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {
-      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey) return;
+      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey || isWebhook(req)) return;
       const r = checkToken(req, token);
       if (r.ok) {
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
@@ -163,6 +173,8 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
+  await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));
+  for (const w of webhooks) await app.register(w.routes);
   return app;
 }
 

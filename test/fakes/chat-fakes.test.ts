@@ -5,7 +5,9 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Bot, GrammyError, InlineKeyboard } from 'grammy';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Bot, GrammyError, InlineKeyboard, InputFile, webhookCallback } from 'grammy';
 import { autoRetry } from '@grammyjs/auto-retry';
 import {
   ActionRowBuilder,
@@ -17,7 +19,7 @@ import {
   type Interaction,
   type TextChannel,
 } from 'discord.js';
-import { startFakeTelegram, type FakeTelegram } from './telegram.ts';
+import { startFakeTelegram, type FakeTelegram, type UploadedFile } from './telegram.ts';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from './discord.ts';
 
 /** Cleanups registered by a test, run in reverse order after it (even when it fails). */
@@ -81,6 +83,49 @@ describe('fake Telegram + grammY', () => {
     // The next poll confirms the update with offset = update_id + 1.
     await fake.waitForCall('getUpdates', (p) => p.offset === updateId + 1);
     expect(fake.calls.map((c) => c.method).slice(0, 2)).toEqual(['getMe', 'deleteWebhook']);
+  });
+
+  it('takes a document as a multipart upload (sendDocument with an InputFile), in a forum topic, as a reply', async () => {
+    const fake = await telegram();
+    const bot = new Bot(fake.token, { client: { apiRoot: fake.apiRoot } });
+    await bot.init();
+    fake.pushMessage({ chatId: -1005, fromId: 9, text: 'hello', threadId: 3 });
+    const text = 'ünïcode ✓\n'.repeat(700);
+    const sent = await bot.api.sendDocument(-1005, new InputFile(Buffer.from(text, 'utf8'), 'out.txt'), {
+      caption: 'the <b>output</b>',
+      parse_mode: 'HTML',
+      message_thread_id: 3,
+      reply_parameters: { message_id: 1 },
+    });
+    expect(sent).toMatchObject({ message_thread_id: 3, is_topic_message: true, caption: 'the output', document: { file_name: 'out.txt', file_size: Buffer.byteLength(text) }, reply_to_message: { text: 'hello' } });
+    const call = fake.calls.find((c) => c.method === 'sendDocument')!;
+    expect((call.payload.document as UploadedFile).text).toBe(text);
+    // Unknown topics and missing replies fail like on Telegram.
+    await expect(bot.api.sendMessage(-1005, 'x', { message_thread_id: 4 })).rejects.toThrow(/message thread not found/);
+    await expect(bot.api.sendMessage(-1005, 'x', { reply_parameters: { message_id: 99 } })).rejects.toThrow(/message to be replied not found/);
+    await expect(bot.api.sendMessage(-1005, 'x', { reply_parameters: { message_id: 99, allow_sending_without_reply: true } })).resolves.toMatchObject({ text: 'x' });
+  });
+
+  it('posts updates to a webhook set with setWebhook, with its secret token; getUpdates then conflicts', async () => {
+    const fake = await telegram();
+    const bot = new Bot(fake.token, { client: { apiRoot: fake.apiRoot } });
+    bot.on('message:text', (ctx) => ctx.reply(`hook: ${ctx.message.text}`));
+    const handle = webhookCallback(bot, 'http', { secretToken: 's3cret_token' });
+    const server = http.createServer((req, res) => void handle(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    await expect(bot.api.setWebhook(url, { secret_token: 'bad token!' })).rejects.toThrow(/secret token contains unallowed characters/);
+    await bot.api.setWebhook(url, { secret_token: 's3cret_token' });
+    expect(fake.webhook).toEqual({ url, secretToken: 's3cret_token' });
+    const updateId = fake.pushMessage({ chatId: 5, fromId: 5, text: 'ping' });
+    expect(await fake.waitForWebhookDelivery(updateId)).toMatchObject({ status: 200, secretToken: 's3cret_token' });
+    expect((await fake.waitForCall('sendMessage')).payload).toMatchObject({ chat_id: 5, text: 'hook: ping' });
+    // A wrong secret is refused by grammY's check.
+    expect(await fake.postToWebhook({ update_id: 1, message: { message_id: 1, date: 0, chat: { id: 5, type: 'private', first_name: 'x' }, text: 'x' } } as never, 'wrong')).toBe(401);
+    const poll = await fetch(`${fake.apiRoot}/bot${fake.token}/getUpdates`).then((r) => r.json());
+    expect(poll).toMatchObject({ ok: false, error_code: 409 });
+    expect((await bot.api.getWebhookInfo()).url).toBe(url);
   });
 
   it('a 429 on sendMessage is retried by @grammyjs/auto-retry after retry_after', async () => {
@@ -315,6 +360,24 @@ describe('fake Discord + discord.js', () => {
     const follow = await fake.waitForCall((c) => c.method === 'POST' && c.path === `/webhooks/${fake.applicationId}/${ref.token}`);
     expect(follow).toMatchObject({ query: { wait: 'true' }, body: { content: 'second', flags: 64 }, status: 200 });
     expect(fake.channels.get('600000000000000001')).toMatchObject({ type: 1 });
+  });
+
+  it('takes attachments as multipart uploads and keeps each answer’s flags (ephemeral: 64)', async () => {
+    const { fake, client } = await discord();
+    const text = 'long output ✓\n'.repeat(500);
+    const handled = handleNext(client, async (i) => {
+      if (!i.isChatInputCommand()) throw new Error('expected a command');
+      await i.reply({ content: 'summary', files: [{ attachment: Buffer.from(text, 'utf8'), name: 'run-1.txt' }] });
+      await i.followUp({ content: 'only you', flags: 64 });
+      await i.editReply({ content: 'summary, edited' });
+    });
+    const ref = fake.slashCommand({ name: 'run', userId: '700000000000000003', channelId: '600000000000000002' });
+    await handled;
+    const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
+    expect(cb.files).toEqual([expect.objectContaining({ filename: 'run-1.txt', size: Buffer.byteLength(text), text })]);
+    const answers = fake.answersTo(ref);
+    expect(answers.map((m) => [m.content, m.flags])).toEqual([['summary, edited', 0], ['only you', 64]]);
+    expect(answers[0]!.attachments).toEqual([expect.objectContaining({ filename: 'run-1.txt', size: Buffer.byteLength(text) })]);
   });
 
   it('answers autocomplete with interaction.respond()', async () => {

@@ -45,8 +45,8 @@ export interface DiscordCall {
   query: Record<string, string>;
   /** Parsed JSON body (for multipart: the parsed `payload_json`); `undefined` when empty. */
   body: any;
-  /** Files of a multipart body. */
-  files: { field: string; filename: string; size: number; contentType?: string }[];
+  /** Files of a multipart body (`text`: the bytes read as UTF-8). */
+  files: { field: string; filename: string; size: number; contentType?: string; text: string }[];
   /** The `Authorization` header as sent (`Bot <token>`), if any. */
   authorization?: string;
   /** HTTP status answered. */
@@ -102,6 +102,8 @@ export interface FakeInteractionState {
   responseType?: number;
   /** Id of the message `@original` refers to, once there is one. */
   originalMessageId?: string;
+  /** Every message this interaction's answers created (its reply, then follow-ups), in order, deleted ones included. */
+  messageIds: string[];
   /** Choices sent with callback type 8. */
   autocompleteChoices?: { name: string; value: string | number }[];
   /** Modal sent with callback type 9. */
@@ -166,6 +168,12 @@ export interface FakeDiscord {
     messageId: string;
     guildId?: string;
   }): InteractionRef;
+  /**
+   * What the person sees of an interaction's answers: each message its reply and follow-ups
+   * created that still exists, as it is now, with its `flags` (64: ephemeral, only they see it;
+   * 128: still "thinking…").
+   */
+  answersTo(ref: InteractionRef): APIMessage[];
   /** Send any gateway DISPATCH (op 0) event to the connected client, e.g. `dispatch('MESSAGE_CREATE', {...})`. */
   dispatch(event: string, data: unknown): void;
   /** Close the client's gateway connection with `code` (default 4000: discord.js then RESUMEs). */
@@ -239,7 +247,7 @@ function parseMultipart(body: Buffer, boundary: string): { fields: Record<string
     const filename = /filename="([^"]*)"/i.exec(head)?.[1];
     if (filename !== undefined) {
       const contentType = /content-type:\s*([^\r\n]+)/i.exec(head)?.[1];
-      files.push({ field: name, filename, size: Buffer.byteLength(value, 'latin1'), ...(contentType ? { contentType } : {}) });
+      files.push({ field: name, filename, size: Buffer.byteLength(value, 'latin1'), ...(contentType ? { contentType } : {}), text: Buffer.from(value, 'latin1').toString('utf8') });
     } else {
       fields[name] = Buffer.from(value, 'latin1').toString('utf8');
     }
@@ -725,10 +733,12 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
         validateMessage(data, ['data'], true, files);
         message = createMessage(channelId, data, files, interactionMessageExtra(it, false));
         it.originalMessageId = message.id;
+        it.messageIds.push(message.id);
         break;
       case 5: // DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE: a "Bot is thinking…" message (flag LOADING)
         message = createMessage(channelId, { flags: ((data.flags ?? 0) & 64) | 128 }, [], interactionMessageExtra(it, false));
         it.originalMessageId = message.id;
+        it.messageIds.push(message.id);
         break;
       case 6: // DEFERRED_UPDATE_MESSAGE
         it.originalMessageId = it.payload.message?.id;
@@ -870,7 +880,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     } else if (!gid && !payload.user) {
       payload.user = user;
     }
-    const state: FakeInteractionState = { id: payload.id, token: payload.token, type: payload.type, payload, sentAt: Date.now() };
+    const state: FakeInteractionState = { id: payload.id, token: payload.token, type: payload.type, payload, sentAt: Date.now(), messageIds: [] };
     interactions.set(state.id, state);
     byToken.set(state.token, state);
     sendDispatch(session, 'INTERACTION_CREATE', payload);
@@ -1148,6 +1158,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
         } else {
           const channelId: string = it.payload.channel?.id ?? it.payload.channel_id;
           msg = createMessage(channelId, body, files, interactionMessageExtra(it, true));
+          it.messageIds.push(msg.id);
         }
         return query.wait === 'true' ? ok(msg) : { status: 204 };
       },
@@ -1400,6 +1411,14 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
         message,
         channel: place.channel,
         ...(place.guildId ? { guild_id: place.guildId, member: memberFor(user) } : { user }),
+      });
+    },
+
+    answersTo(ref) {
+      const it = interactions.get(ref.id);
+      return (it?.messageIds ?? []).flatMap((id) => {
+        const m = messages.get(id);
+        return m ? [m] : [];
       });
     },
 

@@ -66,6 +66,17 @@ export interface PushMessageInput {
   username?: string;
   /** Defaults to `username` or `User<fromId>`. */
   firstName?: string;
+  /** A forum topic of a supergroup: the message carries `message_thread_id` and `is_topic_message`. */
+  threadId?: number;
+}
+
+/** One update the fake posted to the webhook set with `setWebhook`. */
+export interface WebhookDelivery {
+  updateId: number;
+  /** The `X-Telegram-Bot-Api-Secret-Token` header sent (the `secret_token` of `setWebhook`). */
+  secretToken?: string;
+  /** HTTP status the webhook answered; 0 when it could not be reached. */
+  status: number;
 }
 
 /** Input for {@link FakeTelegram.pushCallbackQuery}. */
@@ -92,6 +103,18 @@ export interface FakeTelegram {
   readonly calls: TelegramCall[];
   /** Messages currently known to the fake (pushed by users or sent by the bot), by `${chatId}:${messageId}`. */
   readonly messages: ReadonlyMap<string, Message>;
+  /** The webhook set with `setWebhook` (empty `url`: none, updates wait for `getUpdates`). */
+  readonly webhook: { url: string; secretToken?: string };
+  /** Updates posted to the webhook, in order, with the answer each got. */
+  readonly webhookDeliveries: WebhookDelivery[];
+  /**
+   * Posts an update to the webhook as Telegram does (JSON body, `X-Telegram-Bot-Api-Secret-Token`
+   * header), optionally with another secret; resolves with the HTTP status. Updates pushed while a
+   * webhook is set go there by themselves.
+   */
+  postToWebhook(update: Update, secretToken?: string): Promise<number>;
+  /** Resolves once the update `updateId` was posted to the webhook and answered. */
+  waitForWebhookDelivery(updateId: number, timeoutMs?: number): Promise<WebhookDelivery>;
   /** Commands stored by `setMyCommands`, by `JSON.stringify(scope ?? {type:'default'}) + '|' + (language_code ?? '')`. */
   readonly commands: ReadonlyMap<string, BotCommand[]>;
   /**
@@ -172,6 +195,7 @@ const JSON_FIELDS = new Set([
   'link_preview_options',
   'reply_parameters',
   'message_ids',
+  'media',
 ]);
 const BOOLEAN_FIELDS = new Set([
   'disable_notification',
@@ -214,9 +238,22 @@ function normalise(raw: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Minimal multipart/form-data reader: text fields as strings, file parts as `{ filename, size }`. */
+/** A file uploaded with a request (multipart/form-data), as the fake stores it. */
+export interface UploadedFile {
+  filename: string;
+  size: number;
+  /** The bytes, read as UTF-8 (the bot only sends text documents). */
+  text: string;
+}
+
+/**
+ * Minimal multipart/form-data reader: text fields as strings, file parts as {@link UploadedFile}.
+ * A field whose value is `attach://<name>` (how grammY and the Bot API refer to an uploaded part,
+ * https://core.telegram.org/bots/api#sending-files) becomes that file.
+ */
 function parseMultipart(body: Buffer, boundary: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const fields: Record<string, unknown> = {};
+  const files: Record<string, UploadedFile> = {};
   const text = body.toString('latin1');
   for (const part of text.split(`--${boundary}`)) {
     const sep = part.indexOf('\r\n\r\n');
@@ -227,11 +264,16 @@ function parseMultipart(body: Buffer, boundary: string): Record<string, unknown>
     const name = /name="([^"]*)"/i.exec(head)?.[1];
     if (!name) continue;
     const filename = /filename="?([^";\r\n]*)"?/i.exec(head)?.[1];
-    out[name] = filename !== undefined
-      ? { filename, size: Buffer.byteLength(value, 'latin1') }
-      : Buffer.from(value, 'latin1').toString('utf8');
+    if (filename !== undefined) files[name] = { filename, size: Buffer.byteLength(value, 'latin1'), text: Buffer.from(value, 'latin1').toString('utf8') };
+    else fields[name] = Buffer.from(value, 'latin1').toString('utf8');
   }
-  return out;
+  for (const [k, v] of Object.entries(fields)) {
+    const ref = typeof v === 'string' ? /^attach:\/\/(.+)$/.exec(v)?.[1] : undefined;
+    if (ref && files[ref]) fields[k] = files[ref];
+  }
+  // A file sent directly under the field's own name (no attach:// indirection).
+  for (const [k, f] of Object.entries(files)) if (!(k in fields)) fields[k] = f;
+  return fields;
 }
 
 function parseBody(req: http.IncomingMessage, body: Buffer, url: URL): Record<string, unknown> {
@@ -343,6 +385,10 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
   let nextCallbackQueryId = 4_382_235_342_069_395_000n;
   let allowedUpdates: string[] | null = null;
   let webhookUrl = '';
+  let webhookSecret: string | undefined;
+  const webhookDeliveries: WebhookDelivery[] = [];
+  /** Forum topics seen per chat (from pushed messages); sending to another topic fails like on Telegram. */
+  const topics = new Map<number, Set<number>>();
   let closed = false;
   let pendingPoll: { res: http.ServerResponse; call: TelegramCall; limit: number; timer: NodeJS.Timeout } | null = null;
 
@@ -378,7 +424,7 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
         ...(u?.username ? { username: u.username } : {}),
       } as Chat;
     }
-    if (chatId <= -1_000_000_000_000) return { id: chatId, type: 'supergroup', title: 'Test Supergroup' } as Chat;
+    if (chatId <= -1_000_000_000_000) return { id: chatId, type: 'supergroup', title: 'Test Supergroup', ...(topics.has(chatId) ? { is_forum: true } : {}) } as Chat;
     return { id: chatId, type: 'group', title: 'Test Group' } as Chat;
   }
 
@@ -427,8 +473,31 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
     notify();
   }
 
+  async function deliver(update: Update, secretToken: string | undefined): Promise<number> {
+    const delivery: WebhookDelivery = { updateId: update.update_id, status: 0, ...(secretToken !== undefined ? { secretToken } : {}) };
+    try {
+      const res = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(secretToken !== undefined ? { 'x-telegram-bot-api-secret-token': secretToken } : {}) },
+        body: JSON.stringify(update),
+      });
+      await res.arrayBuffer();
+      delivery.status = res.status;
+    } catch {
+      delivery.status = 0;
+    }
+    webhookDeliveries.push(delivery);
+    notify();
+    return delivery.status;
+  }
+
   function enqueue(update: Omit<Update, 'update_id'>): number {
     const full = { update_id: nextUpdateId++, ...update } as Update;
+    // With a webhook set, Telegram posts each update there instead of keeping it for getUpdates.
+    if (webhookUrl && isAllowed(full)) {
+      void deliver(full, webhookSecret);
+      return full.update_id;
+    }
     // Telegram only stores updates of the currently allowed types.
     if (isAllowed(full)) {
       queue.push(full);
@@ -475,15 +544,25 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
     // https://core.telegram.org/bots/api#getme
     getme: () => botInfo,
 
-    // https://core.telegram.org/bots/api#setwebhook (only to make getUpdates conflict realistically)
+    // https://core.telegram.org/bots/api#setwebhook — unlike Telegram, http://127.0.0.1 URLs are accepted (tests).
     setwebhook: (p) => {
-      webhookUrl = typeof p.url === 'string' ? p.url : '';
+      const url = typeof p.url === 'string' ? p.url : '';
+      if (url && !/^https?:\/\//.test(url)) throw badRequest('bad webhook: An HTTPS URL must be provided for webhook');
+      const secret = p.secret_token;
+      if (secret !== undefined && (typeof secret !== 'string' || !/^[A-Za-z0-9_-]{1,256}$/.test(secret))) {
+        throw badRequest('secret token contains unallowed characters');
+      }
+      if (Array.isArray(p.allowed_updates)) allowedUpdates = p.allowed_updates.map(String);
+      webhookUrl = url;
+      webhookSecret = url ? (secret as string | undefined) : undefined;
+      if (p.drop_pending_updates === true) queue = [];
       return true;
     },
 
     // https://core.telegram.org/bots/api#deletewebhook
     deletewebhook: (p) => {
       webhookUrl = '';
+      webhookSecret = undefined;
       if (p.drop_pending_updates === true) queue = [];
       return true;
     },
@@ -525,11 +604,36 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
         from: botUser,
         chat: chatFor(chatId),
         date: now(),
+        ...placement(chatId, p),
         text,
         ...(Array.isArray(p.entities) ? { entities: p.entities as MessageEntity[] } : {}),
         ...(p.reply_markup && typeof p.reply_markup === 'object' && 'inline_keyboard' in p.reply_markup
           ? { reply_markup: p.reply_markup }
           : {}),
+      } as Message;
+      messages.set(key(chatId, msg.message_id), msg);
+      return msg;
+    },
+
+    // https://core.telegram.org/bots/api#senddocument
+    senddocument: (p) => {
+      const chatId = requireChatId(p);
+      const doc = p.document;
+      if (doc === undefined || doc === '') throw badRequest('there is no document in the request');
+      if (typeof doc === 'string') throw badRequest('wrong remote file identifier specified: the fake only takes uploads');
+      const file = doc as UploadedFile;
+      if (file.size === 0) throw badRequest('file must be non-empty');
+      const caption = typeof p.caption === 'string' ? plainText(p.caption, p.parse_mode) : undefined;
+      if (caption !== undefined && caption.length > 1024) throw badRequest('message caption is too long');
+      const id = `BQACAgIAAxkBAAI${String(calls.length).padStart(6, '0')}`;
+      const msg = {
+        message_id: newMessageId(chatId),
+        from: botUser,
+        chat: chatFor(chatId),
+        date: now(),
+        ...placement(chatId, p),
+        document: { file_id: id, file_unique_id: id.slice(-12), file_name: file.filename, mime_type: 'text/plain', file_size: file.size },
+        ...(caption ? { caption } : {}),
       } as Message;
       messages.set(key(chatId, msg.message_id), msg);
       return msg;
@@ -590,6 +694,27 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
       return true;
     },
   };
+
+  /**
+   * Where a sent message lands: its forum topic (`message_thread_id` must name a topic of the
+   * chat) and the message it replies to (`reply_parameters`, which must exist unless
+   * `allow_sending_without_reply`).
+   */
+  function placement(chatId: number, p: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const thread = p.message_thread_id;
+    if (thread !== undefined) {
+      if (typeof thread !== 'number' || !topics.get(chatId)?.has(thread)) throw badRequest('message thread not found');
+      Object.assign(out, { message_thread_id: thread, is_topic_message: true });
+    }
+    const reply = p.reply_parameters as { message_id?: unknown; allow_sending_without_reply?: unknown } | undefined;
+    if (reply !== undefined) {
+      const target = findMessage(chatId, reply.message_id);
+      if (target) out.reply_to_message = target;
+      else if (reply.allow_sending_without_reply !== true) throw badRequest('message to be replied not found');
+    }
+    return out;
+  }
 
   function commandsKey(p: Record<string, unknown>): string {
     const scope = p.scope && typeof p.scope === 'object' ? p.scope : { type: 'default' };
@@ -744,14 +869,16 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
     messages,
     commands,
 
-    pushMessage({ chatId, fromId, text, username, firstName }) {
+    pushMessage({ chatId, fromId, text, username, firstName, threadId }) {
       const from = userFor(fromId, username, firstName);
       const entities = commandEntities(text);
+      if (threadId !== undefined) topics.set(chatId, (topics.get(chatId) ?? new Set()).add(threadId));
       const message = {
         message_id: newMessageId(chatId),
         from,
         chat: chatFor(chatId),
         date: now(),
+        ...(threadId !== undefined ? { message_thread_id: threadId, is_topic_message: true } : {}),
         text,
         ...(entities.length ? { entities } : {}),
       } as Message;
@@ -778,6 +905,37 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
 
     pushUpdate(update) {
       return enqueue(update);
+    },
+
+    get webhook() {
+      return { url: webhookUrl, ...(webhookSecret !== undefined ? { secretToken: webhookSecret } : {}) };
+    },
+    webhookDeliveries,
+
+    postToWebhook(update, secretToken) {
+      if (!webhookUrl) return Promise.reject(new Error('fake Telegram: no webhook is set'));
+      return deliver(update, arguments.length >= 2 ? secretToken : webhookSecret);
+    },
+
+    waitForWebhookDelivery(updateId, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const d = webhookDeliveries.find((x) => x.updateId === updateId);
+          if (!d) return;
+          cleanup();
+          resolve(d);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`fake Telegram: update ${updateId} was not delivered to the webhook within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
     },
 
     waitForCall(method, predicate, timeoutMs = 5000) {

@@ -1,7 +1,6 @@
-import type { BotRow } from '../../engine/db/schema.ts';
-import type { Engine } from '../../engine/engine.ts';
 import { botLabel } from '../format.ts';
-import { bold, line, say, type Message } from '../message.ts';
+import { bold, line, say } from '../message.ts';
+import { botById } from './lookup.ts';
 import type { Command } from './types.ts';
 
 /** `/delete <bot>`: asks to confirm with a button; only the button deletes. */
@@ -24,10 +23,16 @@ export const deleteCommand: Command = {
       ],
     };
   },
+  actions: {
+    // The confirmation replaces the question, so it cannot be pressed twice.
+    delete: {
+      mode: 'replace',
+      async run(ctx, id) {
+        const bot = botById(ctx.engine, id);
+        await ctx.engine.deleteBot(bot.id);
+        return { message: say('🗑 Deleted ', bold(botLabel(bot)), '.'), toast: 'Deleted' };
+      },
+    },
+    keep: { mode: 'replace', run: (ctx, id) => ({ message: say('Kept ', bold(botLabel(botById(ctx.engine, id))), '.'), toast: 'Kept' }) },
+  },
 };
-
-/** The confirmed deletion (the Delete button). */
-export async function confirmDelete(engine: Engine, bot: BotRow): Promise<Message> {
-  await engine.deleteBot(bot.id);
-  return say('🗑 Deleted ', bold(botLabel(bot)), '.');
-}

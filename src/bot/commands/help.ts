@@ -10,7 +10,7 @@ export function helpCommand(list: () => Command[], usage: (c: Command) => string
     run() {
       const blocks: Block[] = [line(bold('openOrchestrator'), ' — command your bots from here. A bot is named by its name, in any case.')];
       for (const c of list()) if (!c.hidden) blocks.push(line(code(usage(c)), ` — ${c.description}`));
-      blocks.push(line('Names with spaces go in quotes: ', code('/newbot "eBay Scout" Find Nike Air Max under 50 €')));
+      blocks.push(line('Names with spaces go in quotes: ', code('/newbot "eBay Scout" find Nike Air Max under 50 €')));
       return { blocks };
     },
   };

@@ -1,8 +1,19 @@
-import { botLabel } from '../format.ts';
-import { bold, line } from '../message.ts';
-import type { Command } from './types.ts';
+import type { BotRow } from '../../engine/db/schema.ts';
+import type { Message } from '../message.ts';
+import { botById } from './lookup.ts';
+import type { Command, CommandContext } from './types.ts';
 
-/** `/run <bot> [input]`: queues a run; its outcome comes back to this chat when it ends. */
+/**
+ * Starts a run of `bot` from this chat. The answer is the run's live card: it says the run
+ * started and is edited as the run goes, until it shows the outcome.
+ */
+export function startRunFromChat(ctx: CommandContext, bot: BotRow, input: string | null): Message {
+  const run = ctx.engine.startRun(bot.id, { input, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
+  ctx.watchRun(run.id);
+  return { blocks: [], card: { runId: run.id } };
+}
+
+/** `/run <bot> [input]`: queues a run; this chat gets its live card. */
 export const runCommand: Command = {
   name: 'run',
   description: 'Run a bot now, optionally with an input',
@@ -10,22 +21,9 @@ export const runCommand: Command = {
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
     { name: 'input', kind: 'text', required: false, description: 'Input for this run (optional)' },
   ],
-  run(ctx, args) {
-    const bot = ctx.bot(args.bot);
-    const run = ctx.engine.startRun(bot.id, { input: args.input ?? null, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
-    ctx.watchRun(run.id);
-    const queued = ctx.engine.runner.activeForBot(bot.id).filter((r) => r.id < run.id).length;
-    return {
-      blocks: [
-        line('▶ Started ', bold(botLabel(bot)), ` · run #${run.id}${queued ? ` (after ${queued} queued)` : ''}.`),
-        line('The outcome will be posted here when it ends.'),
-      ],
-      buttons: [
-        [
-          { label: '⏹ Stop', action: `stop:${bot.id}`, style: 'danger' },
-          { label: '📜 Logs', action: `logs:${bot.id}`, style: 'secondary' },
-        ],
-      ],
-    };
+  run: (ctx, args) => startRunFromChat(ctx, ctx.bot(args.bot), args.input ?? null),
+  actions: {
+    // ▶ Run / ▶ Run again
+    run: { mode: 'reply', run: (ctx, id) => ({ message: startRunFromChat(ctx, botById(ctx.engine, id), null), toast: '▶ Started' }) },
   },
 };

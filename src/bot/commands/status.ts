@@ -1,42 +1,49 @@
+import type { BotRow } from '../../engine/db/schema.ts';
+import { FINAL_RUN_STATUSES, successRate } from '../../engine/run-status.ts';
 import { nextRunAt } from '../../engine/scheduler.ts';
+import { POLICY_LABELS } from '../../engine/subscriptions.ts';
 import { ago, botButtons, botLabel, botStateIcon, duration, fromNow, scheduleSpans, statusIcon } from '../format.ts';
-import { bold, line, type Block } from '../message.ts';
-import type { Command } from './types.ts';
+import { bold, line, type Block, type Message } from '../message.ts';
+import { botById } from './lookup.ts';
+import type { Command, CommandContext } from './types.ts';
 
-/** `/status <bot>`: runs, results, schedule, success rate, last run, links; Run / Logs / Pause buttons. */
+function statusOf(ctx: CommandContext, row: BotRow): Message {
+  const { engine, caller } = ctx;
+  const bot = engine.bots.summarize(row);
+  const counts = engine.runner.statusCounts(bot.id);
+  const rate = successRate(counts);
+  const byStatus = FINAL_RUN_STATUSES.filter((s) => counts[s])
+    .map((s) => `${counts[s]} ${s}`)
+    .join(', ');
+  const [last] = engine.runner.listForBot(bot.id, 1);
+  const links = engine.triggers.list({ botId: bot.id });
+  const next = nextRunAt(bot);
+  const sub = engine.subscriptions.find(bot.id, caller.platform, caller.chatId);
+  const muted = sub?.mutedUntil != null && sub.mutedUntil > Date.now() ? ` (muted ${fromNow(sub.mutedUntil).replace(/^in /, 'for ')})` : '';
+  const blocks: Block[] = [
+    line(`${botStateIcon(bot.status)} `, bold(botLabel(bot)), ` — ${bot.status}`),
+    ...(bot.description ? [line(bot.description)] : []),
+    line('Model: ', bot.model),
+    line('Schedule: ', ...scheduleSpans(bot.schedule), bot.paused && bot.schedule ? ' — paused' : next ? ` · next run ${fromNow(next)}` : ''),
+    line(`Runs: ${bot.runCount}${byStatus ? ` (${byStatus})` : ''} · success rate ${rate === null ? '–' : `${rate}%`}`),
+    line(`Results: ${bot.resultCount}`),
+    line(
+      'Last run: ',
+      last
+        ? `${statusIcon(last.status)} #${last.id} ${last.status} ${ago(last.startedAt ?? last.createdAt)}${last.durationMs != null ? ` (${duration(last.durationMs)})` : ''}`
+        : 'never',
+    ),
+  ];
+  if (links.length > 0) blocks.push(line('Links: ', links.map((t) => t.label + (t.enabled ? '' : ' (off)')).join('; ')));
+  blocks.push(line('This chat gets: ', sub ? `${POLICY_LABELS[sub.policy]}${muted}` : 'only the runs started here'));
+  return { blocks, buttons: [botButtons(bot)] };
+}
+
+/** `/status <bot>`: runs, results, schedule, success rate, last run, links, this chat's subscription. */
 export const statusCommand: Command = {
   name: 'status',
   description: 'A bot’s runs, results, schedule, success rate and last run',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run(ctx, args) {
-    const { engine, caller } = ctx;
-    const bot = engine.bots.summarize(ctx.bot(args.bot));
-    const counts = engine.runner.statusCounts(bot.id);
-    const finished = (counts.completed ?? 0) + (counts.failed ?? 0) + (counts.cancelled ?? 0) + (counts.interrupted ?? 0);
-    const rate = finished > 0 ? `${Math.round(((counts.completed ?? 0) / finished) * 100)}%` : '–';
-    const byStatus = (['completed', 'failed', 'cancelled', 'interrupted'] as const)
-      .filter((s) => counts[s])
-      .map((s) => `${counts[s]} ${s}`)
-      .join(', ');
-    const [last] = engine.runner.listForBot(bot.id, 1);
-    const links = engine.triggers.list({ botId: bot.id });
-    const next = nextRunAt(bot);
-    const blocks: Block[] = [
-      line(`${botStateIcon(bot.status)} `, bold(botLabel(bot)), ` — ${bot.status}`),
-      ...(bot.description ? [line(bot.description)] : []),
-      line('Model: ', bot.model),
-      line('Schedule: ', ...scheduleSpans(bot.schedule), bot.paused && bot.schedule ? ' — paused' : next ? ` · next run ${fromNow(next)}` : ''),
-      line(`Runs: ${bot.runCount}${byStatus ? ` (${byStatus})` : ''} · success rate ${rate}`),
-      line(`Results: ${bot.resultCount}`),
-      line(
-        'Last run: ',
-        last
-          ? `${statusIcon(last.status)} #${last.id} ${last.status} ${ago(last.startedAt ?? last.createdAt)}${last.durationMs != null ? ` (${duration(last.durationMs)})` : ''}`
-          : 'never',
-      ),
-    ];
-    if (links.length > 0) blocks.push(line('Links: ', links.map((t) => t.label + (t.enabled ? '' : ' (off)')).join('; ')));
-    blocks.push(line('This chat gets its runs: ', engine.subscriptions.isSubscribed(bot.id, caller.platform, caller.chatId) ? 'yes' : 'no'));
-    return { blocks, buttons: [botButtons(bot)] };
-  },
+  run: (ctx, args) => statusOf(ctx, ctx.bot(args.bot)),
+  actions: { status: { mode: 'reply', run: (ctx, id) => ({ message: statusOf(ctx, botById(ctx.engine, id)), toast: 'Status' }) } },
 };

@@ -1,31 +1,63 @@
+import type { BotRow } from '../../engine/db/schema.ts';
+import { AppError } from '../../engine/errors.ts';
+import { POLICY_LABELS, SUBSCRIPTION_POLICIES, type SubscriptionPolicy } from '../../engine/subscriptions.ts';
 import { botLabel } from '../format.ts';
-import { bold, code, say } from '../message.ts';
-import type { Command } from './types.ts';
+import { bold, code, line, type Button, type Message } from '../message.ts';
+import { botById } from './lookup.ts';
+import type { Command, CommandContext } from './types.ts';
 
-/** `/subscribe <bot>`: this chat gets the outcome of every run of the bot. */
-export const subscribeCommand: Command = {
-  name: 'subscribe',
-  description: 'Get every run of a bot in this chat',
-  params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run(ctx, args) {
-    const bot = ctx.bot(args.bot);
-    const { created } = ctx.engine.subscriptions.subscribe(bot.id, ctx.caller.platform, ctx.caller.chatId);
-    return created
-      ? say('🔔 This chat will get every run of ', bold(botLabel(bot)), ', scheduled or triggered.')
-      : say('🔔 This chat already gets every run of ', bold(botLabel(bot)), '.');
-  },
+const WHAT: Record<SubscriptionPolicy, string> = {
+  all: 'every run of',
+  failures: 'the failed runs of',
+  new: 'the runs that find new results of',
 };
 
-/** `/unsubscribe <bot>`: stops that. */
-export const unsubscribeCommand: Command = {
-  name: 'unsubscribe',
-  description: 'Stop getting a bot’s runs in this chat',
-  params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
+/** Subscribes this chat (its topic, on Telegram) with `policy`; answers with what it now gets and buttons to change it. */
+function subscribe(ctx: CommandContext, bot: BotRow, policy: SubscriptionPolicy | undefined): Message {
+  const { caller } = ctx;
+  const before = ctx.engine.subscriptions.find(bot.id, caller.platform, caller.chatId);
+  const { subscription: sub } = ctx.engine.subscriptions.subscribe(bot.id, caller.platform, caller.chatId, {
+    ...(policy ? { policy } : {}),
+    threadId: caller.threadId ?? null,
+  });
+  const unchanged = before !== undefined && before.policy === sub.policy;
+  const buttons: Button[] = SUBSCRIPTION_POLICIES.map((p) => ({
+    label: `${p === sub.policy ? '✓ ' : ''}${POLICY_LABELS[p][0]!.toUpperCase()}${POLICY_LABELS[p].slice(1)}`,
+    action: `sub:${bot.id}:${p}`,
+    style: p === sub.policy ? ('primary' as const) : ('secondary' as const),
+  }));
+  return {
+    blocks: [
+      line(`🔔 This chat ${unchanged ? 'already gets' : 'will get'} ${WHAT[sub.policy]} `, bold(botLabel(bot)), ', scheduled, triggered or started anywhere.'),
+      line('Mute it for a while with ', code(`/mute ${bot.name} 2h`), '; stop with ', code(`/unsubscribe ${bot.name}`), '.'),
+    ],
+    buttons: [buttons],
+  };
+}
+
+/** `/subscribe <bot> [all|failures|new]`: this chat gets the bot's runs, all of them or only failures or new results. */
+export const subscribeCommand: Command = {
+  name: 'subscribe',
+  description: 'Get a bot’s runs in this chat: all, failures only, or new results only',
+  params: [
+    { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
+    { name: 'policy', kind: 'choice', required: false, description: 'Which runs: all (default), failures or new (results)', choices: SUBSCRIPTION_POLICIES },
+  ],
   run(ctx, args) {
     const bot = ctx.bot(args.bot);
-    const removed = ctx.engine.subscriptions.unsubscribe(bot.id, ctx.caller.platform, ctx.caller.chatId);
-    return removed
-      ? say('🔕 This chat will no longer get the runs of ', bold(botLabel(bot)), '. (Runs started here still report back here.)')
-      : say('This chat was not subscribed to ', bold(botLabel(bot)), '. Subscribe with ', code(`/subscribe ${bot.name}`), '.');
+    if (args.policy && !(SUBSCRIPTION_POLICIES as readonly string[]).includes(args.policy)) {
+      throw new AppError('VALIDATION_FAILED', `Which runs: ${SUBSCRIPTION_POLICIES.join(', ')}? Usage: ${ctx.usage('subscribe')}`);
+    }
+    return subscribe(ctx, bot, args.policy as SubscriptionPolicy | undefined);
+  },
+  actions: {
+    sub: {
+      mode: 'replace',
+      run(ctx, args) {
+        const [id = '', policy = ''] = args.split(':');
+        if (!(SUBSCRIPTION_POLICIES as readonly string[]).includes(policy)) throw new AppError('VALIDATION_FAILED', 'This button no longer works; send /help.');
+        return { message: subscribe(ctx, botById(ctx.engine, id), policy as SubscriptionPolicy), toast: `🔔 ${POLICY_LABELS[policy as SubscriptionPolicy]}` };
+      },
+    },
   },
 };

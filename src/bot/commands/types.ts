@@ -1,28 +1,32 @@
 import type { Engine } from '../../engine/engine.ts';
 import type { BotRow } from '../../engine/db/schema.ts';
+import type { PipelineView } from '../../engine/pipelines.ts';
 import type { ChatPlatform } from '../../engine/subscriptions.ts';
 import type { Message } from '../message.ts';
 
 /** The typed options a command takes; Discord registers them as slash-command options. */
-export type ParamName = 'bot' | 'input' | 'name' | 'prompt' | 'spec' | 'event' | 'target';
+export type ParamName = 'bot' | 'input' | 'name' | 'prompt' | 'spec' | 'event' | 'target' | 'pipeline' | 'policy' | 'duration' | 'template';
 
 /** Parsed arguments of a command, by option name. */
 export type Args = Partial<Record<ParamName, string>>;
 
 /**
  * One argument of a command, in the order a person types it on Telegram.
- * - `bot`: a bot name, matched against known names (longest match first; quotes allowed);
+ * - `bot` / `pipeline`: a bot (pipeline) name, matched against known names (longest match first;
+ *   quotes allowed);
  * - `word`: one word (or a quoted phrase);
  * - `choice`: one word out of `choices`;
  * - `text`: the rest of the line.
  */
 export interface Param {
   name: ParamName;
-  kind: 'bot' | 'word' | 'choice' | 'text';
+  kind: 'bot' | 'pipeline' | 'word' | 'choice' | 'text';
   required: boolean;
   /** Shown in usage lines and as the Discord option's description (at most 100 characters). */
   description: string;
   choices?: readonly string[];
+  /** Only a Discord option (named there); Telegram offers the same as buttons, so it is neither typed nor in usage lines. */
+  discordOnly?: boolean;
 }
 
 /** Who is asking, and from where. */
@@ -32,32 +36,70 @@ export interface Caller {
   userId: string;
   /** Telegram chat id / Discord channel id: where replies and run outcomes go. */
   chatId: string;
-  /**
-   * Settles once the adapter has posted its answer to this command; the outcome of a run the
-   * command started waits for it, so it never arrives before "Started" (a run can end at once).
-   */
-  answered?: Promise<unknown>;
+  /** The Telegram forum topic (`message_thread_id`) the command came from; replies go there too. */
+  threadId?: string;
+  /** `true` in a one-to-one chat with the bot (a Telegram private chat, a Discord DM). */
+  private?: boolean;
+}
+
+/** A guided flow waiting for this person's next message in this chat (see {@link Command.answer}). */
+export interface FlowState {
+  /** The command that continues it. */
+  command: string;
+  /** What the command remembers between steps. */
+  data: Record<string, string>;
 }
 
 /** What a command handler works with. */
 export interface CommandContext {
   engine: Engine;
   caller: Caller;
+  /** What the person typed after the command (Telegram), for a command that reads it itself; undefined on Discord. */
+  typed?: string;
   /**
    * The bot `name` names, case-insensitively.
    * @throws {AppError} VALIDATION_FAILED when `name` is missing (the message shows the usage),
    *   BOT_NOT_FOUND repeating the name and suggesting the closest ones.
    */
   bot(name: string | undefined): BotRow;
-  /** Remembers that this chat started the run, so its outcome comes back here. */
+  /**
+   * The pipeline `name` names, case-insensitively.
+   * @throws {AppError} VALIDATION_FAILED when missing, PIPELINE_NOT_FOUND with suggestions.
+   */
+  pipeline(name: string | undefined): PipelineView;
+  /** Says this chat started the run, whose live card the reply (with `card`) becomes. */
   watchRun(runId: number): void;
-  /** Starts the guided /newbot flow in this chat (asking for what `name` does not give); null where the platform has none. */
-  startNewBotFlow(name?: string): Message | null;
+  /** Says these runs are being stopped from this chat: its "Stopped" reply takes the place of their cancelled outcome. */
+  stopping(runIds: number[]): void;
+  /** Posts a live card for each step of the pipeline run in this chat, as the steps start. */
+  watchPipeline(pipelineRunId: number): void;
+  /** Whether this platform can ask for a typed answer (Telegram's `force_reply`); Discord cannot. */
+  canAsk: boolean;
+  /** The flow waiting for this person here, set or cleared by the command that runs it. */
+  flow: { get(): FlowState | undefined; set(state: FlowState): void; clear(): void };
   /** `/name <params>` as help and error messages show it. */
   usage(command: string): string;
 }
 
-/** A chat command: its definition (name, description, params) and its handler. */
+/** What a button press produces. */
+export interface ActionResult {
+  /** Posted as a new message (`reply`) or in place of the one carrying the button (`replace`). */
+  message?: Message;
+  /** A short notice (Telegram's callback answer); a failure's toast is its message. */
+  toast?: string;
+}
+
+/**
+ * A button of a command: its `action` is `<verb>:<args>` (at most 64 bytes, Telegram's
+ * `callback_data` limit), e.g. `run:12`. Buttons name bots by id, so they survive a rename.
+ */
+export interface Action {
+  /** `reply`: a new message; `replace`: edit the message carrying the button; `none`: only the toast. */
+  mode: 'reply' | 'replace' | 'none';
+  run(ctx: CommandContext, args: string): ActionResult | Promise<ActionResult>;
+}
+
+/** A chat command: its definition (name, description, params), its handler and its buttons. */
 export interface Command {
   /** Lower-case, at most 32 characters (Telegram and Discord limits). */
   name: string;
@@ -67,4 +109,8 @@ export interface Command {
   /** Shown in /help but not registered with the platforms' menus (e.g. Telegram's /start). */
   hidden?: boolean;
   run(ctx: CommandContext, args: Args): Message | Promise<Message>;
+  /** Its buttons, by verb (unique across commands). */
+  actions?: Record<string, Action>;
+  /** The next message of a guided flow this command started (see {@link CommandContext.flow}). */
+  answer?(ctx: CommandContext, state: FlowState, text: string): Message | Promise<Message>;
 }

@@ -11,16 +11,20 @@ import type { Config } from '../../config.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { ChatAdapter, ChatObserver } from '../adapter.ts';
 import { CommandCore } from '../core.ts';
-import { RunDelivery } from '../notifier.ts';
+import { DEFAULT_RETRY_DELAYS_MS } from '../retry.ts';
+import { RunDelivery, type DeliveryOptions } from '../run-delivery.ts';
+import { TaskDelivery } from '../task-delivery.ts';
 import { slashCommands } from './definitions.ts';
-import { followUpRoute, onAutocomplete, onButton, onChatInput, type DiscordCaller } from './interactions.ts';
-import { DiscordSender } from './notifier.ts';
+import { onAutocomplete, onButton, onChatInput } from './interactions.ts';
+import { DiscordSender } from './sender.ts';
 import { registerCommands } from './register.ts';
 
 /** Tuning knobs, mostly for tests. */
 export interface DiscordOptions {
-  /** Pauses between attempts to deliver a run outcome (default 1 s, 5 s, 30 s). */
-  retryDelaysMs?: number[];
+  /** Pauses between attempts to post a message (default 1 s, 5 s, 30 s). */
+  retryDelaysMs?: readonly number[];
+  /** Live cards: clock and spacing of edits (see {@link DeliveryOptions}). */
+  delivery?: DeliveryOptions;
   /** Hears of every message sent (metrics). */
   observer?: ChatObserver;
 }
@@ -43,24 +47,17 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   // Interactions arrive whatever the intents; Guilds keeps channel caches for replies.
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: apiBase } });
   if (opts.observer) countMessages(client, opts.observer);
-  const sender = new DiscordSender(client.rest);
-  const delivery = new RunDelivery(engine, sender, log, opts.retryDelaysMs);
-  const core = new CommandCore<DiscordCaller>(engine, {
-    allowedUsers,
-    allowListVariable: 'DISCORD_ALLOWED_USERS',
-    log,
-    onRunStarted: (runId, caller) =>
-      delivery.watch(runId, caller.chatId, {
-        ...(caller.interaction ? { route: followUpRoute(caller.interaction) } : {}),
-        ...(caller.answered ? { after: caller.answered } : {}),
-      }),
-  });
+  const abort = new AbortController();
+  const sender = new DiscordSender(client, { delaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, signal: abort.signal, log });
+  const delivery = new RunDelivery(engine, sender, log, opts.delivery);
+  const tasks = new TaskDelivery(engine, sender, log);
+  const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'DISCORD_ALLOWED_USERS', log, runs: delivery });
 
   client.on(Events.InteractionCreate, (i) => {
     const handled = i.isChatInputCommand()
-      ? onChatInput(core, i, log)
+      ? onChatInput(core, delivery, i, log)
       : i.isButton()
-        ? onButton(core, i, log)
+        ? onButton(core, delivery, i, log)
         : i.isAutocomplete()
           ? onAutocomplete(core, i)
           : Promise.resolve();
@@ -69,7 +66,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
 
   delivery.start();
-  const abort = new AbortController();
+  tasks.start();
   const connecting = (async () => {
     let delay = 1000;
     while (!abort.signal.aborted) {
@@ -126,6 +123,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
         await client.destroy();
         await connecting;
         await delivery.stop();
+        await tasks.stop();
         log.info('Discord bot stopped');
       })();
       return stopped;
@@ -133,8 +131,8 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   };
 }
 
-/** Requests that post a message: to a channel, an interaction's answer, a follow-up or the edited deferred reply. */
-const MESSAGE_ROUTE = /^(post \/channels\/\d+\/messages|post \/interactions\/\d+\/[^/]+\/callback|post \/webhooks\/\d+\/[^/]+|patch \/webhooks\/\d+\/[^/]+\/messages\/@original)$/;
+/** Requests that post a message: to a channel (or edit one), an interaction's answer, a follow-up or an edited reply. */
+const MESSAGE_ROUTE = /^(post \/channels\/\d+\/messages|patch \/channels\/\d+\/messages\/\d+|post \/interactions\/\d+\/[^/]+\/callback|post \/webhooks\/\d+\/[^/]+|patch \/webhooks\/\d+\/[^/]+\/messages\/@original)$/;
 
 /** Counts messages sent and failed from the REST client's `response` events (one per HTTP response; a request that got none, a network error, is not seen). */
 function countMessages(client: Client, observer: ChatObserver): void {

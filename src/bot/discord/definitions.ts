@@ -10,7 +10,7 @@ import type { Command, Param } from '../commands/types.ts';
  * The slash-command definition of a chat command
  * (https://discord.com/developers/docs/interactions/application-commands#application-command-object):
  * every param a string option with the same name; `bot` and `target` autocomplete from the bot
- * names, `event` offers its choices. Discord wants required options first, so they are sorted so.
+ * names, `pipeline` from the pipeline names, choices are offered as such. Discord wants required options first, so they are sorted so.
  */
 export function slashCommandOf(c: Command): RESTPostAPIChatInputApplicationCommandsJSONBody {
   const options = [...c.params].sort((a, b) => Number(b.required) - Number(a.required)).map(optionOf);
@@ -28,7 +28,7 @@ function optionOf(p: Param): APIApplicationCommandOption {
     name: p.name,
     description: p.description.slice(0, 100),
     required: p.required,
-    ...(p.kind === 'bot' ? { autocomplete: true } : {}),
+    ...(p.kind === 'bot' || p.kind === 'pipeline' ? { autocomplete: true } : {}),
     ...(p.kind === 'choice' && p.choices ? { choices: p.choices.map((v) => ({ name: v, value: v })) } : {}),
     ...(p.kind === 'text' ? { max_length: 6000 } : {}),
   } as APIApplicationCommandOption;

@@ -23,6 +23,11 @@ export interface DiscordPayload {
   components: APIActionRowComponent<APIButtonComponent>[];
 }
 
+/** The files of a message as discord.js attachments (sent as multipart `files[n]`). */
+export function discordFiles(msg: Message): { attachment: Buffer; name: string }[] {
+  return (msg.files ?? []).map((f) => ({ attachment: Buffer.from(f.text, 'utf8'), name: f.name }));
+}
+
 /** Escapes user text so Discord shows it verbatim (markdown, masked links, headings, quotes, lists). */
 export function escapeDiscord(s: string): string {
   return escapeMarkdown(s, { heading: true, bulletedList: true, numberedList: true, maskedLink: true })
@@ -87,6 +92,19 @@ const STYLES: Record<NonNullable<Button['style']>, ButtonStyle.Primary | ButtonS
   danger: ButtonStyle.Danger,
 };
 
+/** No two backticks stay adjacent, so nothing in `text` can close a code block (``` or ````…). */
+function unfence(text: string): string {
+  return text.replace(/`(?=`)/g, '`\u200b');
+}
+
+/** An `output` block as an embed: a code block in the description, whose 4096 characters hold it. */
+function outputEmbed(text: string): APIEmbed {
+  const room = 4096 - FENCE.length * 2 - 2;
+  let body = unfence(text || ' ');
+  if (body.length > room) body = '…' + body.slice(body.length - room + 1);
+  return { description: `${FENCE}\n${body}\n${FENCE}`, color: 0x2b2d31 };
+}
+
 /** Buttons as action rows: at most 5 rows of 5 (Discord's limits); extra rows are dropped. */
 export function actionRows(buttons: Button[][] | undefined): APIActionRowComponent<APIButtonComponent>[] {
   return (buttons ?? []).slice(0, MAX_ROWS).map((row) => ({
@@ -120,8 +138,7 @@ export function renderDiscord(msg: Message, max = DISCORD_MAX_CONTENT): DiscordP
       for (const piece of md.length <= max ? [md] : splitText(md, max)) add(piece);
     } else if (block.type === 'pre') {
       // A long output fills what is left of the current message, then whole messages.
-      // No two backticks stay adjacent, so nothing in the output can close the block (``` or ````…).
-      let rest = (block.text || ' ').replace(/`(?=`)/g, '`\u200b');
+      let rest = unfence(block.text || ' ');
       const overhead = FENCE.length * 2 + 2;
       while (rest.length > 0) {
         const room = max - current.length - (current ? 1 : 0) - overhead;
@@ -132,7 +149,7 @@ export function renderDiscord(msg: Message, max = DISCORD_MAX_CONTENT): DiscordP
     }
   }
   if (current) contents.push(current);
-  const embeds = msg.blocks.filter((b): b is Extract<Block, { type: 'card' }> => b.type === 'card').map(embedOf);
+  const embeds = msg.blocks.flatMap((b) => (b.type === 'card' ? [embedOf(b)] : b.type === 'output' ? [outputEmbed(b.text)] : []));
   const embedGroups: APIEmbed[][] = [];
   for (let i = 0; i < embeds.length; i += MAX_EMBEDS) embedGroups.push(embeds.slice(i, i + MAX_EMBEDS));
   const payloads: DiscordPayload[] = contents.map((content) => ({ content, embeds: [], components: [] }));

@@ -1,8 +1,8 @@
 import { Composer, type Context } from 'grammy';
 import type { CommandCore } from '../core.ts';
 import { messageText } from '../message.ts';
-import { callerOf, isForAnotherBot, splitCommand } from './caller.ts';
-import type { TelegramSender } from './notifier.ts';
+import { callerOf, isForAnotherBot, placeOf, splitCommand } from './caller.ts';
+import type { TelegramSender } from './sender.ts';
 
 /**
  * The allow list, in front of everything else: an update from a user not on
@@ -30,7 +30,7 @@ export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs:
     if (now - (lastRefusal.get(caller.userId) ?? 0) < cooldownMs) return;
     lastRefusal.set(caller.userId, now);
     if (lastRefusal.size > 10_000) lastRefusal.delete(lastRefusal.keys().next().value!);
-    await sender.send(caller.chatId, core.refusal(caller));
+    await sender.post(placeOf(ctx, caller), core.refusal(caller)).catch(() => {}); // retried and logged by the sender
   });
   return composer;
 }

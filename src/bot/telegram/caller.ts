@@ -1,12 +1,24 @@
 import type { Context } from 'grammy';
-import type { Caller } from '../core.ts';
+import type { Caller } from '../commands/types.ts';
+import type { Place } from '../chat-sender.ts';
 
-/** Who sent an update and in which chat, for the command core; null for updates without a sender or chat. */
+/** Who sent an update and in which chat (and forum topic), for the command core; null for updates without a sender or chat. */
 export function callerOf(ctx: Context): Caller | null {
   const from = ctx.from;
-  const chat = ctx.chat ?? ctx.callbackQuery?.message?.chat;
+  const msg = ctx.message ?? ctx.callbackQuery?.message;
+  const chat = ctx.chat ?? msg?.chat;
   if (!from || !chat) return null;
-  return { platform: 'telegram', userId: String(from.id), chatId: String(chat.id) };
+  const threadId = msg && 'is_topic_message' in msg && msg.is_topic_message && msg.message_thread_id ? String(msg.message_thread_id) : undefined;
+  return { platform: 'telegram', userId: String(from.id), chatId: String(chat.id), private: chat.type === 'private', ...(threadId ? { threadId } : {}) };
+}
+
+/**
+ * Where the answer to an update goes: its chat and forum topic; in groups also as a reply to the
+ * command (https://core.telegram.org/bots/api#replyparameters), so it is clear whom it answers.
+ */
+export function placeOf(ctx: Context, caller: Caller): Place {
+  const replyTo = !caller.private && ctx.message ? ctx.message.message_id : undefined;
+  return { chatId: caller.chatId, ...(caller.threadId ? { threadId: caller.threadId } : {}), ...(replyTo ? { replyTo } : {}) };
 }
 
 /** `/run@my_bot Scout x` → `{ name: 'run', target: 'my_bot', args: 'Scout x' }`; null when not a command. */

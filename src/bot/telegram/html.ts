@@ -45,7 +45,7 @@ interface Piece {
   spaced: boolean;
 }
 
-function pieces(block: Exclude<Block, { type: 'pre' }>, max: number): Piece[] {
+function pieces(block: Exclude<Block, { type: 'pre' | 'output' }>, max: number): Piece[] {
   switch (block.type) {
     case 'text': {
       const plain = spanText(block.spans);
@@ -95,7 +95,7 @@ export function renderHtml(msg: Message, max = TELEGRAM_MAX_TEXT): string[] {
     prevSpaced = p.spaced;
   };
   for (const block of msg.blocks) {
-    if (block.type !== 'pre') {
+    if (block.type !== 'pre' && block.type !== 'output') {
       for (const p of pieces(block, max)) add(p);
       continue;
     }

@@ -198,6 +198,12 @@ export const subscriptions = sqliteTable(
       .references(() => bots.id, { onDelete: 'cascade' }),
     platform: text('platform', { enum: ['telegram', 'discord'] }).notNull(),
     chatId: text('chat_id').notNull(),
+    /** A Telegram forum topic (`message_thread_id`) the outcomes go to; null: the chat itself. */
+    threadId: text('thread_id'),
+    /** Which runs the chat gets: every run, only failures, or only runs with new results. */
+    policy: text('policy', { enum: ['all', 'failures', 'new'] }).notNull().default('all'),
+    /** Nothing is posted before this time (ms since the epoch); null: not muted. */
+    mutedUntil: integer('muted_until'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [uniqueIndex('subscriptions_unique').on(t.botId, t.platform, t.chatId)],

@@ -26,6 +26,7 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   PIPELINE_NAME_TAKEN: 'Another pipeline has that name.',
   PIPELINE_RUN_NOT_FOUND: 'No pipeline run with that id.',
   PIPELINE_RUN_NOT_ACTIVE: 'The pipeline run already ended, so it cannot be cancelled.',
+  SUBSCRIPTION_NOT_FOUND: 'No chat subscription with that id for this bot.',
   TASK_NOT_FOUND: 'No swarm task with this id.',
   TASK_TRANSITION_INVALID: "The task's state machine does not allow this change from its current state.",
   SWARM_INCOMPLETE: 'A task needs a planner, an executor and an evaluator bot before it can be created.',
@@ -42,5 +43,6 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   FORBIDDEN_ORIGIN: 'A browser sent a change (POST, PUT, DELETE) from another site (CSRF protection).',
   FORBIDDEN_HOST: 'The server listens on loopback only and the Host header names another host (DNS rebinding protection).',
   NOT_FOUND: 'No route at that method and path.',
+  CHAT_NOT_READY: 'The chat adapter behind this route (the Telegram webhook) is not running yet; the caller (Telegram) tries again later.',
   INTERNAL: 'Something went wrong on the server; its log has the details.',
 };

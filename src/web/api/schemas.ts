@@ -79,6 +79,15 @@ export function errorResponses(...codes: ErrorCode[]) {
   return out;
 }
 
+/**
+ * A `preValidation` hook for API routes: a request without a body validates like an empty JSON
+ * object, so a missing field is named ("name is required") instead of "expected object, received
+ * undefined".
+ */
+export async function emptyBodyAsObject(req: { body: unknown }): Promise<void> {
+  if (req.body === undefined || req.body === null) req.body = {};
+}
+
 /** A `204 No Content` answer. */
 export const noContent = z.undefined().meta({ description: 'No content' });
 

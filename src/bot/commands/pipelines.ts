@@ -1,0 +1,49 @@
+import { AppError } from '../../engine/errors.ts';
+import { ago, describeSchedule } from '../format.ts';
+import { bold, code, line, say, type Block, type Button } from '../message.ts';
+import { startPipelineFromChat, stepsText } from './runpipeline.ts';
+import type { Command } from './types.ts';
+
+/** Pipelines given a ▶ button (Discord takes at most 5 rows); the others are named with /runpipeline. */
+const MAX_BUTTONS = 5;
+
+/** `/pipelines`: each pipeline with its steps, schedule and last run, and a ▶ button to run it. */
+export const pipelinesCommand: Command = {
+  name: 'pipelines',
+  description: 'List the pipelines with their steps and last run',
+  params: [],
+  run(ctx) {
+    const list = ctx.engine.pipelines.list();
+    if (list.length === 0) return say('No pipelines yet. Create one on the dashboard (Pipelines), then run it here with ', code('/runpipeline <name>'), '.');
+    const blocks: Block[] = [line(bold(`Pipelines (${list.length})`))];
+    for (const p of list) {
+      const last = ctx.engine.pipelines.listRuns(p.id, 1)[0];
+      blocks.push(
+        line(
+          '🧩 ',
+          bold(p.name),
+          ` — ${stepsText(p)}`,
+          p.schedule ? ` · ${describeSchedule(p.schedule)}` : '',
+          ` · ${last ? `last run ${last.status} (${last.progress}) ${ago(last.createdAt)}` : 'never run'}`,
+        ),
+      );
+    }
+    if (list.length > MAX_BUTTONS) blocks.push(line('Run any of them with ', code('/runpipeline <name> [input]'), '.'));
+    const buttons: Button[][] = list.slice(0, MAX_BUTTONS).map((p) => [{ label: `▶ ${p.name}`, action: `runpl:${p.id}`, style: 'primary' }]);
+    return { blocks, buttons };
+  },
+  actions: {
+    runpl: {
+      mode: 'reply',
+      run(ctx, id) {
+        let p;
+        try {
+          p = ctx.engine.pipelines.get(Number(id));
+        } catch {
+          throw new AppError('PIPELINE_NOT_FOUND', 'That pipeline no longer exists.');
+        }
+        return { message: startPipelineFromChat(ctx, p, null), toast: '▶ Started' };
+      },
+    },
+  },
+};

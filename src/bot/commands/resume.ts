@@ -1,0 +1,24 @@
+import type { BotRow } from '../../engine/db/schema.ts';
+import type { Engine } from '../../engine/engine.ts';
+import { botLabel } from '../format.ts';
+import { bold, say, type Message } from '../message.ts';
+import { botById } from './lookup.ts';
+import type { Command } from './types.ts';
+
+function resume(engine: Engine, bot: BotRow): Message {
+  if (!bot.paused) return say(bold(botLabel(bot)), ' is not paused.');
+  engine.bots.update(bot.id, { paused: false });
+  return {
+    ...say('▶ Resumed ', bold(botLabel(bot)), bot.schedule ? ': its schedule is on again.' : '.'),
+    buttons: [[{ label: '⏸ Pause', action: `pause:${bot.id}`, style: 'secondary' }]],
+  };
+}
+
+/** `/resume <bot>`: undoes /pause. */
+export const resumeCommand: Command = {
+  name: 'resume',
+  description: 'Resume a paused bot',
+  params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
+  run: (ctx, args) => resume(ctx.engine, ctx.bot(args.bot)),
+  actions: { resume: { mode: 'reply', run: (ctx, id) => ({ message: resume(ctx.engine, botById(ctx.engine, id)), toast: '▶ Resumed' }) } },
+};

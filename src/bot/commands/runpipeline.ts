@@ -1,0 +1,45 @@
+import type { PipelineView } from '../../engine/pipelines.ts';
+import { bold, line, type Message } from '../message.ts';
+import type { Command, CommandContext } from './types.ts';
+
+/** `🔎 Researcher → ✍️ Writer` */
+export function stepsText(p: PipelineView): string {
+  return p.stepBots.map((s) => (s.name ? `${s.emoji} ${s.name}` : `(deleted bot #${s.botId})`)).join(' → ');
+}
+
+/**
+ * Starts a run of the pipeline from this chat; once the answer is posted, each step's live card
+ * follows in this chat as the step starts.
+ */
+export function startPipelineFromChat(ctx: CommandContext, p: PipelineView, input: string | null): Message {
+  const pr = ctx.engine.pipelines.run(p.id, { input, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
+  ctx.watchPipeline(pr.id);
+  return {
+    blocks: [
+      line('🧩 Started ', bold(p.name), ` · pipeline run #${pr.id}: ${stepsText(p)}.`),
+      line(`Each of its ${pr.totalSteps} step${pr.totalSteps === 1 ? '' : 's'} posts its card here as it starts.`),
+    ],
+    buttons: [[{ label: '⏹ Stop pipeline', action: `plstop:${pr.id}`, style: 'danger' }]],
+    steps: { pipelineRunId: pr.id },
+  };
+}
+
+/** `/runpipeline <pipeline> [input]`: runs a pipeline's steps one after another, each step with its live card here. */
+export const runpipelineCommand: Command = {
+  name: 'runpipeline',
+  description: 'Run a pipeline (its bots one after another) with an optional input',
+  params: [
+    { name: 'pipeline', kind: 'pipeline', required: true, description: 'Which pipeline' },
+    { name: 'input', kind: 'text', required: false, description: 'Input for its first step (optional)' },
+  ],
+  run: (ctx, args) => startPipelineFromChat(ctx, ctx.pipeline(args.pipeline), args.input ?? null),
+  actions: {
+    plstop: {
+      mode: 'reply',
+      async run(ctx, id) {
+        const pr = await ctx.engine.pipelines.cancelRun(Number(id), `stopped from ${ctx.caller.platform} by user ${ctx.caller.userId}`);
+        return { message: { blocks: [line('⏹ Stopped ', bold(pr.pipelineName), ` · pipeline run #${pr.id} at step ${pr.completedSteps + 1}/${pr.totalSteps}.`)] }, toast: '⏹ Stopped' };
+      },
+    },
+  },
+};
