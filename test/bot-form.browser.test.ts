@@ -24,7 +24,7 @@ describe('the New-bot form and the bot page settings, in headless Chromium', () 
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(t.url + '/');
-    await page.getByRole('button', { name: '＋ New bot' }).click();
+    await page.getByRole('button', { name: 'New bot' }).click();
     const dialog = page.getByRole('dialog');
     expect(await dialog.getByLabel('Model').locator('option').allTextContents()).toEqual([
       'echo (offline, repeats its input)',
@@ -58,7 +58,7 @@ describe('the New-bot form and the bot page settings, in headless Chromium', () 
   it('Every N minutes stores the schedule; an uneven interval is refused in place, keeping what was typed, and makes no bot', async () => {
     const page = await browser.newPage();
     await page.goto(t.url + '/');
-    await page.getByRole('button', { name: '＋ New bot' }).click();
+    await page.getByRole('button', { name: 'New bot' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Name', { exact: true }).fill('Ticker');
     await dialog.getByLabel('What should it do?').fill('tick');
@@ -69,7 +69,7 @@ describe('the New-bot form and the bot page settings, in headless Chromium', () 
     expect((await t.api('GET', `/api/bots/${page.url().split('/').pop()}`)).body.schedule).toBe('*/15 * * * *');
 
     await page.goto(t.url + '/');
-    await page.getByRole('button', { name: '＋ New bot' }).click();
+    await page.getByRole('button', { name: 'New bot' }).click();
     const d2 = page.getByRole('dialog');
     await d2.getByLabel('Name', { exact: true }).fill('Looper');
     await d2.getByLabel('What should it do?').fill('loop');
