@@ -6,6 +6,10 @@
  *     heap growth stays near the socket's buffer, not the log's size), then
  *  2. a client that reads everything (throughput in MB/s and lines/s).
  *
+ *  3. IDLE readers (default 50) of the dashboard's HTML log stream (`/runs/:id/stream`) on a run of
+ *     IDLE_LINES lines (default 30,000) of 2,000 characters, who read nothing: the server's heap
+ *     and what it holds queued for them, once every stream has stalled.
+ *
  * Run: npm run bench   (prints numbers; no pass/fail)
  */
 import net from 'node:net';
@@ -66,10 +70,49 @@ const bytes = await new Promise<number>((resolve) => {
 });
 const readMs = performance.now() - t1;
 
+// 3. Many idle readers of a long log, on the page's HTML stream.
+const IDLE = Number(process.env.IDLE ?? 50);
+const IDLE_LINES = Number(process.env.IDLE_LINES ?? 30_000);
+const idleRun = Number(
+  sqlite.prepare("insert into runs (bot_id, trigger, status, created_at, started_at, finished_at, duration_ms) values (?, 'manual', 'completed', ?, ?, ?, 1)").run(bot.id, Date.now(), Date.now(), Date.now()).lastInsertRowid,
+);
+sqlite.transaction(() => {
+  for (let i = 1; i <= IDLE_LINES; i++) insert.run(idleRun, i, Date.now(), `line ${i} `.padEnd(2000, 'x'));
+})();
+const serverSockets: net.Socket[] = [];
+app.server.on('connection', (s) => serverSockets.push(s));
+const mem = () => {
+  global.gc?.();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.external + m.arrayBuffers, rss: m.rss };
+};
+const memBefore = mem();
+const idleReaders = Array.from({ length: IDLE }, () => {
+  const s = net.connect(port, '127.0.0.1', () => s.write(`GET /runs/${idleRun}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
+  s.pause();
+  return s;
+});
+const t2 = performance.now();
+const sentNow = () => serverSockets.reduce((n, s) => n + s.bytesWritten, 0);
+let lastSent = -1;
+while (sentNow() !== lastSent) {
+  lastSent = sentNow();
+  await new Promise((r) => setTimeout(r, 500));
+}
+const stallMs = performance.now() - t2;
+const memIdle = mem();
+const queuedNow = serverSockets.reduce((n, s) => n + s.writableLength, 0);
+for (const s of idleReaders) s.destroy();
+
 console.log(`log lines                 ${LINES} (${mb(LINES * 200)} MB of text)`);
 console.log(`insert                    ${(LINES / (insertMs / 1000)).toFixed(0)} lines/s`);
 console.log(`slow client, held ${HOLD_MS} ms: server heap ${mb(heapBefore)} MB -> ${mb(heapDuring)} MB (growth ${mb(heapDuring - heapBefore)} MB)`);
 console.log(`fast client               ${mb(bytes)} MB in ${readMs.toFixed(0)} ms = ${(bytes / 1024 / 1024 / (readMs / 1000)).toFixed(1)} MB/s, ${(LINES / (readMs / 1000)).toFixed(0)} lines/s`);
+console.log(
+  `${IDLE} idle readers, ${IDLE_LINES} lines of 2 KB (${mb(IDLE * IDLE_LINES * 2000)} MB if each got all): stalled after ${(stallMs / 1000).toFixed(1)} s with ${mb(lastSent)} MB in the kernel's socket buffers; ` +
+    `server heap ${mb(memBefore.heap)} -> ${mb(memIdle.heap)} MB, buffers ${mb(memBefore.external)} -> ${mb(memIdle.external)} MB, rss ${mb(memBefore.rss)} -> ${mb(memIdle.rss)} MB, ${mb(queuedNow)} MB queued for the readers`,
+);
+
 
 await app.close();
 await engine.close();

@@ -1,5 +1,6 @@
-// The dashboard's few behaviours beyond htmx. The Content-Security-Policy (src/web/app.ts) runs
-// scripts from this site only, so views carry data attributes instead of inline handlers.
+// The dashboard's few behaviours beyond htmx and the live stream (src/web/live/). The
+// Content-Security-Policy (src/web/app.ts) runs scripts from this site only, so views carry data
+// attributes instead of inline handlers.
 
 // <button data-open-dialog="ID"> opens the <dialog id="ID">; <button data-close-dialog> closes its own.
 document.addEventListener('click', (e) => {
@@ -9,10 +10,30 @@ document.addEventListener('click', (e) => {
   else el.closest('dialog')?.close();
 });
 
-// A run's end arrives over SSE as the run-end partial (marked data-run-ended): the live markers go,
-// and the panels listening for `run-ended from:body` (runs, results) reload.
-htmx.onLoad((elt) => {
-  if (!(elt instanceof Element) || !(elt.matches('[data-run-ended]') || elt.querySelector('[data-run-ended]'))) return;
-  document.querySelectorAll('.run-state').forEach((e) => e.remove());
-  htmx.trigger(document.body, 'run-ended');
+// The stream sends a bot page the log panel of each run it follows. A panel that already shows
+// that run (the page was rendered with it, or "Run now" answered with it) is kept, so its log
+// stream is not opened twice.
+document.addEventListener('htmx:sseBeforeMessage', (e) => {
+  if (e.detail.type !== 'run') return;
+  const shown = document.getElementById('run-panel')?.dataset.runId;
+  const m = /data-run-id="(\d+)"/.exec(e.detail.data);
+  if (shown && m && shown === m[1]) e.preventDefault();
+});
+
+// The New-bot dialog opens empty: closing it (Cancel, the close button, Esc) puts back the form
+// as the page first rendered it, whatever a template or a failed submit filled in.
+document.addEventListener('DOMContentLoaded', () => {
+  const dialog = document.getElementById('new-bot');
+  const form = dialog?.querySelector('#new-bot-form');
+  if (!dialog || !form) return;
+  const blank = form.outerHTML;
+  dialog.addEventListener('close', () => {
+    const current = dialog.querySelector('#new-bot-form');
+    if (!current) return;
+    const fresh = document.createElement('template');
+    fresh.innerHTML = blank;
+    const replacement = fresh.content.firstElementChild;
+    current.replaceWith(replacement);
+    htmx.process(replacement);
+  });
 });

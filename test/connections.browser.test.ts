@@ -77,7 +77,7 @@ describe('connections and pipelines on the dashboard, in headless Chromium', () 
     await expect.poll(() => card.count()).toBe(1);
     expect((await card.locator('.pipeline-steps').textContent())!.replace(/\s+/g, ' ')).toContain('👩‍💻 Dev-Bot 🧪 Test-Bot');
     await card.getByRole('button', { name: 'Run Ship-It' }).click();
-    // The list refreshes itself every 3 s; no reload.
+    // The list follows the run over the live stream; no reload, no poll.
     await expect.poll(() => page.locator('.pipeline', { hasText: 'Ship-It' }).locator('.pipeline-progress').textContent(), { timeout: 15_000 }).toBe('2/2');
     expect(await page.locator('.pipeline', { hasText: 'Ship-It' }).locator('.pipeline-head .status').textContent()).toContain('Completed');
     expect(await page.locator('.pipeline', { hasText: 'Ship-It' }).locator('.pipeline-step .status').allTextContents()).toEqual([

@@ -83,8 +83,10 @@ describe('loading states in headless Chromium', () => {
     await gate.held();
     expect(await looks(page, card)).toEqual({ disabled: true, spinner: 'oo-spin' });
     await gate.release();
-    // The answer takes the person to the run.
-    await page.waitForURL(new RegExp(`/bots/${bot.id}\\?run=\\d+$`));
+    // The run starts and the person stays on the dashboard; the card follows the run (issue 8).
+    await expect.poll(() => looks(page, card)).toEqual({ disabled: false, spinner: 'none' });
+    expect(new URL(page.url()).pathname).toBe('/');
+    await page.goto(`${t.url}/bots/${bot.id}`);
 
     const runNow = 'form.run-form button[type=submit]';
     await expect.poll(() => looks(page, runNow)).toEqual({ disabled: false, spinner: 'none' });
@@ -109,7 +111,7 @@ describe('loading states in headless Chromium', () => {
     await expect.poll(() => looks(page, save)).toEqual({ disabled: false, spinner: 'none' });
 
     await page.goto(t.url + '/');
-    await page.getByRole('button', { name: '＋ New bot' }).click();
+    await page.getByRole('button', { name: 'New bot' }).click();
     const chip = '#new-bot-form button.chip';
     const chips = await holdRequests(page, /\/partials\/bot-form\?template=/);
     await page.locator(chip).first().click();

@@ -26,6 +26,12 @@ export function botStateIcon(state: BotSummary['status']): string {
       return RUN_STATUS_TABLE[state].icon;
     case 'paused':
       return '⏸';
+    case 'waiting':
+      return '🔗';
+    case 'failed':
+      return '❌';
+    case 'scheduled':
+      return '⏰';
     case 'idle':
       return '💤';
     default:

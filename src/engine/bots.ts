@@ -1,16 +1,19 @@
 import { MAX_RETRIES } from './runner/retry-policy.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
-import { bots, runs, type BotRow } from './db/schema.ts';
+import type { Statement } from 'better-sqlite3';
+import { botState, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
+import { bots, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
-import type { EventBus } from './event-bus.ts';
+import type { EventBot, EventBus } from './event-bus.ts';
 import { parseModel, type ProviderName } from './providers/models.ts';
 import { notifySchema } from './notify/index.ts';
 import { parseScheduleSpec } from './schedule-spec.ts';
-import type { RunStatus } from './run-status.ts';
+import { ACTIVE_RUN_STATUSES, type RunStatus } from './run-status.ts';
+import { nextRunAt } from './scheduler.ts';
 
 /** The tools a bot may be given (seed 001's checkboxes). */
 export const TOOL_NAMES = ['web_search', 'web_fetch', 'files', 'code'] as const;
@@ -44,12 +47,41 @@ export type BotPatch = z.input<typeof botPatchSchema>;
 
 /** A bot with the figures the dashboard and chat show beside it. */
 export interface BotSummary extends BotRow {
-  status: 'running' | 'queued' | 'paused' | 'idle';
+  /** What a person reads about it (see {@link BotState}); `status` is its kind. */
+  state: BotState;
+  status: BotStateKind;
+  lastRunId: number | null;
   lastRunAt: number | null;
   lastRunStatus: RunStatus | null;
   resultCount: number;
   runCount: number;
+  /** When its schedule fires next (epoch ms); null when unscheduled, paused or unreadable. */
+  nextRunAt: number | null;
 }
+
+/** A request for one page of the bot grid: name search, state filter, 1-based page. */
+export interface BotPageQuery {
+  /** Part of the name, any case. */
+  q?: string;
+  status?: BotStateKind | null;
+  page?: number;
+  /** Bots per page, 1..200 (default {@link BOTS_PER_PAGE}). */
+  perPage?: number;
+}
+
+/** One page of the bot grid. */
+export interface BotPage {
+  bots: BotSummary[];
+  /** Bots that match the search and filter. */
+  total: number;
+  /** The page shown (1-based, clamped to 1..pages) and how many there are (at least 1). */
+  page: number;
+  pages: number;
+  perPage: number;
+}
+
+/** Cards on one page of the dashboard's grid. */
+export const BOTS_PER_PAGE = 48;
 
 /** Converts zod issues into one {@link AppError} naming each bad field. */
 export function validationError(error: z.ZodError): AppError {
@@ -78,10 +110,58 @@ export class BotService {
     return this.db.select().from(bots).orderBy(bots.id).all();
   }
 
-  /** All bots with status, last run and counts (three queries, whatever the number of bots). */
+  /** All bots with state, last run and counts (grouped queries, whatever the number of bots). */
   listSummaries(): BotSummary[] {
-    const figures = this.figures(null);
-    return this.list().map((b) => withFigures(b, figures.get(b.id)));
+    return this.summaries(this.list());
+  }
+
+  /**
+   * One page of bots (oldest first) matching a name search and a state, with their summaries. Only
+   * the page's bots are summarized (runs and results counted); a state filter decides the states
+   * of all matching bots from four small queries (active runs by the status index, connections,
+   * each bot's newest run by one index seek, the bots), so the cost grows with the page and the
+   * fleet's size in bots, not with its runs and results.
+   */
+  listPage(query: BotPageQuery = {}): BotPage {
+    const perPage = Math.min(Math.max(Math.trunc(query.perPage ?? BOTS_PER_PAGE), 1), 200);
+    const needle = query.q ? nameKey(query.q) : '';
+    if (!needle && !query.status) {
+      // The whole fleet, oldest first: one page by the primary key.
+      const total = (this.stmts.count.get() as { n: number }).n;
+      const pages = Math.max(1, Math.ceil(total / perPage));
+      const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
+      const ids = (this.stmts.pageIds.all(perPage, (page - 1) * perPage) as { id: number }[]).map((r) => r.id);
+      return { bots: this.summaries(this.rows(ids)), total, page, pages, perPage };
+    }
+    let light = (this.stmts.light.all() as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) }));
+    if (needle) light = light.filter((b) => b.nameKey.includes(needle));
+    if (query.status) {
+      const facts = this.stateFacts(light, { detail: false });
+      light = light.filter((b) => botState(facts(b)).kind === query.status);
+    }
+    const pages = Math.max(1, Math.ceil(light.length / perPage));
+    const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
+    const ids = light.slice((page - 1) * perPage, page * perPage).map((b) => b.id);
+    return { bots: this.summaries(this.rows(ids)), total: light.length, page, pages, perPage };
+  }
+
+  /** The bots with these ids (unknown ids are left out), oldest first. */
+  rows(ids: number[]): BotRow[] {
+    if (ids.length === 0) return [];
+    this.byIds ??= this.db
+      .select()
+      .from(bots)
+      .where(sql`${bots.id} in (select value from json_each(${sql.placeholder('ids')}))`)
+      .orderBy(bots.id)
+      .prepare();
+    return this.byIds.all({ ids: JSON.stringify(ids) });
+  }
+
+  private byIds: { all(values: { ids: string }): BotRow[] } | undefined;
+
+  /** Summaries of the bots with these ids (unknown ids are left out), oldest first. */
+  summarizeIds(ids: number[]): BotSummary[] {
+    return this.summaries(this.rows(ids));
   }
 
   /** @throws {AppError} BOT_NOT_FOUND */
@@ -96,34 +176,117 @@ export class BotService {
     return this.db.select().from(bots).where(eq(bots.nameKey, nameKey(name))).get();
   }
 
-  /** The bot with its status, last run and counts. */
+  /** The bot with its state, last run and counts. */
   summarize(bot: BotRow): BotSummary {
-    return withFigures(bot, this.figures(bot.id).get(bot.id));
+    return this.summaries([bot])[0]!;
   }
 
-  /** Run and result figures per bot, for one bot or (`null`) all: grouped queries, not one per bot. */
-  private figures(botId: number | null): Map<number, BotFigures> {
-    const only = botId === null ? sql`1 = 1` : sql`bot_id = ${botId}`;
-    const out = new Map<number, BotFigures>();
-    const get = (id: number) => {
-      let f = out.get(id);
-      if (!f) out.set(id, (f = { runCount: 0, running: 0, queued: 0, resultCount: 0, last: null }));
-      return f;
-    };
-    const runRows = this.db.all<{ bot_id: number; n: number; running: number; queued: number; last_id: number }>(
-      sql`select bot_id, count(*) as n, sum(status = 'running') as running, sum(status = 'queued') as queued, max(id) as last_id
-          from runs where ${only} group by bot_id`,
-    );
-    const lastIds = runRows.map((r) => r.last_id);
-    const lastRuns = lastIds.length
-      ? this.db.select({ id: runs.id, botId: runs.botId, status: runs.status, createdAt: runs.createdAt, startedAt: runs.startedAt }).from(runs).where(inArray(runs.id, lastIds)).all()
-      : [];
-    for (const r of runRows) Object.assign(get(r.bot_id), { runCount: r.n, running: r.running, queued: r.queued });
-    for (const r of lastRuns) get(r.botId).last = r;
-    const resultRows = this.db.all<{ bot_id: number; n: number }>(sql`select bot_id, count(*) as n from results where ${only} group by bot_id`);
-    for (const r of resultRows) get(r.bot_id).resultCount = r.n;
-    return out;
+  /**
+   * Tells the service where a queued run stands in the runner's queue (1-based, null when not
+   * waiting for a slot), for the `queued` state. The engine wires it to the runner.
+   */
+  useQueuePositions(position: (runId: number) => number | null): void {
+    this.queuePosition = position;
   }
+
+  private queuePosition: (runId: number) => number | null = () => null;
+
+  /** Summaries of `rows`: their states plus run and result counts (grouped queries over these bots). */
+  private summaries(rows: BotRow[]): BotSummary[] {
+    if (rows.length === 0) return [];
+    const ids = JSON.stringify(rows.map((b) => b.id));
+    const facts = this.stateFacts(rows, { detail: true });
+    const counts = (stmt: Statement) => new Map((stmt.all(ids) as { botId: number; n: number }[]).map((r) => [r.botId, r.n]));
+    const runCounts = counts(this.stmts.runCounts);
+    const resultCounts = counts(this.stmts.resultCounts);
+    return rows.map((b) => {
+      const next = nextRunAt(b);
+      const f = facts(b, () => next);
+      const state = botState(f);
+      const last = f.lastRun;
+      return {
+        ...b,
+        state,
+        status: state.kind,
+        lastRunId: last?.id ?? null,
+        lastRunAt: last ? (last.startedAt ?? last.createdAt) : null,
+        lastRunStatus: last?.status ?? null,
+        resultCount: resultCounts.get(b.id) ?? 0,
+        runCount: runCounts.get(b.id) ?? 0,
+        nextRunAt: next,
+      };
+    });
+  }
+
+  /**
+   * The facts {@link botState} decides from, for each of `list` (all bots, or a few), from four
+   * queries: the active runs (few, by the status index), the enabled connections, the bots they
+   * come from, and each bot's newest run (one index seek per bot). `detail` adds queue positions;
+   * without it a schedule's next occurrence is not computed (the state's kind does not need it).
+   */
+  private stateFacts(
+    list: { id: number; paused: boolean; schedule: string | null }[],
+    opts: { detail: boolean },
+  ): (bot: { id: number; paused: boolean; schedule: string | null }, next?: () => number | null) => BotStateFacts & { lastRun: LastRun | null } {
+    const running = new Map<number, { id: number; startedAt: number | null }>();
+    const queued = new Map<number, number>();
+    for (const r of this.stmts.active.all(JSON.stringify(ACTIVE_RUN_STATUSES)) as { id: number; botId: number; status: RunStatus; startedAt: number | null }[]) {
+      if (r.status === 'running') running.set(r.botId, { id: r.id, startedAt: r.startedAt }); // newest wins
+      else if (!queued.has(r.botId)) queued.set(r.botId, r.id); // oldest wins
+    }
+    // Incoming connections whose source is busy: this bot is likely next.
+    const waiting = new Map<number, number>();
+    if (running.size + queued.size > 0) {
+      for (const l of this.stmts.links.all() as { source: number; target: number }[]) {
+        if ((running.has(l.source) || queued.has(l.source)) && !waiting.has(l.target)) waiting.set(l.target, l.source);
+      }
+    }
+    const sources = new Map<number, EventBot>();
+    if (waiting.size > 0) {
+      for (const b of this.stmts.names.all(JSON.stringify([...new Set(waiting.values())])) as EventBot[]) sources.set(b.id, b);
+    }
+    // Each bot's newest run: one seek in runs_bot_idx per bot (a grouped max() would scan them all).
+    const lastRows = (list.length > 200 ? this.stmts.lastAll.all() : this.stmts.lastSome.all(JSON.stringify(list.map((b) => b.id)))) as (LastRun & { botId: number })[];
+    const lastRuns = new Map(lastRows.map((r) => [r.botId, r]));
+    return (bot, next = () => (opts.detail ? nextRunAt(bot) : null)) => {
+      const q = queued.get(bot.id);
+      const src = waiting.get(bot.id);
+      return {
+        paused: bot.paused,
+        schedule: bot.schedule,
+        running: running.get(bot.id) ?? null,
+        queued: q === undefined ? null : { id: q, position: opts.detail ? this.queuePosition(q) : null },
+        waitingOn: src === undefined ? null : (sources.get(src) ?? null),
+        lastRun: lastRuns.get(bot.id) ?? null,
+        nextRunAt: next,
+      };
+    };
+  }
+
+  /** The hot read paths of summaries, prepared once (ids are passed as a JSON array). */
+  private get stmts() {
+    if (!this.prepared) {
+      const c = this.db.$client;
+      const inIds = 'in (select value from json_each(?))';
+      const last = `select b.id as botId, r.id, r.status, r.error, r.created_at as createdAt, r.started_at as startedAt
+        from bots b join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1)`;
+      this.prepared = {
+        light: c.prepare('select id, name_key as nameKey, paused, schedule from bots order by id'),
+        count: c.prepare('select count(*) as n from bots'),
+        pageIds: c.prepare('select id from bots order by id limit ? offset ?'),
+        active: c.prepare(`select id, bot_id as botId, status, started_at as startedAt from runs where status ${inIds} order by id`),
+        links: c.prepare('select source_bot_id as source, target_bot_id as target from triggers where enabled = 1 order by id'),
+        names: c.prepare(`select id, name, emoji from bots where id ${inIds}`),
+        lastAll: c.prepare(last),
+        lastSome: c.prepare(`${last} where b.id ${inIds}`),
+        runCounts: c.prepare(`select bot_id as botId, count(*) as n from runs where bot_id ${inIds} group by bot_id`),
+        resultCounts: c.prepare(`select bot_id as botId, count(*) as n from results where bot_id ${inIds} group by bot_id`),
+      };
+    }
+    return this.prepared;
+  }
+
+  private prepared: Record<'light' | 'count' | 'pageIds' | 'active' | 'links' | 'names' | 'lastAll' | 'lastSome' | 'runCounts' | 'resultCounts', Statement> | undefined;
 
   /**
    * Creates a bot and its docs folder `DATA_DIR/bots/<id>/`.
@@ -256,25 +419,21 @@ function keepWebhookSecret(next: Record<string, unknown>, prev: Record<string, u
   return { ...next, webhook };
 }
 
-interface BotFigures {
-  runCount: number;
-  running: number;
-  queued: number;
-  resultCount: number;
-  last: { status: RunStatus; createdAt: number; startedAt: number | null } | null;
+/** A bot as a page of the grid is chosen from. */
+interface LightBot {
+  id: number;
+  nameKey: string;
+  paused: boolean;
+  schedule: string | null;
 }
 
-/** A bot with its figures: status (running > queued > paused > idle), last run, counts. */
-function withFigures(bot: BotRow, f: BotFigures | undefined): BotSummary {
-  const status = f?.running ? 'running' : f?.queued ? 'queued' : bot.paused ? 'paused' : 'idle';
-  return {
-    ...bot,
-    status,
-    lastRunAt: f?.last ? (f.last.startedAt ?? f.last.createdAt) : null,
-    lastRunStatus: f?.last?.status ?? null,
-    resultCount: f?.resultCount ?? 0,
-    runCount: f?.runCount ?? 0,
-  };
+/** A bot's newest run, as its summary shows it. */
+interface LastRun {
+  id: number;
+  status: RunStatus;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
 }
 
 /** The case-insensitive key of a bot or pipeline name. */

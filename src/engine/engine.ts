@@ -76,6 +76,7 @@ export class Engine {
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
       codeSandbox: this.codeSandbox,
     });
+    this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
     this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
     this.pipelines = new PipelineService({ ...orchestration, log: log.child({ component: 'pipelines' }) });

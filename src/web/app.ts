@@ -26,8 +26,16 @@ import { swarmWeb } from './swarm-web.ts';
 import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
 import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
-import { pageRoutes } from './pages.ts';
+import { createLive, pageRoutes, type Live } from './pages.ts';
 import { subscriptionPages } from './subscription-pages.ts';
+import { StreamHub } from './live/hub.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The dashboard's live stream (hub, parts, event subscriber), for tests and benchmarks. */
+    live: Live;
+  }
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -128,6 +136,15 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     prefix: '/vendor/htmx-ext-sse/',
     decorateReply: false,
   });
+  // A monochrome emoji font (SIL OFL 1.1), split by unicode-range: a browser fetches only the
+  // parts for the emoji a page shows, and only when no font of its own has them.
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('@fontsource/noto-emoji/400.css')),
+    prefix: '/vendor/noto-emoji/',
+    allowedPath: (p) => p === '/400.css' || /^\/files\/noto-emoji-\d+-400-normal\.woff2?$/.test(p),
+    maxAge: '7d',
+    decorateReply: false,
+  });
 
   await app.register(healthRoutes(engine, chatStatus));
   await app.register(
@@ -144,7 +161,14 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     },
     { prefix: '/api' },
   );
-  await app.register(pageRoutes(engine, path.join(ROOT, 'views')));
+  const live = createLive(engine, new StreamHub(), path.join(ROOT, 'views'), (err) => logger.error({ err }, 'live page update failed'));
+  app.decorate('live', live);
+  live.view.start();
+  app.addHook('onClose', async () => {
+    live.view.stop();
+    live.hub.close();
+  });
+  await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));

@@ -3,7 +3,7 @@ import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import { isAppError } from '../engine/errors.ts';
 import { pathId } from './params.ts';
-import { nextRunAt } from '../engine/scheduler.ts';
+import { pipelineListData } from './live/parts.ts';
 import { TRIGGER_EVENTS } from '../engine/triggers.ts';
 import { view } from './view-helpers.ts';
 
@@ -31,12 +31,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
 
     const pipelines = (reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/pipelines', {
-        pipelines: engine.pipelines.list().map((p) => ({
-          pipeline: p,
-          nextRunAt: nextRunAt({ schedule: p.schedule }),
-          last: engine.pipelines.listRuns(p.id, 1)[0] ?? null,
-        })),
-        bots: engine.bots.list(),
+        pipelines: pipelineListData(engine),
         error: extra.error,
         values: extra.values ?? {},
         listOnly: extra.listOnly ?? false,
@@ -61,6 +56,10 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     };
 
     app.get('/partials/connections', async (_req, reply) => connections(reply));
+    // The pipeline form's suggestions: every bot's name.
+    app.get('/partials/bot-names', async (_req, reply) =>
+      html(reply, 'partials/bot-names', { names: engine.bots.list().map((b) => b.name) }),
+    );
 
     app.post('/connections', async (req, reply) => {
       const body = (req.body ?? {}) as Form;
@@ -107,23 +106,10 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     app.post<{ Params: { id: string } }>('/pipeline-runs/:id/cancel', async (req, reply) =>
       act(req, reply, () => engine.pipelines.cancelRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run')), pipelines),
     );
-
-    // The bot page's Schedule tile: when it runs next, in the process's time zone.
-    app.get<{ Params: { id: string } }>('/partials/bots/:id/next-run', async (req, reply) => {
-      const bot = engine.bots.get(pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'));
-      const next = nextRunAt(bot);
-      const when = next && (new Date(next).toDateString() === new Date().toDateString() ? view.time(next) : view.dateTime(next));
-      const text = !bot.schedule ? 'runs when started' : bot.paused ? 'paused: does not fire' : when ? `next ${when}` : 'next run unknown';
-      return reply.type('text/html; charset=utf-8').send(`<span class="next-run">${escapeHtml(text)}</span>`);
-    });
   };
 
 /** A bot reference from a form field: the selects send ids (digits); anything else is a name. */
 function asRef(v: string | string[] | undefined): string | number {
   const s = String(Array.isArray(v) ? v[0] : (v ?? '')).trim();
   return /^\d{1,15}$/.test(s) ? Number(s) : s;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

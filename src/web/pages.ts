@@ -1,14 +1,17 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import type { BotRow, RunLogRow } from '../engine/db/schema.ts';
-import { isFinalRunStatus, type RunStatus } from '../engine/run-status.ts';
+import { BOT_STATE_KINDS } from '../engine/bot-status.ts';
 import { suggestedModels } from '../engine/providers/models.ts';
 import { TOOL_NAMES } from '../engine/bots.ts';
 import { BOT_TEMPLATES, findTemplate } from '../engine/templates.ts';
 import { pathId } from './params.ts';
+import { viewRenderer } from './render.ts';
 import { streamRunLog, type LogStreamFormat } from './sse.ts';
+import type { StreamHub } from './live/hub.ts';
+import { gridQuery, gridQueryString, PageParts, pipelineListData } from './live/parts.ts';
+import { botScope, DASHBOARD_SCOPE, LiveView, TASKS_SCOPE } from './live/view.ts';
 import { view } from './view-helpers.ts';
 
 interface SettingsValues {
@@ -19,12 +22,29 @@ interface SettingsValues {
   tools: string[];
 }
 
-/** The dashboard: server-rendered pages (eta) that htmx updates in place. */
-export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+/** What the dashboard's live stream is made of (see live/): built by `buildApp`, used here. */
+export interface Live {
+  hub: StreamHub;
+  parts: PageParts;
+  view: LiveView;
+}
+
+/** The live stream's parts over the engine's events, rendering the templates in `viewsDir`. */
+export function createLive(engine: Engine, hub: StreamHub, viewsDir: string, onError: (err: unknown) => void): Live {
+  const parts = new PageParts(engine, viewRenderer(viewsDir));
+  return { hub, parts, view: new LiveView(engine, hub, parts, onError) };
+}
+
+/**
+ * The dashboard: server-rendered pages (eta) that htmx updates in place from one live stream per
+ * page (`GET /stream` for the dashboard, `GET /bots/:id/stream` for a bot's page; see live/view.ts
+ * for its events). Nothing on a page polls.
+ */
+export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
   async (app) => {
-    const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
-    const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) =>
-      reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view, tz: view.tz }));
+    const { hub, parts } = live;
+    const html = (reply: FastifyReply, body: string) => reply.type('text/html; charset=utf-8').send(body);
+    const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) => html(reply, parts.render(name, data));
 
     // A new bot gets the first real model a key is set for, else the offline echo model.
     const defaultModel = suggestedModels(engine.config)[1] ?? 'echo';
@@ -38,27 +58,9 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
     });
 
     const htmlFormat: LogStreamFormat = {
-      line: (r) => eta.render('partials/log-line', { line: r, h: view }).trim(),
-      end: (run) => eta.render('partials/run-end', { run, h: view }).trim(),
-    };
-
-    const botPageData = (botId: number, runId?: number) => {
-      const bot = engine.bots.summarize(engine.bots.get(botId));
-      const runs = engine.runner.listForBot(bot.id, 20);
-      const current = runId ? engine.runner.get(runId) : runs[0];
-      if (current && current.botId !== bot.id) throw new AppError('RUN_NOT_FOUND', `Run #${current.id} is not a run of ${bot.name}.`);
-      const counts = engine.runner.statusCounts(bot.id);
-      const ended = (counts.completed ?? 0) + (counts.failed ?? 0);
-      return {
-        bot,
-        settings: settingsContext(bot),
-        runs,
-        current,
-        currentLogs: current && isFinalRunStatus(current.status as RunStatus) ? engine.runner.logs(current.id, 0, 2000) : [],
-        results: engine.results.list(bot.id, { limit: 30 }),
-        docs: engine.docs.list(bot.docsPath),
-        successRate: ended ? Math.round(((counts.completed ?? 0) / ended) * 100) : null,
-      };
+      line: (r) => parts.render('partials/log-line', { line: r }).trim(),
+      // The run's state line (live/view.ts) shows how it ended; the event only closes the stream.
+      end: () => parts.render('partials/run-end', {}).trim(),
     };
 
     const settingsContext = (bot: BotRow, extra: { error?: string; saved?: string; values?: SettingsValues } = {}) => ({
@@ -98,17 +100,43 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       });
     }
 
-    app.get('/', async (_req, reply) =>
-      render(reply, 'dashboard', { bots: engine.bots.listSummaries(), activity: engine.activity.list(20), form: formContext() }),
-    );
+    app.get<{ Querystring: Record<string, string> }>('/', async (req, reply) => {
+      // The id first: whatever happens after it is replayed by the stream.
+      const stream = `/stream?after=${hub.lastEventId}`;
+      hub.noteInterest(DASHBOARD_SCOPE);
+      const query = gridQuery(req.query);
+      return render(reply, 'dashboard', {
+        stream,
+        query,
+        states: BOT_STATE_KINDS,
+        grid: parts.grid(query),
+        activity: parts.activity(),
+        pipelines: { pipelines: pipelineListData(engine), values: {}, listOnly: false },
+        form: formContext(),
+      });
+    });
+    app.get('/stream', async (req, reply) => hub.serve(req, reply, DASHBOARD_SCOPE));
+    app.get('/stream/tasks', async (req, reply) => hub.serve(req, reply, TASKS_SCOPE));
+    app.get<{ Params: { id: string } }>('/bots/:id/stream', async (req, reply) => {
+      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
+      hub.serve(req, reply, botScope(bot.id));
+    });
+
     // The New-bot form, empty or filled from a template (`?template=ebay-scout`).
     app.get<{ Querystring: { template?: string } }>('/partials/bot-form', async (req, reply) => {
       const tpl = req.query.template ? findTemplate(req.query.template) : undefined;
       const values = tpl ? { ...formDefaults, ...tpl, tools: [...tpl.tools] } : formDefaults;
       return render(reply, 'partials/bot-form', { form: formContext(values) });
     });
-    app.get('/partials/bots', async (_req, reply) => render(reply, 'partials/bot-grid', { bots: engine.bots.listSummaries() }));
-    app.get('/partials/activity', async (_req, reply) => render(reply, 'partials/activity', { activity: engine.activity.list(20) }));
+    // One page of the grid for a search, a status filter or a page link (asked by a person, or
+    // once by the stream when a bot was created or deleted); the address bar follows.
+    app.get<{ Querystring: Record<string, string> }>('/partials/bots', async (req, reply) => {
+      const query = gridQuery(req.query);
+      const qs = gridQueryString(query);
+      if (req.headers['hx-request']) reply.header('hx-replace-url', qs ? `/?${qs}` : '/');
+      return html(reply, parts.grid(query));
+    });
+    app.get('/partials/activity', async (_req, reply) => html(reply, parts.activity()));
 
     app.post('/bots', async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
@@ -132,17 +160,47 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       }
     });
 
-    app.get<{ Params: { id: string }; Querystring: { run?: string } }>('/bots/:id', async (req, reply) =>
-      render(reply, 'bot', botPageData(idOf(req.params.id, 'bot'), req.query.run ? idOf(req.query.run, 'run') : undefined)),
+    app.get<{ Params: { id: string }; Querystring: { run?: string } }>('/bots/:id', async (req, reply) => {
+      const botId = idOf(req.params.id, 'bot');
+      const stream = `/bots/${botId}/stream?after=${hub.lastEventId}`;
+      const row = engine.bots.get(botId);
+      hub.noteInterest(botScope(botId));
+      const bot = engine.bots.summarize(row);
+      // A page opened on a given run stays on it; otherwise it follows the bot's current run.
+      const pinned = req.query.run ? engine.runner.get(idOf(req.query.run, 'run')) : undefined;
+      if (pinned && pinned.botId !== bot.id) throw new AppError('RUN_NOT_FOUND', `Run #${pinned.id} is not a run of ${bot.name}.`);
+      return render(reply, 'bot', {
+        stream,
+        bot,
+        head: parts.head(bot),
+        stats: parts.stats(bot),
+        runPanel: parts.runPanel(row, pinned ?? parts.currentRun(bot.id), !pinned),
+        results: parts.results(row, false),
+        runs: parts.runs(row),
+        settings: settingsContext(row),
+        docs: engine.docs.list(bot.docsPath),
+      });
+    });
+    // The parts of a bot page, each as the stream sends it (a page re-fetches them after a resync).
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/head', async (req, reply) =>
+      html(reply, parts.head(engine.bots.summarize(engine.bots.get(idOf(req.params.id, 'bot'))))),
     );
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/stats', async (req, reply) =>
+      html(reply, parts.stats(engine.bots.summarize(engine.bots.get(idOf(req.params.id, 'bot'))))),
+    );
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/run-panel', async (req, reply) => {
+      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
+      return html(reply, parts.runPanel(bot, parts.currentRun(bot.id), true));
+    });
 
     app.post<{ Params: { id: string } }>('/bots/:id/run', async (req, reply) => {
       const botId = idOf(req.params.id, 'bot');
-      const input = String((req.body as Record<string, unknown> | undefined)?.input ?? '').trim();
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const input = String(body.input ?? '').trim();
       const run = engine.startRun(botId, { input: input || null, trigger: 'manual' });
-      if (req.headers['hx-target'] === 'run-panel') {
-        return render(reply, 'partials/run-panel', { bot: engine.bots.get(botId), current: run, currentLogs: [] });
-      }
+      // From a card: stay on the dashboard; the card follows the run over the stream.
+      if (req.headers['hx-request'] && body.from === 'card') return reply.code(204).send();
+      if (req.headers['hx-target'] === 'run-panel') return html(reply, parts.runPanel(engine.bots.get(botId), run, true));
       if (req.headers['hx-request']) return reply.header('hx-redirect', `/bots/${botId}?run=${run.id}`).send('');
       return reply.redirect(`/bots/${botId}?run=${run.id}`, 303);
     });
@@ -159,10 +217,7 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       return reply.redirect('/', 303);
     });
 
-    const renderResults = (reply: FastifyReply, botId: number, onlyNew: boolean) => {
-      const bot = engine.bots.get(botId);
-      return render(reply, 'partials/results', { bot, onlyNew, results: engine.results.list(bot.id, { limit: 30, onlyNew }) });
-    };
+    const renderResults = (reply: FastifyReply, botId: number, onlyNew: boolean) => html(reply, parts.results(engine.bots.get(botId), onlyNew));
     app.get<{ Params: { id: string }; Querystring: { new?: string } }>('/partials/bots/:id/results', async (req, reply) =>
       renderResults(reply, idOf(req.params.id, 'bot'), req.query.new === '1'),
     );
@@ -173,10 +228,7 @@ export const pageRoutes = (engine: Engine, viewsDir: string): FastifyPluginAsync
       const result = engine.results.setPinned(id, pinned);
       return renderResults(reply, result.botId, req.query.new === '1');
     });
-    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => {
-      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
-      return render(reply, 'partials/runs', { bot, runs: engine.runner.listForBot(bot.id, 20) });
-    });
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => html(reply, parts.runs(engine.bots.get(idOf(req.params.id, 'bot')))));
 
     // The dashboard's live log: the same stream as /api/runs/:id/events, rendered as HTML for htmx.
     app.get<{ Params: { id: string } }>('/runs/:id/stream', async (req, reply) => {

@@ -3,8 +3,10 @@ import type { RunLogRow } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isFinalRunStatus } from '../engine/run-status.ts';
 
-/** Log rows read from the database per write burst. */
-const PAGE = 500;
+/** Log rows read from the database at a time. */
+const PAGE = 200;
+/** Rendered events are written in chunks of about this many characters. */
+const CHUNK = 32 * 1024;
 /** A comment line keeps proxies from closing an idle stream, every this many ms. */
 const HEARTBEAT_MS = 15_000;
 
@@ -26,9 +28,10 @@ export const jsonFormat: LogStreamFormat = {
  * a client reconnecting with `Last-Event-ID` gets exactly the lines after it; then one `end`
  * event when the run has ended, and the stream closes.
  *
- * The database is the buffer: the stream holds no queue of its own. When the socket is slow
- * (`write` returns false) it waits for `drain` and then reads on from the last sequence number
- * it sent, so a slow client costs no memory.
+ * The database is the buffer: the stream holds no queue of its own. It renders the lines into
+ * chunks of about {@link CHUNK} characters; when the socket is full (`write` returns false) it
+ * drops the rows it has not rendered, waits for `drain`, and reads on from the last sequence
+ * number it sent. So an idle reader costs one chunk, whatever the log's size (and lines' length).
  */
 export function streamRunLog(engine: Engine, request: FastifyRequest, reply: FastifyReply, runId: number, format: LogStreamFormat): void {
   engine.runner.get(runId); // throws RUN_NOT_FOUND before any header is sent
@@ -68,8 +71,8 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
   };
   res.on('close', cleanup);
 
-  const write = async (chunk: string) => {
-    if (!res.write(chunk)) await new Promise<void>((resolve) => {
+  const drained = () =>
+    new Promise<void>((resolve) => {
       const done = () => {
         res.off('drain', done);
         res.off('close', done);
@@ -78,6 +81,29 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
       res.on('drain', done);
       res.on('close', done);
     });
+  const write = async (chunk: string) => {
+    if (!res.write(chunk)) await drained();
+  };
+
+
+  /**
+   * Renders and writes the next page of lines (synchronously: the rows are gone once it returns).
+   * 'full': the socket is full, wait for 'drain'; 'more': a whole page went out, more may follow;
+   * 'caught-up': every stored line was sent.
+   */
+  const sendPage = (): 'full' | 'more' | 'caught-up' => {
+    const rows = engine.runner.logs(runId, lastSeq, PAGE);
+    let chunk = '';
+    for (const row of rows) {
+      chunk += `id: ${row.seq}\nevent: log\ndata: ${dataLines(format.line(row))}\n\n`;
+      lastSeq = row.seq;
+      if (chunk.length < CHUNK) continue;
+      // Full: the rows not rendered yet are dropped, and read again from lastSeq after 'drain'.
+      if (!res.write(chunk)) return 'full';
+      chunk = '';
+    }
+    if (chunk && !res.write(chunk)) return 'full';
+    return rows.length === PAGE ? 'more' : 'caught-up';
   };
 
   void (async () => {
@@ -86,14 +112,15 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
         dirty = false;
         // Read the status before the rows: if it is final now, no row can follow those we read.
         const run = engine.runner.get(runId);
-        const rows = engine.runner.logs(runId, lastSeq, PAGE);
-        if (rows.length > 0) {
-          // One write per page: at most PAGE lines are held, whatever the log's size.
-          await write(rows.map((row) => `id: ${row.seq}\nevent: log\ndata: ${dataLines(format.line(row))}\n\n`).join(''));
-          lastSeq = rows.at(-1)!.seq;
-          if (closed) return;
+        const step = sendPage();
+        if (step === 'full') await drained();
+        if (closed) return;
+        if (step !== 'caught-up') {
+          // Let other streams and requests in between pages: a socket that takes everything (a
+          // fast reader, or the kernel's buffers) must not hold the event loop for a whole log.
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
         }
-        if (rows.length === PAGE) continue;
         if (isFinalRunStatus(run.status)) {
           await write(`event: end\ndata: ${dataLines(format.end({ status: run.status, error: run.error, durationMs: run.durationMs }))}\n\n`);
           break;

@@ -1,23 +1,58 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
+import { apiKeyInputSchema } from '../../engine/swarm/schemas.ts';
 import { requestActor } from '../api-key-auth.ts';
 import { pathId } from '../params.ts';
-import { apiKeyJson } from './swarm-json.ts';
+import { errorResponses, idParams, json } from './schemas.ts';
+import { ApiKeyJson, apiKeyJson } from './swarm-json.ts';
+import { KEY_ERRORS } from './tasks.ts';
+
+const NewApiKeyJson = ApiKeyJson.extend({ key: z.string().meta({ description: 'the key itself (send as X-API-Key); shown only this once' }) }).meta({ id: 'NewApiKey' });
 
 /**
  * API keys over REST (mounted under `/api`, scope `admin`): `GET /keys`, `POST /keys {name, scopes}`
  * (answers with the key itself, once), `DELETE /keys/:id` (revokes it; the row stays listed).
  */
 export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
-  async (app) => {
+  async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
     const keys = engine.swarm.keys;
-    app.get('/keys', async () => keys.list().map(apiKeyJson));
 
-    app.post('/keys', async (req, reply) => {
-      const { row, key } = keys.create(req.body ?? {}, requestActor(req));
-      reply.code(201).header('location', `/api/keys/${row.id}`);
-      return { ...apiKeyJson(row), key };
-    });
+    app.get(
+      '/keys',
+      { schema: { tags: ['keys'], summary: 'All API keys, revoked ones too (without their secrets)', response: { 200: json(z.array(ApiKeyJson), 'the keys'), ...errorResponses(...KEY_ERRORS) } } },
+      async () => keys.list().map(apiKeyJson),
+    );
 
-    app.delete<{ Params: { id: string } }>('/keys/:id', async (req) => apiKeyJson(keys.revoke(pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key'), requestActor(req))));
+    app.post(
+      '/keys',
+      {
+        schema: {
+          tags: ['keys'],
+          summary: 'Create an API key with scopes (tasks, agents, admin); the answer carries the key, shown once',
+          body: apiKeyInputSchema,
+          response: { 201: json(NewApiKeyJson, 'the new key (Location: /api/keys/{id})'), ...errorResponses('VALIDATION_FAILED', ...KEY_ERRORS) },
+        },
+      },
+      async (req, reply) => {
+        const { row, key } = keys.create(req.body, requestActor(req));
+        reply.code(201).header('location', `/api/keys/${row.id}`);
+        return { ...apiKeyJson(row), key };
+      },
+    );
+
+    app.delete(
+      '/keys/:id',
+      {
+        schema: {
+          tags: ['keys'],
+          summary: 'Revoke an API key (it stays listed, revoked)',
+          params: idParams,
+          response: { 200: json(ApiKeyJson, 'the key, now revoked'), ...errorResponses('API_KEY_NOT_FOUND', ...KEY_ERRORS) },
+        },
+      },
+      async (req) => apiKeyJson(keys.revoke(pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key'), requestActor(req))),
+    );
   };

@@ -21,6 +21,9 @@ const TAGS = [
   { name: 'connections', description: 'Triggers: a bot run ending starts another bot' },
   { name: 'pipelines', description: 'Ordered steps of bots and their runs' },
   { name: 'activity', description: 'The activity feed' },
+  { name: 'tasks', description: 'Swarm tasks: a planner splits them, executors do the parts, an evaluator judges; audit trail' },
+  { name: 'agents', description: 'Swarm agents: bots in a role, external agents (register, long poll, heartbeat)' },
+  { name: 'keys', description: 'API keys (X-API-Key) with scopes, for clients and external agents' },
   { name: 'meta', description: 'This description' },
 ];
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BOT_STATE_KINDS } from '../../engine/bot-status.ts';
 import { TOOL_NAMES } from '../../engine/bots.ts';
 import { ERROR_CODES, type ErrorCode } from '../../engine/errors.ts';
 import { PIPELINE_RUN_STATUSES } from '../../engine/pipelines.ts';
@@ -78,6 +79,15 @@ export function errorResponses(...codes: ErrorCode[]) {
   return out;
 }
 
+/**
+ * A `preValidation` hook for API routes: a request without a body validates like an empty JSON
+ * object, so a missing field is named ("name is required") instead of "expected object, received
+ * undefined".
+ */
+export async function emptyBodyAsObject(req: { body: unknown }): Promise<void> {
+  if (req.body === undefined || req.body === null) req.body = {};
+}
+
 /** A `204 No Content` answer. */
 export const noContent = z.undefined().meta({ description: 'No content' });
 
@@ -99,7 +109,10 @@ export const BotJson = z
     docs_path: z.string(),
     created_at: time,
     updated_at: time,
-    status: z.enum(['running', 'queued', 'paused', 'idle']).optional().meta({ description: 'with the summary figures (lists and single bots)' }),
+    status: z
+      .enum(BOT_STATE_KINDS)
+      .optional()
+      .meta({ description: 'what a person reads about the bot (src/engine/bot-status.ts), with the summary figures (lists and single bots)' }),
     last_run_at: nullableTime.optional(),
     last_run_status: z.enum(RUN_STATUSES).nullable().optional(),
     result_count: z.int().optional(),
