@@ -63,10 +63,10 @@ describe('all runs: GET /api/runs, POST /api/runs/cancel, POST /api/runs/:id/ret
   it('refuses to retry a run that is still active or that completed: 409 RUN_NOT_RETRYABLE', async () => {
     expect(retryActive.status).toBe(409);
     expect(retryActive.body.error.code).toBe('RUN_NOT_RETRYABLE');
-    expect(retryActive.body.error.message).toBe(`Run #${r.interrupted.id} is running: only a failed, cancelled or interrupted run can be retried.`);
+    expect(retryActive.body.error.message).toBe(`Run #${r.interrupted.id} is running: only a failed, cancelled, interrupted or rejected run can be retried.`);
     const done = await t.api('POST', `/api/runs/${r.completed.id}/retry`);
     expect(done.status).toBe(409);
-    expect(done.body.error).toEqual({ code: 'RUN_NOT_RETRYABLE', message: `Run #${r.completed.id} is completed: only a failed, cancelled or interrupted run can be retried.` });
+    expect(done.body.error).toEqual({ code: 'RUN_NOT_RETRYABLE', message: `Run #${r.completed.id} is completed: only a failed, cancelled, interrupted or rejected run can be retried.` });
     expect((await t.api('POST', '/api/runs/999999/retry')).body.error.code).toBe('RUN_NOT_FOUND');
     expect((await t.api('POST', '/api/runs/abc/retry')).status).toBe(404);
   });

@@ -131,7 +131,7 @@ describe('Discord: starting up', () => {
     const commands = fake.registeredCommands.guilds[GUILD] ?? [];
     expect(commands.map((c) => c.name)).toEqual([
       'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink',
-      'subscribe', 'unsubscribe', 'mute', 'pipelines', 'runpipeline', 'delete', 'task', 'cancel', 'help',
+      'subscribe', 'unsubscribe', 'mute', 'pipelines', 'runpipeline', 'delete', 'approvals', 'task', 'cancel', 'help',
     ]);
     expect(fake.registeredCommands.global).toEqual([]);
     const byName = Object.fromEntries(commands.map((c) => [c.name, c.options ?? []]));
@@ -155,7 +155,7 @@ describe('Discord: starting up', () => {
     const config = { ...t.config, discord: { token: 'other.token.x', apiBase: other.apiBase, allowedUsers: [] } };
     const second = await startDiscord(t.engine, config, own);
     try {
-      expect(other.registeredCommands.global).toHaveLength(21);
+      expect(other.registeredCommands.global).toHaveLength(22);
       expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot/);
       const ref = other.slashCommand({ name: 'bots', userId: ALICE });
       const refused = await other.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);

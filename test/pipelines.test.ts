@@ -161,12 +161,19 @@ describe('pipelines', () => {
     expect(new Date(edited.next_run_at).getMinutes()).toBe(0);
     expect((await t.api('GET', '/api/pipelines')).body.map((x: any) => x.name)).toContain('Editable');
 
-    // A step whose bot was deleted: the pipeline says so, and refuses to run.
+    // A step whose bot was deleted: the pipeline says so, and refuses to run until it is fixed.
     await t.api('DELETE', `/api/bots/${two.id}`);
-    expect((await t.api('GET', `/api/pipelines/${p.id}`)).body.steps[1]).toMatchObject({ bot_id: two.id, name: null });
+    const broken = (await t.api('GET', `/api/pipelines/${p.id}`)).body;
+    expect(broken).toMatchObject({ broken: true });
+    expect(broken.steps[1]).toMatchObject({ bot_id: two.id, name: null, broken: true });
     const run = await t.api('POST', `/api/pipelines/${p.id}/run`, {});
-    expect(run.status).toBe(404);
-    expect(run.body.error.message).toContain('Step 2 of Editable uses bot');
+    expect(run.status).toBe(409);
+    expect(run.body.error).toMatchObject({ code: 'PIPELINE_BROKEN', message: `Step 2 of Editable uses bot #${two.id}, which was deleted: pick another bot for that step or remove it, then run the pipeline again.` });
+    expect((await t.api('GET', `/api/pipelines/${p.id}/runs`)).body).toEqual([]);
+    // Fixed by sending back the steps it showed, with the broken one pointed at another bot.
+    const fixed = await t.api('PUT', `/api/pipelines/${p.id}`, { steps: broken.steps.map((s: any) => (s.broken ? { ...s, bot_id: one.id } : s)) });
+    expect(fixed.body).toMatchObject({ broken: false, steps: [{ bot_id: one.id }, { bot_id: one.id, broken: false }] });
+    expect((await t.api('POST', `/api/pipelines/${p.id}/run`, {})).status).toBe(202);
 
     expect((await t.api('DELETE', `/api/pipelines/${p.id}`)).status).toBe(204);
     expect((await t.api('GET', `/api/pipelines/${p.id}`)).body.error.code).toBe('PIPELINE_NOT_FOUND');

@@ -101,7 +101,7 @@ describe('the Runs page (/runs)', () => {
     expect((await t.api('GET', `/api/runs/${newId}`)).body).toMatchObject({ retry_of: x.id, input: x.input, bot_id: x.bot_id });
     // A run that is still active cannot be retried: the table says why.
     const refused = await (await post(`/runs/${runs[0].id}/retry`, {}, { 'hx-request': 'true' })).text();
-    expect(refused).toContain(`role="alert">Run #${runs[0].id} is running: only a failed, cancelled or interrupted run can be retried.`);
+    expect(refused).toContain(`role="alert">Run #${runs[0].id} is running: only a failed, cancelled, interrupted or rejected run can be retried.`);
     const plainRetry = await post(`/runs/${y.id}/retry`, { bot: String(a.id) });
     expect(plainRetry.status).toBe(303);
     expect(plainRetry.headers.get('location')).toBe(`/runs?bot=${a.id}`);

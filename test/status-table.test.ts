@@ -26,18 +26,22 @@ describe('the run status table', () => {
   it('is where every status list comes from', () => {
     expect(RUN_STATUSES).toEqual(Object.keys(RUN_STATUS_TABLE));
     expect(ACTIVE_RUN_STATUSES).toEqual(['queued', 'running']);
-    expect(FINAL_RUN_STATUSES).toEqual(['completed', 'failed', 'cancelled', 'interrupted']);
+    expect(FINAL_RUN_STATUSES).toEqual(['completed', 'failed', 'cancelled', 'interrupted', 'rejected']);
+    // Waiting for a person is neither: it holds no slot, is not in the queue, and has not ended.
+    expect(RUN_STATUSES.filter((s) => !ACTIVE_RUN_STATUSES.includes(s as never) && !FINAL_RUN_STATUSES.includes(s as never))).toEqual(['awaiting_approval']);
     // One success rate: successes over successes and failures; cancelled runs do not count.
     expect(successRate({ completed: 3, failed: 1, cancelled: 5, queued: 2 })).toBe(75);
     expect(successRate({ cancelled: 2 })).toBeNull();
+    // A person's rejection of a draft is no failure of the bot; a draft waiting does not count yet.
+    expect(successRate({ completed: 1, rejected: 3, awaiting_approval: 2 })).toBe(100);
   });
 
   it('a new status makes the type check fail at every switch that must handle it', () => {
     // `npm test` type-checks the project as it is first (tsc --noEmit): it has no errors.
     const original = fs.readFileSync(STATUS_FILE, 'utf8');
     const withNew = original.replace(
-      "  running: { final: false, label: 'Running'",
-      "  paused_by_user: { final: false, label: 'Paused', icon: 'P', level: 'info', success: null },\n  running: { final: false, label: 'Running'",
+      "  running: { final: false, active: true, label: 'Running'",
+      "  paused_by_user: { final: false, active: false, label: 'Paused', icon: 'P', level: 'info', success: null },\n  running: { final: false, active: true, label: 'Running'",
     );
     expect(withNew).not.toBe(original);
     const errors = typeCheckWith(withNew);

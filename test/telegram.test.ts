@@ -150,7 +150,7 @@ describe('Telegram: starting up', () => {
     const menu = tg.commands.get('{"type":"default"}|') ?? [];
     expect(menu.map((c) => c.command)).toEqual([
       'bots', 'run', 'stop', 'status', 'results', 'logs', 'newbot', 'schedule', 'pause', 'resume', 'link', 'unlink',
-      'subscribe', 'unsubscribe', 'mute', 'pipelines', 'runpipeline', 'delete', 'task', 'cancel', 'help',
+      'subscribe', 'unsubscribe', 'mute', 'pipelines', 'runpipeline', 'delete', 'approvals', 'task', 'cancel', 'help',
     ]);
     expect(log.text()).toMatch(/Telegram bot @fake_test_bot is polling/);
   });

@@ -95,17 +95,17 @@ describe('security headers', () => {
     await expect.poll(() => page.locator('#connections').textContent()).not.toContain('Loading…');
 
     const dialog = page.getByRole('dialog');
-    await page.getByRole('button', { name: '＋ New bot' }).click();
+    await page.getByRole('button', { name: 'New bot' }).click();
     await expect.poll(() => dialog.isVisible()).toBe(true);
     await dialog.getByRole('button', { name: 'Close' }).click();
     await expect.poll(() => dialog.isVisible()).toBe(false);
-    await page.getByRole('button', { name: '＋ New bot' }).click();
+    await page.getByRole('button', { name: 'New bot' }).click();
     await dialog.getByLabel('Name').fill('Watched');
     await dialog.getByLabel('What should it do?').fill('Say hello.');
     await dialog.getByRole('button', { name: 'Create bot' }).click();
     await page.waitForURL(/\/bots\/\d+$/);
 
-    await page.getByRole('button', { name: '▶ Run now' }).click();
+    await page.getByRole('button', { name: 'Run now' }).click();
     await expect.poll(() => page.locator('#run-panel .log-line').count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     await expect.poll(() => page.locator('#run-panel .run-outcome .status').textContent(), { timeout: 15_000 }).toBe('Completed');
     // The end (over SSE) reloaded the results and runs panels.

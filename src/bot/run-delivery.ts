@@ -25,6 +25,7 @@ import type { ChatSender, Place, Posted } from './chat-sender.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { logTail } from './log-tail.ts';
 import type { Message } from './message.ts';
+import { approvalDraftMessage } from './commands/approvals.ts';
 import { runCard, type CardFacts } from './run-card.ts';
 
 /** Tuning of a {@link RunDelivery}; the defaults are what production uses. */
@@ -120,6 +121,11 @@ export class RunDelivery {
       bus.on('run.finished', (e) => {
         this.touch(e.runId);
         this.later(() => this.serveSubscribers(e.runId));
+      }),
+      // A draft waiting for approval: posted with its Approve / Reject buttons (commands/approvals.ts).
+      bus.on('run.awaiting_approval', (e) => {
+        this.touch(e.runId);
+        this.later(() => this.serveDraft(e.runId));
       }),
     ];
   }
@@ -465,6 +471,34 @@ export class RunDelivery {
         await this.postOutcome({ chatId: sub.chatId, ...(sub.threadId ? { threadId: sub.threadId } : {}) }, msg, run.id);
       }),
     );
+  }
+
+  /**
+   * Posts a run's draft with its Approve / Reject buttons to the chats that see the run: the chat
+   * of its card (or of its pipeline run), and the bot's subscribers that take more than failures
+   * and are not muted; each once.
+   */
+  private async serveDraft(runId: number): Promise<void> {
+    const approval = this.engine.approvals.byRun(runId);
+    if (!approval || approval.status !== 'pending') return;
+    let run: RunRow;
+    let msg: Message;
+    try {
+      run = this.engine.runner.get(runId);
+      msg = approvalDraftMessage(this.engine.approvals.get(approval.id));
+    } catch {
+      return;
+    }
+    const places = new Map<string, Place>();
+    for (const card of this.cards.values()) if (card.runId === runId) places.set(card.chatId, card.place ?? { chatId: card.chatId });
+    for (const chatId of this.carded.get(runId) ?? []) if (!places.has(chatId)) places.set(chatId, { chatId });
+    if (run.pipelineRunId != null) for (const w of this.pipelines.values()) if (w.pipelineRunId === run.pipelineRunId && !places.has(w.chatId)) places.set(w.chatId, w.place ?? { chatId: w.chatId });
+    const now = Date.now();
+    for (const sub of this.engine.subscriptions.listForBot(run.botId, this.sender.platform)) {
+      if (places.has(sub.chatId) || sub.policy === 'failures' || (sub.mutedUntil != null && sub.mutedUntil > now)) continue;
+      places.set(sub.chatId, { chatId: sub.chatId, ...(sub.threadId ? { threadId: sub.threadId } : {}) });
+    }
+    await Promise.all([...places.values()].map((place) => this.postOutcome({ chatId: place.chatId, ...(place.threadId ? { threadId: place.threadId } : {}) }, msg, runId)));
   }
 
   /** The user of this platform who started the run from a chat (directly, or its pipeline), if any. */

@@ -37,6 +37,10 @@ export const botInputSchema = z.object({
   max_steps: z.number().int().min(1).max(50).optional(),
   /** A failed or interrupted run is tried again this many times (0..5), with exponential backoff. */
   retries: z.number().int().min(0).max(MAX_RETRIES).optional(),
+  /** A completed run waits for a person's approval before its results count and anything downstream fires. */
+  requires_approval: z.boolean({ error: 'requires_approval must be true or false' }).optional(),
+  /** Seconds a draft may wait for a decision before it is rejected as expired (1 s .. 30 days; default 24 h). */
+  approval_timeout_s: z.number().int().min(1, 'approval_timeout_s must be at least 1').max(30 * 86_400, 'approval_timeout_s must be at most 2592000 (30 days)').optional(),
 });
 
 /** Input accepted when updating a bot: any subset of the create fields. */
@@ -318,6 +322,8 @@ export class BotService {
           paused: v.paused ?? false,
           maxSteps: v.max_steps ?? 8,
           retries: v.retries ?? 0,
+          requiresApproval: v.requires_approval ?? false,
+          approvalTimeoutS: v.approval_timeout_s ?? 86_400,
           createdAt: now,
           updatedAt: now,
         })
@@ -359,6 +365,8 @@ export class BotService {
     if (v.paused !== undefined) set.paused = v.paused;
     if (v.max_steps !== undefined) set.maxSteps = v.max_steps;
     if (v.retries !== undefined) set.retries = v.retries;
+    if (v.requires_approval !== undefined) set.requiresApproval = v.requires_approval;
+    if (v.approval_timeout_s !== undefined) set.approvalTimeoutS = v.approval_timeout_s;
     const row = this.db.update(bots).set(set).where(eq(bots.id, id)).returning().get();
     this.bus.emit('bot.changed', { botId: id, change: 'updated' });
     return row;

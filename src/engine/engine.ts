@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ActivityLog } from './activity.ts';
+import { ApprovalService } from './approvals.ts';
 import { BotService } from './bots.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { lockDataDir } from './db/data-dir-lock.ts';
 import type { BotRow, RunRow } from './db/schema.ts';
 import { DocsStore } from './docs.ts';
 import { EventBus } from './event-bus.ts';
-import { configuredProviders } from './providers/models.ts';
+import { configuredProviders, suggestedModels } from './providers/models.ts';
+import { RecipeService } from './recipes.ts';
 import { Notifier, smtpSender } from './notify/index.ts';
 import { PipelineService } from './pipelines.ts';
 import { ResultService } from './results.ts';
@@ -43,6 +45,10 @@ export class Engine {
   readonly notifier: Notifier;
   /** Which chats (Telegram, Discord) receive every run of a bot. */
   readonly subscriptions: SubscriptionService;
+  /** Drafts waiting for a person's decision, and the decisions. */
+  readonly approvals: ApprovalService;
+  /** The recipe library; import and export of recipe files. */
+  readonly recipes: RecipeService;
   /** Swarm tasks (seed 004): planner, executors, evaluator; agents, leases, audit, API keys. */
   readonly swarm: Swarm;
   /** All runs over every bot, filtered and in pages. */
@@ -52,10 +58,14 @@ export class Engine {
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
   readonly codeSandbox: CodeSandbox;
 
-  /** @throws {DataDirLockedError} when another live process uses `config.dataDir`. */
+  /**
+   * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
+   * @throws {DataDirLockedError} when another live process uses `config.dataDir`.
+   */
   constructor(
     readonly config: Config,
     readonly log: Logger,
+    deps: { now?: () => number } = {},
   ) {
     this.unlockDataDir = lockDataDir(config.dataDir);
     this.db = openDatabase(config.dataDir);
@@ -75,12 +85,23 @@ export class Engine {
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
       codeSandbox: this.codeSandbox,
-    });
+    }, { now: deps.now });
     this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
-    this.triggers = new TriggerService({ ...orchestration, log: log.child({ component: 'triggers' }) });
-    this.pipelines = new PipelineService({ ...orchestration, log: log.child({ component: 'pipelines' }) });
+    this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });
+    this.triggers = new TriggerService({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'triggers' }) });
     this.scheduler = new Scheduler({ ...orchestration, pipelines: this.pipelines, log: log.child({ component: 'scheduler' }) });
+    this.recipes = new RecipeService({
+      db: this.db,
+      bus: this.bus,
+      bots: this.bots,
+      pipelines: this.pipelines,
+      triggers: this.triggers,
+      docs: this.docs,
+      defaultModel: suggestedModels(config)[1] ?? 'echo',
+      providers: configuredProviders(config),
+    });
+    this.approvals = new ApprovalService({ db: this.db, bus: this.bus, results: this.results, log: log.child({ component: 'approvals' }), now: deps.now });
     this.notifier = new Notifier({
       db: this.db,
       bus: this.bus,
@@ -100,6 +121,7 @@ export class Engine {
    */
   start(): void {
     this.activity.start();
+    this.approvals.start();
     this.pipelines.start();
     this.triggers.start();
     this.notifier.start();
@@ -163,6 +185,7 @@ export class Engine {
     await this.retention.stop();
     this.triggers.stop();
     this.pipelines.stop();
+    this.approvals.stop();
     // Runs first: they are marked before any notification may take the time that is left.
     await this.runner.close();
     await this.bus.flush();

@@ -23,6 +23,12 @@ export const ERROR_CODES = {
   PIPELINE_NAME_TAKEN: { status: 409 },
   PIPELINE_RUN_NOT_FOUND: { status: 404 },
   PIPELINE_RUN_NOT_ACTIVE: { status: 409 },
+  /** A step of the pipeline uses a bot that was deleted; it cannot run until the step is fixed. */
+  PIPELINE_BROKEN: { status: 409 },
+  APPROVAL_NOT_FOUND: { status: 404 },
+  /** The draft was already approved, rejected, expired or cancelled. */
+  APPROVAL_DECIDED: { status: 409 },
+  RECIPE_NOT_FOUND: { status: 404 },
   SUBSCRIPTION_NOT_FOUND: { status: 404 },
   TASK_NOT_FOUND: { status: 404 },
   /** A task status change its state machine does not allow (src/engine/swarm/task-status.ts). */

@@ -39,6 +39,13 @@ export interface EngineEvents {
   'run.retrying': RunEventBase & { attempt: number; maxAttempts: number; delayMs: number; reason: string };
   /** One appended log line; `seq` is its per-run sequence number (1, 2, …). */
   'run.log': { runId: number; botId: number; seq: number; ts: number; stream: string; text: string };
+  /**
+   * A run's attempt completed and its output waits for a person's decision (its bot or pipeline
+   * step requires approval); `draft` is that output. Nothing downstream has fired.
+   */
+  'run.awaiting_approval': RunEventBase & { draft: string };
+  /** An approval was decided (approved, rejected, expired, cancelled); the run's own event follows. */
+  'approval.decided': { approvalId: number; runId: number; botId: number; status: 'approved' | 'rejected' | 'expired' | 'cancelled'; decidedBy: string | null };
   /** A run ended; `run` holds its final row. */
   'run.finished': RunEventBase & {
     status: FinalRunStatus;

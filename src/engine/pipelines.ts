@@ -3,10 +3,13 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { nameKey, validationError, type BotService } from './bots.ts';
 import type { Db } from './db/database.ts';
-import { bots, pipelineRuns, pipelines, runs, type BotRow, type PipelineRow, type PipelineRunRow, type RunRow } from './db/schema.ts';
+import { bots, pipelineRuns, pipelines, runs, triggers, type BotRow, type PipelineRow, type PipelineRunRow, type RunRow, type StoredPipelineStep } from './db/schema.ts';
+import { checkDocName, type DocsStore } from './docs.ts';
 import { AppError } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
 import { assertNever, isFinalRunStatus, type FinalRunStatus, type RunStatus } from './run-status.ts';
+import type { ResultService } from './results.ts';
+import { firstLine } from './runner/finalizer.ts';
 import type { Runner } from './runner/runner.ts';
 import { parseScheduleSpec } from './schedule-spec.ts';
 import { botRefSchema, resolveBotRef } from './triggers.ts';
@@ -16,10 +19,14 @@ import { botRefSchema, resolveBotRef } from './triggers.ts';
  *
  *   running ──► completed            (the last step completed)
  *      ├──────► failed               (a step failed; later steps never start)
+ *      ├──────► rejected             (a person rejected a step's draft, or it expired)
  *      ├──────► cancelled            (cancelled by a person; its current step is cancelled)
  *      └──────► interrupted          (the process stopped while it ran; set at the next start)
+ *
+ * While a step's draft waits for approval the pipeline run stays `running` (its step shows
+ * `awaiting_approval`); approving the draft moves it on with the approved text.
  */
-export const PIPELINE_RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
+export const PIPELINE_RUN_STATUSES = ['running', 'completed', 'failed', 'rejected', 'cancelled', 'interrupted'] as const;
 
 /** The status of a pipeline run; see the diagram above. */
 export type PipelineRunStatus = (typeof PIPELINE_RUN_STATUSES)[number];
@@ -27,7 +34,77 @@ export type PipelineRunStatus = (typeof PIPELINE_RUN_STATUSES)[number];
 /** Most steps a pipeline may have. */
 export const MAX_PIPELINE_STEPS = 20;
 
-/** Input accepted when creating a pipeline. `steps`: bots by id or name, in order. */
+/**
+ * Where a step's input comes from (seed 002's `input_source`): the previous step's output (for
+ * the first step: the pipeline run's input), the pipeline run's input, fixed text, or a file of
+ * the step bot's documents.
+ */
+export const INPUT_SOURCES = ['previous', 'pipeline_input', 'text', 'doc'] as const;
+/**
+ * Where a step's output goes besides being the next step's `previous` (seed 002's
+ * `output_target`): `next` only there; `results` also among its bot's results (even when the run
+ * worked with tools, whose closing summary is otherwise no result); `doc` also into a file of its
+ * bot's documents (written whole, replacing it).
+ */
+export const OUTPUT_TARGETS = ['next', 'results', 'doc'] as const;
+
+export type InputSource = (typeof INPUT_SOURCES)[number];
+export type OutputTarget = (typeof OUTPUT_TARGETS)[number];
+
+/** One step of a pipeline as stored and as the API shows it (snake_case, like seed 002). */
+export interface PipelineStep {
+  bot_id: number;
+  input_source: InputSource;
+  /** The input when `input_source` is `text`. */
+  input_text: string | null;
+  /** The document (name in the step bot's folder) read as input when `input_source` is `doc`. */
+  input_doc: string | null;
+  output_target: OutputTarget;
+  /** The document written when `output_target` is `doc`. */
+  output_doc: string | null;
+  /** The step's draft waits for a person's approval before the pipeline goes on (also when its bot does not require it). */
+  requires_approval: boolean;
+}
+
+const docNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((n) => {
+    try {
+      checkDocName(n);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a document name such as brief.md or notes/brief.md');
+
+/**
+ * One step as accepted: a bot (id or name) alone, or `{bot_id, input_source?, input_text?,
+ * input_doc?, output_target?, output_doc?, requires_approval?}`. Keys the API adds when it shows a
+ * step (`index`, `name`, `emoji`, `broken`) are ignored, so a step read back can be sent again.
+ */
+export const pipelineStepSchema = z.union([
+  botRefSchema.transform((ref) => ({ bot_id: ref })),
+  z
+    .object({
+      bot_id: botRefSchema,
+      input_source: z.enum(INPUT_SOURCES, { error: `input_source must be one of ${INPUT_SOURCES.join(', ')}` }).optional(),
+      input_text: z.string().max(100_000, 'input_text must be at most 100000 characters').nullable().optional(),
+      input_doc: docNameSchema.nullable().optional(),
+      output_target: z.enum(OUTPUT_TARGETS, { error: `output_target must be one of ${OUTPUT_TARGETS.join(', ')}` }).optional(),
+      output_doc: docNameSchema.nullable().optional(),
+      requires_approval: z.boolean().optional(),
+    })
+    .superRefine((v, ctx) => {
+      if (v.input_source === 'text' && !v.input_text?.trim()) ctx.addIssue({ code: 'custom', path: ['input_text'], message: 'input_text is required when input_source is text' });
+      if (v.input_source === 'doc' && !v.input_doc) ctx.addIssue({ code: 'custom', path: ['input_doc'], message: 'input_doc is required when input_source is doc' });
+      if (v.output_target === 'doc' && !v.output_doc) ctx.addIssue({ code: 'custom', path: ['output_doc'], message: 'output_doc is required when output_target is doc' });
+    }),
+]);
+
+/** Input accepted when creating a pipeline. `steps`: bots by id or name, or step objects, in order. */
 export const pipelineInputSchema = z.object({
   name: z
     .string({ error: 'name is required' })
@@ -37,7 +114,7 @@ export const pipelineInputSchema = z.object({
     .refine((s) => !/[\u0000-\u001f]/.test(s), 'name must not contain control characters'),
   description: z.string().max(2000, 'description must be at most 2000 characters').optional(),
   steps: z
-    .array(botRefSchema, { error: 'steps must be a list of bots (ids or names)' })
+    .array(pipelineStepSchema, { error: 'steps must be a list of steps ({"bot_id": …}) or bots (ids or names)' })
     .min(1, 'steps needs at least one bot')
     .max(MAX_PIPELINE_STEPS, `steps can have at most ${MAX_PIPELINE_STEPS} bots`),
   schedule: z.string().max(200).nullable().optional(),
@@ -49,17 +126,25 @@ export const pipelinePatchSchema = pipelineInputSchema.partial();
 export type PipelineInput = z.input<typeof pipelineInputSchema>;
 export type PipelinePatch = z.input<typeof pipelinePatchSchema>;
 
-/** One step of a pipeline; `name`/`emoji` are null when the bot was deleted since. */
+/**
+ * One step of a pipeline with its bot; `name`/`emoji` are null and `broken` true when the bot was
+ * deleted since (the pipeline cannot run until the step is fixed).
+ */
 export interface PipelineStepBot {
   index: number;
   botId: number;
   name: string | null;
   emoji: string | null;
+  broken: boolean;
+  step: PipelineStep;
 }
 
-/** A pipeline with its steps' bots. */
-export interface PipelineView extends PipelineRow {
+/** A pipeline with its steps (normalized) and their bots. */
+export interface PipelineView extends Omit<PipelineRow, 'steps'> {
+  steps: PipelineStep[];
   stepBots: PipelineStepBot[];
+  /** Some step's bot was deleted: running refuses with PIPELINE_BROKEN. */
+  broken: boolean;
 }
 
 /** One step of a pipeline run: `pending` until its run is queued. */
@@ -67,11 +152,16 @@ export interface PipelineRunStep extends PipelineStepBot {
   runId: number | null;
   status: RunStatus | 'pending';
   durationMs: number | null;
+  /** The step run's output (for a step awaiting approval: its draft). */
+  output: string | null;
+  error: string | null;
 }
 
 /** A pipeline run with its steps and its "k/n" progress (k = completed steps). */
 export interface PipelineRunView extends Omit<PipelineRunRow, 'status' | 'steps'> {
   status: PipelineRunStatus;
+  /** A step's draft waits for a person (the run is `running`). */
+  awaitingApproval: boolean;
   pipelineName: string;
   steps: PipelineRunStep[];
   completedSteps: number;
@@ -93,13 +183,18 @@ export interface PipelineDeps {
   runner: Runner;
   bots: BotService;
   log: Logger;
+  /** Reads a step's input document and writes its output document. */
+  docs: DocsStore;
+  /** Records a step's output among its bot's results (`output_target: results`). */
+  results: ResultService;
 }
 
 /**
- * Pipelines (seed 002): ordered steps of bots, step i's output is step i+1's input. A pipeline run
- * queues one step's run at a time (trigger `pipeline:<id>`, linked by `runs.pipeline_run_id` and
- * `pipeline_step`) and moves on when it hears that run's `run.finished`; a step that does not
- * complete ends the pipeline run.
+ * Pipelines (seed 002): ordered steps `{bot_id, input_source, output_target, …}`; by default step
+ * i's output is step i+1's input. A pipeline run queues one step's run at a time (trigger
+ * `pipeline:<id>`, linked by `runs.pipeline_run_id` and `pipeline_step`) and moves on when it
+ * hears that run's `run.finished`; a step that does not complete ends the pipeline run. A step
+ * awaiting approval holds the pipeline until a person decides (its `run.finished` comes then).
  */
 export class PipelineService {
   private off: (() => void) | null = null;
@@ -160,7 +255,8 @@ export class PipelineService {
 
   /**
    * Creates a pipeline.
-   * @param input `{name, description?, steps: (bot id | bot name)[], schedule?}`
+   * @param input `{name, description?, steps: (bot id | bot name | step object)[], schedule?}`;
+   *   see {@link pipelineStepSchema}.
    * @throws {AppError} VALIDATION_FAILED (bad field or schedule), BOT_NOT_FOUND (a step),
    *   PIPELINE_NAME_TAKEN
    */
@@ -168,7 +264,7 @@ export class PipelineService {
     const parsed = pipelineInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
-    const steps = v.steps.map((ref) => resolveBotRef(this.deps.bots, ref).id);
+    const steps = this.resolveSteps(v.steps);
     const schedule = checkSchedule(v.schedule);
     this.checkNameFree(v.name);
     const now = Date.now();
@@ -198,7 +294,7 @@ export class PipelineService {
       set.nameKey = nameKey(v.name);
     }
     if (v.description !== undefined) set.description = v.description;
-    if (v.steps !== undefined) set.steps = v.steps.map((ref) => resolveBotRef(this.deps.bots, ref).id);
+    if (v.steps !== undefined) set.steps = this.resolveSteps(v.steps);
     if (v.schedule !== undefined) {
       set.schedule = checkSchedule(v.schedule);
       if (set.schedule !== row.schedule) set.scheduleClaimedAt = null;
@@ -209,35 +305,47 @@ export class PipelineService {
   }
 
   /**
-   * Cancels the pipeline's running run (and its current step), then deletes it with its runs.
+   * Cancels the pipeline's running run (and its current step), then deletes it with its runs and
+   * the connections that start it.
    * @throws {AppError} PIPELINE_NOT_FOUND
    */
   async delete(id: number): Promise<void> {
     const row = this.row(id);
     const active = this.activeRun(id);
     if (active) await this.cancelRun(active.id, 'the pipeline was deleted').catch(() => {});
+    // Explicit: the migration that added triggers.target_pipeline_id could not declare its cascade.
+    this.deps.db.delete(triggers).where(eq(triggers.targetPipelineId, id)).run();
     this.deps.db.delete(pipelines).where(eq(pipelines.id, id)).run();
     this.deps.bus.emit('notice', { kind: 'pipeline.deleted', message: `🧩 ${row.name} was deleted` });
     this.changed(id);
   }
 
   /**
-   * Starts a pipeline run: queues step 1 with `input`. Several runs of one pipeline may go at once
-   * when started by hand; the scheduler skips while one is running.
-   * @throws {AppError} PIPELINE_NOT_FOUND, BOT_NOT_FOUND (a step's bot was deleted)
+   * Starts a pipeline run: queues step 1 with its input (by default the run's `input`). Several
+   * runs of one pipeline may go at once when started by hand; the scheduler skips while one is
+   * running.
+   * @throws {AppError} PIPELINE_NOT_FOUND, PIPELINE_BROKEN (a step's bot was deleted: fix the step
+   *   first), DOC_NOT_FOUND (step 1 reads a document that is missing; the pipeline run is recorded
+   *   as failed)
    */
   run(id: number, req: PipelineRunRequest): PipelineRunView {
     const p = this.row(id);
-    const first = this.stepBot(p, p.steps, 0);
-    for (let i = 1; i < p.steps.length; i++) this.stepBot(p, p.steps, i);
+    const steps = normalizeSteps(p.steps);
+    const first = this.stepBot(p, steps, 0);
+    for (let i = 1; i < steps.length; i++) this.stepBot(p, steps, i);
     const now = Date.now();
     const pr = this.deps.db
       .insert(pipelineRuns)
-      .values({ pipelineId: id, trigger: req.trigger, status: 'running', input: req.input ?? null, currentStep: 0, steps: p.steps, createdAt: now, startedAt: now })
+      .values({ pipelineId: id, trigger: req.trigger, status: 'running', input: req.input ?? null, currentStep: 0, steps, createdAt: now, startedAt: now })
       .returning()
       .get();
-    this.deps.bus.emit('notice', { kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr.id} started (${req.trigger}) — 0/${p.steps.length}` });
-    this.startStep(p, pr, 0, first, req.input ?? null);
+    this.deps.bus.emit('notice', { kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr.id} started (${req.trigger}) — 0/${steps.length}` });
+    try {
+      this.startStep(p, pr, 0, first, req.input ?? null);
+    } catch (err) {
+      this.fail(p, pr, `step 1/${steps.length} could not start: ${(err as Error).message}`);
+      throw err;
+    }
     return this.getRun(pr.id);
   }
 
@@ -301,6 +409,12 @@ export class PipelineService {
     switch (e.status) {
       case 'completed': {
         this.deps.bus.emit('notice', { runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} completed`, level: 'success' });
+        try {
+          this.deliverOutput(steps[step], run);
+        } catch (err) {
+          this.fail(p, pr, `${where} (${botName}) could not store its output: ${(err as Error).message}`);
+          return;
+        }
         if (step + 1 >= n) {
           if (this.finishRun(pr, 'completed', { output: e.output })) {
             this.deps.bus.emit('notice', { kind: 'pipeline.completed', message: `🧩 ${p.name}: pipeline run #${pr.id} completed (${n}/${n})`, level: 'success' });
@@ -323,7 +437,8 @@ export class PipelineService {
       }
       case 'failed':
       case 'cancelled':
-      case 'interrupted': {
+      case 'interrupted':
+      case 'rejected': {
         const detail = e.error ?? e.status;
         this.deps.bus.emit('notice', { runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} ${e.status} — ${detail}`, level: 'error' });
         const status = e.status;
@@ -341,8 +456,44 @@ export class PipelineService {
     }
   }
 
-  private startStep(p: PipelineRow, pr: PipelineRunRow, step: number, bot: BotRow, input: string | null): void {
-    const run = this.deps.runner.enqueue(bot, { input, trigger: `pipeline:${p.id}`, pipelineRunId: pr.id, pipelineStep: step });
+  /**
+   * Queues step `step` of `pr` with its input: `previous` (the step before's output; for step 1
+   * the run's input), the run's input, the step's text, or its document.
+   * @throws {AppError} DOC_NOT_FOUND, DOC_INVALID_NAME (input document), QUEUE_FULL, SHUTTING_DOWN
+   */
+  private startStep(p: PipelineRow, pr: PipelineRunRow, step: number, bot: BotRow, previous: string | null): void {
+    const s = this.stepsOf(p, pr)[step]!;
+    let input: string | null;
+    switch (s.input_source) {
+      case 'previous':
+        input = previous;
+        break;
+      case 'pipeline_input':
+        input = pr.input;
+        break;
+      case 'text':
+        input = s.input_text;
+        break;
+      case 'doc':
+        try {
+          input = this.deps.docs.read(bot.docsPath, s.input_doc ?? '').toString('utf8');
+        } catch (err) {
+          if (err instanceof AppError && err.code === 'DOC_NOT_FOUND') {
+            throw new AppError('DOC_NOT_FOUND', `${bot.name} has no document "${s.input_doc}" to read as its input; upload it on the bot's page or change the step.`);
+          }
+          throw err;
+        }
+        break;
+      default:
+        assertNever(s.input_source);
+    }
+    const run = this.deps.runner.enqueue(bot, {
+      input,
+      trigger: `pipeline:${p.id}`,
+      pipelineRunId: pr.id,
+      pipelineStep: step,
+      ...(s.requires_approval ? { requiresApproval: true } : {}),
+    });
     this.deps.bus.emit('pipeline.changed', { pipelineId: p.id, pipelineRunId: pr.id });
     this.deps.bus.emit('notice', {
       botId: bot.id,
@@ -350,6 +501,27 @@ export class PipelineService {
       kind: 'pipeline.step',
       message: `🧩 ${p.name} step ${step + 1}/${this.stepsOf(p, pr).length}: ${bot.emoji} ${bot.name} run #${run.id} started`,
     });
+  }
+
+  /** Where a completed step's output goes besides the next step: its bot's results or a document. */
+  private deliverOutput(step: PipelineStep | undefined, run: RunRow): void {
+    const output = run.output ?? '';
+    if (!step || !output.trim()) return;
+    const target = step.output_target;
+    switch (target) {
+      case 'next':
+        return;
+      case 'results':
+        this.deps.results.record(run.botId, run.id, { title: firstLine(output) || 'Output', content: output });
+        return;
+      case 'doc': {
+        const bot = this.deps.db.select().from(bots).where(eq(bots.id, run.botId)).get();
+        if (bot && step.output_doc) this.deps.docs.write(bot.docsPath, step.output_doc, output);
+        return;
+      }
+      default:
+        assertNever(target);
+    }
   }
 
   private fail(p: PipelineRow, pr: PipelineRunRow, error: string): void {
@@ -376,17 +548,39 @@ export class PipelineService {
     const steps: PipelineRunStep[] = [];
     for (let i = 0; i < total; i++) {
       const r = stepRuns.filter((s) => s.pipelineStep === i).at(-1);
-      const botId = r?.botId ?? planned[i]!;
+      const step = planned[i]!;
+      const botId = r?.botId ?? step.bot_id;
       const b = this.deps.db.select({ name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId)).get();
-      steps.push({ index: i, botId, name: b?.name ?? null, emoji: b?.emoji ?? null, runId: r?.id ?? null, status: r?.status ?? 'pending', durationMs: r?.durationMs ?? null });
+      steps.push({
+        index: i,
+        botId,
+        name: b?.name ?? null,
+        emoji: b?.emoji ?? null,
+        broken: !b,
+        step,
+        runId: r?.id ?? null,
+        status: r?.status ?? 'pending',
+        durationMs: r?.durationMs ?? null,
+        output: r?.output ?? null,
+        error: r?.error ?? null,
+      });
     }
     const completedSteps = steps.filter((s) => s.status === 'completed').length;
-    return { ...pr, status: pr.status as PipelineRunStatus, pipelineName: p.name, steps, completedSteps, totalSteps: total, progress: `${completedSteps}/${total}` };
+    const awaitingApproval = pr.status === 'running' && steps.some((s) => s.status === 'awaiting_approval');
+    return { ...pr, status: pr.status as PipelineRunStatus, awaitingApproval, pipelineName: p.name, steps, completedSteps, totalSteps: total, progress: `${completedSteps}/${total}` };
   }
 
-  /** The steps (bot ids) a run follows: those it started with (the pipeline's own for runs stored before runs kept them). */
-  private stepsOf(p: PipelineRow, pr: PipelineRunRow): number[] {
-    return pr.steps.length > 0 ? pr.steps : p.steps;
+  /** The steps a run follows: those it started with (the pipeline's own for runs stored before runs kept them). */
+  private stepsOf(p: PipelineRow, pr: PipelineRunRow): PipelineStep[] {
+    return normalizeSteps(pr.steps.length > 0 ? pr.steps : p.steps);
+  }
+
+  /** Steps as accepted, with their bots resolved to ids. @throws {AppError} BOT_NOT_FOUND */
+  private resolveSteps(input: z.output<typeof pipelineStepSchema>[]): PipelineStep[] {
+    return input.map((raw) => {
+      const s = raw as Partial<PipelineStep> & { bot_id: number | string };
+      return normalizeStep({ ...s, bot_id: resolveBotRef(this.deps.bots, s.bot_id).id } as StoredPipelineStep);
+    });
   }
 
   private stepRuns(pipelineRunId: number): RunRow[] {
@@ -394,22 +588,32 @@ export class PipelineService {
   }
 
   private view(p: PipelineRow): PipelineView {
-    const ids = [...new Set(p.steps)];
+    const steps = normalizeSteps(p.steps);
+    const ids = [...new Set(steps.map((s) => s.bot_id))];
     const byId = new Map(
       ids.length ? this.deps.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids)).all().map((b) => [b.id, b]) : [],
     );
-    return { ...p, stepBots: p.steps.map((botId, index) => ({ index, botId, name: byId.get(botId)?.name ?? null, emoji: byId.get(botId)?.emoji ?? null })) };
+    const stepBots = steps.map((step, index) => {
+      const b = byId.get(step.bot_id);
+      return { index, botId: step.bot_id, name: b?.name ?? null, emoji: b?.emoji ?? null, broken: !b, step };
+    });
+    return { ...p, steps, stepBots, broken: stepBots.some((s) => s.broken) };
   }
 
   private stepNames(p: PipelineRow): string[] {
     return this.view(p).stepBots.map((s) => s.name ?? `#${s.botId}`);
   }
 
-  /** @throws {AppError} BOT_NOT_FOUND when the step's bot no longer exists */
-  private stepBot(p: PipelineRow, steps: number[], step: number): BotRow {
-    const id = steps[step]!;
+  /** @throws {AppError} PIPELINE_BROKEN when the step's bot no longer exists */
+  private stepBot(p: PipelineRow, steps: PipelineStep[], step: number): BotRow {
+    const id = steps[step]!.bot_id;
     const bot = this.deps.db.select().from(bots).where(eq(bots.id, id)).get();
-    if (!bot) throw new AppError('BOT_NOT_FOUND', `Step ${step + 1} of ${p.name} uses bot #${id}, which was deleted. Edit the pipeline's steps.`);
+    if (!bot) {
+      throw new AppError('PIPELINE_BROKEN', `Step ${step + 1} of ${p.name} uses bot #${id}, which was deleted: pick another bot for that step or remove it, then run the pipeline again.`, {
+        step: step + 1,
+        bot_id: id,
+      });
+    }
     return bot;
   }
 
@@ -448,6 +652,27 @@ export class PipelineService {
       }
     }
   }
+}
+
+/** A stored step in its full shape; a bare bot id (rows from before steps were objects) gets the defaults. */
+export function normalizeStep(s: StoredPipelineStep): PipelineStep {
+  const o = typeof s === 'number' ? { bot_id: s } : s;
+  const input_source = o.input_source ?? 'previous';
+  const output_target = o.output_target ?? 'next';
+  return {
+    bot_id: o.bot_id,
+    input_source,
+    input_text: input_source === 'text' ? (o.input_text ?? '') : null,
+    input_doc: input_source === 'doc' ? (o.input_doc ?? null) : null,
+    output_target,
+    output_doc: output_target === 'doc' ? (o.output_doc ?? null) : null,
+    requires_approval: o.requires_approval ?? false,
+  };
+}
+
+/** {@link normalizeStep} over a list. */
+export function normalizeSteps(steps: readonly StoredPipelineStep[]): PipelineStep[] {
+  return steps.map(normalizeStep);
 }
 
 function checkSchedule(spec: string | null | undefined): string | null {

@@ -95,6 +95,11 @@ export class ResultService {
     return { result: row, isNew: true };
   }
 
+  /** `true` when the bot already has this item (same normalized URL, or same title and content). */
+  isKnown(botId: number, item: ResultInput): boolean {
+    return this.db.select({ id: results.id }).from(results).where(and(eq(results.botId, botId), eq(results.dedupeKey, resultKey(item)))).get() !== undefined;
+  }
+
   /** A bot's results, newest first; `onlyNew` keeps those its latest finding run found. */
   list(botId: number, opts: { limit?: number; onlyNew?: boolean } = {}): ResultRow[] {
     const where = opts.onlyNew ? and(eq(results.botId, botId), eq(results.isNew, true)) : eq(results.botId, botId);

@@ -89,9 +89,11 @@ export function isRetryableRunStatus(status: RunStatus): boolean {
     case 'failed':
     case 'cancelled':
     case 'interrupted':
+    case 'rejected':
       return true;
     case 'queued':
     case 'running':
+    case 'awaiting_approval':
     case 'completed':
       return false;
     default:
@@ -107,7 +109,7 @@ export function isRetryableRunStatus(status: RunStatus): boolean {
  */
 export function retryRequest(run: RunRow): RunRequest {
   if (!isRetryableRunStatus(run.status)) {
-    throw new AppError('RUN_NOT_RETRYABLE', `Run #${run.id} is ${run.status}: only a failed, cancelled or interrupted run can be retried.`);
+    throw new AppError('RUN_NOT_RETRYABLE', `Run #${run.id} is ${run.status}: only a failed, cancelled, interrupted or rejected run can be retried.`);
   }
   return { input: run.input, trigger: 'manual', retryOf: run.id, chainDepth: run.chainDepth };
 }

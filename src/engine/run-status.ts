@@ -2,10 +2,15 @@
  * Run lifecycle (every change goes through `transitionRun` in runs/transition.ts):
  *
  *   queued ──► running ──► completed | failed | cancelled | interrupted
- *     │  ▲        │
- *     │  └────────┘  retry: a failed or interrupted attempt goes back to `queued` as attempt k+1
- *     │              of n, after a backoff (the bot's `retries`); a cancelled run never retries
+ *     │  ▲        │  └──► awaiting_approval ──► completed   (approved, maybe edited: the approved text is the output)
+ *     │  │        │       (needs a person)   ├──► rejected    (rejected with a reason, or expired)
+ *     │  └────────┘                          └──► cancelled
+ *     │            retry: a failed or interrupted attempt goes back to `queued` as attempt k+1
+ *     │            of n, after a backoff (the bot's `retries`); a cancelled run never retries
  *     └──► cancelled
+ *   A run awaiting approval holds no slot and is not in the queue; its draft is its output. Only
+ *   once approved is it `completed` (results recorded, notifications sent, connections and the
+ *   next pipeline step fired); `rejected` fires nothing.
  *   running at a crash ──► interrupted (or queued again, when attempts are left) at the next start;
  *   queued at a crash stays queued and runs after the restart, in its order.
  *
@@ -14,17 +19,21 @@
  * error everywhere a `switch` over {@link RunStatus} must handle it (see `assertNever`).
  */
 export const RUN_STATUS_TABLE = {
-  queued: { final: false, label: 'Queued', icon: '⏳', level: 'info', success: null },
-  running: { final: false, label: 'Running', icon: '▶', level: 'info', success: null },
-  completed: { final: true, label: 'Completed', icon: '✓', level: 'success', success: true },
-  failed: { final: true, label: 'Failed', icon: '✗', level: 'error', success: false },
-  cancelled: { final: true, label: 'Cancelled', icon: '■', level: 'warn', success: null },
-  interrupted: { final: true, label: 'Interrupted', icon: '!', level: 'warn', success: false },
+  queued: { final: false, active: true, label: 'Queued', icon: '⏳', level: 'info', success: null },
+  running: { final: false, active: true, label: 'Running', icon: '▶', level: 'info', success: null },
+  awaiting_approval: { final: false, active: false, label: 'Awaiting approval', icon: '‖', level: 'warn', success: null },
+  completed: { final: true, active: false, label: 'Completed', icon: '✓', level: 'success', success: true },
+  failed: { final: true, active: false, label: 'Failed', icon: '✗', level: 'error', success: false },
+  cancelled: { final: true, active: false, label: 'Cancelled', icon: '■', level: 'warn', success: null },
+  interrupted: { final: true, active: false, label: 'Interrupted', icon: '!', level: 'warn', success: false },
+  rejected: { final: true, active: false, label: 'Rejected', icon: '⊘', level: 'warn', success: null },
 } as const satisfies Record<string, RunStatusFacts>;
 
 /**
  * What is known of one run status.
  * - `final`: the run ended and never changes again;
+ * - `active`: the run waits in the queue or holds a slot (its attempt is under way); a run that is
+ *   neither active nor final waits for a person (`awaiting_approval`);
  * - `label`, `icon`: how a person reads it (icons are plain glyphs every font has);
  * - `level`: the activity feed's severity;
  * - `success`: `true` counts as a success, `false` as a failure in the one success rate; `null`
@@ -32,6 +41,7 @@ export const RUN_STATUS_TABLE = {
  */
 export interface RunStatusFacts {
   final: boolean;
+  active: boolean;
   label: string;
   icon: string;
   level: 'info' | 'success' | 'warn' | 'error';
@@ -47,11 +57,11 @@ export const RUN_STATUSES = Object.keys(RUN_STATUS_TABLE) as [RunStatus, ...RunS
 /** A run that ended; it never changes again. */
 export type FinalRunStatus = { [S in RunStatus]: (typeof RUN_STATUS_TABLE)[S]['final'] extends true ? S : never }[RunStatus];
 
-/** A run that has not ended yet (it waits for a slot or runs). */
-export type ActiveRunStatus = Exclude<RunStatus, FinalRunStatus>;
+/** A run in the queue or holding a slot (it waits for a slot or runs). */
+export type ActiveRunStatus = { [S in RunStatus]: (typeof RUN_STATUS_TABLE)[S]['active'] extends true ? S : never }[RunStatus];
 
-/** The statuses of runs that have not ended, for queries (`status IN (…)`). */
-export const ACTIVE_RUN_STATUSES = RUN_STATUSES.filter((s) => !RUN_STATUS_TABLE[s].final) as ActiveRunStatus[];
+/** The statuses of queued or running runs, for queries (`status IN (…)`). */
+export const ACTIVE_RUN_STATUSES = RUN_STATUSES.filter((s) => RUN_STATUS_TABLE[s].active) as ActiveRunStatus[];
 
 /** The statuses of ended runs. */
 export const FINAL_RUN_STATUSES = RUN_STATUSES.filter((s) => RUN_STATUS_TABLE[s].final) as FinalRunStatus[];
@@ -59,6 +69,11 @@ export const FINAL_RUN_STATUSES = RUN_STATUSES.filter((s) => RUN_STATUS_TABLE[s]
 /** `true` once a run has ended. */
 export function isFinalRunStatus(status: RunStatus): status is FinalRunStatus {
   return RUN_STATUS_TABLE[status].final;
+}
+
+/** `true` while a run is queued or holds a slot; `false` once its attempt is over (ended, or waiting for a person). */
+export function isActiveRunStatus(status: RunStatus): status is ActiveRunStatus {
+  return RUN_STATUS_TABLE[status].active;
 }
 
 /** `true` for a status that may be given to a run (guards strings from outside). */

@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { validationError, type BotService } from './bots.ts';
 import type { Db } from './db/database.ts';
-import { bots, triggers, type BotRow, type TriggerRow } from './db/schema.ts';
+import { bots, pipelines, triggers, type BotRow, type TriggerRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EngineEvents, EventBus } from './event-bus.ts';
+import type { PipelineService } from './pipelines.ts';
 import type { Runner } from './runner/runner.ts';
 
 /**
@@ -42,16 +43,28 @@ export function resolveBotRef(botService: BotService, ref: BotRef): BotRow {
   throw new AppError('BOT_NOT_FOUND', `No bot named "${ref}".`);
 }
 
-/** Input accepted when creating a trigger (`enabled` defaults to true). */
-export const triggerInputSchema = z.object({
-  source_bot: botRefSchema,
-  event: z.enum(TRIGGER_EVENTS, { error: `event must be one of ${TRIGGER_EVENTS.join(', ')}` }),
-  target_bot: botRefSchema,
-  enabled: z.boolean().optional(),
-});
+/**
+ * Input accepted when creating a trigger (`enabled` defaults to true): its target is a bot
+ * (`target_bot`) or a pipeline (`target_pipeline`, by id or name), one of the two.
+ */
+export const triggerInputSchema = z
+  .object({
+    source_bot: botRefSchema,
+    event: z.enum(TRIGGER_EVENTS, { error: `event must be one of ${TRIGGER_EVENTS.join(', ')}` }),
+    target_bot: botRefSchema.optional(),
+    target_pipeline: botRefSchema.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((v) => (v.target_bot === undefined) !== (v.target_pipeline === undefined), { message: 'give target_bot or target_pipeline (one of the two)', path: ['target_bot'] });
 
 /** Input accepted when updating a trigger: any subset of the create fields. */
-export const triggerPatchSchema = triggerInputSchema.partial();
+export const triggerPatchSchema = z.object({
+  source_bot: botRefSchema.optional(),
+  event: z.enum(TRIGGER_EVENTS, { error: `event must be one of ${TRIGGER_EVENTS.join(', ')}` }).optional(),
+  target_bot: botRefSchema.optional(),
+  target_pipeline: botRefSchema.optional(),
+  enabled: z.boolean().optional(),
+});
 
 /** Input accepted by {@link TriggerService.unlink}: without `event`, every event matches. */
 export const unlinkInputSchema = z.object({ source_bot: botRefSchema, event: z.enum(TRIGGER_EVENTS).optional(), target_bot: botRefSchema });
@@ -59,12 +72,14 @@ export const unlinkInputSchema = z.object({ source_bot: botRefSchema, event: z.e
 export type TriggerInput = z.input<typeof triggerInputSchema>;
 export type TriggerPatch = z.input<typeof triggerPatchSchema>;
 
-/** A trigger with both bots' names, as lists and chat replies show it. */
+/** A trigger with both ends' names, as lists and chat replies show it. */
 export interface TriggerView extends TriggerRow {
   event: TriggerEvent;
   source: Pick<BotRow, 'id' | 'name' | 'emoji'>;
+  /** The bot it starts, or (`targetKind` `pipeline`) the pipeline it runs: then `id` is the pipeline's. */
   target: Pick<BotRow, 'id' | 'name' | 'emoji'>;
-  /** e.g. `Dev-Bot —completed→ Test-Bot` */
+  targetKind: 'bot' | 'pipeline';
+  /** e.g. `Dev-Bot —completed→ Test-Bot`, `eBay-Scout —result→ pipeline Blog` */
   label: string;
 }
 
@@ -75,6 +90,17 @@ export interface TriggerDeps {
   runner: Runner;
   bots: BotService;
   log: Logger;
+  /** Runs a pipeline a trigger targets. */
+  pipelines: Pick<PipelineService, 'run' | 'get' | 'findByName'>;
+}
+
+/** The pipeline a reference names: an id, or a name (case-insensitive). @throws {AppError} PIPELINE_NOT_FOUND */
+function resolvePipelineRef(p: TriggerDeps['pipelines'], ref: BotRef): { id: number; name: string } {
+  if (typeof ref === 'number') return p.get(ref);
+  const byName = p.findByName(ref);
+  if (byName) return byName;
+  if (/^\d{1,15}$/.test(ref)) return p.get(Number(ref));
+  throw new AppError('PIPELINE_NOT_FOUND', `No pipeline named "${ref}".`);
 }
 
 /**
@@ -119,21 +145,31 @@ export class TriggerService {
   }
 
   /**
-   * Links two bots.
-   * @param input `{source_bot, event, target_bot, enabled?}`; bots by id or name.
-   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, TRIGGER_EXISTS (same source, event and
-   *   target), TRIGGER_CYCLE (the target already leads back to the source, or source = target).
+   * Links a bot to another bot, or to a pipeline ("when eBay-Scout finds a result, run Blog").
+   * @param input `{source_bot, event, target_bot | target_pipeline, enabled?}`; by id or name.
+   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, PIPELINE_NOT_FOUND, TRIGGER_EXISTS (same
+   *   source, event and target), TRIGGER_CYCLE (the target bot already leads back to the source,
+   *   or source = target). A pipeline target closes no loop: its steps fire no connections.
    */
   create(input: unknown): TriggerView {
     const parsed = triggerInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     const source = resolveBotRef(this.deps.bots, v.source_bot);
-    const target = resolveBotRef(this.deps.bots, v.target_bot);
-    this.checkLink(source, v.event, target);
+    let targetBotId: number | null = null;
+    let targetPipelineId: number | null = null;
+    if (v.target_pipeline !== undefined) {
+      const p = resolvePipelineRef(this.deps.pipelines, v.target_pipeline);
+      this.checkPipelineLink(source, v.event, p);
+      targetPipelineId = p.id;
+    } else {
+      const target = resolveBotRef(this.deps.bots, v.target_bot!);
+      this.checkLink(source, v.event, target);
+      targetBotId = target.id;
+    }
     const row = this.deps.db
       .insert(triggers)
-      .values({ sourceBotId: source.id, event: v.event, targetBotId: target.id, targetAction: 'start', enabled: v.enabled ?? true, createdAt: Date.now() })
+      .values({ sourceBotId: source.id, event: v.event, targetBotId, targetPipelineId, targetAction: 'start', enabled: v.enabled ?? true, createdAt: Date.now() })
       .returning()
       .get();
     const view = this.get(row.id);
@@ -150,13 +186,26 @@ export class TriggerService {
     const parsed = triggerPatchSchema.safeParse(patch);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
+    if (v.target_bot !== undefined && v.target_pipeline !== undefined) {
+      throw new AppError('VALIDATION_FAILED', 'give target_bot or target_pipeline (one of the two)', { fields: [{ field: 'target_bot', message: 'one of target_bot, target_pipeline' }] });
+    }
     const source = v.source_bot !== undefined ? resolveBotRef(this.deps.bots, v.source_bot) : this.deps.bots.get(row.sourceBotId);
-    const target = v.target_bot !== undefined ? resolveBotRef(this.deps.bots, v.target_bot) : this.deps.bots.get(row.targetBotId);
     const event = v.event ?? row.event;
-    if (source.id !== row.sourceBotId || target.id !== row.targetBotId || event !== row.event) this.checkLink(source, event, target, id);
+    const toPipeline = v.target_pipeline !== undefined || (v.target_bot === undefined && row.targetPipelineId !== null);
+    let targetBotId: number | null = null;
+    let targetPipelineId: number | null = null;
+    if (toPipeline) {
+      const p = v.target_pipeline !== undefined ? resolvePipelineRef(this.deps.pipelines, v.target_pipeline) : this.deps.pipelines.get(row.targetPipelineId!);
+      if (source.id !== row.sourceBotId || p.id !== row.targetPipelineId || event !== row.event) this.checkPipelineLink(source, event, p, id);
+      targetPipelineId = p.id;
+    } else {
+      const target = v.target_bot !== undefined ? resolveBotRef(this.deps.bots, v.target_bot) : this.deps.bots.get(row.targetBotId!);
+      if (source.id !== row.sourceBotId || target.id !== row.targetBotId || event !== row.event) this.checkLink(source, event, target, id);
+      targetBotId = target.id;
+    }
     this.deps.db
       .update(triggers)
-      .set({ sourceBotId: source.id, targetBotId: target.id, event, ...(v.enabled !== undefined && { enabled: v.enabled }) })
+      .set({ sourceBotId: source.id, targetBotId, targetPipelineId, event, ...(v.enabled !== undefined && { enabled: v.enabled }) })
       .where(eq(triggers.id, id))
       .run();
     const view = this.get(id);
@@ -200,13 +249,25 @@ export class TriggerService {
     return row;
   }
 
+  /** @throws {AppError} TRIGGER_EXISTS */
+  private checkPipelineLink(source: BotRow, event: TriggerEvent, p: { id: number; name: string }, ignoreId?: number): void {
+    const same = this.deps.db
+      .select()
+      .from(triggers)
+      .where(and(eq(triggers.sourceBotId, source.id), eq(triggers.event, event), eq(triggers.targetPipelineId, p.id), ignoreId === undefined ? undefined : ne(triggers.id, ignoreId)))
+      .get();
+    if (same) throw new AppError('TRIGGER_EXISTS', `${source.name} —${event}→ pipeline ${p.name} already exists (trigger #${same.id}).`);
+  }
+
   /** @throws {AppError} TRIGGER_EXISTS, TRIGGER_CYCLE */
   private checkLink(source: BotRow, event: TriggerEvent, target: BotRow, ignoreId?: number): void {
+    // Bot → bot edges only: a pipeline target's steps fire no connections, so it closes no loop.
     const others = this.deps.db
       .select()
       .from(triggers)
       .where(ignoreId === undefined ? undefined : ne(triggers.id, ignoreId))
-      .all();
+      .all()
+      .filter((t): t is TriggerRow & { targetBotId: number } => t.targetBotId !== null);
     const same = others.find((t) => t.sourceBotId === source.id && t.targetBotId === target.id && t.event === event);
     if (same) throw new AppError('TRIGGER_EXISTS', `${source.name} —${event}→ ${target.name} already exists (trigger #${same.id}).`);
     const loop = findPath(others, target.id, source.id);
@@ -223,14 +284,23 @@ export class TriggerService {
 
   private views(rows: TriggerRow[]): TriggerView[] {
     if (rows.length === 0) return [];
-    const ids = [...new Set(rows.flatMap((r) => [r.sourceBotId, r.targetBotId]))];
+    const ids = [...new Set(rows.flatMap((r) => [r.sourceBotId, ...(r.targetBotId === null ? [] : [r.targetBotId])]))];
     const byId = new Map(
       this.deps.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids)).all().map((b) => [b.id, b]),
     );
+    const pipelineIds = [...new Set(rows.flatMap((r) => (r.targetPipelineId === null ? [] : [r.targetPipelineId])))];
+    const pipelineNames = new Map(
+      pipelineIds.length ? this.deps.db.select({ id: pipelines.id, name: pipelines.name }).from(pipelines).where(inArray(pipelines.id, pipelineIds)).all().map((p) => [p.id, p.name]) : [],
+    );
     return rows.map((r) => {
       const source = byId.get(r.sourceBotId) ?? { id: r.sourceBotId, name: `#${r.sourceBotId}`, emoji: '🤖' };
-      const target = byId.get(r.targetBotId) ?? { id: r.targetBotId, name: `#${r.targetBotId}`, emoji: '🤖' };
-      return { ...r, event: r.event as TriggerEvent, source, target, label: `${source.name} —${r.event}→ ${target.name}` };
+      if (r.targetPipelineId !== null) {
+        const target = { id: r.targetPipelineId, name: pipelineNames.get(r.targetPipelineId) ?? `#${r.targetPipelineId}`, emoji: '🧩' };
+        return { ...r, event: r.event as TriggerEvent, source, target, targetKind: 'pipeline' as const, label: `${source.name} —${r.event}→ pipeline ${target.name}` };
+      }
+      const botId = r.targetBotId!;
+      const target = byId.get(botId) ?? { id: botId, name: `#${botId}`, emoji: '🤖' };
+      return { ...r, event: r.event as TriggerEvent, source, target, targetKind: 'bot' as const, label: `${source.name} —${r.event}→ ${target.name}` };
     });
   }
 
@@ -256,7 +326,13 @@ export class TriggerService {
     const depth = run.chainDepth + 1;
     for (const view of this.views(fired)) {
       try {
-        const target = this.deps.db.select().from(bots).where(eq(bots.id, view.targetBotId)).get();
+        if (view.targetPipelineId !== null) {
+          const input = e.status === 'failed' ? (e.error ?? run.error ?? '') : (e.output ?? run.output ?? '');
+          const pr = this.deps.pipelines.run(view.targetPipelineId, { input, trigger: `trigger:${source.name}` });
+          this.deps.bus.emit('notice', { botId: source.id, runId: run.id, kind: 'trigger.fired', message: `🔗 ${view.label}: pipeline run #${pr.id} started from run #${run.id}` });
+          continue;
+        }
+        const target = this.deps.db.select().from(bots).where(eq(bots.id, view.targetBotId!)).get();
         if (!target) continue;
         if (depth > MAX_CHAIN_DEPTH) {
           this.deps.bus.emit('notice', {
@@ -282,7 +358,7 @@ export class TriggerService {
         });
       } catch (err) {
         this.deps.log.error({ err, triggerId: view.id, runId: run.id }, 'trigger could not start its target');
-        this.deps.bus.emit('notice', { botId: view.targetBotId, runId: run.id, kind: 'trigger.error', message: `${view.label}: could not start — ${(err as Error).message}`, level: 'error' });
+        this.deps.bus.emit('notice', { botId: view.targetBotId ?? view.sourceBotId, runId: run.id, kind: 'trigger.error', message: `${view.label}: could not start — ${(err as Error).message}`, level: 'error' });
       }
     }
   }
@@ -292,7 +368,7 @@ export class TriggerService {
  * A path of bot ids from `from` to `to` along triggers (inclusive of both), or null. `from === to`
  * is the one-node path.
  */
-function findPath(edges: Pick<TriggerRow, 'sourceBotId' | 'targetBotId'>[], from: number, to: number): number[] | null {
+function findPath(edges: { sourceBotId: number; targetBotId: number }[], from: number, to: number): number[] | null {
   const next = new Map<number, number[]>();
   for (const e of edges) next.set(e.sourceBotId, [...(next.get(e.sourceBotId) ?? []), e.targetBotId]);
   const parent = new Map<number, number | null>([[from, null]]);

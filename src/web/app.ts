@@ -17,9 +17,14 @@ import { validationFailed } from '../engine/bots.ts';
 import { apiRoutes } from './api/routes.ts';
 import { openApiRoutes, registerOpenApi } from './api/openapi.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
+import { approvalRoutes } from './api/approvals.ts';
+import { recipeRoutes } from './api/recipes.ts';
 import { runRoutes } from './api/runs.ts';
 import { runsPage } from './runs-page.ts';
 import { orchestrationPages } from './orchestration-pages.ts';
+import { approvalPages } from './approval-pages.ts';
+import { pipelinePages } from './pipeline-pages.ts';
+import { recipePages } from './recipe-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { registerApiKeyAuth } from './api-key-auth.ts';
 import { swarmWeb } from './swarm-web.ts';
@@ -132,6 +137,11 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     decorateReply: false,
   });
   await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('sortablejs/Sortable.min.js')),
+    prefix: '/vendor/sortablejs/',
+    decorateReply: false,
+  });
+  await app.register(fastifyStatic, {
     root: path.dirname(require.resolve('htmx-ext-sse/dist/sse.min.js')),
     prefix: '/vendor/htmx-ext-sse/',
     decorateReply: false,
@@ -157,6 +167,8 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
       await api.register(apiRoutes(engine));
       await api.register(orchestrationRoutes(engine));
       await api.register(runRoutes(engine));
+      await api.register(approvalRoutes(engine));
+      await api.register(recipeRoutes(engine));
       await api.register(openApiRoutes(path.join(ROOT, 'views')));
     },
     { prefix: '/api' },
@@ -171,6 +183,9 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
+  await app.register(approvalPages(engine, path.join(ROOT, 'views')));
+  await app.register(pipelinePages(engine, path.join(ROOT, 'views')));
+  await app.register(recipePages(engine, path.join(ROOT, 'views')));
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));

@@ -24,6 +24,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       html(reply, 'partials/connections', {
         triggers: engine.triggers.list(),
         bots: engine.bots.list(),
+        pipelines: engine.pipelines.list(),
         events: TRIGGER_EVENTS,
         error: extra.error,
         values: extra.values ?? {},
@@ -63,7 +64,10 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
 
     app.post('/connections', async (req, reply) => {
       const body = (req.body ?? {}) as Form;
-      return act(req, reply, () => engine.triggers.create({ source_bot: asRef(body.source_bot), event: String(body.event ?? ''), target_bot: asRef(body.target_bot) }), connections);
+      // The target select offers bots (their ids) and pipelines (`p:<id>`).
+      const target = String(Array.isArray(body.target_bot) ? body.target_bot[0] : (body.target_bot ?? ''));
+      const to = /^p:\d{1,15}$/.test(target) ? { target_pipeline: Number(target.slice(2)) } : { target_bot: asRef(target) };
+      return act(req, reply, () => engine.triggers.create({ source_bot: asRef(body.source_bot), event: String(body.event ?? ''), ...to }), connections);
     });
 
     app.post<{ Params: { id: string } }>('/connections/:id/toggle', async (req, reply) =>

@@ -6,6 +6,7 @@ import { BOT_STATE_KINDS } from '../engine/bot-status.ts';
 import { suggestedModels } from '../engine/providers/models.ts';
 import { TOOL_NAMES } from '../engine/bots.ts';
 import { BOT_TEMPLATES, findTemplate } from '../engine/templates.ts';
+import { createBotFromForm, newBotFormDefaults, newBotFormOptions, readNewBotForm, scheduleFields, type NewBotFormValues } from './bot-form.ts';
 import { pathId } from './params.ts';
 import { viewRenderer } from './render.ts';
 import { streamRunLog, type LogStreamFormat } from './sse.ts';
@@ -15,6 +16,9 @@ import { botScope, DASHBOARD_SCOPE, LiveView, TASKS_SCOPE } from './live/view.ts
 import { view } from './view-helpers.ts';
 
 interface SettingsValues {
+  name: string;
+  emoji: string;
+  requiresApproval: boolean;
   description: string;
   prompt: string;
   model: string;
@@ -46,13 +50,11 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     const html = (reply: FastifyReply, body: string) => reply.type('text/html; charset=utf-8').send(body);
     const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) => html(reply, parts.render(name, data));
 
-    // A new bot gets the first real model a key is set for, else the offline echo model.
-    const defaultModel = suggestedModels(engine.config)[1] ?? 'echo';
-    const formDefaults = { name: '', emoji: '🤖', description: '', prompt: '', model: defaultModel, schedule: '', tools: [] as string[] };
-    const formContext = (values = formDefaults, error?: string) => ({
+    // The New-bot form's fields and what they wire up live in bot-form.ts.
+    const formContext = (values: NewBotFormValues = newBotFormDefaults(engine), error?: string) => ({
       values,
       error,
-      models: suggestedModels(engine.config),
+      ...newBotFormOptions(engine),
       tools: TOOL_NAMES,
       templates: BOT_TEMPLATES,
     });
@@ -65,7 +67,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
 
     const settingsContext = (bot: BotRow, extra: { error?: string; saved?: string; values?: SettingsValues } = {}) => ({
       bot,
-      values: extra.values ?? { description: bot.description, prompt: bot.prompt, model: bot.model, schedule: bot.schedule ?? '', tools: bot.tools as string[] },
+      values: extra.values ?? { name: bot.name, emoji: bot.emoji, requiresApproval: bot.requiresApproval, description: bot.description, prompt: bot.prompt, model: bot.model, schedule: bot.schedule ?? '', tools: bot.tools as string[] },
       error: extra.error,
       saved: extra.saved,
       models: suggestedModels(engine.config),
@@ -79,6 +81,9 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const bot = engine.bots.get(idOf(req.params.id, 'bot'));
       const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
       const values: SettingsValues = {
+        name: String(body.name ?? bot.name),
+        emoji: String(body.emoji ?? bot.emoji),
+        requiresApproval: String(body.requires_approval ?? '') === '1',
         description: String(body.description ?? ''),
         prompt: String(body.prompt ?? ''),
         model: String(body.model ?? ''),
@@ -86,7 +91,10 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
         tools: ([] as string[]).concat(body.tools ?? []),
       };
       try {
-        const updated = engine.bots.update(bot.id, { ...values, schedule: values.schedule.trim() || null });
+        const { requiresApproval, ...fields } = values;
+        const updated = engine.bots.update(bot.id, { ...fields, requires_approval: requiresApproval, schedule: values.schedule.trim() || null });
+        // A new name or emoji shows in the page's header too: reload it.
+        if (updated.name !== bot.name || updated.emoji !== bot.emoji) reply.header('hx-refresh', 'true');
         return render(reply, 'partials/bot-settings', settingsContext(updated, { saved: 'Saved.' }));
       } catch (err) {
         if (!isAppError(err)) throw err;
@@ -125,7 +133,8 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     // The New-bot form, empty or filled from a template (`?template=ebay-scout`).
     app.get<{ Querystring: { template?: string } }>('/partials/bot-form', async (req, reply) => {
       const tpl = req.query.template ? findTemplate(req.query.template) : undefined;
-      const values = tpl ? { ...formDefaults, ...tpl, tools: [...tpl.tools] } : formDefaults;
+      const defaults = newBotFormDefaults(engine);
+      const values = tpl ? { ...defaults, ...tpl, tools: [...tpl.tools], ...scheduleFields(tpl.schedule) } : defaults;
       return render(reply, 'partials/bot-form', { form: formContext(values) });
     });
     // One page of the grid for a search, a status filter or a page link (asked by a person, or
@@ -139,19 +148,9 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     app.get('/partials/activity', async (_req, reply) => html(reply, parts.activity()));
 
     app.post('/bots', async (req, reply) => {
-      const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
-      const tools = ([] as string[]).concat(body.tools ?? []);
-      const values = {
-        name: String(body.name ?? ''),
-        emoji: String(body.emoji ?? ''),
-        description: String(body.description ?? ''),
-        prompt: String(body.prompt ?? ''),
-        model: String(body.model ?? 'echo'),
-        schedule: String(body.schedule ?? ''),
-        tools,
-      };
+      const values = readNewBotForm((req.body ?? {}) as Record<string, string | string[] | undefined>);
       try {
-        const bot = engine.createBot({ ...values, schedule: values.schedule || null });
+        const bot = await createBotFromForm(engine, values);
         if (req.headers['hx-request']) return reply.header('hx-redirect', `/bots/${bot.id}`).send('');
         return reply.redirect(`/bots/${bot.id}`, 303);
       } catch (err) {

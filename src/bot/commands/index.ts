@@ -3,6 +3,7 @@
  * definition (name, description, typed params), its handler and its buttons; adapters derive
  * Telegram's `setMyCommands` list and Discord's slash-command definitions from here.
  */
+import { approvalsCommand } from './approvals.ts';
 import { botsCommand } from './bots.ts';
 import { cancelCommand } from './cancel.ts';
 import { deleteCommand } from './delete.ts';
@@ -57,6 +58,7 @@ export const COMMANDS: Command[] = [
   pipelinesCommand,
   runpipelineCommand,
   deleteCommand,
+  approvalsCommand,
   taskCommand,
   cancelCommand,
   help,

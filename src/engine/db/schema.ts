@@ -23,6 +23,10 @@ export const bots = sqliteTable(
     maxSteps: integer('max_steps').notNull().default(8),
     /** How many times a failed or interrupted run is tried again (0..5), with exponential backoff. */
     retries: integer('retries').notNull().default(0),
+    /** A completed run waits for a person's approval (status `awaiting_approval`) before it counts. */
+    requiresApproval: integer('requires_approval', { mode: 'boolean' }).notNull().default(false),
+    /** A draft not decided within this many seconds is rejected as expired (default 24 h). */
+    approvalTimeoutS: integer('approval_timeout_s').notNull().default(86_400),
     /** The last schedule occurrence (ms) that was claimed, so a restart never fires it twice. */
     scheduleClaimedAt: integer('schedule_claimed_at'),
     createdAt: integer('created_at').notNull(),
@@ -39,9 +43,10 @@ export const triggers = sqliteTable(
       .notNull()
       .references(() => bots.id, { onDelete: 'cascade' }),
     event: text('event', { enum: ['completed', 'failed', 'result'] }).notNull(),
-    targetBotId: integer('target_bot_id')
-      .notNull()
-      .references(() => bots.id, { onDelete: 'cascade' }),
+    /** The bot to start; null when the target is a pipeline. */
+    targetBotId: integer('target_bot_id').references(() => bots.id, { onDelete: 'cascade' }),
+    /** The pipeline to run; null when the target is a bot. */
+    targetPipelineId: integer('target_pipeline_id').references(() => pipelines.id, { onDelete: 'cascade' }),
     targetAction: text('target_action').notNull().default('start'),
     enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
     createdAt: integer('created_at').notNull(),
@@ -56,8 +61,8 @@ export const pipelines = sqliteTable(
     name: text('name').notNull(),
     nameKey: text('name_key').notNull(),
     description: text('description').notNull().default(''),
-    /** Ordered bot ids; step i's output is step i+1's input. */
-    steps: text('steps', { mode: 'json' }).$type<number[]>().notNull(),
+    /** Ordered steps (see `PipelineStep` in pipelines.ts); rows stored before steps were objects hold bot ids. */
+    steps: text('steps', { mode: 'json' }).$type<StoredPipelineStep[]>().notNull(),
     schedule: text('schedule'),
     scheduleClaimedAt: integer('schedule_claimed_at'),
     createdAt: integer('created_at').notNull(),
@@ -77,8 +82,8 @@ export const pipelineRuns = sqliteTable('pipeline_runs', {
   output: text('output'),
   error: text('error'),
   currentStep: integer('current_step').notNull().default(0),
-  /** The pipeline's steps (bot ids) when this run started; later edits do not change a run. */
-  steps: text('steps', { mode: 'json' }).$type<number[]>().notNull().default(sql`'[]'`),
+  /** The pipeline's steps when this run started; later edits do not change a run. */
+  steps: text('steps', { mode: 'json' }).$type<StoredPipelineStep[]>().notNull().default(sql`'[]'`),
   createdAt: integer('created_at').notNull(),
   startedAt: integer('started_at'),
   finishedAt: integer('finished_at'),
@@ -116,6 +121,8 @@ export const runs = sqliteTable(
     parentRunId: integer('parent_run_id'),
     pipelineRunId: integer('pipeline_run_id').references(() => pipelineRuns.id, { onDelete: 'set null' }),
     pipelineStep: integer('pipeline_step'),
+    /** Set when queued (the bot's or the pipeline step's setting): a completed attempt waits for a person. */
+    requiresApproval: integer('requires_approval', { mode: 'boolean' }).notNull().default(false),
     /** The run this one retries (a new run of the same bot with the same input), else null. */
     retryOf: integer('retry_of'),
   },
@@ -209,6 +216,64 @@ export const subscriptions = sqliteTable(
   (t) => [uniqueIndex('subscriptions_unique').on(t.botId, t.platform, t.chatId)],
 );
 
+/**
+ * A run's draft waiting for a person (seed 001: "the user reviews it in the dashboard → release"),
+ * and once decided, who decided what and when. One per run.
+ */
+export const approvals = sqliteTable(
+  'approvals',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: integer('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    botId: integer('bot_id')
+      .notNull()
+      .references(() => bots.id, { onDelete: 'cascade' }),
+    /** pending, then approved | rejected | expired | cancelled (see APPROVAL_STATUSES). */
+    status: text('status', { enum: ['pending', 'approved', 'rejected', 'expired', 'cancelled'] }).notNull(),
+    /** The run's output as the bot wrote it. */
+    draft: text('draft').notNull(),
+    /** Items the run reported with `report_result`, recorded only once approved. */
+    heldResults: text('held_results', { mode: 'json' }).$type<HeldResult[]>().notNull().default(sql`'[]'`),
+    /** The run used no tool: once approved, the approved text is its one result (a plain answer). */
+    answerIsResult: integer('answer_is_result', { mode: 'boolean' }).notNull().default(true),
+    /** The text that was approved (the draft, or the person's edit of it). */
+    finalText: text('final_text'),
+    /** Whether the person changed the draft before approving. */
+    edited: integer('edited', { mode: 'boolean' }).notNull().default(false),
+    /** Why it was rejected (the person's words, or the expiry). */
+    reason: text('reason'),
+    /** `dashboard`, `api`, `telegram:<user id>`, `discord:<user id>`, or `timeout`. */
+    decidedBy: text('decided_by'),
+    decidedAt: integer('decided_at'),
+    createdAt: integer('created_at').notNull(),
+    /** After this (ms) an undecided draft is rejected as expired. */
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('approvals_run_unique').on(t.runId), index('approvals_status_idx').on(t.status, t.expiresAt)],
+);
+
+/** An item a run reported, held until its run is approved. */
+export interface HeldResult {
+  title: string;
+  content?: string | null;
+  url?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+/** A pipeline step as stored: an object (see `PipelineStep`), or a bare bot id in rows from before steps were objects. */
+export type StoredPipelineStep =
+  | number
+  | {
+      bot_id: number;
+      input_source?: 'previous' | 'pipeline_input' | 'text' | 'doc';
+      input_text?: string | null;
+      input_doc?: string | null;
+      output_target?: 'next' | 'results' | 'doc';
+      output_doc?: string | null;
+      requires_approval?: boolean;
+    };
 // Swarm tasks (seed 004): tasks split by a planner into sub-tasks for executors, judged by an
 // evaluator. Statuses and their transitions are defined once in src/engine/swarm/task-status.ts.
 
@@ -384,6 +449,7 @@ export type TriggerRow = typeof triggers.$inferSelect;
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type PipelineRunRow = typeof pipelineRuns.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
+export type ApprovalRow = typeof approvals.$inferSelect;
 export type AgentRow = typeof agents.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;

@@ -1,4 +1,5 @@
 import type { BotRow, RunRow } from '../db/schema.ts';
+import { resultKey, type ResultInput } from '../results.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 import type { RunEngineResources } from './resources.ts';
 import type { BotWorker } from './worker.ts';
@@ -28,6 +29,13 @@ export class RunAttempt {
   toolCalls = 0;
   /** Set once the outcome was handed over; later messages are ignored. */
   ended = false;
+  /**
+   * Items reported while the run requires approval: they are recorded only once it is approved
+   * (kept with its draft), so a rejected draft leaves no results behind.
+   */
+  readonly held: ResultInput[] = [];
+  /** Seconds a draft of this bot may wait for a decision. */
+  readonly approvalTimeoutS: number;
   private readonly worker: BotWorker | null;
   private readonly timer: NodeJS.Timeout;
   /** Aborted when the attempt ends: stops its run_code processes. */
@@ -52,6 +60,8 @@ export class RunAttempt {
     this.runId = run.id;
     this.botId = bot.id;
     this.model = bot.model;
+    this.tools = bot.tools;
+    this.approvalTimeoutS = bot.approvalTimeoutS;
     this.tools = [...bot.tools, ...(res.submissions?.toolsFor(run) ?? [])];
     // Tokens are counted over all attempts: a failed attempt cost what it cost.
     this.tokensIn = run.tokensIn ?? 0;
@@ -145,6 +155,13 @@ export class RunAttempt {
         this.log('tool', `🔧 ${msg.tool} ${msg.args} · ${msg.durationMs} ms · ${msg.ok ? 'ok' : `error: ${msg.error ?? 'failed'}`}`);
         return;
       case 'result': {
+        if (this.run.requiresApproval) {
+          // Held with the draft; the model hears whether the item would be new to the bot.
+          const isNew = !this.res.results.isKnown(this.botId, msg.item);
+          if (!this.held.some((h) => resultKey(h) === resultKey(msg.item))) this.held.push(msg.item);
+          this.reply({ type: 'result.recorded', requestId: msg.requestId, resultId: 0, isNew });
+          return;
+        }
         let recorded: ReturnType<RunEngineResources['results']['record']>;
         try {
           recorded = this.res.results.record(this.botId, this.runId, msg.item);

@@ -1,3 +1,4 @@
+import { approvals } from '../db/schema.ts';
 import { costUsd } from '../pricing.ts';
 import type { AttemptOutcome, RunAttempt } from './attempt.ts';
 import type { RunEngineResources } from './resources.ts';
@@ -7,14 +8,19 @@ import { eventBot, transitionRun } from './transition.ts';
 /**
  * Ends an attempt: records a plain answer as the run's one result, logs results and cost, then
  * either queues the run again as its next attempt (a failed or interrupted attempt with attempts
- * left, after the backoff) or gives it its final status. Log lines are written before the status
- * changes, so a log reader that sees the end has seen every line.
- * @returns `'retrying'` or `'final'`, or `null` when the run had already been moved elsewhere.
+ * left, after the backoff), holds it for a person (a completed attempt of a run that requires
+ * approval: `awaiting_approval` with its draft, nothing recorded yet), or gives it its final
+ * status. Log lines are written before the status changes, so a log reader that sees the end has
+ * seen every line.
+ * @returns `'retrying'`, `'held'` or `'final'`, or `null` when the run had already been moved elsewhere.
  */
-export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: AttemptOutcome, opts: { allowRetry: boolean }): 'retrying' | 'final' | null {
+export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: AttemptOutcome, opts: { allowRetry: boolean }): 'retrying' | 'held' | 'final' | null {
   const { status } = outcome;
+  const hold = status === 'completed' && a.run.requiresApproval;
   let newResults = a.newFound;
-  if (a.found.size > 0) {
+  if (hold) {
+    if (a.held.length > 0) a.log('system', `${a.held.length} result${a.held.length === 1 ? '' : 's'} found, held until the draft is approved`);
+  } else if (a.found.size > 0) {
     a.log('system', `${a.found.size} result${a.found.size === 1 ? '' : 's'} found, ${a.newFound} new`);
   } else if (status === 'completed' && a.toolCalls === 0 && outcome.output && outcome.output.trim()) {
     // A run that used no tool is a plain answer: the answer is its one result. A run that worked
@@ -43,9 +49,30 @@ export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: A
     return 'retrying';
   }
 
+  const startedAt = a.run.startedAt ?? now;
+  if (hold) {
+    const hours = a.approvalTimeoutS / 3600;
+    a.log('system', `draft ready: waiting for approval (expires in ${hours >= 1 ? `${+hours.toFixed(1)} h` : `${Math.round(a.approvalTimeoutS / 60) || 1} min`} unless decided)`);
+    res.logs.release(a.runId);
+    const draft = outcome.output ?? '';
+    const row = res.db.transaction(() => {
+      const held = transitionRun(res, a.runId, ['running'], 'awaiting_approval', { ...tokens, output: draft, error: null, durationMs: now - startedAt }, {});
+      if (!held) return null;
+      res.db
+        .insert(approvals)
+        .values({ runId: a.runId, botId: a.botId, status: 'pending', draft, heldResults: a.held, answerIsResult: a.toolCalls === 0, createdAt: now, expiresAt: now + a.approvalTimeoutS * 1000 })
+        .run();
+      return held;
+    });
+    if (!row) {
+      res.log.warn({ runId: a.runId }, 'run had already ended elsewhere; draft not held');
+      return null;
+    }
+    return 'held';
+  }
+
   if (status === 'completed') a.log('system', 'completed');
   res.logs.release(a.runId);
-  const startedAt = a.run.startedAt ?? now;
   const row = transitionRun(
     res,
     a.runId,
@@ -72,6 +99,6 @@ export function firstLine(s: string): string {
 }
 
 /** The run's output as a result: its first line as the title, the whole output as content. */
-function outputAsResult(output: string): { title: string; content: string } {
+export function outputAsResult(output: string): { title: string; content: string } {
   return { title: firstLine(output) || 'Output', content: output };
 }

@@ -26,6 +26,8 @@ export interface RunRequest {
   parentRunId?: number | null;
   pipelineRunId?: number | null;
   pipelineStep?: number | null;
+  /** A completed attempt waits for a person (`awaiting_approval`); default: the bot's `requires_approval`. */
+  requiresApproval?: boolean;
   /** The run this one retries (same bot, same input). */
   retryOf?: number | null;
 }
@@ -108,6 +110,7 @@ export class Runner {
         parentRunId: req.parentRunId ?? null,
         pipelineRunId: req.pipelineRunId ?? null,
         pipelineStep: req.pipelineStep ?? null,
+        requiresApproval: req.requiresApproval ?? bot.requiresApproval,
         retryOf: req.retryOf ?? null,
       })
       .returning()
@@ -156,8 +159,9 @@ export class Runner {
   }
 
   /**
-   * Cancels a queued or running run. A running run's child is killed; the promise settles once it
-   * has exited and the run is `cancelled`. A cancelled run is never retried.
+   * Cancels a queued, running or awaiting-approval run. A running run's child is killed; the
+   * promise settles once it has exited and the run is `cancelled`. A cancelled run is never
+   * retried; a cancelled draft is never approved.
    * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_ACTIVE (the run already ended)
    */
   async cancel(runId: number, reason = 'cancelled'): Promise<RunRow> {
@@ -167,15 +171,16 @@ export class Runner {
     if (a) {
       a.log('system', `cancel requested: ${reason}`);
       await a.stop({ status: 'cancelled', error: reason });
-    } else if (transitionRun(this.res, runId, ['queued'], 'cancelled', { error: reason, finishedAt: this.res.now() }, { newResults: 0 })) {
+    } else if (transitionRun(this.res, runId, ['queued', 'awaiting_approval'], 'cancelled', { error: reason, finishedAt: this.res.now() }, { newResults: 0 })) {
       this.res.queue.remove(runId);
     }
     return this.get(runId);
   }
 
-  /** Cancels every active or queued run of a bot (before it is deleted or paused hard). */
+  /** Cancels every queued, running or awaiting-approval run of a bot (before it is deleted). */
   async cancelAllForBot(botId: number, reason: string): Promise<void> {
-    for (const r of this.activeForBot(botId)) {
+    const waiting = this.res.db.select().from(runs).where(and(eq(runs.botId, botId), eq(runs.status, 'awaiting_approval'))).all();
+    for (const r of [...this.activeForBot(botId), ...waiting]) {
       await this.cancel(r.id, reason).catch(() => {});
     }
   }

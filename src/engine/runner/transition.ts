@@ -12,7 +12,7 @@ export type RunChanges = Partial<Omit<typeof runs.$inferInsert, 'id' | 'status' 
 
 /**
  * The one way a run's status changes: one conditional `UPDATE … WHERE id = ? AND status IN (from)`,
- * then one typed event (`run.queued`, `run.started` or `run.finished`) with the committed row,
+ * then one typed event (`run.queued`, `run.started`, `run.awaiting_approval` or `run.finished`) with the committed row,
  * delivered after the fact by the bus.
  * @returns the updated row, or null when the run was not in one of `from` (it moved elsewhere
  *   first, or does not exist); then nothing is announced.
@@ -47,10 +47,14 @@ export function announceRun(res: { db: Db; bus: EventBus }, row: RunRow, extra: 
     case 'running':
       res.bus.emit('run.started', { ...base, pid: (extra as TransitionExtra<'running'>).pid ?? -1 });
       return;
+    case 'awaiting_approval':
+      res.bus.emit('run.awaiting_approval', { ...base, draft: row.output ?? '' });
+      return;
     case 'completed':
     case 'failed':
     case 'cancelled':
     case 'interrupted':
+    case 'rejected':
       res.bus.emit('run.finished', { ...base, status, output: row.output, error: row.error, newResults: (extra as TransitionExtra<FinalRunStatus>).newResults ?? 0 });
       return;
     default:

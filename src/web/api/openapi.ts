@@ -20,6 +20,8 @@ const TAGS = [
   { name: 'docs', description: "A bot's docs folder (its memory)" },
   { name: 'connections', description: 'Triggers: a bot run ending starts another bot' },
   { name: 'pipelines', description: 'Ordered steps of bots and their runs' },
+  { name: 'approvals', description: "Drafts of runs that wait for a person's decision: approve (maybe edited) or reject" },
+  { name: 'recipes', description: 'Ready recipes (bots, pipeline, connections in one call); recipe files to export and import' },
   { name: 'activity', description: 'The activity feed' },
   { name: 'tasks', description: 'Swarm tasks: a planner splits them, executors do the parts, an evaluator judges; audit trail' },
   { name: 'agents', description: 'Swarm agents: bots in a role, external agents (register, long poll, heartbeat)' },

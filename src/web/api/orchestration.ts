@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
 import { pathId } from '../params.ts';
-import { pipelineInputSchema, pipelinePatchSchema, type PipelineRunView, type PipelineView } from '../../engine/pipelines.ts';
+import { pipelineInputSchema, pipelinePatchSchema, type PipelineRunView, type PipelineStepBot, type PipelineView } from '../../engine/pipelines.ts';
 import { nextRunAt } from '../../engine/scheduler.ts';
 import { triggerInputSchema, triggerPatchSchema, type TriggerView } from '../../engine/triggers.ts';
 import { errorResponses, idParam, idParams, json, limitQuery, noContent, PipelineJson, PipelineRunJson, runBody, TriggerJson } from './schemas.ts';
@@ -22,12 +22,21 @@ export function triggerJson(t: TriggerView): z.output<typeof TriggerJson> {
     source_bot: t.source,
     event: t.event,
     target_bot_id: t.targetBotId,
-    target_bot: t.target,
+    target_pipeline_id: t.targetPipelineId,
+    /** `bot` or `pipeline` */
+    target_kind: t.targetKind,
+    target_bot: t.targetKind === 'bot' ? t.target : null,
+    target_pipeline: t.targetKind === 'pipeline' ? { id: t.target.id, name: t.target.name } : null,
     target_action: t.targetAction,
     enabled: t.enabled,
     label: t.label,
     created_at: iso(t.createdAt),
   };
+}
+
+/** A step as the API shows it: the shape `POST /api/pipelines` accepts, plus its bot's name and whether it is broken. */
+export function stepJson(s: PipelineStepBot) {
+  return { index: s.index, ...s.step, name: s.name, emoji: s.emoji, broken: s.broken };
 }
 
 /** A pipeline as the API shows it. */
@@ -36,7 +45,9 @@ export function pipelineJson(p: PipelineView): z.output<typeof PipelineJson> {
     id: p.id,
     name: p.name,
     description: p.description,
-    steps: p.stepBots.map((s) => ({ index: s.index, bot_id: s.botId, name: s.name, emoji: s.emoji })),
+    steps: p.stepBots.map(stepJson),
+    /** A step's bot was deleted: the pipeline cannot run until that step is fixed. */
+    broken: p.broken,
     schedule: p.schedule,
     next_run_at: isoOrNull(nextRunAt({ schedule: p.schedule })),
     created_at: iso(p.createdAt),
@@ -52,6 +63,7 @@ export function pipelineRunJson(r: PipelineRunView): z.output<typeof PipelineRun
     pipeline_name: r.pipelineName,
     trigger: r.trigger,
     status: r.status,
+    awaiting_approval: r.awaitingApproval,
     progress: r.progress,
     completed_steps: r.completedSteps,
     total_steps: r.totalSteps,
@@ -67,6 +79,10 @@ export function pipelineRunJson(r: PipelineRunView): z.output<typeof PipelineRun
       run_id: s.runId,
       status: s.status,
       duration_ms: s.durationMs,
+      output: s.output,
+      error: s.error,
+      input_source: s.step.input_source,
+      output_target: s.step.output_target,
     })),
     created_at: iso(r.createdAt),
     started_at: isoOrNull(r.startedAt),

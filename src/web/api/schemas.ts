@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { BOT_STATE_KINDS } from '../../engine/bot-status.ts';
 import { TOOL_NAMES } from '../../engine/bots.ts';
 import { ERROR_CODES, type ErrorCode } from '../../engine/errors.ts';
-import { PIPELINE_RUN_STATUSES } from '../../engine/pipelines.ts';
+import { APPROVAL_STATUSES } from '../../engine/approvals.ts';
+import { INPUT_SOURCES, OUTPUT_TARGETS, PIPELINE_RUN_STATUSES } from '../../engine/pipelines.ts';
 import { RUN_STATUSES } from '../../engine/run-status.ts';
 import { TRIGGER_EVENTS } from '../../engine/triggers.ts';
 import { ERROR_DOCS } from './error-docs.ts';
@@ -106,6 +107,8 @@ export const BotJson = z
     paused: z.boolean(),
     max_steps: z.int(),
     retries: z.int().meta({ description: 'a failed or interrupted run is tried again this many times, with backoff' }),
+    requires_approval: z.boolean().meta({ description: "a completed run waits as awaiting_approval for a person's decision before its results count and anything downstream fires" }),
+    approval_timeout_s: z.int().meta({ description: 'seconds a draft may wait before it is rejected as expired (default 86400)' }),
     docs_path: z.string(),
     created_at: time,
     updated_at: time,
@@ -139,6 +142,7 @@ export const RunJson = z
     tokens_out: z.int().nullable(),
     cost_usd: z.number().nullable().meta({ description: "null when the model's price is unknown" }),
     retry_of: z.int().nullable().meta({ description: 'the run this one retries (POST /api/runs/{id}/retry), else null' }),
+    requires_approval: z.boolean().meta({ description: 'a completed attempt waits for a person (set when queued, from the bot or the pipeline step)' }),
   })
   .meta({ id: 'Run' });
 
@@ -214,8 +218,11 @@ export const TriggerJson = z
     source_bot_id: z.int(),
     source_bot: botRefJson,
     event: z.enum(TRIGGER_EVENTS),
-    target_bot_id: z.int(),
-    target_bot: botRefJson,
+    target_bot_id: z.int().nullable().meta({ description: 'null when the target is a pipeline' }),
+    target_pipeline_id: z.int().nullable().meta({ description: 'null when the target is a bot' }),
+    target_kind: z.enum(['bot', 'pipeline']),
+    target_bot: botRefJson.nullable(),
+    target_pipeline: z.object({ id: z.int(), name: z.string() }).nullable(),
     target_action: z.string(),
     enabled: z.boolean(),
     label: z.string().meta({ description: 'e.g. `Dev-Bot —completed→ Test-Bot`' }),
@@ -228,7 +235,22 @@ export const PipelineJson = z
     id: z.int(),
     name: z.string(),
     description: z.string(),
-    steps: z.array(z.object({ index: z.int(), bot_id: z.int(), name: z.string().nullable().meta({ description: 'null when the bot was deleted' }), emoji: z.string().nullable() })),
+    steps: z.array(
+      z.object({
+        index: z.int(),
+        bot_id: z.int(),
+        input_source: z.enum(INPUT_SOURCES).meta({ description: "previous step's output (step 1: the run's input) | the pipeline run's input | input_text | the file input_doc of the bot's documents" }),
+        input_text: z.string().nullable(),
+        input_doc: z.string().nullable(),
+        output_target: z.enum(OUTPUT_TARGETS).meta({ description: "next: only on to the next step; results: also among the bot's results; doc: also into the file output_doc" }),
+        output_doc: z.string().nullable(),
+        requires_approval: z.boolean().meta({ description: "the step's draft waits for a person before the pipeline goes on" }),
+        name: z.string().nullable().meta({ description: 'null when the bot was deleted' }),
+        emoji: z.string().nullable(),
+        broken: z.boolean().meta({ description: "the step's bot was deleted" }),
+      }),
+    ),
+    broken: z.boolean().meta({ description: 'a step is broken: running answers 409 PIPELINE_BROKEN until it is fixed' }),
     schedule: z.string().nullable(),
     next_run_at: nullableTime,
     created_at: time,
@@ -243,6 +265,7 @@ export const PipelineRunJson = z
     pipeline_name: z.string(),
     trigger: z.string(),
     status: z.enum(PIPELINE_RUN_STATUSES),
+    awaiting_approval: z.boolean().meta({ description: "a step's draft waits for a person (the run is running)" }),
     progress: z.string().meta({ description: '"k/n": k steps completed of n' }),
     completed_steps: z.int(),
     total_steps: z.int(),
@@ -259,6 +282,10 @@ export const PipelineRunJson = z
         run_id: z.int().nullable(),
         status: z.enum([...RUN_STATUSES, 'pending']),
         duration_ms: z.int().nullable(),
+        output: z.string().nullable().meta({ description: "the step run's output (a draft while it awaits approval)" }),
+        error: z.string().nullable(),
+        input_source: z.enum(INPUT_SOURCES),
+        output_target: z.enum(OUTPUT_TARGETS),
       }),
     ),
     created_at: time,
@@ -267,6 +294,47 @@ export const PipelineRunJson = z
     duration_ms: z.int().nullable(),
   })
   .meta({ id: 'PipelineRun' });
+
+export const ApprovalJson = z
+  .object({
+    id: z.int(),
+    status: z.enum(APPROVAL_STATUSES),
+    run_id: z.int(),
+    bot: botRefJson,
+    draft: z.string().meta({ description: "the run's output as the bot wrote it" }),
+    final_text: z.string().nullable().meta({ description: 'the approved text (the draft, or the edit); null until approved' }),
+    edited: z.boolean().meta({ description: 'the person changed the draft before approving' }),
+    reason: z.string().nullable().meta({ description: 'why it was rejected (or expired, or cancelled)' }),
+    decided_by: z.string().nullable().meta({ description: 'dashboard | api | telegram:<user id> | discord:<user id> | timeout' }),
+    decided_at: nullableTime,
+    held_results: z.int().meta({ description: 'items the run reported, recorded once approved' }),
+    created_at: time,
+    expires_at: time,
+    pipeline: z.object({ id: z.int(), name: z.string(), pipeline_run_id: z.int(), step: z.int(), total_steps: z.int() }).nullable(),
+    run: RunJson,
+  })
+  .meta({ id: 'Approval', description: "a run's draft waiting for a person's decision, and the decision" });
+
+export const RecipeSummaryJson = z
+  .object({
+    id: z.string().optional(),
+    name: z.string(),
+    description: z.string(),
+    bots: z.array(z.object({ ref: z.string(), name: z.string(), emoji: z.string(), requires_approval: z.boolean() })),
+    pipeline: z.object({ name: z.string(), steps: z.array(z.object({ bot: z.string(), requires_approval: z.boolean() })) }).nullable(),
+    connections: z.array(z.object({ source: z.string(), event: z.enum(TRIGGER_EVENTS), target: z.string().optional(), target_pipeline: z.literal(true).optional() })),
+  })
+  .meta({ id: 'RecipeSummary' });
+
+export const RecipeCreatedJson = z
+  .object({
+    bots: z.array(BotJson),
+    pipeline: PipelineJson.nullable(),
+    connections: z.array(TriggerJson),
+    start_bot_id: z.int().nullable().meta({ description: 'the bot to start when the recipe has no pipeline' }),
+    notes: z.array(z.string()).meta({ description: 'a name that was taken, a model this instance has no key for' }),
+  })
+  .meta({ id: 'RecipeCreated' });
 
 /** A JSON answer of `schema` with a description, for `response` entries. */
 export function json<T extends z.ZodType>(schema: T, description: string) {

@@ -43,6 +43,8 @@ export function botJson(b: BotRow | BotSummary): z.output<typeof BotJson> {
     paused: b.paused,
     max_steps: b.maxSteps,
     retries: b.retries,
+    requires_approval: b.requiresApproval,
+    approval_timeout_s: b.approvalTimeoutS,
     docs_path: b.docsPath,
     created_at: iso(b.createdAt),
     updated_at: iso(b.updatedAt),
@@ -75,6 +77,7 @@ export function runJson(r: RunRow): z.output<typeof RunJson> {
     tokens_in: r.tokensIn,
     tokens_out: r.tokensOut,
     cost_usd: r.costUsd,
+    requires_approval: r.requiresApproval,
     retry_of: r.retryOf,
   };
 }

@@ -124,7 +124,7 @@ export class LiveView {
         .from(triggers)
         .where(and(eq(triggers.sourceBotId, botId), eq(triggers.enabled, true)))
         .all();
-      for (const r of rows) this.bots.add(r.target);
+      for (const r of rows) if (r.target !== null) this.bots.add(r.target);
     });
   }
 

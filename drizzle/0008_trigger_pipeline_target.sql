@@ -1,0 +1,1 @@
+ALTER TABLE `triggers` ADD `target_pipeline_id` integer REFERENCES pipelines(id);

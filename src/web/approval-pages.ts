@@ -1,0 +1,69 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Eta } from 'eta';
+import type { ApprovalStatus } from '../engine/approvals.ts';
+import type { Engine } from '../engine/engine.ts';
+import { isAppError } from '../engine/errors.ts';
+import { pathId } from './params.ts';
+import { view } from './view-helpers.ts';
+
+type Form = Record<string, string | string[] | undefined>;
+
+/** How a decision reads in the inbox's history (plain glyphs every font has). */
+const DECISION_LABELS: Record<ApprovalStatus, string> = {
+  pending: '… waiting',
+  approved: '✓ approved',
+  rejected: '⊘ rejected',
+  expired: '⊘ expired',
+  cancelled: '■ cancelled',
+};
+
+/**
+ * The approvals inbox (`/approvals`): drafts waiting with Approve / Edit / Reject, and the decisions
+ * made (who, when, what changed); the header's bell (`/partials/approvals-bell`). Decisions made
+ * here are recorded as by `dashboard`. An action answers htmx with the inbox re-rendered (and an
+ * `approvals-changed` event, so the bell updates at once), a plain form post with a redirect.
+ */
+export const approvalPages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+  async (app) => {
+    const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
+    const inboxData = (extra: { error?: string; notice?: string } = {}) => ({
+      pending: engine.approvals.list({ status: 'pending' }).reverse(),
+      decided: engine.approvals.list({ status: 'decided', limit: 50 }),
+      decisionLabel: (s: ApprovalStatus) => DECISION_LABELS[s],
+      h: view,
+      tz: view.tz,
+      ...extra,
+    });
+    const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
+
+    app.get('/approvals', async (_req, reply) => html(reply, 'approvals', inboxData()));
+    app.get('/partials/approvals-bell', async (_req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount() }));
+
+    const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => string) => {
+      const htmx = Boolean(req.headers['hx-request']);
+      try {
+        const notice = act(pathId(req.params.id, 'APPROVAL_NOT_FOUND', 'approval'), (req.body ?? {}) as Form);
+        if (!htmx) return reply.redirect('/approvals', 303);
+        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData({ notice }));
+      } catch (err) {
+        if (!isAppError(err) || !htmx) throw err;
+        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData({ error: err.message }));
+      }
+    };
+
+    app.post<{ Params: { id: string } }>('/approvals/:id/approve', async (req, reply) =>
+      decide(req, reply, (id, body) => {
+        // Browsers send a textarea's line breaks as CRLF (HTML's form encoding); the draft has LF.
+        const text = typeof body.text === 'string' ? body.text.replace(/\r\n?/g, '\n').replace(/^\n/, '') : undefined;
+        const a = engine.approvals.approve(id, text === undefined ? {} : { text }, 'dashboard');
+        return `Approved run #${a.runId} of ${a.bot.name}${a.edited ? ' with your edit' : ''}.`;
+      }),
+    );
+
+    app.post<{ Params: { id: string } }>('/approvals/:id/reject', async (req, reply) =>
+      decide(req, reply, (id, body) => {
+        const a = engine.approvals.reject(id, { reason: typeof body.reason === 'string' ? body.reason : '' }, 'dashboard');
+        return `Rejected run #${a.runId} of ${a.bot.name}.`;
+      }),
+    );
+  };
