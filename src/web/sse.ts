@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RunLogRow } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -39,14 +40,7 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
   const fromQuery = (request.query as { lastEventId?: string } | undefined)?.lastEventId;
   let lastSeq = Math.max(0, Number.parseInt(String(header ?? fromQuery ?? '0'), 10) || 0);
 
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    'x-accel-buffering': 'no',
-  });
-  res.write('retry: 2000\n\n');
+  const res = openEventStream(reply);
 
   let closed = false;
   let wake: (() => void) | null = null;
@@ -138,6 +132,23 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
       res.end();
     }
   })();
+}
+
+/**
+ * Takes the response over from fastify and starts an event stream on it: status 200, the SSE
+ * content type, no caching or proxy buffering, and a reconnect delay of 2 s (`retry:`).
+ * @returns the raw response to write events to.
+ */
+export function openEventStream(reply: FastifyReply): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+  return res;
 }
 
 /** Multi-line data is sent as several `data:` lines; CR, LF and CRLF all end a line (SSE spec). */

@@ -6,7 +6,7 @@ import { API_KEY_SCOPES, AGENT_ROLES, MAX_ROUNDS } from '../engine/swarm/schemas
 import { TASK_PRIORITIES, TASK_STATUS_INFO } from '../engine/swarm/task-status.ts';
 import { requestActor } from './api-key-auth.ts';
 import { pathId } from './params.ts';
-import { dataLines } from './sse.ts';
+import { dataLines, openEventStream } from './sse.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;
@@ -106,10 +106,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     // sent as one `task` event; an archived task gets a last render and `end`.
     app.get<{ Params: { id: string } }>('/tasks/:id/stream', async (req, reply) => {
       const id = swarm.tasks.get(pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
-      res.write('retry: 2000\n\n');
+      const res = openEventStream(reply);
       let timer: NodeJS.Timeout | null = null;
       let closed = false;
       const send = () => {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { dataLines } from '../sse.ts';
+import { dataLines, openEventStream } from '../sse.ts';
 
 /** Limits of a {@link StreamHub}. */
 export interface StreamHubOptions {
@@ -146,14 +146,7 @@ export class StreamHub {
     const header = request.headers['last-event-id'];
     const after = (request.query as { after?: string } | undefined)?.after;
     const from = typeof header === 'string' && header ? header : after;
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      'x-accel-buffering': 'no',
-    });
-    res.write('retry: 2000\n\n');
+    const res = openEventStream(reply);
     let cursor = this.cursorOf(from);
     if (cursor >= 0 && cursor < (this.gaps.get(scope) ?? -1)) cursor = -1;
     const client: Client = { scope, res, cursor, blocked: false };
