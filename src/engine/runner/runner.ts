@@ -12,6 +12,7 @@ import { RunLogStore } from './log-store.ts';
 import { SqliteRunQueue, type RunQueue } from './queue.ts';
 import type { RunSubmissions } from './protocol.ts';
 import type { RunEngineResources, RunnerOptions } from './resources.ts';
+import { prepareRunChildModule } from '../tools/sandbox.ts';
 import { announceRun, transitionRun } from './transition.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -80,6 +81,8 @@ export class Runner {
         out.interrupted++;
       }
     }
+    // The run bundle is built off the event loop now, not by the first run (a ~1–2 s stall).
+    prepareRunChildModule().catch((err) => this.res.log.warn({ err }, 'could not build the run bundle ahead; the first run will'));
     this.dispatching = true;
     this.pump();
     return out;

@@ -80,21 +80,39 @@ let bundled: string | undefined;
  */
 export function runChildModule(): string {
   if (bundled && fs.existsSync(bundled)) return bundled;
-  const built = esbuild.buildSync({
-    entryPoints: [CHILD_SOURCE],
-    outfile: 'run-child.mjs',
-    write: false,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: `node${process.versions.node.split('.')[0]}`,
-    // linkedom's optional canvas support; absent, it falls back.
-    external: ['canvas'],
-    // Bundled CommonJS packages call require(); an ES module has none of its own.
-    banner: { js: "import { createRequire as __ooRequire } from 'node:module'; const require = __ooRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
-  const code = built.outputFiles[0]!.contents;
+  return storeBundle(esbuild.buildSync(CHILD_BUILD).outputFiles[0]!.contents);
+}
+
+/**
+ * Builds the run child's bundle off the event loop (esbuild's async API runs in its own
+ * process), so the first run does not stall the server for the ~1–2 s a `buildSync` takes. Call
+ * at start; `runChildModule` uses what it built, or builds itself when called first.
+ * @returns the bundle's path.
+ */
+export async function prepareRunChildModule(): Promise<string> {
+  if (bundled && fs.existsSync(bundled)) return bundled;
+  const built = await esbuild.build(CHILD_BUILD);
+  return bundled && fs.existsSync(bundled) ? bundled : storeBundle(built.outputFiles[0]!.contents);
+}
+
+/** How the run child is bundled: one ES module file, nothing written by esbuild itself. */
+const CHILD_BUILD = {
+  entryPoints: [CHILD_SOURCE],
+  outfile: 'run-child.mjs',
+  write: false,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: `node${process.versions.node.split('.')[0]}`,
+  // linkedom's optional canvas support; absent, it falls back.
+  external: ['canvas'],
+  // Bundled CommonJS packages call require(); an ES module has none of its own.
+  banner: { js: "import { createRequire as __ooRequire } from 'node:module'; const require = __ooRequire(import.meta.url);" },
+  logLevel: 'error',
+} satisfies esbuild.BuildOptions & { write: false };
+
+/** Writes the bundle under its content hash in this user's private folder; drops day-old copies. */
+function storeBundle(code: Uint8Array): string {
   const dir = privateDir(path.join(os.tmpdir(), `openorchestrator-${process.getuid?.() ?? 'user'}`));
   const file = path.join(dir, `run-child-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
   if (!fs.existsSync(file)) {
