@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, openPage } from './helpers/browser.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
 // A person uses the recipe library, the approvals inbox and a pipeline's page in a real browser:
@@ -19,14 +19,7 @@ describe('recipes, approvals and pipeline pages in headless Chromium', () => {
     await browser?.close();
     await t?.close();
   });
-  const open = async (path: string) => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    pages.push(page);
-    await page.goto(t.url + path);
-    return { page, errors };
-  };
+  const open = (path: string) => openPage(browser, t.url + path, pages);
   const pipelineRuns = async (id: number) => (await t.api('GET', `/api/pipelines/${id}/runs`)).body as any[];
 
   it('Answer an e-mail: one click, a run with an input, the reply waits under the bell; Edit + Approve; a second run rejected', async () => {

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, openPage } from './helpers/browser.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
 // A person links two bots, toggles the link, builds a pipeline and runs it from the dashboard, in
@@ -21,14 +21,7 @@ describe('connections and pipelines on the dashboard, in headless Chromium', () 
     await browser?.close();
     await t?.close();
   });
-  const open = async (path: string) => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    pages.push(page);
-    await page.goto(t.url + path);
-    return { page, errors };
-  };
+  const open = (path: string) => openPage(browser, t.url + path, pages);
 
   it('connect Dev-Bot —completed→ Test-Bot, switch it off and on; a loop is refused in place', async () => {
     const { page, errors } = await open('/');
