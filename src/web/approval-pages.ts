@@ -37,7 +37,10 @@ export const approvalPages = (engine: Engine, viewsDir: string): FastifyPluginAs
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
     app.get('/approvals', async (_req, reply) => html(reply, 'approvals', inboxData()));
-    app.get('/partials/approvals-bell', async (_req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount() }));
+    // `?live=1`: the page has a live stream, so the bell waits for its `approvals` event instead of polling.
+    app.get<{ Querystring: { live?: string } }>('/partials/approvals-bell', async (req, reply) =>
+      html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(), live: req.query.live === '1' }),
+    );
 
     const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => string) => {
       const htmx = Boolean(req.headers['hx-request']);
