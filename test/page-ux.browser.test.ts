@@ -66,13 +66,13 @@ describe('the page under the hand, in headless Chromium', () => {
     await page.getByRole('button', { name: 'New bot' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: '🛒 eBay-Scout' }).click();
-    await expect.poll(() => dialog.getByLabel('Every how many minutes').inputValue()).toBe('30');
-    expect(await dialog.locator('input[name=schedule_mode][value=every]').isChecked()).toBe(true);
+    await expect.poll(() => dialog.getByLabel('Name').inputValue()).toBe('eBay-Scout');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await page.getByRole('button', { name: 'New bot' }).click();
     expect(await dialog.getByLabel('Name').inputValue()).toBe('');
     expect(await dialog.getByLabel('What should it do?').inputValue()).toBe('');
-    expect(await dialog.locator('input[name=schedule_mode][value=manual]').isChecked()).toBe(true);
+    expect(await dialog.getByLabel('Cron expression').inputValue()).toBe('');
+    expect(await dialog.getByLabel('Manually').isChecked()).toBe(true);
     expect(await dialog.getByLabel('web search').isChecked()).toBe(false);
     // Esc closes it too, and the templates still work afterwards.
     await dialog.getByLabel('Name').fill('typed, then dropped');

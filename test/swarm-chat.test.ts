@@ -51,6 +51,9 @@ describe('/task on Telegram', () => {
     expect(task).toMatchObject({ title: 'Write a haiku', description: 'Write a haiku\nAbout bots that work together.', created_by: `telegram:${ALICE}`, origin_chat: `telegram:${ALICE}` });
 
     await expect.poll(async () => (await t.api('GET', `/api/tasks/${id}`)).body.status, { timeout: 20_000 }).toBe('COMPLETED');
+    // The chat it came from gets the outcome by itself, once it ended.
+    const told = await tg.waitForCall('sendMessage', (p, c) => p.chat_id === ALICE && c.ok === true && ((c.result as TgMessage).text ?? '').startsWith(`✅ Task #${id} Write a haiku — Completed`), 10_000);
+    expect((told.result as TgMessage).text).toContain('✅ Verdict: pass');
     const shown = await type(`/task #${id}`);
     expect(shown).toContain(`✅ Task #${id} Write a haiku — Completed`);
     expect(shown).toContain('• s1 Part 1 of 2 of "Write a haiku": work out the first half. — completed · Poet');

@@ -122,8 +122,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
         abort.abort();
         await client.destroy();
         await connecting;
-        await delivery.stop();
-        await tasks.stop();
+        await Promise.all([delivery.stop(), tasks.stop()]);
         log.info('Discord bot stopped');
       })();
       return stopped;

@@ -154,8 +154,7 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
         if (bot.isRunning()) await bot.stop().catch((err: unknown) => log.warn({ err }, 'Telegram: could not confirm the last update while stopping'));
         await running;
         await menu;
-        await delivery.stop();
-        await tasks.stop();
+        await Promise.all([delivery.stop(), tasks.stop()]);
         log.info('Telegram bot stopped');
       })();
       return stopped;

@@ -95,7 +95,10 @@ export class LiveView {
       ),
       bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true))),
       bus.on('task.changed', () => this.mark(() => (this.tasks = true))),
-      bus.on('run.awaiting_approval', () => this.mark(() => (this.approvals = true))),
+      bus.on('run.awaiting_approval', (e) => {
+        this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
+        this.mark(() => (this.approvals = true));
+      }),
       bus.on('approval.decided', () => this.mark(() => (this.approvals = true))),
       bus.on('activity', (e) =>
         this.mark(() => {
