@@ -39,7 +39,10 @@ export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub):
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
     app.get('/approvals', async (_req, reply) => html(reply, 'approvals', { ...inboxData(), stream: dashboardStream(hub) }));
-    app.get('/partials/approvals-bell', async (_req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount() }));
+    // `?poll=1`: the bell of a page without a live stream keeps refreshing itself.
+    app.get<{ Querystring: { poll?: unknown } }>('/partials/approvals-bell', async (req, reply) =>
+      html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(), poll: req.query?.poll === '1' }),
+    );
 
     const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => string) => {
       const htmx = Boolean(req.headers['hx-request']);
