@@ -13,6 +13,15 @@ document.addEventListener('click', (e) => {
   btn.hidden = true;
 });
 
+// The header's bell re-fetches its count when the page's live stream says a draft started or stopped
+// waiting (the `approvals` event; htmx's SSE extension hands over its EventSource in htmx:sseOpen).
+document.addEventListener('htmx:sseOpen', (e) => {
+  const source = e.detail?.source;
+  if (!source || source.__ooApprovals) return;
+  source.__ooApprovals = true;
+  source.addEventListener('approvals', () => htmx.trigger(document.body, 'approvals-changed'));
+});
+
 // A pipeline's steps (.steps-editor) reorder by drag and drop (SortableJS, loaded by the pipeline
 // page) and by the keyboard (arrow keys on a step's handle press its ↑ / ↓ button); either way the
 // steps form is sent in the new order and the editor comes back re-rendered. htmx fires htmx:load on

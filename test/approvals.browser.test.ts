@@ -199,4 +199,21 @@ describe('recipes, approvals and pipeline pages in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(dash.errors).toEqual([]);
   });
+
+  it("the dashboard's bell follows drafts over its live stream, without polling", async () => {
+    const bot = (await t.api('POST', '/api/bots', { name: 'Bell-Bot', prompt: 'draft', requires_approval: true })).body;
+    const { page, errors } = await open('/');
+    const count = () => page.locator('#approvals-bell .bell-count').textContent().then((s) => Number(s!.trim()));
+    await expect.poll(count).toBe(t.engine.approvals.pendingCount());
+    const before = await count();
+    const bellRequests: string[] = [];
+    page.on('request', (r) => r.url().includes('/partials/approvals-bell') && bellRequests.push(r.url()));
+    const run = (await t.api('POST', `/api/bots/${bot.id}/run`, { input: 'x' })).body;
+    await expect.poll(count, { timeout: 15_000 }).toBe(before + 1);
+    expect(bellRequests.length).toBe(1); // fetched once, when the stream said so
+    const a = (await t.api('GET', '/api/approvals')).body.find((x: any) => x.run_id === run.id);
+    await t.api('POST', `/api/approvals/${a.id}/reject`, { reason: 'no' });
+    await expect.poll(count).toBe(before);
+    expect(errors).toEqual([]);
+  });
 });

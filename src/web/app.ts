@@ -183,9 +183,9 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
-  await app.register(approvalPages(engine, path.join(ROOT, 'views')));
-  await app.register(pipelinePages(engine, path.join(ROOT, 'views')));
-  await app.register(recipePages(engine, path.join(ROOT, 'views')));
+  await app.register(approvalPages(engine, path.join(ROOT, 'views'), live.hub));
+  await app.register(pipelinePages(engine, path.join(ROOT, 'views'), live.hub));
+  await app.register(recipePages(engine, path.join(ROOT, 'views'), live.hub));
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));

@@ -2,8 +2,10 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { ApprovalStatus } from '../engine/approvals.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { StreamHub } from './live/hub.ts';
 import { isAppError } from '../engine/errors.ts';
 import { pathId } from './params.ts';
+import { DASHBOARD_SCOPE } from './live/view.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;
@@ -23,7 +25,7 @@ const DECISION_LABELS: Record<ApprovalStatus, string> = {
  * here are recorded as by `dashboard`. An action answers htmx with the inbox re-rendered (and an
  * `approvals-changed` event, so the bell updates at once), a plain form post with a redirect.
  */
-export const approvalPages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
     const inboxData = (extra: { error?: string; notice?: string } = {}) => ({
@@ -36,7 +38,7 @@ export const approvalPages = (engine: Engine, viewsDir: string): FastifyPluginAs
     });
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
-    app.get('/approvals', async (_req, reply) => html(reply, 'approvals', inboxData()));
+    app.get('/approvals', async (_req, reply) => html(reply, 'approvals', { ...inboxData(), stream: dashboardStream(hub) }));
     // `?poll=1`: the bell of a page without a live stream keeps refreshing itself.
     app.get<{ Querystring: { poll?: unknown } }>('/partials/approvals-bell', async (req, reply) =>
       html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(), poll: req.query?.poll === '1' }),
@@ -70,3 +72,9 @@ export const approvalPages = (engine: Engine, viewsDir: string): FastifyPluginAs
       }),
     );
   };
+
+/** The dashboards' live stream for a page rendered now (its header's bell hears `approvals` on it). */
+export function dashboardStream(hub: StreamHub): string {
+  hub.noteInterest(DASHBOARD_SCOPE);
+  return `/stream?after=${hub.lastEventId}`;
+}

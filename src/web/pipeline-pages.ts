@@ -1,12 +1,14 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
+import type { StreamHub } from './live/hub.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import { markdownToHtml } from '../engine/export.ts';
 import { INPUT_SOURCES, OUTPUT_TARGETS, type PipelineRunStep, type PipelineStep, type PipelineView } from '../engine/pipelines.ts';
 import { assertNever } from '../engine/run-status.ts';
 import { nextRunAt } from '../engine/scheduler.ts';
 import { pathId } from './params.ts';
+import { dashboardStream } from './approval-pages.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;
@@ -88,7 +90,7 @@ function stepsOf(p: PipelineView): PipelineStep[] {
  * a run form with an input; the run history with each step's state, duration and output; the
  * Result view of the last output; export as a recipe file and of its results.
  */
-export const pipelinePages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
     const helpers = { h: view, tz: view.tz, stepGlyph, SOURCE_LABELS, TARGET_LABELS, INPUT_SOURCES, OUTPUT_TARGETS };
@@ -104,6 +106,7 @@ export const pipelinePages = (engine: Engine, viewsDir: string): FastifyPluginAs
         ...editorData(p),
         ...historyData(p),
         nextRunAt: nextRunAt({ schedule: p.schedule }),
+        stream: dashboardStream(hub),
         connections: engine.triggers.list().filter((t) => t.targetKind === 'pipeline' && t.target.id === p.id),
       });
     });
@@ -198,7 +201,7 @@ export const pipelinePages = (engine: Engine, viewsDir: string): FastifyPluginAs
     app.get<{ Params: { id: string } }>('/pipelines/:id/result', async (req, reply) => {
       const p = engine.pipelines.get(idOf(req.params.id));
       const last = engine.pipelines.listRuns(p.id, 200).find((r) => r.status === 'completed');
-      return html(reply, 'pipeline-result', { pipeline: p, last: last ?? null, rendered: last?.output ? markdownToHtml(last.output) : '' });
+      return html(reply, 'pipeline-result', { pipeline: p, last: last ?? null, rendered: last?.output ? markdownToHtml(last.output) : '', stream: dashboardStream(hub) });
     });
   };
 

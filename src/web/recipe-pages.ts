@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
+import type { StreamHub } from './live/hub.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import type { RecipeCreated } from '../engine/recipes.ts';
 import { uploadedFiles } from './uploads.ts';
+import { dashboardStream } from './approval-pages.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;
@@ -19,11 +21,11 @@ function landing(made: RecipeCreated): string {
  * click creates its bots, pipeline and connections, then opens the pipeline), its file to
  * download, and an import form for a recipe file (uploaded, or pasted as JSON).
  */
-export const recipePages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
+export const recipePages = (engine: Engine, viewsDir: string, hub: StreamHub): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
     const render = (reply: FastifyReply, data: { error?: string; json?: string } = {}) =>
-      reply.type('text/html; charset=utf-8').send(eta.render('recipes', { recipes: engine.recipes.list(), pipelines: engine.pipelines.list(), h: view, tz: view.tz, ...data }));
+      reply.type('text/html; charset=utf-8').send(eta.render('recipes', { recipes: engine.recipes.list(), pipelines: engine.pipelines.list(), h: view, tz: view.tz, stream: dashboardStream(hub), ...data }));
 
     app.get('/recipes', async (_req, reply) => render(reply));
 

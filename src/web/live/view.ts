@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import { runs, triggers } from '../../engine/db/schema.ts';
+import { bots, runs, triggers } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { StreamHub } from './hub.ts';
 import type { PageParts } from './parts.ts';
@@ -24,6 +24,8 @@ export const QUEUE_POSITIONS_LIVE = 100;
  * - dashboards (`dash`): `card-<botId>` (a card), `activity` (the feed), `pipelines` (the list
  *   with step progress), `grid` (a bot was created or deleted: the grid re-fetches its page);
  * - the Tasks page (`tasks`): `tasks` (a task changed: the list re-fetches itself);
+ * - every page (all scopes): `approvals` (a draft started or stopped waiting: the header's bell
+ *   re-fetches its count);
  * - a bot's page (`bot:<id>`): `head`, `stats`, `runs`, `results` and `results-new` (the two
  *   filters of the results panel), `run` (the log panel of the run it now follows) and
  *   `run-<runId>` (that run's state line).
@@ -43,6 +45,8 @@ export class LiveView {
   private pipelines = false;
   private grid = false;
   private tasks = false;
+  /** A draft started or stopped waiting: every open page's bell counts again. */
+  private approvals = false;
   private queueMoved = false;
   private scheduled = false;
   private offs: (() => void)[] = [];
@@ -91,6 +95,11 @@ export class LiveView {
       ),
       bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true))),
       bus.on('task.changed', () => this.mark(() => (this.tasks = true))),
+      bus.on('run.awaiting_approval', (e) => {
+        this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
+        this.mark(() => (this.approvals = true));
+      }),
+      bus.on('approval.decided', () => this.mark(() => (this.approvals = true))),
       bus.on('activity', (e) =>
         this.mark(() => {
           this.activity = true;
@@ -205,13 +214,15 @@ export class LiveView {
     if (dash && this.pipelines) publish([DASHBOARD_SCOPE], 'pipelines', () => parts.pipelines());
     if (dash && this.grid) publish([DASHBOARD_SCOPE], 'grid', () => '');
     if (this.tasks && hub.wants(TASKS_SCOPE)) publish([TASKS_SCOPE], 'tasks', () => '');
+    // The header's bell is on every page: it re-fetches its count (public/orchestrate.js).
+    if (this.approvals) publish([DASHBOARD_SCOPE, TASKS_SCOPE, ...engine.db.select({ id: bots.id }).from(bots).all().map((b) => botScope(b.id))], 'approvals', () => '');
 
     this.bots.clear();
     this.runLists.clear();
     this.resultLists.clear();
     this.panels.clear();
     this.runStates.clear();
-    this.activity = this.pipelines = this.grid = this.tasks = false;
+    this.activity = this.pipelines = this.grid = this.tasks = this.approvals = false;
     const ms = performance.now() - t0;
     this.stats.flushes++;
     this.stats.renders += renders;
