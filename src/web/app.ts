@@ -157,6 +157,14 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   });
 
   await app.register(healthRoutes(engine, chatStatus));
+  // Before every route plugin: each page's header (its bell) joins the live stream (`req.server.live`).
+  const live = createLive(engine, new StreamHub(), path.join(ROOT, 'views'), (err) => logger.error({ err }, 'live page update failed'));
+  app.decorate('live', live);
+  live.view.start();
+  app.addHook('onClose', async () => {
+    live.view.stop();
+    live.hub.close();
+  });
   await app.register(
     async (api) => {
       // A request without a body validates like an empty JSON object, so a missing field is named
@@ -173,13 +181,6 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     },
     { prefix: '/api' },
   );
-  const live = createLive(engine, new StreamHub(), path.join(ROOT, 'views'), (err) => logger.error({ err }, 'live page update failed'));
-  app.decorate('live', live);
-  live.view.start();
-  app.addHook('onClose', async () => {
-    live.view.stop();
-    live.hub.close();
-  });
   await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));

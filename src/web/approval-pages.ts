@@ -5,7 +5,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { StreamHub } from './live/hub.ts';
 import { isAppError } from '../engine/errors.ts';
 import { pathId } from './params.ts';
-import { DASHBOARD_SCOPE } from './live/view.ts';
+import { dashboardStream } from './live/view.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;
@@ -39,10 +39,7 @@ export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub):
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
     app.get('/approvals', async (_req, reply) => html(reply, 'approvals', { ...inboxData(), stream: dashboardStream(hub) }));
-    // `?poll=1`: the bell of a page without a live stream keeps refreshing itself.
-    app.get<{ Querystring: { poll?: unknown } }>('/partials/approvals-bell', async (req, reply) =>
-      html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(), poll: req.query?.poll === '1' }),
-    );
+    app.get('/partials/approvals-bell', async (_req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount() }));
 
     const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => string) => {
       const htmx = Boolean(req.headers['hx-request']);
@@ -73,8 +70,3 @@ export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub):
     );
   };
 
-/** The dashboards' live stream for a page rendered now (its header's bell hears `approvals` on it). */
-export function dashboardStream(hub: StreamHub): string {
-  hub.noteInterest(DASHBOARD_SCOPE);
-  return `/stream?after=${hub.lastEventId}`;
-}

@@ -8,7 +8,7 @@ import { INPUT_SOURCES, OUTPUT_TARGETS, type PipelineRunStep, type PipelineStep,
 import { assertNever } from '../engine/run-status.ts';
 import { nextRunAt } from '../engine/scheduler.ts';
 import { pathId } from './params.ts';
-import { dashboardStream } from './approval-pages.ts';
+import { dashboardStream } from './live/view.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;

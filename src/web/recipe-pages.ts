@@ -5,7 +5,7 @@ import type { StreamHub } from './live/hub.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import type { RecipeCreated } from '../engine/recipes.ts';
 import { uploadedFiles } from './uploads.ts';
-import { dashboardStream } from './approval-pages.ts';
+import { dashboardStream } from './live/view.ts';
 import { view } from './view-helpers.ts';
 
 type Form = Record<string, string | string[] | undefined>;

@@ -1,3 +1,4 @@
+import { dashboardStream } from './live/view.ts';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
@@ -100,7 +101,7 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
       const cursor = first(q.cursor) || undefined;
       if (wantsTable(req)) return html(reply, 'partials/all-runs', tableData(values, cursor));
       const data = pageData(values, cursor);
-      return html(reply.code(data.error ? 400 : 200), 'all-runs', data);
+      return html(reply.code(data.error ? 400 : 200), 'all-runs', { ...data, stream: dashboardStream(req.server.live.hub) });
     });
 
     /** After an action: htmx gets the table (first page, same filters) with `notice`; a form post a redirect. */

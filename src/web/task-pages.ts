@@ -6,6 +6,7 @@ import { API_KEY_SCOPES, AGENT_ROLES, MAX_ROUNDS } from '../engine/swarm/schemas
 import { TASK_PRIORITIES, TASK_STATUS_INFO } from '../engine/swarm/task-status.ts';
 import { requestActor } from './api-key-auth.ts';
 import { pathId } from './params.ts';
+import { dashboardStream } from './live/view.ts';
 import { dataLines, openEventStream } from './sse.ts';
 import { view } from './view-helpers.ts';
 
@@ -30,7 +31,8 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     const swarm = engine.swarm;
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
     const helpers = { ...view, taskStatus: (s: keyof typeof TASK_STATUS_INFO) => TASK_STATUS_INFO[s], mainPath: MAIN_PATH };
-    const render = (name: string, data: Record<string, unknown>) => eta.render(name, { ...data, h: helpers, tz: view.tz });
+    // Full pages join the dashboards' live stream (their header's bell); partials ignore `stream`.
+    const render = (name: string, data: Record<string, unknown>) => eta.render(name, { ...data, h: helpers, tz: view.tz, stream: dashboardStream(app.live.hub) });
     const html = (reply: FastifyReply, body: string, code = 200) => reply.code(code).type('text/html; charset=utf-8').send(body);
     const form = (req: FastifyRequest) => (req.body ?? {}) as Form;
     const str = (v: string | string[] | undefined) => String(Array.isArray(v) ? v[0] : (v ?? '')).trim();

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { dashboardStream } from '../live/view.ts';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Eta } from 'eta';
@@ -145,9 +146,9 @@ export const openApiRoutes = (viewsDir: string): FastifyPluginAsync =>
     app.get(
       '/docs',
       { schema: { tags: ['meta'], summary: 'This API described as a page to read', response: { 200: { description: 'an HTML page', content: { 'text/html': { schema: z.string() } } } } } },
-      async (_req, reply) => {
+      async (req, reply) => {
         const doc = plain.swagger() as unknown as OpenApiDoc;
-        return reply.type('text/html; charset=utf-8').send(eta.render('api-docs', { ...docsPageData(doc), h: view, tz: view.tz }));
+        return reply.type('text/html; charset=utf-8').send(eta.render('api-docs', { ...docsPageData(doc), h: view, tz: view.tz, stream: dashboardStream(req.server.live.hub) }));
       },
     );
   };

@@ -6,6 +6,15 @@ import type { PageParts } from './parts.ts';
 
 /** The dashboards' scope in the {@link StreamHub}. */
 export const DASHBOARD_SCOPE = 'dash';
+
+/**
+ * The dashboards' live stream for a page rendered now, from the events after this moment: every
+ * page's header joins it (its bell hears `approvals` on it), so no page polls.
+ */
+export function dashboardStream(hub: StreamHub): string {
+  hub.noteInterest(DASHBOARD_SCOPE);
+  return `/stream?after=${hub.lastEventId}`;
+}
 /** The Tasks page's scope in the {@link StreamHub}. */
 export const TASKS_SCOPE = 'tasks';
 /** A bot page's scope in the {@link StreamHub}. */
