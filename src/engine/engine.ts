@@ -20,6 +20,7 @@ import { Scheduler } from './scheduler.ts';
 import { SubscriptionService } from './subscriptions.ts';
 import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
+import { UserService } from './users.ts';
 import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
@@ -53,6 +54,8 @@ export class Engine {
   readonly swarm: Swarm;
   /** All runs over every bot, filtered and in pages. */
   readonly runHistory: RunHistory;
+  /** The accounts: users, their roles (src/engine/access.ts). */
+  readonly users: UserService;
   /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
@@ -75,6 +78,8 @@ export class Engine {
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
     this.runHistory = new RunHistory(this.db);
+    this.users = new UserService(this.db);
+    this.users.ensureFirstAdmin();
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,

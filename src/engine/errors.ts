@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   /** The process is stopping; it takes no new runs. */
   SHUTTING_DOWN: { status: 503 },
   UNAUTHORIZED: { status: 401 },
+  /** The caller's role does not allow the change (a viewer starting a run, an operator editing another's bot). */
+  FORBIDDEN_ROLE: { status: 403 },
   /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */
   FORBIDDEN_ORIGIN: { status: 403 },
   /** A request for a host name this loopback-only server does not serve (DNS rebinding). */

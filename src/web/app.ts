@@ -27,6 +27,7 @@ import { pipelinePages } from './pipeline-pages.ts';
 import { recipePages } from './recipe-pages.ts';
 import { checkToken, redactToken, withoutToken } from './auth.ts';
 import { registerApiKeyAuth } from './api-key-auth.ts';
+import { registerCaller } from './caller.ts';
 import { swarmWeb } from './swarm-web.ts';
 import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
 import { AppMetrics, installMetrics } from './metrics.ts';
@@ -105,6 +106,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   }
 
   // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
+  registerCaller(app, engine);
   registerApiKeyAuth(app, engine);
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;

@@ -1,8 +1,46 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { ROLES } from '../access.ts';
 import { RUN_STATUSES } from '../run-status.ts';
 
 // All times are Unix epoch milliseconds (integers). JSON columns hold JSON text.
+
+/**
+ * The people who use the dashboard, the API and the chats. User 1 is the first admin: on a
+ * loopback server it exists without a password (the quickstart opens as that user until a
+ * password is set); rows made before accounts (bots, pipelines, tasks, API keys) belong to it.
+ */
+export const users = sqliteTable(
+  'users',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    username: text('username').notNull(),
+    /** `username` lower-cased: user names are unique case-insensitively. */
+    usernameKey: text('username_key').notNull(),
+    /** The password's hash (argon2id, PHC string); null until one is set (the loopback admin). */
+    passwordHash: text('password_hash'),
+    role: text('role', { enum: ROLES }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('users_username_key_unique').on(t.usernameKey)],
+);
+
+/** Signed-in browser sessions: only the SHA-256 of the session cookie's token is kept. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    /** Hex SHA-256 of the cookie's random token. */
+    id: text('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
 
 export const bots = sqliteTable(
   'bots',
@@ -11,6 +49,8 @@ export const bots = sqliteTable(
     name: text('name').notNull(),
     /** `name` lower-cased: names are unique case-insensitively. */
     nameKey: text('name_key').notNull(),
+    /** The user it belongs to ({@link users}; rows from before accounts belong to user 1). */
+    ownerId: integer('owner_id').notNull().default(1),
     emoji: text('emoji').notNull().default('🤖'),
     description: text('description').notNull().default(''),
     prompt: text('prompt').notNull(),
@@ -32,7 +72,7 @@ export const bots = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('bots_name_key_unique').on(t.nameKey)],
+  (t) => [uniqueIndex('bots_owner_name_key_unique').on(t.ownerId, t.nameKey)],
 );
 
 export const triggers = sqliteTable(
@@ -60,6 +100,8 @@ export const pipelines = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     name: text('name').notNull(),
     nameKey: text('name_key').notNull(),
+    /** The user it belongs to ({@link users}; rows from before accounts belong to user 1). */
+    ownerId: integer('owner_id').notNull().default(1),
     description: text('description').notNull().default(''),
     /** Ordered steps (see `PipelineStep` in pipelines.ts); rows stored before steps were objects hold bot ids. */
     steps: text('steps', { mode: 'json' }).$type<StoredPipelineStep[]>().notNull(),
@@ -68,7 +110,7 @@ export const pipelines = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('pipelines_name_key_unique').on(t.nameKey)],
+  (t) => [uniqueIndex('pipelines_owner_name_key_unique').on(t.ownerId, t.nameKey)],
 );
 
 export const pipelineRuns = sqliteTable('pipeline_runs', {
@@ -305,6 +347,8 @@ export const apiKeys = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     name: text('name').notNull(),
+    /** The user the key acts as ({@link users}; keys from before accounts act as user 1). */
+    userId: integer('user_id').notNull().default(1),
     /** The key's first characters, to tell keys apart (`oo_AbCd1234…`). */
     prefix: text('prefix').notNull(),
     /** Hex SHA-256 of the whole key. */
@@ -325,6 +369,8 @@ export const tasks = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     title: text('title').notNull(),
+    /** The user it belongs to ({@link users}; rows from before accounts belong to user 1). */
+    ownerId: integer('owner_id').notNull().default(1),
     description: text('description').notNull().default(''),
     priority: text('priority', { enum: ['low', 'normal', 'high'] }).notNull().default('normal'),
     status: text('status', { enum: ['CREATED', 'PLANNED', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED', 'ARCHIVED'] }).notNull(),
@@ -440,6 +486,8 @@ export const audit = sqliteTable(
   (t) => [index('audit_task_idx').on(t.taskId, t.id)],
 );
 
+export type UserRow = typeof users.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
 export type BotRow = typeof bots.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
 export type RunLogRow = typeof runLogs.$inferSelect;

@@ -44,6 +44,7 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   QUEUE_FULL: 'More runs are waiting than MAX_QUEUED_RUNS allows; try again when some have finished.',
   SHUTTING_DOWN: 'The server is stopping and takes no new runs; try again when it is back.',
   UNAUTHORIZED: 'DASHBOARD_TOKEN is set and the request carries no valid token (Authorization: Bearer <token>, or the oo_token cookie).',
+  FORBIDDEN_ROLE: 'The caller may see this but their role does not allow the change (a viewer changes nothing; an operator changes only their own bots).',
   FORBIDDEN_ORIGIN: 'A browser sent a change (POST, PUT, DELETE) from another site (CSRF protection).',
   FORBIDDEN_HOST: 'The server listens on loopback only and the Host header names another host (DNS rebinding protection).',
   NOT_FOUND: 'No route at that method and path.',
