@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { FIRST_ADMIN_ID, type Caller } from './access.ts';
+import { FIRST_ADMIN_ID, type Caller, type Role } from './access.ts';
 import type { Db } from './db/database.ts';
 import { users, type UserRow } from './db/schema.ts';
 
@@ -20,6 +20,18 @@ export class UserService {
     return this.db
       .insert(users)
       .values({ id: FIRST_ADMIN_ID, username: FIRST_ADMIN_NAME, usernameKey: FIRST_ADMIN_NAME, passwordHash: null, role: 'admin', createdAt: now, updatedAt: now })
+      .returning()
+      .get();
+  }
+
+  /**
+   * Stores a new user. `passwordHash` is a finished hash (or null: no password sign-in).
+   * @throws the driver's unique-constraint error when the name (case-insensitively) is taken.
+   */
+  create(input: { username: string; role: Role; passwordHash?: string | null }, now = Date.now()): UserRow {
+    return this.db
+      .insert(users)
+      .values({ username: input.username, usernameKey: input.username.toLowerCase(), passwordHash: input.passwordHash ?? null, role: input.role, createdAt: now, updatedAt: now })
       .returning()
       .get();
   }

@@ -106,8 +106,8 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   }
 
   // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
-  registerCaller(app, engine);
   registerApiKeyAuth(app, engine);
+  registerCaller(app, engine);
   if (engine.config.dashboardToken) {
     const token = engine.config.dashboardToken;
     app.addHook('onRequest', async (req, reply) => {

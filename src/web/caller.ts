@@ -11,13 +11,14 @@ declare module 'fastify' {
 }
 
 /**
- * Sets `req.caller` on every request. Until sign-in exists this is the first admin (the
- * dashboard token or a loopback server let the request in as today).
+ * Sets `req.caller` on every request, after the API key check: a request with a valid
+ * `X-API-Key` acts as the key's user; any other request, until sign-in exists, as the first
+ * admin (the dashboard token or a loopback server let it in as today).
  */
 export function registerCaller(app: FastifyInstance, engine: Engine): void {
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (req) => {
-    const admin = engine.users.get(FIRST_ADMIN_ID) ?? engine.users.ensureFirstAdmin();
-    req.caller = engine.users.callerOf(admin);
+    const user = (req.apiKey ? engine.users.get(req.apiKey.userId) : undefined) ?? engine.users.get(FIRST_ADMIN_ID) ?? engine.users.ensureFirstAdmin();
+    req.caller = engine.users.callerOf(user);
   });
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
+import { FIRST_ADMIN_ID } from '../access.ts';
 import type { Db } from '../db/database.ts';
 import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -28,11 +29,12 @@ export class ApiKeyService {
   ) {}
 
   /**
-   * Creates a key. `agentId` binds it to an external agent (its registration key).
+   * Creates a key. `agentId` binds it to an external agent (its registration key); `userId` is
+   * the user the key acts as (default: the first admin).
    * @returns the row and the key itself (never retrievable again).
    * @throws {AppError} VALIDATION_FAILED
    */
-  create(input: unknown, actor: string, agentId: number | null = null): { row: ApiKeyRow; key: string } {
+  create(input: unknown, actor: string, agentId: number | null = null, userId: number = FIRST_ADMIN_ID): { row: ApiKeyRow; key: string } {
     const parsed = apiKeyInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
@@ -44,6 +46,7 @@ export class ApiKeyService {
         hash: hashKey(key),
         scopes: [...new Set(parsed.data.scopes)],
         agentId,
+        userId,
         createdAt: this.now(),
       })
       .returning()
