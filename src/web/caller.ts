@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../engine/access.ts';
 import { FIRST_ADMIN_ID } from '../engine/access.ts';
 import type { Engine } from '../engine/engine.ts';
+import { AppError } from '../engine/errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,7 +19,12 @@ declare module 'fastify' {
 export function registerCaller(app: FastifyInstance, engine: Engine): void {
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (req) => {
-    const user = (req.apiKey ? engine.users.get(req.apiKey.userId) : undefined) ?? engine.users.get(FIRST_ADMIN_ID) ?? engine.users.ensureFirstAdmin();
-    req.caller = engine.users.callerOf(user);
+    if (req.apiKey) {
+      const owner = engine.users.get(req.apiKey.userId);
+      if (!owner) throw new AppError('UNAUTHORIZED', 'The API key is not valid: its user was deleted.');
+      req.caller = engine.users.callerOf(owner);
+      return;
+    }
+    req.caller = engine.users.callerOf(engine.users.get(FIRST_ADMIN_ID) ?? engine.users.ensureFirstAdmin());
   });
 }
