@@ -53,3 +53,20 @@ export function assertAccess(caller: Caller, ownerId: number, action: 'read' | '
   if (!mayRead(caller, ownerId)) throw new AppError(notFound.code, notFound.message);
   if (action === 'write' && !mayWrite(caller, ownerId)) throw new AppError('FORBIDDEN_ROLE', `${caller.username} is a ${caller.role}: ${caller.role === 'viewer' ? 'a viewer reads and changes nothing' : 'an operator changes only their own bots'}.`);
 }
+
+/**
+ * The owner whose rows `caller` sees in a list: `undefined` (every owner) for admins and viewers,
+ * their own `users.id` for an operator. Lists take it as their `ownerId` filter, so the rule of
+ * {@link mayRead} is applied by the query, not by each page.
+ */
+export function readScope(caller: Caller | undefined): number | undefined {
+  return caller && caller.role === 'operator' ? caller.userId : undefined;
+}
+
+/**
+ * Throws unless `caller` may create bots, pipelines, tasks and connections (see {@link mayCreate}).
+ * @throws {AppError} FORBIDDEN_ROLE (a viewer).
+ */
+export function assertMayCreate(caller: Caller): void {
+  if (!mayCreate(caller)) throw new AppError('FORBIDDEN_ROLE', `${caller.username} is a viewer: a viewer reads and changes nothing.`);
+}

@@ -1,4 +1,4 @@
-import { desc } from 'drizzle-orm';
+import { desc, sql } from 'drizzle-orm';
 import type { Db } from './db/database.ts';
 import { events, type EventRow } from './db/schema.ts';
 import type { ActivityLevel, EngineEvents, EventBus } from './event-bus.ts';
@@ -47,9 +47,14 @@ export class ActivityLog {
     for (const off of this.offs.splice(0)) off();
   }
 
-  /** The newest `limit` entries (1..200), newest first. */
-  list(limit = 20): EventRow[] {
-    return this.db.select().from(events).orderBy(desc(events.id)).limit(Math.min(Math.max(limit, 1), 200)).all();
+  /** The newest `limit` entries (1..200), newest first; with `ownerId`, only those about that user's bots. */
+  list(limit = 20, ownerId?: number): EventRow[] {
+    const q = this.db.select().from(events);
+    // An operator's feed: events about their bots (notices about no bot are for admins and viewers).
+    return (ownerId === undefined ? q : q.where(sql`${events.botId} in (select id from bots where owner_id = ${ownerId})`))
+      .orderBy(desc(events.id))
+      .limit(Math.min(Math.max(limit, 1), 200))
+      .all();
   }
 
   private onFinished(e: EngineEvents['run.finished']): void {

@@ -131,8 +131,9 @@ export class ApprovalService {
    * Approvals, newest first: `pending` (what waits, the inbox), `decided` (everything else), or
    * one status; all when none is given. At most `limit` (1..500).
    */
-  list(filter: { status?: ApprovalStatus | 'decided'; botId?: number; limit?: number } = {}): ApprovalView[] {
+  list(filter: { status?: ApprovalStatus | 'decided'; botId?: number; limit?: number; ownerId?: number } = {}): ApprovalView[] {
     const conds = [];
+    if (filter.ownerId !== undefined) conds.push(ownedBy(filter.ownerId));
     if (filter.status === 'decided') conds.push(ne(approvals.status, 'pending'));
     else if (filter.status) conds.push(eq(approvals.status, filter.status));
     if (filter.botId !== undefined) conds.push(eq(approvals.botId, filter.botId));
@@ -146,9 +147,10 @@ export class ApprovalService {
     return this.views(rows);
   }
 
-  /** How many drafts wait for a decision (the dashboard's bell). */
-  pendingCount(): number {
-    return this.deps.db.select({ n: sql<number>`count(*)` }).from(approvals).where(eq(approvals.status, 'pending')).get()?.n ?? 0;
+  /** How many drafts wait for a decision (the dashboard's bell); with `ownerId`, on that user's bots only. */
+  pendingCount(ownerId?: number): number {
+    const pending = eq(approvals.status, 'pending');
+    return this.deps.db.select({ n: sql<number>`count(*)` }).from(approvals).where(ownerId === undefined ? pending : and(pending, ownedBy(ownerId))).get()?.n ?? 0;
   }
 
   /** @throws {AppError} APPROVAL_NOT_FOUND */
@@ -329,6 +331,11 @@ export class ApprovalService {
       };
     });
   }
+}
+
+/** Approvals of the bots of `ownerId`. */
+function ownedBy(ownerId: number) {
+  return sql`${approvals.botId} in (select id from bots where owner_id = ${ownerId})`;
 }
 
 /** `24 h`, `90 min`, `45 s`. */

@@ -1,7 +1,8 @@
 import { MAX_RETRIES } from './runner/retry-policy.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { FIRST_ADMIN_ID } from './access.ts';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
 import type { Statement } from 'better-sqlite3';
@@ -71,6 +72,8 @@ export interface BotPageQuery {
   page?: number;
   /** Bots per page, 1..200 (default {@link BOTS_PER_PAGE}). */
   perPage?: number;
+  /** Only the bots of this owner (`users.id`; see `readScope` in access.ts); undefined: every owner's. */
+  ownerId?: number;
 }
 
 /** One page of the bot grid. */
@@ -109,14 +112,15 @@ export class BotService {
     private readonly opts: { dataDir: string; providers: ProviderName[] },
   ) {}
 
-  /** All bots, oldest first. */
-  list(): BotRow[] {
-    return this.db.select().from(bots).orderBy(bots.id).all();
+  /** All bots, oldest first; with `ownerId`, only that user's (see `readScope` in access.ts). */
+  list(ownerId?: number): BotRow[] {
+    const q = this.db.select().from(bots);
+    return (ownerId === undefined ? q : q.where(eq(bots.ownerId, ownerId))).orderBy(bots.id).all();
   }
 
-  /** All bots with state, last run and counts (grouped queries, whatever the number of bots). */
-  listSummaries(): BotSummary[] {
-    return this.summaries(this.list());
+  /** All bots (with `ownerId`, that user's) with state, last run and counts (grouped queries, whatever the number of bots). */
+  listSummaries(ownerId?: number): BotSummary[] {
+    return this.summaries(this.list(ownerId));
   }
 
   /**
@@ -129,15 +133,17 @@ export class BotService {
   listPage(query: BotPageQuery = {}): BotPage {
     const perPage = Math.min(Math.max(Math.trunc(query.perPage ?? BOTS_PER_PAGE), 1), 200);
     const needle = query.q ? nameKey(query.q) : '';
+    // `owner_id = ? or ? is null`: null takes every owner's bots.
+    const owner = query.ownerId ?? null;
     if (!needle && !query.status) {
-      // The whole fleet, oldest first: one page by the primary key.
-      const total = (this.stmts.count.get() as { n: number }).n;
+      // The whole fleet (or one owner's), oldest first: one page by the primary key.
+      const total = (this.stmts.count.get(owner, owner) as { n: number }).n;
       const pages = Math.max(1, Math.ceil(total / perPage));
       const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
-      const ids = (this.stmts.pageIds.all(perPage, (page - 1) * perPage) as { id: number }[]).map((r) => r.id);
+      const ids = (this.stmts.pageIds.all(owner, owner, perPage, (page - 1) * perPage) as { id: number }[]).map((r) => r.id);
       return { bots: this.summaries(this.rows(ids)), total, page, pages, perPage };
     }
-    let light = (this.stmts.light.all() as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) }));
+    let light = (this.stmts.light.all(owner, owner) as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) }));
     if (needle) light = light.filter((b) => b.nameKey.includes(needle));
     if (query.status) {
       const facts = this.stateFacts(light, { detail: false });
@@ -175,9 +181,18 @@ export class BotService {
     return row;
   }
 
-  /** Finds a bot by name, case-insensitively; undefined when none. */
-  findByName(name: string): BotRow | undefined {
-    return this.db.select().from(bots).where(eq(bots.nameKey, nameKey(name))).get();
+  /**
+   * Finds a bot by name, case-insensitively; undefined when none. Names are unique per owner: with
+   * `ownerId` only that user's bots are looked at; without it, the oldest bot of that name.
+   */
+  findByName(name: string, ownerId?: number): BotRow | undefined {
+    const key = eq(bots.nameKey, nameKey(name));
+    return this.db
+      .select()
+      .from(bots)
+      .where(ownerId === undefined ? key : and(key, eq(bots.ownerId, ownerId)))
+      .orderBy(bots.id)
+      .get();
   }
 
   /** The bot with its state, last run and counts. */
@@ -275,9 +290,10 @@ export class BotService {
       const last = `select b.id as botId, r.id, r.status, r.error, r.created_at as createdAt, r.started_at as startedAt
         from bots b join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1)`;
       this.prepared = {
-        light: c.prepare('select id, name_key as nameKey, paused, schedule from bots order by id'),
-        count: c.prepare('select count(*) as n from bots'),
-        pageIds: c.prepare('select id from bots order by id limit ? offset ?'),
+        // An owner filter: (owner, owner) with null for every owner's bots.
+        light: c.prepare('select id, name_key as nameKey, paused, schedule from bots where (owner_id = ? or ? is null) order by id'),
+        count: c.prepare('select count(*) as n from bots where (owner_id = ? or ? is null)'),
+        pageIds: c.prepare('select id from bots where (owner_id = ? or ? is null) order by id limit ? offset ?'),
         active: c.prepare(`select id, bot_id as botId, status, started_at as startedAt from runs where status ${inIds} order by id`),
         links: c.prepare('select source_bot_id as source, target_bot_id as target from triggers where enabled = 1 order by id'),
         names: c.prepare(`select id, name, emoji from bots where id ${inIds}`),
@@ -294,16 +310,18 @@ export class BotService {
 
   /**
    * Creates a bot and its docs folder `DATA_DIR/bots/<id>/`.
+   * @param ownerId the user it belongs to (`users.id`; default the first admin). Callers check
+   *   that this user may create bots (`assertMayCreate` in access.ts).
    * @throws {AppError} VALIDATION_FAILED (bad field, unknown or unconfigured model, bad schedule),
-   *   BOT_NAME_TAKEN (same name, any case).
+   *   BOT_NAME_TAKEN (the owner has a bot of that name, any case).
    */
-  create(input: unknown): BotRow {
+  create(input: unknown, ownerId: number = FIRST_ADMIN_ID): BotRow {
     const parsed = botInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     const model = this.checkModel(v.model ?? 'echo');
     const schedule = this.checkSchedule(v.schedule);
-    this.checkNameFree(v.name);
+    this.checkNameFree(v.name, ownerId);
     const now = Date.now();
     const row = this.db.transaction((tx) => {
       const inserted = tx
@@ -311,6 +329,7 @@ export class BotService {
         .values({
           name: v.name,
           nameKey: nameKey(v.name),
+          ownerId,
           emoji: v.emoji || '🤖',
           description: v.description ?? '',
           prompt: v.prompt,
@@ -348,7 +367,7 @@ export class BotService {
     const v = parsed.data;
     const set: Partial<typeof bots.$inferInsert> = { updatedAt: Date.now() };
     if (v.name !== undefined && v.name !== bot.name) {
-      if (nameKey(v.name) !== bot.nameKey) this.checkNameFree(v.name);
+      if (nameKey(v.name) !== bot.nameKey) this.checkNameFree(v.name, bot.ownerId);
       set.name = v.name;
       set.nameKey = nameKey(v.name);
     }
@@ -384,8 +403,9 @@ export class BotService {
     this.bus.emit('bot.changed', { botId: id, change: 'deleted' });
   }
 
-  private checkNameFree(name: string): void {
-    const other = this.findByName(name);
+  /** @throws {AppError} BOT_NAME_TAKEN when `ownerId` has a bot of that name (names are unique per owner). */
+  private checkNameFree(name: string, ownerId: number): void {
+    const other = this.findByName(name, ownerId);
     if (other) throw new AppError('BOT_NAME_TAKEN', `A bot named "${other.name}" already exists (names are case-insensitive).`);
   }
 

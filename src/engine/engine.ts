@@ -21,6 +21,8 @@ import { SubscriptionService } from './subscriptions.ts';
 import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
 import { UserService } from './users.ts';
+import { assertMayCreate, FIRST_ADMIN_ID, type Caller } from './access.ts';
+import { Scope } from './scope.ts';
 import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
@@ -56,6 +58,8 @@ export class Engine {
   readonly runHistory: RunHistory;
   /** The accounts: users, their roles (src/engine/access.ts). */
   readonly users: UserService;
+  /** Rows by id as a caller may see and change them (404 for another's, 403 for a viewer's change). */
+  readonly scope: Scope;
   /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
@@ -115,6 +119,7 @@ export class Engine {
       email: config.smtp ? smtpSender(config.smtp) : undefined,
     });
     this.swarm = new Swarm({ ...orchestration, startRun: (botId, req) => this.startRun(botId, req), log: log.child({ component: 'swarm' }), config: config.swarm });
+    this.scope = new Scope({ db: this.db, bots: this.bots, runner: this.runner, results: this.results, pipelines: this.pipelines, approvals: this.approvals });
     this.retention = new RetentionPruner({ db: this.db, log: log.child({ component: 'retention' }) }, config.retention);
   }
 
@@ -140,38 +145,45 @@ export class Engine {
     this.retention.start();
   }
 
-  /** Creates a bot and records it in the activity feed. See `BotService.create` for errors. */
-  createBot(input: unknown): BotRow {
-    const bot = this.bots.create(input);
+  /**
+   * Creates a bot (owned by `caller`, else the first admin) and records it in the activity feed.
+   * See `BotService.create` for errors; FORBIDDEN_ROLE for a viewer.
+   */
+  createBot(input: unknown, caller?: Caller): BotRow {
+    if (caller) assertMayCreate(caller);
+    const bot = this.bots.create(input, caller?.userId ?? FIRST_ADMIN_ID);
     this.bus.emit('notice', { botId: bot.id, kind: 'bot.created', message: `${bot.emoji} ${bot.name} was created` });
     return bot;
   }
 
   /**
-   * Queues a run of a bot.
-   * @throws {AppError} BOT_NOT_FOUND, QUEUE_FULL, SHUTTING_DOWN
+   * Queues a run of a bot. With `caller`, they must be allowed to change it (another user's bot
+   * is not found; a viewer is refused); without one the engine acts as the bot's owner.
+   * @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE, QUEUE_FULL, SHUTTING_DOWN
    */
-  startRun(botId: number, req: RunRequest): RunRow {
-    const bot = this.bots.get(botId);
+  startRun(botId: number, req: RunRequest, caller?: Caller): RunRow {
+    const bot = caller ? this.scope.bot(caller, botId, 'write') : this.bots.get(botId);
     return this.runner.enqueue(bot, req);
   }
 
   /**
    * Queues a retry of a failed, cancelled or interrupted run: a new run of the same bot with the
    * same input, its `retryOf` the old run's id.
-   * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_RETRYABLE (still active, or completed), BOT_NOT_FOUND
+   * With `caller`, as {@link startRun}.
+   * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_RETRYABLE (still active, or completed), BOT_NOT_FOUND, FORBIDDEN_ROLE
    */
-  retryRun(runId: number): RunRow {
-    const old = this.runner.get(runId);
-    return this.startRun(old.botId, retryRequest(old));
+  retryRun(runId: number, caller?: Caller): RunRow {
+    const old = caller ? this.scope.run(caller, runId, 'write') : this.runner.get(runId);
+    return this.startRun(old.botId, retryRequest(old), caller);
   }
 
   /**
-   * Cancels the bot's active runs, then deletes it with its runs, results and docs folder.
-   * @throws {AppError} BOT_NOT_FOUND
+   * Cancels the bot's active runs, then deletes it with its runs, results and docs folder. With
+   * `caller`, they must be allowed to change it.
+   * @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE
    */
-  async deleteBot(botId: number): Promise<void> {
-    const bot = this.bots.get(botId);
+  async deleteBot(botId: number, caller?: Caller): Promise<void> {
+    const bot = caller ? this.scope.bot(caller, botId, 'write') : this.bots.get(botId);
     await this.runner.cancelAllForBot(botId, 'the bot was deleted');
     this.bots.delete(botId);
     this.bus.emit('notice', { kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });

@@ -6,6 +6,7 @@ import type { Db } from './db/database.ts';
 import { bots, pipelineRuns, pipelines, runs, triggers, type BotRow, type PipelineRow, type PipelineRunRow, type RunRow, type StoredPipelineStep } from './db/schema.ts';
 import { checkDocName, type DocsStore } from './docs.ts';
 import { AppError } from './errors.ts';
+import { FIRST_ADMIN_ID } from './access.ts';
 import type { EventBus } from './event-bus.ts';
 import { assertNever, isFinalRunStatus, type FinalRunStatus, type RunStatus } from './run-status.ts';
 import type { ResultService } from './results.ts';
@@ -237,9 +238,10 @@ export class PipelineService {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** All pipelines, oldest first. */
-  list(): PipelineView[] {
-    return this.deps.db.select().from(pipelines).orderBy(pipelines.id).all().map((p) => this.view(p));
+  /** All pipelines, oldest first; with `ownerId`, only that user's (see `readScope` in access.ts). */
+  list(ownerId?: number): PipelineView[] {
+    const q = this.deps.db.select().from(pipelines);
+    return (ownerId === undefined ? q : q.where(eq(pipelines.ownerId, ownerId))).orderBy(pipelines.id).all().map((p) => this.view(p));
   }
 
   /** @throws {AppError} PIPELINE_NOT_FOUND */
@@ -247,9 +249,18 @@ export class PipelineService {
     return this.view(this.row(id));
   }
 
-  /** Finds a pipeline by name, case-insensitively; undefined when none. */
-  findByName(name: string): PipelineView | undefined {
-    const row = this.deps.db.select().from(pipelines).where(eq(pipelines.nameKey, nameKey(name))).get();
+  /**
+   * Finds a pipeline by name, case-insensitively; undefined when none. Names are unique per owner:
+   * with `ownerId` only that user's are looked at, without it the oldest of that name.
+   */
+  findByName(name: string, ownerId?: number): PipelineView | undefined {
+    const key = eq(pipelines.nameKey, nameKey(name));
+    const row = this.deps.db
+      .select()
+      .from(pipelines)
+      .where(ownerId === undefined ? key : and(key, eq(pipelines.ownerId, ownerId)))
+      .orderBy(pipelines.id)
+      .get();
     return row && this.view(row);
   }
 
@@ -257,20 +268,22 @@ export class PipelineService {
    * Creates a pipeline.
    * @param input `{name, description?, steps: (bot id | bot name | step object)[], schedule?}`;
    *   see {@link pipelineStepSchema}.
+   * @param ownerId the user it belongs to (default the first admin); every step's bot must be
+   *   theirs (another user's bot is BOT_NOT_FOUND). Callers check the user may create.
    * @throws {AppError} VALIDATION_FAILED (bad field or schedule), BOT_NOT_FOUND (a step),
    *   PIPELINE_NAME_TAKEN
    */
-  create(input: unknown): PipelineView {
+  create(input: unknown, ownerId: number = FIRST_ADMIN_ID): PipelineView {
     const parsed = pipelineInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
-    const steps = this.resolveSteps(v.steps);
+    const steps = this.resolveSteps(v.steps, ownerId);
     const schedule = checkSchedule(v.schedule);
-    this.checkNameFree(v.name);
+    this.checkNameFree(v.name, ownerId);
     const now = Date.now();
     const row = this.deps.db
       .insert(pipelines)
-      .values({ name: v.name, nameKey: nameKey(v.name), description: v.description ?? '', steps, schedule, createdAt: now, updatedAt: now })
+      .values({ name: v.name, nameKey: nameKey(v.name), ownerId, description: v.description ?? '', steps, schedule, createdAt: now, updatedAt: now })
       .returning()
       .get();
     this.deps.bus.emit('notice', { kind: 'pipeline.created', message: `🧩 ${row.name} was created (${this.stepNames(row).join(' → ')})` });
@@ -289,12 +302,12 @@ export class PipelineService {
     const v = parsed.data;
     const set: Partial<typeof pipelines.$inferInsert> = { updatedAt: Date.now() };
     if (v.name !== undefined && v.name !== row.name) {
-      if (nameKey(v.name) !== row.nameKey) this.checkNameFree(v.name);
+      if (nameKey(v.name) !== row.nameKey) this.checkNameFree(v.name, row.ownerId);
       set.name = v.name;
       set.nameKey = nameKey(v.name);
     }
     if (v.description !== undefined) set.description = v.description;
-    if (v.steps !== undefined) set.steps = this.resolveSteps(v.steps);
+    if (v.steps !== undefined) set.steps = this.resolveSteps(v.steps, row.ownerId);
     if (v.schedule !== undefined) {
       set.schedule = checkSchedule(v.schedule);
       if (set.schedule !== row.schedule) set.scheduleClaimedAt = null;
@@ -575,11 +588,11 @@ export class PipelineService {
     return normalizeSteps(pr.steps.length > 0 ? pr.steps : p.steps);
   }
 
-  /** Steps as accepted, with their bots resolved to ids. @throws {AppError} BOT_NOT_FOUND */
-  private resolveSteps(input: z.output<typeof pipelineStepSchema>[]): PipelineStep[] {
+  /** Steps as accepted, with their bots (all of `ownerId`) resolved to ids. @throws {AppError} BOT_NOT_FOUND */
+  private resolveSteps(input: z.output<typeof pipelineStepSchema>[], ownerId: number): PipelineStep[] {
     return input.map((raw) => {
       const s = raw as Partial<PipelineStep> & { bot_id: number | string };
-      return normalizeStep({ ...s, bot_id: resolveBotRef(this.deps.bots, s.bot_id).id } as StoredPipelineStep);
+      return normalizeStep({ ...s, bot_id: resolveBotRef(this.deps.bots, s.bot_id, ownerId).id } as StoredPipelineStep);
     });
   }
 
@@ -629,8 +642,8 @@ export class PipelineService {
     return row;
   }
 
-  private checkNameFree(name: string): void {
-    const other = this.findByName(name);
+  private checkNameFree(name: string, ownerId: number): void {
+    const other = this.findByName(name, ownerId);
     if (other) throw new AppError('PIPELINE_NAME_TAKEN', `A pipeline named "${other.name}" already exists (names are case-insensitive).`);
   }
 

@@ -12,6 +12,8 @@ export const MAX_RUN_PAGE = 200;
 export interface RunFilter {
   /** Runs of this bot only. */
   botId?: number;
+  /** Runs of this user's bots only (`users.id`; see `readScope` in access.ts). */
+  ownerId?: number;
   /** Runs in one of these statuses. */
   statuses?: readonly RunStatus[];
   /**
@@ -57,6 +59,7 @@ export class RunHistory {
   list(filter: RunFilter): RunPage {
     const where: SQL[] = [];
     if (filter.botId !== undefined) where.push(eq(runs.botId, filter.botId));
+    if (filter.ownerId !== undefined) where.push(eq(bots.ownerId, filter.ownerId));
     if (filter.statuses?.length) where.push(inArray(runs.status, [...filter.statuses]));
     if (filter.trigger) {
       const t = filter.trigger;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { validationError, type BotService } from './bots.ts';
 import type { Db } from './db/database.ts';
 import { bots, pipelines, triggers, type BotRow, type TriggerRow } from './db/schema.ts';
+import { assertAccess, readScope, type Caller } from './access.ts';
 import { AppError } from './errors.ts';
 import type { EngineEvents, EventBus } from './event-bus.ts';
 import type { PipelineService } from './pipelines.ts';
@@ -32,14 +33,19 @@ export type BotRef = z.infer<typeof botRefSchema>;
 
 /**
  * Finds the bot a {@link BotRef} names: a number is an id; a string is a name (case-insensitive),
- * else, when all digits, an id.
+ * else, when all digits, an id. With `ownerId`, only that user's bots are found (another's is
+ * BOT_NOT_FOUND, as if it did not exist).
  * @throws {AppError} BOT_NOT_FOUND
  */
-export function resolveBotRef(botService: BotService, ref: BotRef): BotRow {
-  if (typeof ref === 'number') return botService.get(ref);
-  const byName = botService.findByName(ref);
+export function resolveBotRef(botService: BotService, ref: BotRef, ownerId?: number): BotRow {
+  const owned = (bot: BotRow) => {
+    if (ownerId !== undefined && bot.ownerId !== ownerId) throw new AppError('BOT_NOT_FOUND', `No bot with id ${bot.id}.`);
+    return bot;
+  };
+  if (typeof ref === 'number') return owned(botService.get(ref));
+  const byName = botService.findByName(ref, ownerId);
   if (byName) return byName;
-  if (/^\d{1,15}$/.test(ref)) return botService.get(Number(ref));
+  if (/^\d{1,15}$/.test(ref)) return owned(botService.get(Number(ref)));
   throw new AppError('BOT_NOT_FOUND', `No bot named "${ref}".`);
 }
 
@@ -94,12 +100,19 @@ export interface TriggerDeps {
   pipelines: Pick<PipelineService, 'run' | 'get' | 'findByName'>;
 }
 
-/** The pipeline a reference names: an id, or a name (case-insensitive). @throws {AppError} PIPELINE_NOT_FOUND */
-function resolvePipelineRef(p: TriggerDeps['pipelines'], ref: BotRef): { id: number; name: string } {
-  if (typeof ref === 'number') return p.get(ref);
-  const byName = p.findByName(ref);
+/**
+ * The pipeline a reference names: an id, or a name (case-insensitive); with `ownerId`, only that
+ * user's. @throws {AppError} PIPELINE_NOT_FOUND
+ */
+function resolvePipelineRef(p: TriggerDeps['pipelines'], ref: BotRef, ownerId?: number): { id: number; name: string } {
+  const owned = (pipeline: { id: number; name: string; ownerId: number }) => {
+    if (ownerId !== undefined && pipeline.ownerId !== ownerId) throw new AppError('PIPELINE_NOT_FOUND', `No pipeline with id ${pipeline.id}.`);
+    return pipeline;
+  };
+  if (typeof ref === 'number') return owned(p.get(ref));
+  const byName = p.findByName(ref, ownerId);
   if (byName) return byName;
-  if (/^\d{1,15}$/.test(ref)) return p.get(Number(ref));
+  if (/^\d{1,15}$/.test(ref)) return owned(p.get(Number(ref)));
   throw new AppError('PIPELINE_NOT_FOUND', `No pipeline named "${ref}".`);
 }
 
@@ -128,12 +141,18 @@ export class TriggerService {
     this.off = null;
   }
 
-  /** All triggers, newest first; with `botId`, only those where the bot is source or target. */
-  list(filter: { botId?: number } = {}): TriggerView[] {
-    const q = this.deps.db.select().from(triggers);
-    const rows = (
-      filter.botId === undefined ? q : q.where(or(eq(triggers.sourceBotId, filter.botId), eq(triggers.targetBotId, filter.botId)))
-    )
+  /**
+   * All triggers, newest first; with `botId`, only those where the bot is source or target; with
+   * `ownerId`, only those from that user's bots (a connection belongs to its source bot's owner).
+   */
+  list(filter: { botId?: number; ownerId?: number } = {}): TriggerView[] {
+    const conds = [];
+    if (filter.botId !== undefined) conds.push(or(eq(triggers.sourceBotId, filter.botId), eq(triggers.targetBotId, filter.botId)));
+    if (filter.ownerId !== undefined) conds.push(inArray(triggers.sourceBotId, this.deps.db.select({ id: bots.id }).from(bots).where(eq(bots.ownerId, filter.ownerId))));
+    const rows = this.deps.db
+      .select()
+      .from(triggers)
+      .where(conds.length ? and(...conds) : undefined)
       .orderBy(desc(triggers.id))
       .all();
     return this.views(rows);
@@ -147,23 +166,26 @@ export class TriggerService {
   /**
    * Links a bot to another bot, or to a pipeline ("when eBay-Scout finds a result, run Blog").
    * @param input `{source_bot, event, target_bot | target_pipeline, enabled?}`; by id or name.
-   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, PIPELINE_NOT_FOUND, TRIGGER_EXISTS (same
+   *   Both ends belong to one owner: a target of another user than the source's owner is not found.
+   * @param caller who asks (a page or API call); they must be allowed to change the source bot.
+   *   Without one (the engine, chat) only the one-owner rule applies.
+   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, PIPELINE_NOT_FOUND, FORBIDDEN_ROLE, TRIGGER_EXISTS (same
    *   source, event and target), TRIGGER_CYCLE (the target bot already leads back to the source,
    *   or source = target). A pipeline target closes no loop: its steps fire no connections.
    */
-  create(input: unknown): TriggerView {
+  create(input: unknown, caller?: Caller): TriggerView {
     const parsed = triggerInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
-    const source = resolveBotRef(this.deps.bots, v.source_bot);
+    const source = this.source(v.source_bot, caller);
     let targetBotId: number | null = null;
     let targetPipelineId: number | null = null;
     if (v.target_pipeline !== undefined) {
-      const p = resolvePipelineRef(this.deps.pipelines, v.target_pipeline);
+      const p = resolvePipelineRef(this.deps.pipelines, v.target_pipeline, source.ownerId);
       this.checkPipelineLink(source, v.event, p);
       targetPipelineId = p.id;
     } else {
-      const target = resolveBotRef(this.deps.bots, v.target_bot!);
+      const target = resolveBotRef(this.deps.bots, v.target_bot!, source.ownerId);
       this.checkLink(source, v.event, target);
       targetBotId = target.id;
     }
@@ -179,27 +201,28 @@ export class TriggerService {
 
   /**
    * Changes a trigger (re-checking for loops when its bots change).
-   * @throws {AppError} TRIGGER_NOT_FOUND, VALIDATION_FAILED, BOT_NOT_FOUND, TRIGGER_EXISTS, TRIGGER_CYCLE
+   * Like {@link create}, both ends stay with one owner, and a `caller` must be allowed to change it.
+   * @throws {AppError} TRIGGER_NOT_FOUND, VALIDATION_FAILED, BOT_NOT_FOUND, FORBIDDEN_ROLE, TRIGGER_EXISTS, TRIGGER_CYCLE
    */
-  update(id: number, patch: unknown): TriggerView {
-    const row = this.row(id);
+  update(id: number, patch: unknown, caller?: Caller): TriggerView {
+    const row = this.row(id, caller, 'write');
     const parsed = triggerPatchSchema.safeParse(patch);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     if (v.target_bot !== undefined && v.target_pipeline !== undefined) {
       throw new AppError('VALIDATION_FAILED', 'give target_bot or target_pipeline (one of the two)', { fields: [{ field: 'target_bot', message: 'one of target_bot, target_pipeline' }] });
     }
-    const source = v.source_bot !== undefined ? resolveBotRef(this.deps.bots, v.source_bot) : this.deps.bots.get(row.sourceBotId);
+    const source = v.source_bot !== undefined ? this.source(v.source_bot, caller) : this.deps.bots.get(row.sourceBotId);
     const event = v.event ?? row.event;
     const toPipeline = v.target_pipeline !== undefined || (v.target_bot === undefined && row.targetPipelineId !== null);
     let targetBotId: number | null = null;
     let targetPipelineId: number | null = null;
     if (toPipeline) {
-      const p = v.target_pipeline !== undefined ? resolvePipelineRef(this.deps.pipelines, v.target_pipeline) : this.deps.pipelines.get(row.targetPipelineId!);
+      const p = resolvePipelineRef(this.deps.pipelines, v.target_pipeline ?? row.targetPipelineId!, source.ownerId);
       if (source.id !== row.sourceBotId || p.id !== row.targetPipelineId || event !== row.event) this.checkPipelineLink(source, event, p, id);
       targetPipelineId = p.id;
     } else {
-      const target = v.target_bot !== undefined ? resolveBotRef(this.deps.bots, v.target_bot) : this.deps.bots.get(row.targetBotId!);
+      const target = resolveBotRef(this.deps.bots, v.target_bot ?? row.targetBotId!, source.ownerId);
       if (source.id !== row.sourceBotId || target.id !== row.targetBotId || event !== row.event) this.checkLink(source, event, target, id);
       targetBotId = target.id;
     }
@@ -215,9 +238,9 @@ export class TriggerService {
     return view;
   }
 
-  /** @throws {AppError} TRIGGER_NOT_FOUND */
-  delete(id: number): void {
-    const view = this.get(id);
+  /** @param caller when given, must be allowed to change the source bot. @throws {AppError} TRIGGER_NOT_FOUND, FORBIDDEN_ROLE */
+  delete(id: number, caller?: Caller): void {
+    const view = this.views([this.row(id, caller, 'write')])[0]!;
     this.deps.db.delete(triggers).where(eq(triggers.id, id)).run();
     this.deps.bus.emit('notice', { botId: view.sourceBotId, kind: 'trigger.deleted', message: `🔗 ${view.label} unlinked` });
   }
@@ -228,11 +251,11 @@ export class TriggerService {
    * @returns the removed triggers.
    * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, TRIGGER_NOT_FOUND (no such link)
    */
-  unlink(input: unknown): TriggerView[] {
+  unlink(input: unknown, caller?: Caller): TriggerView[] {
     const parsed = unlinkInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    const source = resolveBotRef(this.deps.bots, parsed.data.source_bot);
-    const target = resolveBotRef(this.deps.bots, parsed.data.target_bot);
+    const source = this.source(parsed.data.source_bot, caller);
+    const target = resolveBotRef(this.deps.bots, parsed.data.target_bot, source.ownerId);
     const found = this.list({ botId: source.id }).filter(
       (t) => t.sourceBotId === source.id && t.targetBotId === target.id && (!parsed.data.event || t.event === parsed.data.event),
     );
@@ -243,10 +266,27 @@ export class TriggerService {
     return found;
   }
 
-  private row(id: number): TriggerRow {
+  /**
+   * One connection as `caller` (when given) may see it, or change it with `write` (it belongs to
+   * its source bot's owner). @throws {AppError} TRIGGER_NOT_FOUND, FORBIDDEN_ROLE
+   */
+  getFor(caller: Caller, id: number, action: 'read' | 'write' = 'read'): TriggerView {
+    return this.views([this.row(id, caller, action)])[0]!;
+  }
+
+  private row(id: number, caller?: Caller, action: 'read' | 'write' = 'read'): TriggerRow {
     const row = Number.isSafeInteger(id) ? this.deps.db.select().from(triggers).where(eq(triggers.id, id)).get() : undefined;
-    if (!row) throw new AppError('TRIGGER_NOT_FOUND', `No trigger with id ${id}.`);
+    const notFound = { code: 'TRIGGER_NOT_FOUND' as const, message: `No trigger with id ${id}.` };
+    if (!row) throw new AppError(notFound.code, notFound.message);
+    if (caller) assertAccess(caller, this.deps.bots.get(row.sourceBotId).ownerId, action, notFound);
     return row;
+  }
+
+  /** The source bot of a new or changed connection: `caller` (when given) must be allowed to change it. */
+  private source(ref: BotRef, caller?: Caller): BotRow {
+    const bot = resolveBotRef(this.deps.bots, ref, readScope(caller));
+    if (caller) assertAccess(caller, bot.ownerId, 'write', { code: 'BOT_NOT_FOUND', message: `No bot with id ${bot.id}.` });
+    return bot;
   }
 
   /** @throws {AppError} TRIGGER_EXISTS */
