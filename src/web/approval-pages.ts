@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { ApprovalStatus } from '../engine/approvals.ts';
+import { readScope, type Caller } from '../engine/access.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { StreamHub } from './live/hub.ts';
 import { isAppError } from '../engine/errors.ts';
@@ -28,9 +29,10 @@ const DECISION_LABELS: Record<ApprovalStatus, string> = {
 export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
-    const inboxData = (extra: { error?: string; notice?: string } = {}) => ({
-      pending: engine.approvals.list({ status: 'pending' }).reverse(),
-      decided: engine.approvals.list({ status: 'decided', limit: 50 }),
+    const inboxData = (caller: Caller, extra: { error?: string; notice?: string } = {}) => ({
+      pending: engine.approvals.list({ status: 'pending', ownerId: readScope(caller) }).reverse(),
+      decided: engine.approvals.list({ status: 'decided', limit: 50, ownerId: readScope(caller) }),
+      readOnly: caller.role === 'viewer',
       decisionLabel: (s: ApprovalStatus) => DECISION_LABELS[s],
       h: view,
       tz: view.tz,
@@ -38,18 +40,19 @@ export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub):
     });
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
-    app.get('/approvals', async (_req, reply) => html(reply, 'approvals', { ...inboxData(), stream: dashboardStream(hub) }));
-    app.get('/partials/approvals-bell', async (_req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount() }));
+    app.get('/approvals', async (req, reply) => html(reply, 'approvals', { ...inboxData(req.caller), stream: dashboardStream(hub) }));
+    // The caller's bell: drafts waiting on the bots they may see.
+    app.get('/partials/approvals-bell', async (req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(readScope(req.caller)) }));
 
     const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => string) => {
       const htmx = Boolean(req.headers['hx-request']);
       try {
-        const notice = act(pathId(req.params.id, 'APPROVAL_NOT_FOUND', 'approval'), (req.body ?? {}) as Form);
+        const notice = act(engine.scope.approval(req.caller, pathId(req.params.id, 'APPROVAL_NOT_FOUND', 'approval'), 'write').id, (req.body ?? {}) as Form);
         if (!htmx) return reply.redirect('/approvals', 303);
-        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData({ notice }));
+        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData(req.caller, { notice }));
       } catch (err) {
         if (!isAppError(err) || !htmx) throw err;
-        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData({ error: err.message }));
+        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData(req.caller, { error: err.message }));
       }
     };
 

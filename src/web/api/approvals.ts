@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { APPROVAL_STATUSES, approveInputSchema, rejectInputSchema, type ApprovalStatus, type ApprovalView } from '../../engine/approvals.ts';
+import { readScope } from '../../engine/access.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { pathId } from '../params.ts';
 import { ApprovalJson, errorResponses, idParams, json, limitQuery } from './schemas.ts';
@@ -54,13 +55,13 @@ export const approvalRoutes = (engine: Engine): FastifyPluginAsync =>
       { schema: { tags: ['approvals'], summary: 'Drafts waiting for a decision (or decided), newest first', querystring: listQuery, response: { 200: json(z.array(ApprovalJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') } } },
       async (req) => {
         const status = req.query.status === 'all' ? undefined : (req.query.status as ApprovalStatus | 'decided');
-        const botId = req.query.bot ? pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot') : undefined;
-        return engine.approvals.list({ status, botId, limit: req.query.limit }).map(approvalJson);
+        const botId = req.query.bot ? engine.scope.bot(req.caller, pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot')).id : undefined;
+        return engine.approvals.list({ status, botId, limit: req.query.limit, ownerId: readScope(req.caller) }).map(approvalJson);
       },
     );
 
     app.get('/approvals/:id', { schema: { tags: ['approvals'], summary: 'One approval', params: idParams, response: { 200: json(ApprovalJson, 'the approval'), ...errorResponses('APPROVAL_NOT_FOUND') } } }, async (req) =>
-      approvalJson(engine.approvals.get(id(req.params.id))),
+      approvalJson(engine.scope.approval(req.caller, id(req.params.id))),
     );
 
     app.post(
@@ -71,10 +72,10 @@ export const approvalRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Approve a draft (optionally the edited text instead): the run completes with it, then what follows a completed run fires',
           params: idParams,
           body: approveInputSchema,
-          response: { 200: json(ApprovalJson, 'the approval, approved'), ...errorResponses('VALIDATION_FAILED', 'APPROVAL_NOT_FOUND', 'APPROVAL_DECIDED') },
+          response: { 200: json(ApprovalJson, 'the approval, approved'), ...errorResponses('VALIDATION_FAILED', 'APPROVAL_NOT_FOUND', 'FORBIDDEN_ROLE', 'APPROVAL_DECIDED') },
         },
       },
-      async (req) => approvalJson(engine.approvals.approve(id(req.params.id), req.body ?? {}, 'api')),
+      async (req) => approvalJson(engine.approvals.approve(engine.scope.approval(req.caller, id(req.params.id), 'write').id, req.body ?? {}, 'api')),
     );
 
     app.post(
@@ -85,9 +86,9 @@ export const approvalRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Reject a draft with a reason: the run ends rejected and nothing downstream fires',
           params: idParams,
           body: rejectInputSchema,
-          response: { 200: json(ApprovalJson, 'the approval, rejected'), ...errorResponses('VALIDATION_FAILED', 'APPROVAL_NOT_FOUND', 'APPROVAL_DECIDED') },
+          response: { 200: json(ApprovalJson, 'the approval, rejected'), ...errorResponses('VALIDATION_FAILED', 'APPROVAL_NOT_FOUND', 'FORBIDDEN_ROLE', 'APPROVAL_DECIDED') },
         },
       },
-      async (req) => approvalJson(engine.approvals.reject(id(req.params.id), req.body, 'api')),
+      async (req) => approvalJson(engine.approvals.reject(engine.scope.approval(req.caller, id(req.params.id), 'write').id, req.body, 'api')),
     );
   };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
+import { assertMayCreate, readScope } from '../../engine/access.ts';
 import { pathId } from '../params.ts';
 import { pipelineInputSchema, pipelinePatchSchema, type PipelineRunView, type PipelineStepBot, type PipelineView } from '../../engine/pipelines.ts';
 import { nextRunAt } from '../../engine/scheduler.ts';
@@ -114,8 +115,8 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const botId = req.query.bot ? pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot') : undefined;
-        return engine.triggers.list({ botId }).map(triggerJson);
+        const botId = req.query.bot ? engine.scope.bot(req.caller, pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot')).id : undefined;
+        return engine.triggers.list({ botId, ownerId: readScope(req.caller) }).map(triggerJson);
       },
     );
 
@@ -126,18 +127,18 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           tags: ['connections'],
           summary: "Connect two bots: when the source's run ends with `event`, the target runs with its output",
           body: triggerInputSchema,
-          response: { 201: json(TriggerJson, 'the new connection (Location: /api/triggers/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
+          response: { 201: json(TriggerJson, 'the new connection (Location: /api/triggers/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
         },
       },
       async (req, reply) => {
-        const t = engine.triggers.create(req.body);
+        const t = engine.triggers.create(req.body, req.caller);
         reply.code(201).header('location', `/api/triggers/${t.id}`);
         return triggerJson(t);
       },
     );
 
     app.get('/triggers/:id', { schema: { tags: ['connections'], summary: 'One connection', params: idParams, response: { 200: json(TriggerJson, 'the connection'), ...errorResponses('TRIGGER_NOT_FOUND') } } }, async (req) =>
-      triggerJson(engine.triggers.get(triggerId(req.params.id))),
+      triggerJson(engine.triggers.getFor(req.caller, triggerId(req.params.id))),
     );
 
     app.put(
@@ -148,18 +149,18 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Change a connection (e.g. {"enabled": false})',
           params: idParams,
           body: triggerPatchSchema,
-          response: { 200: json(TriggerJson, 'the connection as it now is'), ...errorResponses('VALIDATION_FAILED', 'TRIGGER_NOT_FOUND', 'BOT_NOT_FOUND', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
+          response: { 200: json(TriggerJson, 'the connection as it now is'), ...errorResponses('VALIDATION_FAILED', 'TRIGGER_NOT_FOUND', 'BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
         },
       },
-      async (req) => triggerJson(engine.triggers.update(triggerId(req.params.id), req.body)),
+      async (req) => triggerJson(engine.triggers.update(triggerId(req.params.id), req.body, req.caller)),
     );
 
-    app.delete('/triggers/:id', { schema: { tags: ['connections'], summary: 'Remove a connection', params: idParams, response: { 204: noContent, ...errorResponses('TRIGGER_NOT_FOUND') } } }, async (req, reply) => {
-      engine.triggers.delete(triggerId(req.params.id));
+    app.delete('/triggers/:id', { schema: { tags: ['connections'], summary: 'Remove a connection', params: idParams, response: { 204: noContent, ...errorResponses('TRIGGER_NOT_FOUND', 'FORBIDDEN_ROLE') } } }, async (req, reply) => {
+      engine.triggers.delete(triggerId(req.params.id), req.caller);
       return reply.code(204).send();
     });
 
-    app.get('/pipelines', { schema: { tags: ['pipelines'], summary: 'All pipelines', response: { 200: json(z.array(PipelineJson), 'oldest first') } } }, async () => engine.pipelines.list().map(pipelineJson));
+    app.get('/pipelines', { schema: { tags: ['pipelines'], summary: 'All pipelines', response: { 200: json(z.array(PipelineJson), 'oldest first') } } }, async (req) => engine.pipelines.list(readScope(req.caller)).map(pipelineJson));
 
     app.post(
       '/pipelines',
@@ -168,18 +169,19 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           tags: ['pipelines'],
           summary: "Create a pipeline: bots run one after another, each step's output the next one's input",
           body: pipelineInputSchema,
-          response: { 201: json(PipelineJson, 'the new pipeline (Location: /api/pipelines/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN') },
+          response: { 201: json(PipelineJson, 'the new pipeline (Location: /api/pipelines/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN', 'FORBIDDEN_ROLE') },
         },
       },
       async (req, reply) => {
-        const p = engine.pipelines.create(req.body);
+        assertMayCreate(req.caller);
+        const p = engine.pipelines.create(req.body, req.caller.userId);
         reply.code(201).header('location', `/api/pipelines/${p.id}`);
         return pipelineJson(p);
       },
     );
 
     app.get('/pipelines/:id', { schema: { tags: ['pipelines'], summary: 'One pipeline', params: idParams, response: { 200: json(PipelineJson, 'the pipeline'), ...errorResponses('PIPELINE_NOT_FOUND') } } }, async (req) =>
-      pipelineJson(engine.pipelines.get(pipelineId(req.params.id))),
+      pipelineJson(engine.scope.pipeline(req.caller, pipelineId(req.params.id))),
     );
 
     app.put(
@@ -190,17 +192,17 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Change some fields of a pipeline',
           params: idParams,
           body: pipelinePatchSchema,
-          response: { 200: json(PipelineJson, 'the pipeline as it now is'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN') },
+          response: { 200: json(PipelineJson, 'the pipeline as it now is'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN', 'FORBIDDEN_ROLE') },
         },
       },
-      async (req) => pipelineJson(engine.pipelines.update(pipelineId(req.params.id), req.body)),
+      async (req) => pipelineJson(engine.pipelines.update(engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write').id, req.body)),
     );
 
     app.delete(
       '/pipelines/:id',
-      { schema: { tags: ['pipelines'], summary: 'Delete a pipeline (its active run is cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('PIPELINE_NOT_FOUND') } } },
+      { schema: { tags: ['pipelines'], summary: 'Delete a pipeline (its active run is cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('PIPELINE_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
       async (req, reply) => {
-        await engine.pipelines.delete(pipelineId(req.params.id));
+        await engine.pipelines.delete(engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write').id);
         return reply.code(204).send();
       },
     );
@@ -213,11 +215,11 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Start a pipeline run (its first step is queued)',
           params: idParams,
           body: runBody,
-          response: { 202: json(PipelineRunJson, 'the pipeline run (Location: /api/pipeline-runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'QUEUE_FULL', 'SHUTTING_DOWN') },
+          response: { 202: json(PipelineRunJson, 'the pipeline run (Location: /api/pipeline-runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'QUEUE_FULL', 'SHUTTING_DOWN') },
         },
       },
       async (req, reply) => {
-        const run = engine.pipelines.run(pipelineId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' });
+        const run = engine.pipelines.run(engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write').id, { input: req.body?.input ?? null, trigger: 'manual' });
         reply.code(202).header('location', `/api/pipeline-runs/${run.id}`);
         return pipelineRunJson(run);
       },
@@ -234,13 +236,13 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(z.array(PipelineRunJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND') },
         },
       },
-      async (req) => engine.pipelines.listRuns(pipelineId(req.params.id), req.query.limit).map(pipelineRunJson),
+      async (req) => engine.pipelines.listRuns(engine.scope.pipeline(req.caller, pipelineId(req.params.id)).id, req.query.limit).map(pipelineRunJson),
     );
 
     app.get(
       '/pipeline-runs/:id',
       { schema: { tags: ['pipelines'], summary: 'One pipeline run with its steps', params: idParams, response: { 200: json(PipelineRunJson, 'the pipeline run'), ...errorResponses('PIPELINE_RUN_NOT_FOUND') } } },
-      async (req) => pipelineRunJson(engine.pipelines.getRun(pipelineRunId(req.params.id))),
+      async (req) => pipelineRunJson(engine.scope.pipelineRun(req.caller, pipelineRunId(req.params.id))),
     );
 
     app.post(
@@ -250,9 +252,9 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           tags: ['pipelines'],
           summary: 'Cancel a pipeline run (and its running step)',
           params: idParams,
-          response: { 200: json(PipelineRunJson, 'the pipeline run, now cancelled'), ...errorResponses('PIPELINE_RUN_NOT_FOUND', 'PIPELINE_RUN_NOT_ACTIVE') },
+          response: { 200: json(PipelineRunJson, 'the pipeline run, now cancelled'), ...errorResponses('PIPELINE_RUN_NOT_FOUND', 'PIPELINE_RUN_NOT_ACTIVE', 'FORBIDDEN_ROLE') },
         },
       },
-      async (req) => pipelineRunJson(await engine.pipelines.cancelRun(pipelineRunId(req.params.id))),
+      async (req) => pipelineRunJson(await engine.pipelines.cancelRun(engine.scope.pipelineRun(req.caller, pipelineRunId(req.params.id), 'write').id)),
     );
   };

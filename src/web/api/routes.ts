@@ -2,6 +2,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
+import { readScope, type Caller } from '../../engine/access.ts';
+import type { Action } from '../../engine/scope.ts';
 import { AppError } from '../../engine/errors.ts';
 import { botInputSchema, botPatchSchema, validationError } from '../../engine/bots.ts';
 import { BOT_TEMPLATES } from '../../engine/templates.ts';
@@ -39,23 +41,25 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     const app = plain.withTypeProvider<ZodTypeProvider>();
     const botId = (raw: string) => pathId(raw, 'BOT_NOT_FOUND', 'bot');
     const runId = (raw: string) => pathId(raw, 'RUN_NOT_FOUND', 'run');
+    // Every row by id goes through engine.scope (another user's is 404, a viewer's change 403).
+    const bot = (req: { caller: Caller; params: { id: string } }, action: Action = 'read') => engine.scope.bot(req.caller, botId(req.params.id), action);
 
-    app.get('/bots', { schema: { tags: ['bots'], summary: 'All bots with their status and figures', response: { 200: json(z.array(BotJson), 'oldest first') } } }, async () =>
-      engine.bots.listSummaries().map(botJson),
+    app.get('/bots', { schema: { tags: ['bots'], summary: 'All bots with their status and figures', response: { 200: json(z.array(BotJson), 'oldest first') } } }, async (req) =>
+      engine.bots.listSummaries(readScope(req.caller)).map(botJson),
     );
 
     app.post(
       '/bots',
-      { schema: { tags: ['bots'], summary: 'Create a bot', body: botInputSchema, response: { 201: json(BotJson, 'the new bot (Location: /api/bots/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NAME_TAKEN') } } },
+      { schema: { tags: ['bots'], summary: 'Create a bot', body: botInputSchema, response: { 201: json(BotJson, 'the new bot (Location: /api/bots/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NAME_TAKEN', 'FORBIDDEN_ROLE') } } },
       async (req, reply) => {
-        const bot = engine.createBot(req.body);
+        const bot = engine.createBot(req.body, req.caller);
         reply.code(201).header('location', `/api/bots/${bot.id}`);
         return botJson(engine.bots.summarize(bot));
       },
     );
 
     app.get('/bots/:id', { schema: { tags: ['bots'], summary: 'One bot', params: idParams, response: { 200: json(BotJson, 'the bot'), ...errorResponses('BOT_NOT_FOUND') } } }, async (req) =>
-      botJson(engine.bots.summarize(engine.bots.get(botId(req.params.id)))),
+      botJson(engine.bots.summarize(bot(req))),
     );
 
     app.put(
@@ -66,17 +70,17 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Change some fields of a bot (the rest stay)',
           params: idParams,
           body: botPatchSchema,
-          response: { 200: json(BotJson, 'the bot as it now is'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'BOT_NAME_TAKEN') },
+          response: { 200: json(BotJson, 'the bot as it now is'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'BOT_NAME_TAKEN', 'FORBIDDEN_ROLE') },
         },
       },
-      async (req) => botJson(engine.bots.summarize(engine.bots.update(botId(req.params.id), req.body))),
+      async (req) => botJson(engine.bots.summarize(engine.bots.update(bot(req, 'write').id, req.body))),
     );
 
     app.delete(
       '/bots/:id',
-      { schema: { tags: ['bots'], summary: 'Delete a bot with its runs, results and docs folder (active runs are cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND') } } },
+      { schema: { tags: ['bots'], summary: 'Delete a bot with its runs, results and docs folder (active runs are cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
       async (req, reply) => {
-        await engine.deleteBot(botId(req.params.id));
+        await engine.deleteBot(botId(req.params.id), req.caller);
         return reply.code(204).send();
       },
     );
@@ -89,11 +93,11 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           summary: 'Start a run of the bot (queued until a slot is free)',
           params: idParams,
           body: runBody,
-          response: { 202: json(RunJson, 'the queued run (Location: /api/runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'QUEUE_FULL', 'SHUTTING_DOWN') },
+          response: { 202: json(RunJson, 'the queued run (Location: /api/runs/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'QUEUE_FULL', 'SHUTTING_DOWN') },
         },
       },
       async (req, reply) => {
-        const run = engine.startRun(botId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' });
+        const run = engine.startRun(botId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' }, req.caller);
         reply.code(202).header('location', `/api/runs/${run.id}`);
         return runJson(run);
       },
@@ -110,7 +114,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(z.array(RunJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') },
         },
       },
-      async (req) => engine.runner.listForBot(engine.bots.get(botId(req.params.id)).id, req.query.limit).map(runJson),
+      async (req) => engine.runner.listForBot(bot(req).id, req.query.limit).map(runJson),
     );
 
     app.get(
@@ -128,9 +132,8 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const bot = engine.bots.get(botId(req.params.id));
         const onlyNew = req.query.new === '1' || req.query.new === 'true';
-        return engine.results.list(bot.id, { limit: req.query.limit, onlyNew }).map(resultJson);
+        return engine.results.list(bot(req).id, { limit: req.query.limit, onlyNew }).map(resultJson);
       },
     );
 
@@ -138,17 +141,17 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     // Pin (default) or unpin with {"pinned": false}; DELETE unpins.
     app.post(
       '/results/:id/pin',
-      { schema: { tags: ['results'], summary: 'Pin a result (or unpin with {"pinned": false})', params: idParams, body: pinBody, response: { 200: json(ResultJson, 'the result'), ...errorResponses('VALIDATION_FAILED', 'RESULT_NOT_FOUND') } } },
-      async (req) => resultJson(engine.results.setPinned(resultId(req.params.id), req.body?.pinned ?? true)),
+      { schema: { tags: ['results'], summary: 'Pin a result (or unpin with {"pinned": false})', params: idParams, body: pinBody, response: { 200: json(ResultJson, 'the result'), ...errorResponses('VALIDATION_FAILED', 'RESULT_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
+      async (req) => resultJson(engine.results.setPinned(engine.scope.result(req.caller, resultId(req.params.id), 'write').id, req.body?.pinned ?? true)),
     );
     app.delete(
       '/results/:id/pin',
-      { schema: { tags: ['results'], summary: 'Unpin a result', params: idParams, response: { 200: json(ResultJson, 'the result'), ...errorResponses('RESULT_NOT_FOUND') } } },
-      async (req) => resultJson(engine.results.setPinned(resultId(req.params.id), false)),
+      { schema: { tags: ['results'], summary: 'Unpin a result', params: idParams, response: { 200: json(ResultJson, 'the result'), ...errorResponses('RESULT_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
+      async (req) => resultJson(engine.results.setPinned(engine.scope.result(req.caller, resultId(req.params.id), 'write').id, false)),
     );
 
     app.get('/runs/:id', { schema: { tags: ['runs'], summary: 'One run', params: idParams, response: { 200: json(RunJson, 'the run'), ...errorResponses('RUN_NOT_FOUND') } } }, async (req) =>
-      runJson(engine.runner.get(runId(req.params.id))),
+      runJson(engine.scope.run(req.caller, runId(req.params.id))),
     );
 
     app.get(
@@ -165,15 +168,15 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const run = engine.runner.get(runId(req.params.id));
+        const run = engine.scope.run(req.caller, runId(req.params.id));
         return engine.runner.logs(run.id, req.query.after, 5000).map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), stream: l.stream, text: l.text }));
       },
     );
 
     app.post(
       '/runs/:id/cancel',
-      { schema: { tags: ['runs'], summary: 'Cancel a queued or running run', params: idParams, response: { 200: json(RunJson, 'the run, now cancelled'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_ACTIVE') } } },
-      async (req) => runJson(await engine.runner.cancel(runId(req.params.id))),
+      { schema: { tags: ['runs'], summary: 'Cancel a queued or running run', params: idParams, response: { 200: json(RunJson, 'the run, now cancelled'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_ACTIVE', 'FORBIDDEN_ROLE') } } },
+      async (req) => runJson(await engine.runner.cancel(engine.scope.run(req.caller, runId(req.params.id), 'write').id)),
     );
 
     app.get(
@@ -188,7 +191,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        streamRunLog(engine, req, reply, runId(req.params.id), jsonFormat);
+        streamRunLog(engine, req, reply, engine.scope.run(req.caller, runId(req.params.id)).id, jsonFormat);
       },
     );
 
@@ -198,7 +201,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     );
 
     app.get('/bots/:id/docs', { schema: { tags: ['docs'], summary: "The files of the bot's docs folder (its memory)", params: idParams, response: { 200: json(z.array(DocJson), 'the files'), ...errorResponses('BOT_NOT_FOUND') } } }, async (req) =>
-      engine.docs.list(engine.bots.get(botId(req.params.id)).docsPath).map(docJson),
+      engine.docs.list(bot(req).docsPath).map(docJson),
     );
 
     // Upload: multipart/form-data (one or more files) or JSON {name, content}.
@@ -217,21 +220,21 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           },
           response: {
             201: json(z.union([DocJson, z.array(DocJson)]), 'the file written (an array when several were uploaded)'),
-            ...errorResponses('VALIDATION_FAILED', 'BAD_REQUEST', 'BOT_NOT_FOUND', 'DOC_INVALID_NAME', 'DOC_TOO_LARGE'),
+            ...errorResponses('VALIDATION_FAILED', 'BAD_REQUEST', 'BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'DOC_INVALID_NAME', 'DOC_TOO_LARGE'),
           },
         },
       },
       async (req, reply) => {
-        const bot = engine.bots.get(botId(req.params.id));
+        const { docsPath } = bot(req, 'write');
         const saved = [];
         if (req.isMultipart()) {
-          for await (const file of uploadedFiles(req)) saved.push(engine.docs.write(bot.docsPath, file.filename, file.data));
+          for await (const file of uploadedFiles(req)) saved.push(engine.docs.write(docsPath, file.filename, file.data));
           if (saved.length === 0) throw new AppError('VALIDATION_FAILED', 'No file in the upload.');
         } else {
           // Another content type than JSON is not validated by the route schema: check it here.
           const body = docBody.safeParse(req.body);
           if (!body.success) throw validationError(body.error);
-          saved.push(engine.docs.write(bot.docsPath, body.data.name, body.data.content));
+          saved.push(engine.docs.write(docsPath, body.data.name, body.data.content));
         }
         reply.code(201);
         return saved.length === 1 ? docJson(saved[0]!) : saved.map(docJson);
@@ -249,8 +252,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const bot = engine.bots.get(botId(req.params.id));
-        const data = engine.docs.read(bot.docsPath, req.params.name);
+        const data = engine.docs.read(bot(req).docsPath, req.params.name);
         reply.header('content-type', contentTypeOf(req.params.name));
         reply.header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(req.params.name)}`);
         reply.header('x-content-type-options', 'nosniff');
@@ -260,10 +262,9 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
 
     app.delete(
       '/bots/:id/docs/:name',
-      { schema: { tags: ['docs'], summary: 'Delete a file', params: docParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND', 'DOC_NOT_FOUND', 'DOC_INVALID_NAME') } } },
+      { schema: { tags: ['docs'], summary: 'Delete a file', params: docParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'DOC_NOT_FOUND', 'DOC_INVALID_NAME') } } },
       async (req, reply) => {
-        const bot = engine.bots.get(botId(req.params.id));
-        engine.docs.delete(bot.docsPath, req.params.name);
+        engine.docs.delete(bot(req, 'write').docsPath, req.params.name);
         return reply.code(204).send();
       },
     );
@@ -271,7 +272,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/events',
       { schema: { tags: ['activity'], summary: 'The activity feed, newest first', querystring: z.object({ limit: limitQuery(20, 200) }), response: { 200: json(z.array(EventJson), 'newest first'), ...errorResponses('VALIDATION_FAILED') } } },
-      async (req) => engine.activity.list(req.query.limit).map(eventJson),
+      async (req) => engine.activity.list(req.query.limit, readScope(req.caller)).map(eventJson),
     );
   };
 

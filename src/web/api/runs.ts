@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
+import { readScope, type Caller } from '../../engine/access.ts';
 import { isAppError } from '../../engine/errors.ts';
 import { MAX_RUN_PAGE, type RunFilter } from '../../engine/run-history.ts';
 import { RUN_STATUSES, type RunStatus } from '../../engine/run-status.ts';
@@ -46,9 +47,12 @@ export const runsQuery = z.object({
   limit: limitQuery(50, MAX_RUN_PAGE),
 });
 
-/** The engine's filter for parsed {@link runsQuery} values. */
-export function runFilterOf(q: z.output<typeof runsQuery>): RunFilter {
-  return { botId: q.bot, statuses: q.status as RunStatus[] | undefined, trigger: q.trigger, since: q.since, until: q.until, cursor: q.cursor, limit: q.limit };
+/**
+ * The engine's filter for parsed {@link runsQuery} values;
+ * `ownerId` (see `readScope` in access.ts) keeps the runs of that user's bots.
+ */
+export function runFilterOf(q: z.output<typeof runsQuery>, ownerId?: number): RunFilter {
+  return { ownerId, botId: q.bot, statuses: q.status as RunStatus[] | undefined, trigger: q.trigger, since: q.since, until: q.until, cursor: q.cursor, limit: q.limit };
 }
 
 const cancelBody = z.object({
@@ -67,11 +71,11 @@ export type CancelOutcome = z.output<typeof CancelOutcomeJson>;
  * with the run now cancelled, or the error (RUN_NOT_FOUND, RUN_NOT_ACTIVE) that kept it going.
  * Outcomes are in the order of the first appearance of each id.
  */
-export async function cancelRuns(engine: Engine, ids: readonly number[]): Promise<CancelOutcome[]> {
+export async function cancelRuns(engine: Engine, ids: readonly number[], caller: Caller): Promise<CancelOutcome[]> {
   return Promise.all(
     [...new Set(ids)].map(async (id): Promise<CancelOutcome> => {
       try {
-        return { id, ok: true, run: runJson(await engine.runner.cancel(id)) };
+        return { id, ok: true, run: runJson(await engine.runner.cancel(engine.scope.run(caller, id, 'write').id)) };
       } catch (err) {
         if (!isAppError(err)) throw err;
         return { id, ok: false, error: { code: err.code, message: err.message } };
@@ -99,7 +103,7 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const page = engine.runHistory.list(runFilterOf(req.query));
+        const page = engine.runHistory.list(runFilterOf(req.query, readScope(req.caller)));
         return { runs: page.runs.map(runListItemJson), next_cursor: page.nextCursor };
       },
     );
@@ -114,7 +118,7 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(z.object({ results: z.array(CancelOutcomeJson) }), 'one outcome per id, in the order given'), ...errorResponses('VALIDATION_FAILED') },
         },
       },
-      async (req) => ({ results: await cancelRuns(engine, req.body.ids) }),
+      async (req) => ({ results: await cancelRuns(engine, req.body.ids, req.caller) }),
     );
 
     app.post(
@@ -124,11 +128,11 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
           tags: ['runs'],
           summary: 'Retry a failed, cancelled or interrupted run: a new run of the same bot with the same input (its retry_of is this run)',
           params: idParams,
-          response: { 202: json(RunJson, 'the new, queued run (Location: /api/runs/{id})'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_RETRYABLE', 'QUEUE_FULL', 'SHUTTING_DOWN') },
+          response: { 202: json(RunJson, 'the new, queued run (Location: /api/runs/{id})'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_RETRYABLE', 'FORBIDDEN_ROLE', 'QUEUE_FULL', 'SHUTTING_DOWN') },
         },
       },
       async (req, reply) => {
-        const run = engine.retryRun(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'));
+        const run = engine.retryRun(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'), req.caller);
         reply.code(202).header('location', `/api/runs/${run.id}`);
         return runJson(run);
       },
