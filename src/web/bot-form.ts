@@ -1,3 +1,4 @@
+import { assertMayCreate, type Caller } from '../engine/access.ts';
 import type { BotRow } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AppError } from '../engine/errors.ts';
@@ -63,10 +64,11 @@ export function scheduleFields(schedule: string): Pick<NewBotFormValues, 'schedu
 }
 
 /** What the form's selects and hints need besides the values. */
-export function newBotFormOptions(engine: Engine) {
+export function newBotFormOptions(engine: Engine, caller?: Caller) {
   return {
     models: suggestedModels(engine.config),
-    bots: engine.bots.list().map((b) => ({ id: b.id, name: b.name, emoji: b.emoji })),
+    // "Run after": only bots the new bot's owner has (a connection stays within one owner).
+    bots: engine.bots.list(caller?.userId).map((b) => ({ id: b.id, name: b.name, emoji: b.emoji })),
     telegramReady: Boolean(engine.config.telegram.token) && engine.config.telegram.allowedUsers.length > 0,
     smtpReady: Boolean(engine.config.smtp),
   };
@@ -104,9 +106,11 @@ export function readNewBotForm(body: Form): NewBotFormValues {
  * `TELEGRAM_ALLOWED_USERS` user (a private chat's id is its user's id), so every run reaches them;
  * e-mail sets `notify.email.to`. All or nothing: a refused connection deletes the new bot again.
  * @throws {AppError} VALIDATION_FAILED (a field; the message names it), BOT_NAME_TAKEN, BOT_NOT_FOUND
- *   (the bot to run after), TRIGGER_CYCLE
+ *   (the bot to run after), TRIGGER_CYCLE, FORBIDDEN_ROLE (a viewer)
+ * @param caller who creates it: its owner (default the first admin).
  */
-export async function createBotFromForm(engine: Engine, v: NewBotFormValues): Promise<BotRow> {
+export async function createBotFromForm(engine: Engine, v: NewBotFormValues, caller?: Caller): Promise<BotRow> {
+  if (caller) assertMayCreate(caller);
   let schedule: string | null = null;
   if (v.scheduleMode === 'every') {
     const n = Number(v.everyMinutes);
@@ -118,7 +122,7 @@ export async function createBotFromForm(engine: Engine, v: NewBotFormValues): Pr
   let after: BotRow | undefined;
   if (v.scheduleMode === 'after') {
     if (!/^\d{1,15}$/.test(v.afterBot)) throw new AppError('VALIDATION_FAILED', 'Which bot should it run after? Pick one.', { fields: [{ field: 'after_bot', message: 'pick a bot' }] });
-    after = engine.bots.get(Number(v.afterBot));
+    after = caller ? engine.scope.bot(caller, Number(v.afterBot), 'write') : engine.bots.get(Number(v.afterBot));
   }
   if (v.sendEmail && !v.emailTo) throw new AppError('VALIDATION_FAILED', 'Send results to e-mail: which address?', { fields: [{ field: 'email_to', message: 'an e-mail address' }] });
   const notify: Record<string, unknown> = {};
@@ -134,9 +138,9 @@ export async function createBotFromForm(engine: Engine, v: NewBotFormValues): Pr
     schedule,
     notify,
     requires_approval: v.requiresApproval,
-  });
+  }, caller);
   try {
-    if (after) engine.triggers.create({ source_bot: after.id, event: v.afterEvent, target_bot: bot.id });
+    if (after) engine.triggers.create({ source_bot: after.id, event: v.afterEvent, target_bot: bot.id }, caller);
   } catch (err) {
     await engine.deleteBot(bot.id);
     throw err;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Engine } from '../engine/engine.ts';
+import { mayWrite, readScope, type Caller } from '../engine/access.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
 import type { BotRow, RunLogRow } from '../engine/db/schema.ts';
 import { BOT_STATE_KINDS } from '../engine/bot-status.ts';
@@ -51,10 +52,10 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) => html(reply, parts.render(name, data));
 
     // The New-bot form's fields and what they wire up live in bot-form.ts.
-    const formContext = (values: NewBotFormValues = newBotFormDefaults(engine), error?: string) => ({
+    const formContext = (caller: Caller, values: NewBotFormValues = newBotFormDefaults(engine), error?: string) => ({
       values,
       error,
-      ...newBotFormOptions(engine),
+      ...newBotFormOptions(engine, caller),
       tools: TOOL_NAMES,
       templates: BOT_TEMPLATES,
     });
@@ -78,7 +79,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
 
     // The bot page's settings panel: edit, pause, resume. Answers with the panel as it now is.
     app.post<{ Params: { id: string } }>('/bots/:id/settings', async (req, reply) => {
-      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
+      const bot = engine.scope.bot(req.caller, idOf(req.params.id, 'bot'), 'write');
       const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
       const values: SettingsValues = {
         name: String(body.name ?? bot.name),
@@ -103,7 +104,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     });
     for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
       app.post<{ Params: { id: string } }>(`/bots/:id/${action}`, async (req, reply) => {
-        const bot = engine.bots.update(idOf(req.params.id, 'bot'), { paused });
+        const bot = engine.bots.update(engine.scope.bot(req.caller, idOf(req.params.id, 'bot'), 'write').id, { paused });
         return render(reply, 'partials/bot-settings', settingsContext(bot, { saved: paused ? 'Paused: schedules and triggers will not start it.' : 'Resumed.' }));
       });
     }
@@ -113,20 +114,22 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const stream = `/stream?after=${hub.lastEventId}`;
       hub.noteInterest(DASHBOARD_SCOPE);
       const query = gridQuery(req.query);
+      const owner = readScope(req.caller);
       return render(reply, 'dashboard', {
         stream,
         query,
+        readOnly: req.caller.role === 'viewer',
         states: BOT_STATE_KINDS,
-        grid: parts.grid(query),
-        activity: parts.activity(),
-        pipelines: { pipelines: pipelineListData(engine), values: {}, listOnly: false },
-        form: formContext(),
+        grid: parts.grid(query, owner),
+        activity: parts.activity(owner),
+        pipelines: { pipelines: pipelineListData(engine, owner), values: {}, listOnly: false },
+        form: formContext(req.caller),
       });
     });
     app.get('/stream', async (req, reply) => hub.serve(req, reply, DASHBOARD_SCOPE));
     app.get('/stream/tasks', async (req, reply) => hub.serve(req, reply, TASKS_SCOPE));
     app.get<{ Params: { id: string } }>('/bots/:id/stream', async (req, reply) => {
-      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
+      const bot = engine.scope.bot(req.caller, idOf(req.params.id, 'bot'));
       hub.serve(req, reply, botScope(bot.id));
     });
 
@@ -135,7 +138,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const tpl = req.query.template ? findTemplate(req.query.template) : undefined;
       const defaults = newBotFormDefaults(engine);
       const values = tpl ? { ...defaults, ...tpl, tools: [...tpl.tools], ...scheduleFields(tpl.schedule) } : defaults;
-      return render(reply, 'partials/bot-form', { form: formContext(values) });
+      return render(reply, 'partials/bot-form', { form: formContext(req.caller, values) });
     });
     // One page of the grid for a search, a status filter or a page link (asked by a person, or
     // once by the stream when a bot was created or deleted); the address bar follows.
@@ -143,34 +146,35 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const query = gridQuery(req.query);
       const qs = gridQueryString(query);
       if (req.headers['hx-request']) reply.header('hx-replace-url', qs ? `/?${qs}` : '/');
-      return html(reply, parts.grid(query));
+      return html(reply, parts.grid(query, readScope(req.caller)));
     });
-    app.get('/partials/activity', async (_req, reply) => html(reply, parts.activity()));
+    app.get('/partials/activity', async (req, reply) => html(reply, parts.activity(readScope(req.caller))));
 
     app.post('/bots', async (req, reply) => {
       const values = readNewBotForm((req.body ?? {}) as Record<string, string | string[] | undefined>);
       try {
-        const bot = await createBotFromForm(engine, values);
+        const bot = await createBotFromForm(engine, values, req.caller);
         if (req.headers['hx-request']) return reply.header('hx-redirect', `/bots/${bot.id}`).send('');
         return reply.redirect(`/bots/${bot.id}`, 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return render(reply.code(req.headers['hx-request'] ? 200 : err.status), 'partials/bot-form', { form: formContext(values, err.message) });
+        return render(reply.code(req.headers['hx-request'] ? 200 : err.status), 'partials/bot-form', { form: formContext(req.caller, values, err.message) });
       }
     });
 
     app.get<{ Params: { id: string }; Querystring: { run?: string } }>('/bots/:id', async (req, reply) => {
       const botId = idOf(req.params.id, 'bot');
       const stream = `/bots/${botId}/stream?after=${hub.lastEventId}`;
-      const row = engine.bots.get(botId);
+      const row = engine.scope.bot(req.caller, botId);
       hub.noteInterest(botScope(botId));
       const bot = engine.bots.summarize(row);
       // A page opened on a given run stays on it; otherwise it follows the bot's current run.
-      const pinned = req.query.run ? engine.runner.get(idOf(req.query.run, 'run')) : undefined;
+      const pinned = req.query.run ? engine.scope.run(req.caller, idOf(req.query.run, 'run')) : undefined;
       if (pinned && pinned.botId !== bot.id) throw new AppError('RUN_NOT_FOUND', `Run #${pinned.id} is not a run of ${bot.name}.`);
       return render(reply, 'bot', {
         stream,
         bot,
+        canChange: mayWrite(req.caller, row.ownerId),
         head: parts.head(bot),
         stats: parts.stats(bot),
         runPanel: parts.runPanel(row, pinned ?? parts.currentRun(bot.id), !pinned),
@@ -182,13 +186,13 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     });
     // The parts of a bot page, each as the stream sends it (a page re-fetches them after a resync).
     app.get<{ Params: { id: string } }>('/partials/bots/:id/head', async (req, reply) =>
-      html(reply, parts.head(engine.bots.summarize(engine.bots.get(idOf(req.params.id, 'bot'))))),
+      html(reply, parts.head(engine.bots.summarize(engine.scope.bot(req.caller, idOf(req.params.id, 'bot'))))),
     );
     app.get<{ Params: { id: string } }>('/partials/bots/:id/stats', async (req, reply) =>
-      html(reply, parts.stats(engine.bots.summarize(engine.bots.get(idOf(req.params.id, 'bot'))))),
+      html(reply, parts.stats(engine.bots.summarize(engine.scope.bot(req.caller, idOf(req.params.id, 'bot'))))),
     );
     app.get<{ Params: { id: string } }>('/partials/bots/:id/run-panel', async (req, reply) => {
-      const bot = engine.bots.get(idOf(req.params.id, 'bot'));
+      const bot = engine.scope.bot(req.caller, idOf(req.params.id, 'bot'));
       return html(reply, parts.runPanel(bot, parts.currentRun(bot.id), true));
     });
 
@@ -196,7 +200,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const botId = idOf(req.params.id, 'bot');
       const body = (req.body ?? {}) as Record<string, unknown>;
       const input = String(body.input ?? '').trim();
-      const run = engine.startRun(botId, { input: input || null, trigger: 'manual' });
+      const run = engine.startRun(botId, { input: input || null, trigger: 'manual' }, req.caller);
       // From a card: stay on the dashboard; the card follows the run over the stream.
       if (req.headers['hx-request'] && body.from === 'card') return reply.code(204).send();
       if (req.headers['hx-target'] === 'run-panel') return html(reply, parts.runPanel(engine.bots.get(botId), run, true));
@@ -205,33 +209,33 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     });
 
     app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req, reply) => {
-      const run = await engine.runner.cancel(idOf(req.params.id, 'run'));
+      const run = await engine.runner.cancel(engine.scope.run(req.caller, idOf(req.params.id, 'run'), 'write').id);
       if (req.headers['hx-request']) return reply.send('');
       return reply.redirect(`/bots/${run.botId}?run=${run.id}`, 303);
     });
 
     app.post<{ Params: { id: string } }>('/bots/:id/delete', async (req, reply) => {
-      await engine.deleteBot(idOf(req.params.id, 'bot'));
+      await engine.deleteBot(idOf(req.params.id, 'bot'), req.caller);
       if (req.headers['hx-request']) return reply.header('hx-redirect', '/').send('');
       return reply.redirect('/', 303);
     });
 
-    const renderResults = (reply: FastifyReply, botId: number, onlyNew: boolean) => html(reply, parts.results(engine.bots.get(botId), onlyNew));
+    const renderResults = (reply: FastifyReply, bot: BotRow, onlyNew: boolean) => html(reply, parts.results(bot, onlyNew));
     app.get<{ Params: { id: string }; Querystring: { new?: string } }>('/partials/bots/:id/results', async (req, reply) =>
-      renderResults(reply, idOf(req.params.id, 'bot'), req.query.new === '1'),
+      renderResults(reply, engine.scope.bot(req.caller, idOf(req.params.id, 'bot')), req.query.new === '1'),
     );
     // Pin or unpin from the results panel; answers with the panel as it now is.
     app.post<{ Params: { id: string }; Querystring: { new?: string } }>('/results/:id/pin', async (req, reply) => {
       const id = idOf(req.params.id, 'result');
       const pinned = String((req.body as Record<string, unknown> | undefined)?.pinned ?? 'true') !== 'false';
-      const result = engine.results.setPinned(id, pinned);
-      return renderResults(reply, result.botId, req.query.new === '1');
+      const result = engine.results.setPinned(engine.scope.result(req.caller, id, 'write').id, pinned);
+      return renderResults(reply, engine.bots.get(result.botId), req.query.new === '1');
     });
-    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => html(reply, parts.runs(engine.bots.get(idOf(req.params.id, 'bot')))));
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => html(reply, parts.runs(engine.scope.bot(req.caller, idOf(req.params.id, 'bot')))));
 
     // The dashboard's live log: the same stream as /api/runs/:id/events, rendered as HTML for htmx.
     app.get<{ Params: { id: string } }>('/runs/:id/stream', async (req, reply) => {
-      streamRunLog(engine, req, reply, idOf(req.params.id, 'run'), htmlFormat);
+      streamRunLog(engine, req, reply, engine.scope.run(req.caller, idOf(req.params.id, 'run')).id, htmlFormat);
     });
   };
 

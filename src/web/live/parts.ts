@@ -38,9 +38,9 @@ export function gridQueryString(query: GridQuery, page = query.page): string {
   return p.toString();
 }
 
-/** The pipelines list with each one's next scheduled start and last run (dashboard panel). */
-export function pipelineListData(engine: Engine) {
-  return engine.pipelines.list().map((p) => ({
+/** The pipelines list (with `ownerId`, that user's) with each one's next scheduled start and last run (dashboard panel). */
+export function pipelineListData(engine: Engine, ownerId?: number) {
+  return engine.pipelines.list(ownerId).map((p) => ({
     pipeline: p,
     nextRunAt: nextRunAt({ schedule: p.schedule }),
     last: engine.pipelines.listRuns(p.id, 1)[0] ?? null,
@@ -58,9 +58,9 @@ export class PageParts {
     readonly render: Renderer,
   ) {}
 
-  /** The grid of bot cards for one page of a search, with its pager. */
-  grid(query: GridQuery): string {
-    const page = this.engine.bots.listPage({ q: query.q, status: query.status, page: query.page });
+  /** The grid of bot cards for one page of a search, with its pager; with `ownerId`, of that user's bots. */
+  grid(query: GridQuery, ownerId?: number): string {
+    const page = this.engine.bots.listPage({ q: query.q, status: query.status, page: query.page, ownerId });
     return this.render('partials/bot-grid', { page, query: { ...query, page: page.page }, qs: gridQueryString });
   }
 
@@ -69,13 +69,14 @@ export class PageParts {
     return this.render('partials/bot-card', { bot });
   }
 
-  activity(): string {
-    return this.render('partials/activity', { activity: this.engine.activity.list(ACTIVITY_ENTRIES) });
+  /** The activity feed; with `ownerId`, about that user's bots only. */
+  activity(ownerId?: number): string {
+    return this.render('partials/activity', { activity: this.engine.activity.list(ACTIVITY_ENTRIES, ownerId) });
   }
 
-  /** The pipelines list (steps and their progress), without the panel's form. */
-  pipelines(): string {
-    return this.render('partials/pipelines', { pipelines: pipelineListData(this.engine), values: {}, listOnly: true });
+  /** The pipelines list (steps and their progress), without the panel's form; with `ownerId`, that user's. */
+  pipelines(ownerId?: number): string {
+    return this.render('partials/pipelines', { pipelines: pipelineListData(this.engine, ownerId), values: {}, listOnly: true });
   }
 
   /** A bot page's title: emoji, name, state, description, last run. */
