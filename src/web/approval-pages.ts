@@ -40,7 +40,7 @@ export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub):
     });
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
-    app.get('/approvals', async (req, reply) => html(reply, 'approvals', { ...inboxData(req.caller), stream: dashboardStream(hub) }));
+    app.get('/approvals', async (req, reply) => html(reply, 'approvals', { ...inboxData(req.caller), stream: dashboardStream(hub, req.caller) }));
     // The caller's bell: drafts waiting on the bots they may see.
     app.get('/partials/approvals-bell', async (req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(readScope(req.caller)) }));
 

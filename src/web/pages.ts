@@ -112,7 +112,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     app.get<{ Querystring: Record<string, string> }>('/', async (req, reply) => {
       // The id first: whatever happens after it is replayed by the stream.
       const stream = `/stream?after=${hub.lastEventId}`;
-      hub.noteInterest(DASHBOARD_SCOPE);
+      hub.noteInterest(DASHBOARD_SCOPE, req.caller);
       const query = gridQuery(req.query);
       const owner = readScope(req.caller);
       return render(reply, 'dashboard', {
@@ -166,7 +166,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const botId = idOf(req.params.id, 'bot');
       const stream = `/bots/${botId}/stream?after=${hub.lastEventId}`;
       const row = engine.scope.bot(req.caller, botId);
-      hub.noteInterest(botScope(botId));
+      hub.noteInterest(botScope(botId), req.caller);
       const bot = engine.bots.summarize(row);
       // A page opened on a given run stays on it; otherwise it follows the bot's current run.
       const pinned = req.query.run ? engine.scope.run(req.caller, idOf(req.query.run, 'run')) : undefined;

@@ -102,7 +102,7 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
       const cursor = first(q.cursor) || undefined;
       if (wantsTable(req)) return html(reply, 'partials/all-runs', tableData(req.caller, values, cursor));
       const data = pageData(req.caller, values, cursor);
-      return html(reply.code(data.error ? 400 : 200), 'all-runs', { ...data, stream: dashboardStream(req.server.live.hub) });
+      return html(reply.code(data.error ? 400 : 200), 'all-runs', { ...data, stream: dashboardStream(req.server.live.hub, req.caller) });
     });
 
     /** After an action: htmx gets the table (first page, same filters) with `notice`; a form post a redirect. */

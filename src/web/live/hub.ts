@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { readScope, type Caller } from '../../engine/access.ts';
 import { dataLines, openEventStream } from '../sse.ts';
 
 /** Limits of a {@link StreamHub}. */
@@ -22,7 +23,8 @@ interface HubEvent {
 }
 
 interface Client {
-  scope: string;
+  /** The scope it asked for (`dash`, `bot:7`) and its audience scopes (see {@link audienceScopes}). */
+  scopes: readonly string[];
   res: ServerResponse;
   /** Sequence number of the last event this client was sent (or skipped). */
   cursor: number;
@@ -31,6 +33,32 @@ interface Client {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Who reads a part that differs between users: `all` (admins and viewers see every owner's bots)
+ * or the `users.id` of an operator (who sees their own). See `readScope` in access.ts.
+ */
+export type Audience = 'all' | number;
+
+/** The {@link Audience} of `caller`. */
+export function audienceOf(caller: Caller): Audience {
+  return readScope(caller) ?? 'all';
+}
+
+/**
+ * The scope of `scope`'s readers of one audience: `dash@all`, `dash@u7`; for `''`, every page's
+ * readers (`@all`, `@u7`). A part about one owner's bot is published to `<scope>@all` and
+ * `<scope>@u<owner>`, so it is rendered once and reaches only those who may read it.
+ */
+export function audienceScope(scope: string, audience: Audience): string {
+  return `${scope}@${audience === 'all' ? 'all' : `u${audience}`}`;
+}
+
+/** The scopes a client of `scope` acting as `caller` hears: `scope` itself, its audience in `scope`, and its audience on every page. */
+export function audienceScopes(scope: string, caller: Caller): string[] {
+  const a = audienceOf(caller);
+  return [scope, audienceScope(scope, a), audienceScope('', a)];
+}
 
 /** The event a client gets when it missed more than the hub keeps: the page re-fetches its parts. */
 export const RESYNC_EVENT = 'resync';
@@ -93,9 +121,26 @@ export class StreamHub {
     return this.clients.size;
   }
 
-  /** Marks `scope` as wanted for a while (a page for it was just rendered; its stream follows). */
-  noteInterest(scope: string): void {
-    this.interest.set(scope, Date.now() + this.interestMs);
+  /**
+   * Marks `scope` as wanted for a while (a page for it was just rendered; its stream follows);
+   * with `caller`, its audience scopes too (parts rendered per audience are then rendered for it).
+   */
+  noteInterest(scope: string, caller?: Caller): void {
+    const until = Date.now() + this.interestMs;
+    for (const s of caller ? audienceScopes(scope, caller) : [scope]) this.interest.set(s, until);
+  }
+
+  /**
+   * The audiences of `scope` anyone may be reading (connected clients, pages just rendered): a
+   * part rendered per audience is rendered for each of these (see {@link audienceScope}).
+   */
+  audiences(scope: string): Audience[] {
+    const prefix = `${scope}@`;
+    const found = new Set<string>();
+    for (const c of this.clients) for (const s of c.scopes) if (s.startsWith(prefix)) found.add(s);
+    const now = Date.now();
+    for (const [s, until] of this.interest) if (until >= now && s.startsWith(prefix)) found.add(s);
+    return [...found].map((s) => s.slice(prefix.length)).map((a) => (a === 'all' ? 'all' : Number(a.slice(1))));
   }
 
   /**
@@ -105,7 +150,7 @@ export class StreamHub {
    * id from before the skip is sent a resync, never a stream with a hole in it.
    */
   wants(scope: string): boolean {
-    for (const c of this.clients) if (c.scope === scope) return true;
+    for (const c of this.clients) if (c.scopes.includes(scope)) return true;
     const until = this.interest.get(scope);
     if (until !== undefined && until >= Date.now()) return true;
     if (until !== undefined) this.interest.delete(scope);
@@ -124,7 +169,7 @@ export class StreamHub {
     this.append(scopes, bytes);
     this.stats.published++;
     this.stats.bytesPublished += bytes.length;
-    for (const c of this.clients) if (scopes.includes(c.scope)) this.pump(c);
+    for (const c of this.clients) if (c.scopes.some((s) => scopes.includes(s))) this.pump(c);
   }
 
   /** Adds an event to the ring (evicting the oldest past the limits); returns its seq. */
@@ -140,21 +185,24 @@ export class StreamHub {
 
   /**
    * Answers `request` with the event stream of `scope`: first what the client missed (after its
-   * `Last-Event-ID` header, else after the `?after=` query), then each new event of its scope.
+   * `Last-Event-ID` header, else after the `?after=` query), then each new event of its scope and
+   * of its audience scopes (`request.caller`'s, see {@link audienceScopes}): a caller hears only
+   * parts about bots they may read. The route checks that the caller may read `scope` at all.
    */
   serve(request: FastifyRequest, reply: FastifyReply, scope: string): void {
+    const scopes = audienceScopes(scope, request.caller);
     const header = request.headers['last-event-id'];
     const after = (request.query as { after?: string } | undefined)?.after;
     const from = typeof header === 'string' && header ? header : after;
     const res = openEventStream(reply);
     let cursor = this.cursorOf(from);
-    if (cursor >= 0 && cursor < (this.gaps.get(scope) ?? -1)) cursor = -1;
-    const client: Client = { scope, res, cursor, blocked: false };
+    if (cursor >= 0 && scopes.some((s) => cursor < (this.gaps.get(s) ?? -1))) cursor = -1;
+    const client: Client = { scopes, res, cursor, blocked: false };
     this.clients.add(client);
     res.on('close', () => {
       this.clients.delete(client);
       // EventSource reconnects within seconds: keep rendering for it meanwhile.
-      this.noteInterest(scope);
+      for (const s of scopes) this.noteInterest(s);
     });
     this.pump(client);
   }
@@ -189,7 +237,7 @@ export class StreamHub {
     for (let i = Math.max(0, c.cursor - first + 1); i < this.ring.length; i++) {
       const e = this.ring[i]!;
       c.cursor = e.seq;
-      if (!e.scopes.includes(c.scope)) continue;
+      if (!e.scopes.some((s) => c.scopes.includes(s))) continue;
       if (!this.write(c, e.bytes)) return;
     }
   }

@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
+import { FIRST_ADMIN_ID, type Caller } from '../../engine/access.ts';
 import { bots, runs, triggers } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
-import type { StreamHub } from './hub.ts';
+import { audienceScope, type Audience, type StreamHub } from './hub.ts';
 import type { PageParts } from './parts.ts';
 
 /** The dashboards' scope in the {@link StreamHub}. */
@@ -9,10 +10,11 @@ export const DASHBOARD_SCOPE = 'dash';
 
 /**
  * The dashboards' live stream for a page rendered now, from the events after this moment: every
- * page's header joins it (its bell hears `approvals` on it), so no page polls.
+ * page's header joins it (its bell hears `approvals` on it), so no page polls. With `caller`, the
+ * parts of their audience are rendered for it until it connects (see `StreamHub.noteInterest`).
  */
-export function dashboardStream(hub: StreamHub): string {
-  hub.noteInterest(DASHBOARD_SCOPE);
+export function dashboardStream(hub: StreamHub, caller?: Caller): string {
+  hub.noteInterest(DASHBOARD_SCOPE, caller);
   return `/stream?after=${hub.lastEventId}`;
 }
 /** The Tasks page's scope in the {@link StreamHub}. */
@@ -40,7 +42,11 @@ export const QUEUE_POSITIONS_LIVE = 100;
  *   `run-<runId>` (that run's state line).
  *
  * Engine events mark parts dirty; once per turn of the event loop each dirty part is rendered
- * once and published once, whatever the number of clients. A part nobody may be reading (no
+ * once and published once, whatever the number of clients. Ownership (src/engine/access.ts): a
+ * card goes to the audience scopes of its bot's owner (`dash@all`, `dash@u<owner>`); the activity
+ * feed and the pipelines list differ per reader, so they are rendered once per audience reading
+ * (all, and each operator with a dashboard open); the bell's `approvals` goes to the audiences of
+ * the drafts' owners. A bot page's stream is only opened by those who may read the bot. A part nobody may be reading (no
  * client of its scope, no page of it rendered in the last minute) is not rendered at all.
  */
 export class LiveView {
@@ -54,8 +60,8 @@ export class LiveView {
   private pipelines = false;
   private grid = false;
   private tasks = false;
-  /** A draft started or stopped waiting: every open page's bell counts again. */
-  private approvals = false;
+  /** A draft started or stopped waiting, on bots of these owners: their readers' bells count again. */
+  private readonly approvalOwners = new Set<number>();
   private queueMoved = false;
   private scheduled = false;
   private offs: (() => void)[] = [];
@@ -106,9 +112,9 @@ export class LiveView {
       bus.on('task.changed', () => this.mark(() => (this.tasks = true))),
       bus.on('run.awaiting_approval', (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
-        this.mark(() => (this.approvals = true));
+        this.mark(() => this.approvalOwners.add(this.ownerOf(e.botId)));
       }),
-      bus.on('approval.decided', () => this.mark(() => (this.approvals = true))),
+      bus.on('approval.decided', (e) => this.mark(() => this.approvalOwners.add(this.ownerOf(e.botId)))),
       bus.on('activity', (e) =>
         this.mark(() => {
           this.activity = true;
@@ -144,6 +150,11 @@ export class LiveView {
         .all();
       for (const r of rows) if (r.target !== null) this.bots.add(r.target);
     });
+  }
+
+  /** The owner of a bot (the first admin's id, 1, when it is gone: admins and viewers still hear of it). */
+  private ownerOf(botId: number): number {
+    return this.engine.db.select({ ownerId: bots.ownerId }).from(bots).where(eq(bots.id, botId)).get()?.ownerId ?? FIRST_ADMIN_ID;
   }
 
   private mark(change: () => void): void {
@@ -205,7 +216,7 @@ export class LiveView {
 
     const ids = [...this.bots].filter((id) => dash || hub.wants(botScope(id)));
     for (const bot of engine.bots.summarizeIds(ids)) {
-      if (dash) publish([DASHBOARD_SCOPE], `card-${bot.id}`, () => parts.card(bot));
+      if (dash) publish(ownerScopes(DASHBOARD_SCOPE, bot.ownerId), `card-${bot.id}`, () => parts.card(bot));
       if (hub.wants(botScope(bot.id))) {
         publish([botScope(bot.id)], 'head', () => parts.head(bot));
         publish([botScope(bot.id)], 'stats', () => parts.stats(bot));
@@ -219,23 +230,35 @@ export class LiveView {
       publish([botScope(bot.id)], 'results-new', () => parts.results(bot, true));
     }
 
-    if (dash && this.activity) publish([DASHBOARD_SCOPE], 'activity', () => parts.activity());
-    if (dash && this.pipelines) publish([DASHBOARD_SCOPE], 'pipelines', () => parts.pipelines());
+    // Per audience: the feed and the list an admin or viewer reads, and each operator's own.
+    const audiences = dash && (this.activity || this.pipelines) ? hub.audiences(DASHBOARD_SCOPE) : [];
+    const owner = (a: Audience) => (a === 'all' ? undefined : a);
+    for (const a of audiences) {
+      if (this.activity) publish([audienceScope(DASHBOARD_SCOPE, a)], 'activity', () => parts.activity(owner(a)));
+      if (this.pipelines) publish([audienceScope(DASHBOARD_SCOPE, a)], 'pipelines', () => parts.pipelines(owner(a)));
+    }
     if (dash && this.grid) publish([DASHBOARD_SCOPE], 'grid', () => '');
     if (this.tasks && hub.wants(TASKS_SCOPE)) publish([TASKS_SCOPE], 'tasks', () => '');
-    // The header's bell is on every page: it re-fetches its count (public/orchestrate.js).
-    if (this.approvals) publish([DASHBOARD_SCOPE, TASKS_SCOPE, ...engine.db.select({ id: bots.id }).from(bots).all().map((b) => botScope(b.id))], 'approvals', () => '');
+    // The header's bell is on every page: it re-fetches its count (public/orchestrate.js); only
+    // the readers of the drafts' bots are told (every page's audience scope, '@all' and '@u<id>').
+    if (this.approvalOwners.size > 0) publish([...new Set([...this.approvalOwners].flatMap((o) => ownerScopes('', o)))], 'approvals', () => '');
 
     this.bots.clear();
     this.runLists.clear();
     this.resultLists.clear();
     this.panels.clear();
     this.runStates.clear();
-    this.activity = this.pipelines = this.grid = this.tasks = this.approvals = false;
+    this.approvalOwners.clear();
+    this.activity = this.pipelines = this.grid = this.tasks = false;
     const ms = performance.now() - t0;
     this.stats.flushes++;
     this.stats.renders += renders;
     this.stats.flushMs += ms;
     this.stats.lastFlushMs = ms;
   }
+}
+
+/** The audience scopes of `scope` that may read a part about a bot of `ownerId`: admins and viewers, and that operator. */
+function ownerScopes(scope: string, ownerId: number): string[] {
+  return [audienceScope(scope, 'all'), audienceScope(scope, ownerId)];
 }
