@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { assertAccess, assertMayCreate, mayRead } from '../../engine/access.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { apiKeyInputSchema } from '../../engine/swarm/schemas.ts';
 import { requestActor } from '../api-key-auth.ts';
@@ -23,7 +24,8 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/keys',
       { schema: { tags: ['keys'], summary: 'All API keys, revoked ones too (without their secrets)', response: { 200: json(z.array(ApiKeyJson), 'the keys'), ...errorResponses(...KEY_ERRORS) } } },
-      async () => keys.list().map(apiKeyJson),
+      // An operator's own keys; admins and viewers see every key (never a secret).
+      async (req) => keys.list().filter((k) => mayRead(req.caller, k.userId)).map(apiKeyJson),
     );
 
     app.post(
@@ -37,7 +39,9 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const { row, key } = keys.create(req.body, requestActor(req));
+        // A key acts as the user who made it, never as more (a viewer makes none).
+        assertMayCreate(req.caller);
+        const { row, key } = keys.create(req.body, requestActor(req), null, req.caller.userId);
         reply.code(201).header('location', `/api/keys/${row.id}`);
         return { ...apiKeyJson(row), key };
       },
@@ -53,6 +57,10 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(ApiKeyJson, 'the key, now revoked'), ...errorResponses('API_KEY_NOT_FOUND', ...KEY_ERRORS) },
         },
       },
-      async (req) => apiKeyJson(keys.revoke(pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key'), requestActor(req))),
+      async (req) => {
+        const id = pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key');
+        assertAccess(req.caller, keys.get(id).userId, 'write', { code: 'API_KEY_NOT_FOUND', message: `No API key with id ${id}.` });
+        return apiKeyJson(keys.revoke(id, requestActor(req)));
+      },
     );
   };
