@@ -115,7 +115,7 @@ describe('ownership: each user their own bots', () => {
     expect((await t.api('GET', `/api/bots/${alpha.id}/docs/notes.md`, undefined, as.alice)).body).toBe('alpha secret notes');
     expect(t.engine.bots.get(alpha.id).name).toBe('Alpha-Scout');
     // Its pages and streams too.
-    for (const path of [`/bots/${alpha.id}`, `/bots/${alpha.id}/stream`, `/runs/${alphaRun.id}/stream`, `/partials/bots/${alpha.id}/results`, `/bots/${alpha.id}/docs`]) {
+    for (const path of [`/bots/${alpha.id}`, `/bots/${alpha.id}/stream`, `/runs/${alphaRun.id}/stream`, `/partials/bots/${alpha.id}/results`, `/partials/bots/${alpha.id}/docs`, `/partials/bots/${alpha.id}/runs`, `/bots/${alpha.id}/subscriptions`]) {
       expect({ path, status: (await page(path, as.bob)).status }).toEqual({ path, status: 404 });
     }
     // The owner and the admin reach it.

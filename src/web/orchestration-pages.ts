@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
+import { assertMayCreate, readScope } from '../engine/access.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isAppError } from '../engine/errors.ts';
 import { pathId } from './params.ts';
@@ -20,19 +21,20 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) =>
       reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view }));
 
-    const connections = (reply: FastifyReply, extra: { error?: string; values?: Form } = {}) =>
+    // What the caller may see (src/engine/access.ts): an operator's own connections, bots, pipelines.
+    const connections = (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form } = {}) =>
       html(reply, 'partials/connections', {
-        triggers: engine.triggers.list(),
-        bots: engine.bots.list(),
-        pipelines: engine.pipelines.list(),
+        triggers: engine.triggers.list({ ownerId: readScope(req.caller) }),
+        bots: engine.bots.list(readScope(req.caller)),
+        pipelines: engine.pipelines.list(readScope(req.caller)),
         events: TRIGGER_EVENTS,
         error: extra.error,
         values: extra.values ?? {},
       });
 
-    const pipelines = (reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
+    const pipelines = (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/pipelines', {
-        pipelines: pipelineListData(engine),
+        pipelines: pipelineListData(engine, readScope(req.caller)),
         error: extra.error,
         values: extra.values ?? {},
         listOnly: extra.listOnly ?? false,
@@ -43,7 +45,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       req: FastifyRequest,
       reply: FastifyReply,
       action: () => unknown,
-      panel: (reply: FastifyReply, extra: { error?: string; values?: Form }) => FastifyReply,
+      panel: (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form }) => FastifyReply,
     ) => {
       const htmx = Boolean(req.headers['hx-request']);
       try {
@@ -51,15 +53,15 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       } catch (err) {
         if (!isAppError(err)) throw err;
         if (!htmx) throw err;
-        return panel(reply, { error: err.message, values: (req.body ?? {}) as Form });
+        return panel(req, reply, { error: err.message, values: (req.body ?? {}) as Form });
       }
-      return htmx ? panel(reply, {}) : reply.redirect('/', 303);
+      return htmx ? panel(req, reply, {}) : reply.redirect('/', 303);
     };
 
-    app.get('/partials/connections', async (_req, reply) => connections(reply));
-    // The pipeline form's suggestions: every bot's name.
-    app.get('/partials/bot-names', async (_req, reply) =>
-      html(reply, 'partials/bot-names', { names: engine.bots.list().map((b) => b.name) }),
+    app.get('/partials/connections', async (req, reply) => connections(req, reply));
+    // The pipeline form's suggestions: the names of the bots a new pipeline of the caller may use (their own).
+    app.get('/partials/bot-names', async (req, reply) =>
+      html(reply, 'partials/bot-names', { names: engine.bots.list(req.caller.userId).map((b) => b.name) }),
     );
 
     app.post('/connections', async (req, reply) => {
@@ -67,7 +69,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       // The target select offers bots (their ids) and pipelines (`p:<id>`).
       const target = String(Array.isArray(body.target_bot) ? body.target_bot[0] : (body.target_bot ?? ''));
       const to = /^p:\d{1,15}$/.test(target) ? { target_pipeline: Number(target.slice(2)) } : { target_bot: asRef(target) };
-      return act(req, reply, () => engine.triggers.create({ source_bot: asRef(body.source_bot), event: String(body.event ?? ''), ...to }), connections);
+      return act(req, reply, () => engine.triggers.create({ source_bot: asRef(body.source_bot), event: String(body.event ?? ''), ...to }, req.caller), connections);
     });
 
     app.post<{ Params: { id: string } }>('/connections/:id/toggle', async (req, reply) =>
@@ -76,17 +78,17 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
         reply,
         () => {
           const id = pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger');
-          engine.triggers.update(id, { enabled: !engine.triggers.get(id).enabled });
+          engine.triggers.update(id, { enabled: !engine.triggers.getFor(req.caller, id, 'write').enabled }, req.caller);
         },
         connections,
       ),
     );
 
     app.post<{ Params: { id: string } }>('/connections/:id/delete', async (req, reply) =>
-      act(req, reply, () => engine.triggers.delete(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger')), connections),
+      act(req, reply, () => engine.triggers.delete(pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger'), req.caller), connections),
     );
 
-    app.get<{ Querystring: { list?: string } }>('/partials/pipelines', async (req, reply) => pipelines(reply, { listOnly: req.query.list === '1' }));
+    app.get<{ Querystring: { list?: string } }>('/partials/pipelines', async (req, reply) => pipelines(req, reply, { listOnly: req.query.list === '1' }));
 
     app.post('/pipelines', async (req, reply) => {
       const body = (req.body ?? {}) as Form;
@@ -97,18 +99,21 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       return act(
         req,
         reply,
-        () => engine.pipelines.create({ name: String(body.name ?? ''), steps, schedule: String(body.schedule ?? '').trim() || null }),
+        () => {
+          assertMayCreate(req.caller);
+          return engine.pipelines.create({ name: String(body.name ?? ''), steps, schedule: String(body.schedule ?? '').trim() || null }, req.caller.userId);
+        },
         pipelines,
       );
     });
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/run', async (req, reply) => {
       const input = String(((req.body ?? {}) as Form).input ?? '').trim();
-      return act(req, reply, () => engine.pipelines.run(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), { input: input || null, trigger: 'manual' }), pipelines);
+      return act(req, reply, () => engine.pipelines.run(engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), 'write').id, { input: input || null, trigger: 'manual' }), pipelines);
     });
 
     app.post<{ Params: { id: string } }>('/pipeline-runs/:id/cancel', async (req, reply) =>
-      act(req, reply, () => engine.pipelines.cancelRun(pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run')), pipelines),
+      act(req, reply, () => engine.pipelines.cancelRun(engine.scope.pipelineRun(req.caller, pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'), 'write').id), pipelines),
     );
   };
 

@@ -17,8 +17,8 @@ type Form = Record<string, string | string[] | undefined>;
 export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
-    const panel = (reply: FastifyReply, botId: number, error?: string) => {
-      const bot = engine.bots.get(botId);
+    const panel = (req: FastifyRequest, reply: FastifyReply, botId: number, error?: string) => {
+      const bot = engine.scope.bot(req.caller, botId);
       return reply.type('text/html; charset=utf-8').send(
         eta.render('partials/subscriptions', {
           bot,
@@ -31,15 +31,15 @@ export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPlug
       );
     };
     const done = (req: FastifyRequest, reply: FastifyReply, botId: number) =>
-      req.headers['hx-request'] ? panel(reply, botId) : reply.redirect(`/bots/${botId}`, 303);
+      req.headers['hx-request'] ? panel(req, reply, botId) : reply.redirect(`/bots/${botId}`, 303);
 
-    app.get<{ Params: { id: string } }>('/bots/:id/subscriptions', async (req, reply) => panel(reply, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot')));
+    app.get<{ Params: { id: string } }>('/bots/:id/subscriptions', async (req, reply) => panel(req, reply, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot')));
 
     // Policy and mute: `policy` one of all | failures | new; `mute` a duration (30m, 2h, 1d) or off, empty keeps it.
     app.post<{ Params: { id: string; sub: string } }>('/bots/:id/subscriptions/:sub', async (req, reply) => {
       const botId = pathId(req.params.id, 'BOT_NOT_FOUND', 'bot');
       const subId = pathId(req.params.sub, 'SUBSCRIPTION_NOT_FOUND', 'subscription');
-      engine.bots.get(botId);
+      engine.scope.bot(req.caller, botId, 'write');
       const body = (req.body ?? {}) as Form;
       try {
         const policy = String(body.policy ?? '');
@@ -54,7 +54,7 @@ export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPlug
         });
       } catch (err) {
         if (!isAppError(err) || !req.headers['hx-request'] || err.code === 'SUBSCRIPTION_NOT_FOUND') throw err;
-        return panel(reply, botId, err.message);
+        return panel(req, reply, botId, err.message);
       }
       return done(req, reply, botId);
     });
@@ -62,7 +62,7 @@ export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPlug
     app.post<{ Params: { id: string; sub: string } }>('/bots/:id/subscriptions/:sub/delete', async (req, reply) => {
       const botId = pathId(req.params.id, 'BOT_NOT_FOUND', 'bot');
       const subId = pathId(req.params.sub, 'SUBSCRIPTION_NOT_FOUND', 'subscription');
-      engine.bots.get(botId);
+      engine.scope.bot(req.caller, botId, 'write');
       if (!engine.subscriptions.remove(botId, subId)) throw new AppError('SUBSCRIPTION_NOT_FOUND', `No subscription #${subId} of bot #${botId}.`);
       return done(req, reply, botId);
     });
