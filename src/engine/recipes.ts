@@ -1,3 +1,4 @@
+import { FIRST_ADMIN_ID } from './access.ts';
 import { eq, inArray, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { TOOL_NAMES, botInputSchema, nameKey, validationError, type BotService } from './bots.ts';
@@ -293,9 +294,11 @@ export class RecipeService {
    * instance has no key for becomes its default model), their documents, the pipeline and the
    * connections. All of it, or nothing.
    * @param input a recipe file (see {@link recipeSchema})
+   * @param ownerId the user everything made belongs to (default the first admin); names are
+   *   made free among that user's bots and pipelines. Callers check the user may create.
    * @throws {AppError} VALIDATION_FAILED (not a recipe, or a bad field: every issue named)
    */
-  create(input: unknown): RecipeCreated {
+  create(input: unknown, ownerId: number = FIRST_ADMIN_ID): RecipeCreated {
     const parsed = recipeSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const recipe = parsed.data;
@@ -308,7 +311,7 @@ export class RecipeService {
     return this.deps.db.transaction(() => {
       const byRef = new Map<string, BotRow>();
       for (const b of recipe.bots) {
-        const name = this.freeName(b.name, (n) => this.deps.bots.findByName(n) !== undefined);
+        const name = this.freeName(b.name, (n) => this.deps.bots.findByName(n, ownerId) !== undefined);
         if (name !== b.name) notes.push(`A bot named "${b.name}" already exists; this one is "${name}".`);
         let model = b.model ?? this.deps.defaultModel;
         const ref = parseModel(model);
@@ -328,20 +331,20 @@ export class RecipeService {
           retries: b.retries,
           requires_approval: b.requires_approval,
           approval_timeout_s: b.approval_timeout_s,
-        });
+        }, ownerId);
         for (const d of b.docs ?? []) this.deps.docs.write(bot.docsPath, d.name, d.content);
         byRef.set(b.ref, bot);
       }
       let pipeline: PipelineView | null = null;
       if (recipe.pipeline) {
-        const pname = this.freeName(recipe.pipeline.name, (n) => this.deps.pipelines.findByName(n) !== undefined);
+        const pname = this.freeName(recipe.pipeline.name, (n) => this.deps.pipelines.findByName(n, ownerId) !== undefined);
         if (pname !== recipe.pipeline.name) notes.push(`A pipeline named "${recipe.pipeline.name}" already exists; this one is "${pname}".`);
         pipeline = this.deps.pipelines.create({
           name: pname,
           description: recipe.pipeline.description ?? recipe.description ?? '',
           schedule: recipe.pipeline.schedule ?? null,
           steps: recipe.pipeline.steps.map(({ bot, ...s }) => ({ ...s, bot_id: byRef.get(bot)!.id })),
-        });
+        }, ownerId);
       }
       const connections = (recipe.connections ?? []).map((c) =>
         this.deps.triggers.create({

@@ -1,3 +1,4 @@
+import type { Action } from '../engine/scope.ts';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
@@ -97,23 +98,26 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, { ...helpers, ...data }));
     const idOf = (raw: string) => pathId(raw, 'PIPELINE_NOT_FOUND', 'pipeline');
 
-    const editorData = (p: PipelineView, extra: { error?: string; saved?: string; focus?: number } = {}) => ({ pipeline: p, bots: engine.bots.list(), ...extra });
+    // A step may only use a bot of the pipeline's owner (src/engine/pipelines.ts).
+    const editorData = (p: PipelineView, extra: { error?: string; saved?: string; focus?: number } = {}) => ({ pipeline: p, bots: engine.bots.list(p.ownerId), ...extra });
+    /** The pipeline of the path as the caller may see it (`write`: change it). */
+    const pipelineOf = (req: FastifyRequest<{ Params: { id: string } }>, action: Action = 'read') => engine.scope.pipeline(req.caller, idOf(req.params.id), action);
     const historyData = (p: PipelineView, extra: { error?: string } = {}) => ({ pipeline: p, runs: engine.pipelines.listRuns(p.id, 20), ...extra });
 
     app.get<{ Params: { id: string } }>('/pipelines/:id', async (req, reply) => {
-      const p = engine.pipelines.get(idOf(req.params.id));
+      const p = pipelineOf(req);
       return html(reply, 'pipeline', {
         ...editorData(p),
         ...historyData(p),
         nextRunAt: nextRunAt({ schedule: p.schedule }),
-        stream: dashboardStream(hub),
+        stream: dashboardStream(hub, req.caller),
         connections: engine.triggers.list().filter((t) => t.targetKind === 'pipeline' && t.target.id === p.id),
       });
     });
 
     /** Runs `change` and answers with the steps editor (htmx) or the page (a plain post). */
     const editSteps = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, change: (p: PipelineView, body: Form) => { focus?: number; saved: string }) => {
-      const id = idOf(req.params.id);
+      const id = pipelineOf(req, 'write').id;
       const body = (req.body ?? {}) as Form;
       const htmx = Boolean(req.headers['hx-request']);
       try {
@@ -162,7 +166,7 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
     );
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/rename', async (req, reply) => {
-      const id = idOf(req.params.id);
+      const id = pipelineOf(req, 'write').id;
       const body = (req.body ?? {}) as Form;
       try {
         engine.pipelines.update(id, { name: String(body.name ?? ''), description: String(body.description ?? '') });
@@ -175,14 +179,14 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
     });
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/delete', async (req, reply) => {
-      await engine.pipelines.delete(idOf(req.params.id));
+      await engine.pipelines.delete(pipelineOf(req, 'write').id);
       if (req.headers['hx-request']) return reply.header('hx-redirect', '/').send('');
       return reply.redirect('/', 303);
     });
 
     // The run form: starts a run with the input typed; answers with the history.
     app.post<{ Params: { id: string } }>('/pipelines/:id/runs', async (req, reply) => {
-      const p = engine.pipelines.get(idOf(req.params.id));
+      const p = pipelineOf(req, 'write');
       const input = String(((req.body ?? {}) as Form).input ?? '').replace(/\r\n?/g, '\n').trim();
       const htmx = Boolean(req.headers['hx-request']);
       try {
@@ -195,13 +199,13 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
       return html(reply, 'partials/pipeline-history', historyData(engine.pipelines.get(p.id)));
     });
 
-    app.get<{ Params: { id: string } }>('/partials/pipelines/:id/history', async (req, reply) => html(reply, 'partials/pipeline-history', historyData(engine.pipelines.get(idOf(req.params.id)))));
+    app.get<{ Params: { id: string } }>('/partials/pipelines/:id/history', async (req, reply) => html(reply, 'partials/pipeline-history', historyData(pipelineOf(req))));
 
     // The Result view: the last completed run's output, its Markdown rendered (raw HTML shown as text).
     app.get<{ Params: { id: string } }>('/pipelines/:id/result', async (req, reply) => {
-      const p = engine.pipelines.get(idOf(req.params.id));
+      const p = pipelineOf(req);
       const last = engine.pipelines.listRuns(p.id, 200).find((r) => r.status === 'completed');
-      return html(reply, 'pipeline-result', { pipeline: p, last: last ?? null, rendered: last?.output ? markdownToHtml(last.output) : '', stream: dashboardStream(hub) });
+      return html(reply, 'pipeline-result', { pipeline: p, last: last ?? null, rendered: last?.output ? markdownToHtml(last.output) : '', stream: dashboardStream(hub, req.caller) });
     });
   };
 

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { assertMayCreate, readScope } from '../engine/access.ts';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import type { StreamHub } from './live/hub.ts';
@@ -24,13 +25,15 @@ function landing(made: RecipeCreated): string {
 export const recipePages = (engine: Engine, viewsDir: string, hub: StreamHub): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
-    const render = (reply: FastifyReply, data: { error?: string; json?: string } = {}) =>
-      reply.type('text/html; charset=utf-8').send(eta.render('recipes', { recipes: engine.recipes.list(), pipelines: engine.pipelines.list(), h: view, tz: view.tz, stream: dashboardStream(hub), ...data }));
+    // "Export a pipeline" offers the caller's pipelines (all of them for an admin or viewer).
+    const render = (req: FastifyRequest, reply: FastifyReply, data: { error?: string; json?: string } = {}) =>
+      reply.type('text/html; charset=utf-8').send(eta.render('recipes', { recipes: engine.recipes.list(), pipelines: engine.pipelines.list(readScope(req.caller)), h: view, tz: view.tz, stream: dashboardStream(hub, req.caller), ...data }));
 
-    app.get('/recipes', async (_req, reply) => render(reply));
+    app.get('/recipes', async (req, reply) => render(req, reply));
 
     app.post<{ Params: { id: string } }>('/recipes/:id/create', async (req, reply) => {
-      const made = engine.recipes.create(engine.recipes.get(req.params.id));
+      assertMayCreate(req.caller);
+      const made = engine.recipes.create(engine.recipes.get(req.params.id), req.caller.userId);
       if (req.headers['hx-request']) return reply.header('hx-redirect', landing(made)).send('');
       return reply.redirect(landing(made), 303);
     });
@@ -51,11 +54,12 @@ export const recipePages = (engine: Engine, viewsDir: string, hub: StreamHub): F
         } catch {
           throw new AppError('VALIDATION_FAILED', 'That is not JSON: pick a recipe file (.recipe.json) exported from openOrchestrator, or paste its text.');
         }
-        const made = engine.recipes.create(parsed);
+        assertMayCreate(req.caller);
+        const made = engine.recipes.create(parsed, req.caller.userId);
         return reply.redirect(landing(made), 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return render(reply.code(err.status), { error: err.message, json: text.slice(0, 200_000) });
+        return render(req, reply.code(err.status), { error: err.message, json: text.slice(0, 200_000) });
       }
     });
   };

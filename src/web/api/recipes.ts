@@ -1,3 +1,4 @@
+import { assertMayCreate } from '../../engine/access.ts';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -105,7 +106,8 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
       '/recipes/:id/create',
       { schema: { tags: ['recipes'], summary: "Create a library recipe's bots, pipeline and connections in one call", params: recipeIdParams, response: { 201: json(RecipeCreatedJson, 'what was made'), ...errorResponses('RECIPE_NOT_FOUND'), ...createErrors } } },
       async (req, reply) => {
-        const made = engine.recipes.create(engine.recipes.get(req.params.id));
+        assertMayCreate(req.caller);
+        const made = engine.recipes.create(engine.recipes.get(req.params.id), req.caller.userId);
         reply.code(201);
         return created(made);
       },
@@ -115,7 +117,8 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
       '/recipes/import',
       { schema: { tags: ['recipes'], summary: 'Create what a recipe file describes (exported here or on another instance)', body: recipeSchema, response: { 201: json(RecipeCreatedJson, 'what was made'), ...createErrors } } },
       async (req, reply) => {
-        const made = engine.recipes.create(req.body);
+        assertMayCreate(req.caller);
+        const made = engine.recipes.create(req.body, req.caller.userId);
         reply.code(201);
         return created(made);
       },
@@ -125,7 +128,7 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
       '/pipelines/:id/export',
       { schema: { tags: ['recipes'], summary: 'A pipeline as a recipe file (bots, steps, connections; never secrets)', params: idParams, response: { 200: recipeFile('the recipe file (a download)'), ...errorResponses('PIPELINE_NOT_FOUND', 'PIPELINE_BROKEN') } } },
       async (req, reply) => {
-        const recipe = engine.recipes.exportPipeline(pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'));
+        const recipe = engine.recipes.exportPipeline(engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline')).id);
         return sendFile(reply, { filename: `${slugOf(recipe.name)}.recipe.json`, contentType: 'application/json; charset=utf-8', body: JSON.stringify(recipe, null, 2) });
       },
     );
@@ -133,7 +136,7 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/bots/:id/results/export',
       { schema: { tags: ['results'], summary: "A bot's results as Markdown or HTML (a download)", params: idParams, querystring: formatQuery, response: { 200: download('the results'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') } } },
-      async (req, reply) => sendFile(reply, botResultsFile(engine, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'), req.query.format)),
+      async (req, reply) => sendFile(reply, botResultsFile(engine, engine.scope.bot(req.caller, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot')).id, req.query.format)),
     );
 
     app.get(
@@ -147,6 +150,6 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: download('the outputs'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND') },
         },
       },
-      async (req, reply) => sendFile(reply, pipelineResultsFile(engine, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), req.query.format)),
+      async (req, reply) => sendFile(reply, pipelineResultsFile(engine, engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline')).id, req.query.format)),
     );
   };
