@@ -1,3 +1,4 @@
+import { assertAccess, assertMayCreate, mayRead, readScope } from '../engine/access.ts';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
@@ -33,16 +34,18 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     const helpers = { ...view, taskStatus: (s: keyof typeof TASK_STATUS_INFO) => TASK_STATUS_INFO[s], mainPath: MAIN_PATH };
     // Full pages join the dashboards' live stream (their header's bell); partials ignore `stream`.
     const render = (name: string, data: Record<string, unknown>) => eta.render(name, { ...data, h: helpers, tz: view.tz, stream: dashboardStream(app.live.hub) });
+    // What the caller may see: an operator's own tasks and keys, their own bots to enrol.
+    const ownTasks = (req: FastifyRequest) => swarm.tasks.list({ archived: true, limit: 100, ownerId: readScope(req.caller) });
     const html = (reply: FastifyReply, body: string, code = 200) => reply.code(code).type('text/html; charset=utf-8').send(body);
     const form = (req: FastifyRequest) => (req.body ?? {}) as Form;
     const str = (v: string | string[] | undefined) => String(Array.isArray(v) ? v[0] : (v ?? '')).trim();
     const list = (v: string | string[] | undefined) => (Array.isArray(v) ? v : v ? [v] : []).map((s) => s.trim()).filter(Boolean);
 
-    const tasksPage = (extra: { error?: string; values?: Form; agentError?: string; agentValues?: Form } = {}) =>
+    const tasksPage = (req: FastifyRequest, extra: { error?: string; values?: Form; agentError?: string; agentValues?: Form } = {}) =>
       render('tasks', {
-        tasks: swarm.tasks.list({ archived: true, limit: 100 }),
+        tasks: ownTasks(req),
         agents: swarm.agentStates(),
-        bots: engine.bots.list(),
+        bots: engine.bots.list(readScope(req.caller)),
         roles: AGENT_ROLES,
         priorities: TASK_PRIORITIES,
         maxRounds: MAX_ROUNDS,
@@ -54,21 +57,23 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
 
     const detail = (id: number) => render('partials/task-detail', { v: swarm.tasks.view(id), audit: swarm.audit.forTask(id, 0, 1000) });
 
-    app.get('/tasks', async (_req, reply) => html(reply, tasksPage()));
+    app.get('/tasks', async (req, reply) => html(reply, tasksPage(req)));
 
-    app.get('/partials/tasks', async (_req, reply) => html(reply, render('partials/task-list', { tasks: swarm.tasks.list({ archived: true, limit: 100 }) })));
+    app.get('/partials/tasks', async (req, reply) => html(reply, render('partials/task-list', { tasks: ownTasks(req) })));
 
     app.post('/tasks', async (req, reply) => {
       const f = form(req);
       try {
+        assertMayCreate(req.caller);
         const task = swarm.createTask(
           { title: str(f.title), description: str(f.description), priority: str(f.priority) || undefined, max_rounds: Number(str(f.max_rounds)) || undefined },
           requestActor(req),
+          { ownerId: req.caller.userId },
         );
         return reply.redirect(`/tasks/${task.id}`, 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, tasksPage({ error: err.message, values: f }), err.status);
+        return html(reply, tasksPage(req, { error: err.message, values: f }), err.status);
       }
     });
 
@@ -80,7 +85,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
         return reply.redirect('/tasks#agents', 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, tasksPage({ agentError: err.message, agentValues: f }), err.status);
+        return html(reply, tasksPage(req, { agentError: err.message, agentValues: f }), err.status);
       }
     });
 
@@ -90,13 +95,13 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     });
 
     app.get<{ Params: { id: string } }>('/tasks/:id', async (req, reply) => {
-      const id = swarm.tasks.get(pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
+      const id = engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
       return html(reply, render('task', { task: swarm.tasks.get(id), detail: detail(id) }));
     });
 
     for (const action of ['cancel', 'archive'] as const) {
       app.post<{ Params: { id: string } }>(`/tasks/:id/${action}`, async (req, reply) => {
-        const id = pathId(req.params.id, 'TASK_NOT_FOUND', 'task');
+        const id = engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task'), 'write').id;
         if (action === 'cancel') swarm.cancelTask(id, requestActor(req));
         else swarm.archiveTask(id, requestActor(req));
         // htmx: the page's stream shows the change; a plain form post goes back to the page.
@@ -107,7 +112,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     // The task's page stays live: on every change of the task, its detail is rendered again and
     // sent as one `task` event; an archived task gets a last render and `end`.
     app.get<{ Params: { id: string } }>('/tasks/:id/stream', async (req, reply) => {
-      const id = swarm.tasks.get(pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
+      const id = engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
       const res = openEventStream(reply);
       let timer: NodeJS.Timeout | null = null;
       let closed = false;
@@ -142,25 +147,29 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
       send();
     });
 
-    const keysPage = (extra: { created?: { name: string; key: string }; error?: string; values?: Form } = {}) =>
-      render('keys', { keys: swarm.keys.list(), scopes: API_KEY_SCOPES, created: extra.created, error: extra.error, values: extra.values ?? {} });
+    const keysPage = (req: FastifyRequest, extra: { created?: { name: string; key: string }; error?: string; values?: Form } = {}) =>
+      render('keys', { keys: swarm.keys.list().filter((k) => mayRead(req.caller, k.userId)), scopes: API_KEY_SCOPES, created: extra.created, error: extra.error, values: extra.values ?? {} });
 
-    app.get('/keys', async (_req, reply) => html(reply, keysPage()));
+    app.get('/keys', async (req, reply) => html(reply, keysPage(req)));
 
     app.post('/keys', async (req, reply) => {
       const f = form(req);
       try {
-        const { row, key } = swarm.keys.create({ name: str(f.name), scopes: list(f.scopes) }, requestActor(req));
+        // A key acts as the user who made it (a viewer makes none).
+        assertMayCreate(req.caller);
+        const { row, key } = swarm.keys.create({ name: str(f.name), scopes: list(f.scopes) }, requestActor(req), null, req.caller.userId);
         // The key is shown on this answer only; it is never stored or shown again.
-        return html(reply.header('cache-control', 'no-store'), keysPage({ created: { name: row.name, key } }), 201);
+        return html(reply.header('cache-control', 'no-store'), keysPage(req, { created: { name: row.name, key } }), 201);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, keysPage({ error: err.message, values: f }), err.status);
+        return html(reply, keysPage(req, { error: err.message, values: f }), err.status);
       }
     });
 
     app.post<{ Params: { id: string } }>('/keys/:id/revoke', async (req, reply) => {
-      swarm.keys.revoke(pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key'), requestActor(req));
+      const keyId = pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key');
+      assertAccess(req.caller, swarm.keys.get(keyId).userId, 'write', { code: 'API_KEY_NOT_FOUND', message: `No API key with id ${keyId}.` });
+      swarm.keys.revoke(keyId, requestActor(req));
       return reply.redirect('/keys', 303);
     });
   };

@@ -109,7 +109,7 @@ export class Swarm {
    * `discord:<channel id>`) records the chat it was started from, for its outcome.
    * @throws {AppError} VALIDATION_FAILED, SWARM_INCOMPLETE (no planner, executor or evaluator exists)
    */
-  createTask(input: unknown, actor: string, opts: { originChat?: string } = {}): TaskRow {
+  createTask(input: unknown, actor: string, opts: { originChat?: string; ownerId?: number } = {}): TaskRow {
     const parsed = taskInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const missing = AGENT_ROLES.filter((r) => this.agents.list(r).length === 0);
@@ -121,7 +121,7 @@ export class Swarm {
       );
     }
     const v = parsed.data;
-    const task = this.tasks.insert({ title: v.title, description: v.description, priority: v.priority, maxRounds: v.max_rounds, originChat: opts.originChat }, actor);
+    const task = this.tasks.insert({ title: v.title, description: v.description, priority: v.priority, maxRounds: v.max_rounds, originChat: opts.originChat, ownerId: opts.ownerId }, actor);
     this.orchestrator.kick(task.id);
     return task;
   }

@@ -57,12 +57,12 @@ export interface TaskStoreDeps {
 export class TaskStore {
   constructor(private readonly deps: TaskStoreDeps) {}
 
-  /** Inserts a new task (status CREATED, round 1) and audits it. */
-  insert(v: { title: string; description: string; priority: TaskRow['priority']; maxRounds: number; originChat?: string | null }, actor: string): TaskRow {
+  /** Inserts a new task (status CREATED, round 1; owned by `v.ownerId`, default the first admin) and audits it. */
+  insert(v: { title: string; description: string; priority: TaskRow['priority']; maxRounds: number; originChat?: string | null; ownerId?: number }, actor: string): TaskRow {
     const now = this.deps.now();
     const row = this.deps.db
       .insert(tasks)
-      .values({ title: v.title, description: v.description, priority: v.priority, status: 'CREATED', phase: 'planning', round: 1, maxRounds: v.maxRounds, createdBy: actor, originChat: v.originChat ?? null, createdAt: now, updatedAt: now })
+      .values({ ...(v.ownerId !== undefined && { ownerId: v.ownerId }), title: v.title, description: v.description, priority: v.priority, status: 'CREATED', phase: 'planning', round: 1, maxRounds: v.maxRounds, createdBy: actor, originChat: v.originChat ?? null, createdAt: now, updatedAt: now })
       .returning()
       .get();
     this.deps.audit.record({ taskId: row.id, actor, event: 'task.created', payload: { title: v.title, description: v.description, priority: v.priority, max_rounds: v.maxRounds } });
@@ -78,13 +78,13 @@ export class TaskStore {
     return row;
   }
 
-  /** Tasks newest first (at most `limit`, 1..500); archived ones only with `archived`. */
-  list(opts: { status?: TaskStatus; archived?: boolean; limit?: number } = {}): TaskRow[] {
+  /** Tasks newest first (at most `limit`, 1..500); archived ones only with `archived`; with `ownerId`, that user's only. */
+  list(opts: { status?: TaskStatus; archived?: boolean; limit?: number; ownerId?: number } = {}): TaskRow[] {
     const where = opts.status ? eq(tasks.status, opts.status) : opts.archived ? undefined : ne(tasks.status, 'ARCHIVED');
     return this.deps.db
       .select()
       .from(tasks)
-      .where(where)
+      .where(opts.ownerId === undefined ? where : and(where, eq(tasks.ownerId, opts.ownerId)))
       .orderBy(desc(tasks.id))
       .limit(Math.min(Math.max(opts.limit ?? 100, 1), 500))
       .all();

@@ -1,3 +1,4 @@
+import { assertMayCreate, readScope } from '../../engine/access.ts';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -73,7 +74,7 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const archived = req.query.archived === '1' || req.query.archived === 'true';
-        return swarm.tasks.list({ status: req.query.status as TaskStatus | undefined, archived, limit: req.query.limit }).map(taskSummaryJson);
+        return swarm.tasks.list({ status: req.query.status as TaskStatus | undefined, archived, limit: req.query.limit, ownerId: readScope(req.caller) }).map(taskSummaryJson);
       },
     );
 
@@ -88,7 +89,8 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const task = swarm.createTask(req.body, requestActor(req));
+        assertMayCreate(req.caller);
+        const task = swarm.createTask(req.body, requestActor(req), { ownerId: req.caller.userId });
         reply.code(201).header('location', `/api/tasks/${task.id}`);
         return taskJson(swarm.tasks.view(task.id));
       },
@@ -97,7 +99,7 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/tasks/:id',
       { schema: { tags: ['tasks'], summary: 'One task with its sub-tasks, assignments, verdicts and output', params: idParams, response: { 200: json(TaskJson, 'the task'), ...errorResponses('TASK_NOT_FOUND', ...KEY_ERRORS) } } },
-      async (req) => taskJson(swarm.tasks.view(taskId(req.params.id))),
+      async (req) => taskJson(swarm.tasks.view(engine.scope.task(req.caller, taskId(req.params.id)).id)),
     );
 
     app.post(
@@ -111,7 +113,7 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const id = taskId(req.params.id);
+        const id = engine.scope.task(req.caller, taskId(req.params.id), 'write').id;
         swarm.cancelTask(id, requestActor(req));
         return taskJson(swarm.tasks.view(id));
       },
@@ -128,7 +130,7 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const id = taskId(req.params.id);
+        const id = engine.scope.task(req.caller, taskId(req.params.id), 'write').id;
         swarm.archiveTask(id, requestActor(req));
         return taskJson(swarm.tasks.view(id));
       },
@@ -167,7 +169,7 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const id = swarm.tasks.get(taskId(req.params.id)).id;
+        const id = engine.scope.task(req.caller, taskId(req.params.id)).id;
         return swarm.audit.forTask(id, req.query.after, 1000).map(auditJson);
       },
     );
