@@ -86,7 +86,7 @@ describe('the API described (OpenAPI)', () => {
     expect(list.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RunPage' });
     expect(doc.components.schemas.RunPage.required).toEqual(expect.arrayContaining(['runs', 'next_cursor']));
     expect(doc.paths['/api/runs/cancel'].post.requestBody.content['application/json'].schema.required).toEqual(['ids']);
-    expect(Object.keys(doc.paths['/api/runs/{id}/retry'].post.responses).sort()).toEqual(['202', '404', '409', '429', '503']);
+    expect(Object.keys(doc.paths['/api/runs/{id}/retry'].post.responses).sort()).toEqual(['202', '403', '404', '409', '429', '503']);
     expect(doc.components.schemas.Run.properties.retry_of).toBeTruthy();
     // A body with a schema per content type (JSON or multipart upload) keeps both.
     expect(Object.keys(doc.paths['/api/bots/{id}/docs'].post.requestBody.content).sort()).toEqual(['application/json', 'multipart/form-data']);
