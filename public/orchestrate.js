@@ -20,6 +20,8 @@ document.addEventListener('htmx:sseOpen', (e) => {
   if (!source || source.__ooApprovals) return;
   source.__ooApprovals = true;
   source.addEventListener('approvals', () => htmx.trigger(document.body, 'approvals-changed'));
+  // …and the failures count when a run of the caller's bots failed (`failures`).
+  source.addEventListener('failures', () => htmx.trigger(document.body, 'failures-changed'));
 });
 
 // A pipeline's steps (.steps-editor) reorder by drag and drop (SortableJS, loaded by the pipeline

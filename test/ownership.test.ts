@@ -228,3 +228,51 @@ describe('ownership: each user their own bots', () => {
     }
   });
 });
+
+describe("ownership: the header's failures count", () => {
+  let t: TestApp;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("counts and announces only the caller's failed runs", async () => {
+    // Echo lines every 3 s against a 1 s timeout: every run fails.
+    t = await startTestApp({ RUN_TIMEOUT_S: '1', ECHO_DELAY_MS: '3000' });
+    const key = (username: string) => {
+      const u = t.engine.users.create({ username, role: 'operator' });
+      return { 'x-api-key': t.engine.swarm.keys.create({ name: username, scopes: ['admin'] }, 'test', null, u.id).key };
+    };
+    const alice = key('alice');
+    const bob = key('bob');
+    const alpha = (await t.api('POST', '/api/bots', { name: 'Alpha', prompt: 'a' }, alice)).body;
+    const bravo = (await t.api('POST', '/api/bots', { name: 'Bravo', prompt: 'b' }, bob)).body;
+    const badge = async (h: Record<string, string>) => {
+      const res = await fetch(`${t.url}/partials/failures-badge`, { headers: h });
+      return (await res.text()).match(/class="failures-count">(\d*)</)?.[1];
+    };
+    const streams: SseClient[] = [await openSse(`${t.url}/stream`, alice), await openSse(`${t.url}/stream`, bob)];
+    try {
+      const [aliceSse, bobSse] = streams as [SseClient, SseClient];
+      expect(await badge(bob)).toBe('0');
+      const bobRun = (await t.api('POST', `/api/bots/${bravo.id}/run`, { input: 'x' }, bob)).body;
+      expect((await t.waitForRun(bobRun.id)).status).toBe('failed');
+      await bobSse.waitFor((e) => e.event === 'failures');
+      expect(await badge(bob)).toBe('1');
+      expect(await badge({})).toBe('1');
+      expect(await badge(alice)).toBe('0');
+      // Alice hears of her own failure only, after Bob's was published.
+      const aliceRun = (await t.api('POST', `/api/bots/${alpha.id}/run`, { input: 'y' }, alice)).body;
+      expect((await t.waitForRun(aliceRun.id)).status).toBe('failed');
+      await aliceSse.waitFor((e) => e.event === 'failures');
+      await aliceSse.waitFor((e) => e.event === `card-${alpha.id}`);
+      expect(aliceSse.events.filter((e) => e.event === 'failures')).toHaveLength(1);
+      expect(aliceSse.events.filter((e) => e.event === `card-${bravo.id}`)).toEqual([]);
+      expect(await badge(alice)).toBe('1');
+      expect(await badge({})).toBe('2');
+      // The badge is in every page's header.
+      expect(await (await fetch(`${t.url}/runs`, { headers: { ...alice, accept: 'text/html' } })).text()).toContain('id="failures-badge"');
+    } finally {
+      for (const s of streams) s.close();
+    }
+  }, 30_000);
+});

@@ -5,6 +5,9 @@ import { AppError } from './errors.ts';
 import { assertNever, type RunStatus } from './run-status.ts';
 import type { RunRequest } from './runner/runner.ts';
 
+/** The header's failures count looks back this far (ms): failed runs of the last 24 hours. */
+export const RECENT_FAILURES_MS = 24 * 3600_000;
+
 /** Most runs one page of {@link RunHistory.list} returns. */
 export const MAX_RUN_PAGE = 200;
 
@@ -51,6 +54,16 @@ export interface RunPage {
  */
 export class RunHistory {
   constructor(private readonly db: Db) {}
+
+  /**
+   * How many runs failed since `since` (epoch ms; default the last {@link RECENT_FAILURES_MS}), of
+   * the bots of `ownerId` when given (the header's failures count, see `readScope` in access.ts).
+   */
+  failedSince(since = Date.now() - RECENT_FAILURES_MS, ownerId?: number): number {
+    const where = [eq(runs.status, 'failed'), gte(runs.createdAt, since)];
+    if (ownerId !== undefined) where.push(sql`${runs.botId} in (select id from bots where owner_id = ${ownerId})`);
+    return this.db.select({ n: sql<number>`count(*)` }).from(runs).where(and(...where)).get()?.n ?? 0;
+  }
 
   /**
    * One page of runs matching `filter`, newest first.

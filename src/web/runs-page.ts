@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
-import { isRetryableRunStatus, type RunPage } from '../engine/run-history.ts';
+import { RECENT_FAILURES_MS, isRetryableRunStatus, type RunPage } from '../engine/run-history.ts';
 import { isFinalRunStatus, RUN_STATUSES, type RunStatus } from '../engine/run-status.ts';
 import { validationError } from '../engine/bots.ts';
 import { cancelRuns, MAX_CANCEL_IDS, runFilterOf, runsQuery } from './api/runs.ts';
@@ -95,6 +95,11 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
     const wantsTable = (req: FastifyRequest) => Boolean(req.headers['hx-request']) && !req.headers['hx-history-restore-request'];
 
     const html = (reply: FastifyReply, name: string, data: object) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
+
+    // The header's failures count: the caller's runs that failed in the last 24 h (links to them).
+    app.get('/partials/failures-badge', async (req, reply) => {
+      return html(reply, 'partials/failures-badge', { count: engine.runHistory.failedSince(Date.now() - RECENT_FAILURES_MS, readScope(req.caller)) });
+    });
 
     app.get('/runs', async (req, reply) => {
       const q = (req.query ?? {}) as Form;

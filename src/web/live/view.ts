@@ -35,8 +35,8 @@ export const QUEUE_POSITIONS_LIVE = 100;
  * - dashboards (`dash`): `card-<botId>` (a card), `activity` (the feed), `pipelines` (the list
  *   with step progress), `grid` (a bot was created or deleted: the grid re-fetches its page);
  * - the Tasks page (`tasks`): `tasks` (a task changed: the list re-fetches itself);
- * - every page (all scopes): `approvals` (a draft started or stopped waiting: the header's bell
- *   re-fetches its count);
+ * - every page (its audience scope): `approvals` and `failures` (a draft started or stopped
+ *   waiting, a run failed: the header's bell or failures count re-fetches itself);
  * - a bot's page (`bot:<id>`): `head`, `stats`, `runs`, `results` and `results-new` (the two
  *   filters of the results panel), `run` (the log panel of the run it now follows) and
  *   `run-<runId>` (that run's state line).
@@ -60,6 +60,8 @@ export class LiveView {
   private pipelines = false;
   private grid = false;
   private tasks = false;
+  /** A run of a bot of these owners failed: their readers' failures counts count again. */
+  private readonly failureOwners = new Set<number>();
   /** A draft started or stopped waiting, on bots of these owners: their readers' bells count again. */
   private readonly approvalOwners = new Set<number>();
   private queueMoved = false;
@@ -92,6 +94,7 @@ export class LiveView {
       bus.on('run.retrying', (e) => this.runChanged(e.botId, e.runId, e.run.pipelineRunId)),
       bus.on('run.finished', (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
+        if (e.status === 'failed') this.mark(() => this.failureOwners.add(this.ownerOf(e.botId)));
         this.resultLists.add(e.botId);
         this.queueMoved = true;
         this.markTargetsOf(e.botId);
@@ -242,6 +245,8 @@ export class LiveView {
     // The header's bell is on every page: it re-fetches its count (public/orchestrate.js); only
     // the readers of the drafts' bots are told (every page's audience scope, '@all' and '@u<id>').
     if (this.approvalOwners.size > 0) publish([...new Set([...this.approvalOwners].flatMap((o) => ownerScopes('', o)))], 'approvals', () => '');
+    // The header's failures count, likewise.
+    if (this.failureOwners.size > 0) publish([...new Set([...this.failureOwners].flatMap((o) => ownerScopes('', o)))], 'failures', () => '');
 
     this.bots.clear();
     this.runLists.clear();
@@ -249,6 +254,7 @@ export class LiveView {
     this.panels.clear();
     this.runStates.clear();
     this.approvalOwners.clear();
+    this.failureOwners.clear();
     this.activity = this.pipelines = this.grid = this.tasks = false;
     const ms = performance.now() - t0;
     this.stats.flushes++;
