@@ -22,8 +22,9 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view }));
 
     // What the caller may see (src/engine/access.ts): an operator's own connections, bots, pipelines.
-    const connections = (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form } = {}) =>
+    const connections = (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/connections', {
+        listOnly: extra.listOnly ?? false,
         triggers: engine.triggers.list({ ownerId: readScope(req.caller) }),
         bots: engine.bots.list(readScope(req.caller)),
         pipelines: engine.pipelines.list(readScope(req.caller)),
@@ -58,7 +59,8 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       return htmx ? panel(req, reply, {}) : reply.redirect('/', 303);
     };
 
-    app.get('/partials/connections', async (req, reply) => connections(req, reply));
+    // `?list=1`: the list alone, which re-fetches itself on the live stream's `connections` event.
+    app.get<{ Querystring: { list?: string } }>('/partials/connections', async (req, reply) => connections(req, reply, { listOnly: req.query.list === '1' }));
     // The pipeline form's suggestions: the names of the bots a new pipeline of the caller may use (their own).
     app.get('/partials/bot-names', async (req, reply) =>
       html(reply, 'partials/bot-names', { names: engine.bots.list(req.caller.userId).map((b) => b.name) }),
