@@ -81,7 +81,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
       const f = form(req);
       const bot = str(f.bot);
       try {
-        swarm.enrol({ bot: /^\d{1,15}$/.test(bot) ? Number(bot) : bot, role: str(f.role), skills: str(f.skills).split(',').map((s) => s.trim()).filter(Boolean) }, requestActor(req));
+        swarm.enrol({ bot: /^\d{1,15}$/.test(bot) ? Number(bot) : bot, role: str(f.role), skills: str(f.skills).split(',').map((s) => s.trim()).filter(Boolean) }, requestActor(req), req.caller);
         return reply.redirect('/tasks#agents', 303);
       } catch (err) {
         if (!isAppError(err)) throw err;

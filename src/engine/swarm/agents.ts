@@ -1,3 +1,4 @@
+import { assertAccess, readScope, type Caller } from '../access.ts';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { BotService } from '../bots.ts';
 import { validationError } from '../bots.ts';
@@ -20,13 +21,15 @@ export class AgentService {
   ) {}
 
   /**
-   * Gives a bot of this server a swarm role.
-   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, AGENT_BOT_TAKEN (the bot has a role already)
+   * Gives a bot of this server a swarm role. With `caller`, only a bot they may change (another
+   * user's is BOT_NOT_FOUND, a viewer FORBIDDEN_ROLE).
+   * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, FORBIDDEN_ROLE, AGENT_BOT_TAKEN (the bot has a role already)
    */
-  enrol(input: unknown, actor: string): AgentRow {
+  enrol(input: unknown, actor: string, caller?: Caller): AgentRow {
     const parsed = agentEnrolSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    const bot = resolveBotRef(this.deps.bots, parsed.data.bot);
+    const bot = resolveBotRef(this.deps.bots, parsed.data.bot, readScope(caller));
+    if (caller) assertAccess(caller, bot.ownerId, 'write', { code: 'BOT_NOT_FOUND', message: `No bot with id ${bot.id}.` });
     const taken = this.forBot(bot.id);
     if (taken) throw new AppError('AGENT_BOT_TAKEN', `${bot.emoji} ${bot.name} is already the swarm's ${taken.role} (agent #${taken.id}); remove that role first.`);
     const row = this.deps.db

@@ -1,3 +1,4 @@
+import type { Caller } from '../access.ts';
 import type { Logger } from 'pino';
 import { validationError, type BotService } from '../bots.ts';
 import type { Config } from '../../config.ts';
@@ -163,8 +164,8 @@ export class Swarm {
   }
 
   /** Gives a bot a swarm role. See {@link AgentService.enrol}. */
-  enrol(input: unknown, actor: string): AgentRow {
-    const out = this.agents.enrol(input, actor);
+  enrol(input: unknown, actor: string, caller?: Caller): AgentRow {
+    const out = this.agents.enrol(input, actor, caller);
     this.orchestrator.advanceAll();
     return out;
   }

@@ -78,7 +78,7 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const agent = swarm.enrol(req.body, requestActor(req));
+        const agent = swarm.enrol(req.body, requestActor(req), req.caller);
         reply.code(201).header('location', `/api/agents/${agent.id}`);
         return agentById(agent.id);
       },
