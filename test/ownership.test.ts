@@ -185,6 +185,33 @@ describe('ownership: each user their own bots', () => {
     expect((await t.api('DELETE', `/api/bots/${second.id}`, undefined, as.alice)).status).toBe(204);
   });
 
+  it("tasks belong to their creator; an operator enrols only their own bots as agents", async () => {
+    const made = [];
+    for (const role of ['planner', 'executor', 'evaluator']) {
+      const bot = (await t.api('POST', '/api/bots', { name: `Alpha-${role}`, prompt: role }, as.alice)).body;
+      made.push(bot);
+      // Bob cannot give Alice's bot a role; Alice can.
+      expect((await t.api('POST', '/api/agents', { bot: bot.id, role }, as.bob)).status).toBe(404);
+      expect((await t.api('POST', '/api/agents', { bot: bot.id, role }, as.alice)).status).toBe(201);
+    }
+    const task = await t.api('POST', '/api/tasks', { title: 'Alpha task', description: 'find things' }, as.alice);
+    expect(task.status).toBe(201);
+    expect((await t.api('POST', '/api/tasks', { title: 'Vera task', description: 'x' }, as.vera)).status).toBe(403);
+    const titles = async (h: Record<string, string>) => ((await t.api('GET', '/api/tasks?archived=1', undefined, h)).body as any[]).map((x) => x.title);
+    expect(await titles(as.alice)).toEqual(['Alpha task']);
+    expect(await titles(as.bob)).toEqual([]);
+    expect(await titles({})).toEqual(['Alpha task']);
+    expect(await titles(as.vera)).toEqual(['Alpha task']);
+    for (const [method, path] of [['GET', `/api/tasks/${task.body.id}`], ['GET', `/api/tasks/${task.body.id}/audit`], ['POST', `/api/tasks/${task.body.id}/cancel`]]) {
+      const res = await t.api(method!, path!, undefined, as.bob);
+      expect({ path, status: res.status, code: res.body?.error?.code }).toEqual({ path, status: 404, code: 'TASK_NOT_FOUND' });
+    }
+    expect((await page(`/tasks/${task.body.id}`, as.bob)).status).toBe(404);
+    expect((await page('/tasks', as.bob)).html).not.toContain('Alpha task');
+    expect((await t.api('POST', `/api/tasks/${task.body.id}/cancel`, undefined, as.vera)).status).toBe(403);
+    expect((await t.api('POST', `/api/tasks/${task.body.id}/cancel`, undefined, as.alice)).status).toBe(200);
+  });
+
   it("the live stream and the bell tell each user only about bots they may read", async () => {
     const streams: SseClient[] = [];
     try {
