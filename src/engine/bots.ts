@@ -5,6 +5,7 @@ import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
 import type { Statement } from 'better-sqlite3';
+import { removeBotSecrets } from './bot-secrets.ts';
 import { botState, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
 import { bots, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
@@ -373,12 +374,14 @@ export class BotService {
   }
 
   /**
-   * Deletes a bot, its runs, results, triggers and docs folder. The caller cancels its active runs
-   * first (see `Engine.deleteBot`).
+   * Deletes a bot, its runs, results, triggers, docs folder and secrets. The caller cancels its
+   * active runs first (see `Engine.deleteBot`).
    * @throws {AppError} BOT_NOT_FOUND
    */
   delete(id: number): void {
     const bot = this.get(id);
+    // Secrets first: a folder that cannot be removed keeps the bot, never orphans its secrets.
+    removeBotSecrets(this.opts.dataDir, id);
     this.db.delete(bots).where(eq(bots.id, id)).run();
     fs.rmSync(bot.docsPath, { recursive: true, force: true });
     this.bus.emit('bot.changed', { botId: id, change: 'deleted' });

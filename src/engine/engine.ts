@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ActivityLog } from './activity.ts';
 import { ApprovalService } from './approvals.ts';
+import { BotSecretStore } from './bot-secrets.ts';
 import { BotService } from './bots.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { lockDataDir } from './db/data-dir-lock.ts';
@@ -60,6 +61,8 @@ export class Engine {
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
   readonly codeSandbox: CodeSandbox;
+  /** Each bot's named secrets, files under DATA_DIR/secrets/bots/<id>/ (names only leave it, values only to that bot's runs). */
+  readonly botSecrets: BotSecretStore;
 
   /**
    * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
@@ -81,6 +84,7 @@ export class Engine {
     this.users = new UserService(this.db);
     this.users.ensureFirstAdmin();
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
+    this.botSecrets = new BotSecretStore(config.dataDir);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       maxRunProcesses: config.maxRunProcesses,
@@ -90,7 +94,7 @@ export class Engine {
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
       codeSandbox: this.codeSandbox,
-    }, { now: deps.now });
+    }, { now: deps.now, secrets: this.botSecrets });
     this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
     this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });

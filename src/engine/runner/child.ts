@@ -10,6 +10,7 @@ import { providerFor } from '../providers/index.ts';
 import { ToolError, toolsFor, type ToolContext } from '../tools/index.ts';
 import { memorySection } from '../tools/memory.ts';
 import { SEARCH_UNCONFIGURED, searchProvider } from '../tools/search.ts';
+import { redact, secretRedactionRules } from '../swarm/redaction.ts';
 import type { ChildMessage, CodeOutcome, Envelope, ParentMessage, RunJob } from './protocol.ts';
 
 type Reply = Extract<ParentMessage, { requestId: number }>;
@@ -43,8 +44,11 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
       void send({ type: 'log', stream: 'system', text: `tools: ${tools.map((t) => t.name).join(', ')} · at most ${job.maxSteps} rounds` });
     }
     if (job.tools.includes('web_search') && !searchProvider(search)) void send({ type: 'log', stream: 'system', text: SEARCH_UNCONFIGURED });
+    const secrets = job.secrets ?? {};
+    const rules = secretRedactionRules(secrets);
     const toolContext: ToolContext = {
       docsPath: job.docsPath,
+      secrets,
       signal: abort.signal,
       search,
       webFetchAllowPrivate: job.providers.webFetchAllowPrivate === true,
@@ -72,6 +76,7 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
         usage: (tokensIn, tokensOut) => void send({ type: 'usage', tokensIn, tokensOut }),
         tool: (entry) => void send({ type: 'tool', ...entry }),
         toolContext,
+        redact: <T,>(value: T): T => (rules.patterns.length ? (redact(value, rules).value as T) : value),
       },
     );
     await send({ type: 'done', output: result.output });
