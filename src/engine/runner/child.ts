@@ -69,7 +69,7 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
       },
     };
     const result = await provider.complete(
-      { model, system: job.prompt, context: memorySection(job.docsPath, job.tools.includes('files')), input: job.input, tools, maxSteps: job.maxSteps },
+      { model, system: job.prompt, context: [memorySection(job.docsPath, job.tools.includes('files')), secretsSection(job)].filter(Boolean).join('\n\n'), input: job.input, tools, maxSteps: job.maxSteps },
       {
         log: (text) => void send({ type: 'log', stream: 'stdout', text }),
         signal: abort.signal,
@@ -83,6 +83,13 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
   } catch (err) {
     await send({ type: 'fail', error: err instanceof Error ? err.message : String(err) });
   }
+}
+
+/** For the system prompt: the names (never the values) of the bot's secrets a tool can use; '' when none can. */
+function secretsSection(job: RunJob): string {
+  const names = Object.keys(job.secrets ?? {}).sort();
+  if (names.length === 0 || !job.tools.includes('web_fetch')) return '';
+  return `Secrets of this bot (use one as {{secret.NAME}} in a web_fetch header; you never see the values): ${names.join(', ')}`;
 }
 
 // The parent is gone (crashed, killed): stop at once rather than keep spending tokens unobserved.
