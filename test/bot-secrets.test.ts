@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { botSecretsDir } from '../src/engine/bot-secrets.ts';
+import { createBackup, restoreBackup } from '../src/engine/db/backup.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
@@ -247,5 +250,69 @@ describe('bot secrets', () => {
     expect(fs.existsSync(dir)).toBe(false);
     expect((await t.api('GET', `/api/bots/${scout.id}/secrets`)).status).toBe(404);
     expect(filesContaining(t.dataDir, BOT_KEY)).toEqual([]);
+  });
+});
+
+describe('a bot with its own provider key on a server without one', () => {
+  let openai: FakeOpenAI;
+  let t: TestApp;
+  beforeAll(async () => {
+    openai = await startFakeOpenAI();
+    t = await startTestApp({ OPENAI_BASE_URL: openai.baseURL });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await openai?.close();
+  });
+
+  it('may use that provider, and its runs send its key; a bot without one may not', async () => {
+    const own = (await t.api('POST', '/api/bots', { name: 'Own', prompt: 'x' })).body;
+    const none = (await t.api('POST', '/api/bots', { name: 'None', prompt: 'x' })).body;
+    const refused = await t.api('PUT', `/api/bots/${own.id}`, { model: 'openai:gpt-4.1-mini' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('give the bot its own OPENAI_API_KEY secret');
+
+    expect((await t.api('PUT', `/api/bots/${own.id}/secrets/OPENAI_API_KEY`, { value: BOT_KEY })).status).toBe(200);
+    expect((await t.api('PUT', `/api/bots/${own.id}`, { model: 'openai:gpt-4.1-mini' })).status).toBe(200);
+    expect((await t.api('PUT', `/api/bots/${none.id}`, { model: 'openai:gpt-4.1-mini' })).status).toBe(400);
+
+    openai.enqueue({ kind: 'text', text: 'Fine.' });
+    const run = (await t.api('POST', `/api/bots/${own.id}/run`, {})).body;
+    expect((await t.waitForRun(run.id)).status).toBe('completed');
+    expect(openai.requests.at(-1)!.headers.authorization).toBe(`Bearer ${BOT_KEY}`);
+
+    // Without the secret its runs fail as any bot's would without a key.
+    expect((await t.api('DELETE', `/api/bots/${own.id}/secrets/OPENAI_API_KEY`)).status).toBe(204);
+    const run2 = (await t.api('POST', `/api/bots/${own.id}/run`, {})).body;
+    const failed = await t.waitForRun(run2.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toContain('OPENAI_API_KEY is not set');
+  });
+});
+
+describe('backups and bot secrets', () => {
+  it('a backup leaves the secrets out; a forced restore moves the current ones aside', async () => {
+    const t = await startTestApp();
+    const bot = (await t.api('POST', '/api/bots', { name: 'Kept', prompt: 'x' })).body;
+    expect((await t.api('PUT', `/api/bots/${bot.id}/secrets/SITE_TOKEN`, { value: SITE_TOKEN })).status).toBe(200);
+    const archive = path.join(t.dataDir, '..', `${path.basename(t.dataDir)}-backup.tar.gz`);
+    try {
+      await createBackup(t.dataDir, archive);
+      const entries: string[] = [];
+      await tar.t({ file: archive, onReadEntry: (e) => void entries.push(e.path) });
+      expect(entries).toContain('openorchestrator.db');
+      expect(entries.some((e) => e.startsWith('secrets'))).toBe(false);
+      await t.close({ keepData: true });
+
+      await restoreBackup(archive, t.dataDir, { force: true });
+      expect(fs.existsSync(botSecretsDir(t.dataDir, bot.id))).toBe(false);
+      const aside = fs.readdirSync(t.dataDir).find((n) => n.startsWith('before-restore-'))!;
+      const moved = path.join(t.dataDir, aside, 'secrets', 'bots', String(bot.id), 'SITE_TOKEN');
+      expect(fs.readFileSync(moved, 'utf8')).toBe(SITE_TOKEN);
+      expect((fs.statSync(path.dirname(moved)).mode & 0o777).toString(8)).toBe('700');
+    } finally {
+      fs.rmSync(archive, { force: true });
+      fs.rmSync(t.dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,6 +19,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { validationFailed } from './bots.ts';
 import { AppError } from './errors.ts';
+import { PROVIDER_KEY_SECRETS } from './providers/index.ts';
+import type { ProviderName } from './providers/models.ts';
 
 /** A secret's name: an upper-case letter, then up to 63 upper-case letters, digits or `_` (like an environment variable). */
 export const SECRET_NAME_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
@@ -153,6 +155,12 @@ export class BotSecretStore {
       }
     }
     return out;
+  }
+
+  /** The providers the bot has its own key for: a secret named as in {@link PROVIDER_KEY_SECRETS}. */
+  ownProviders(botId: number): ProviderName[] {
+    const names = new Set(this.list(botId).map((s) => s.name));
+    return (Object.keys(PROVIDER_KEY_SECRETS) as (keyof typeof PROVIDER_KEY_SECRETS)[]).filter((p) => names.has(PROVIDER_KEY_SECRETS[p]));
   }
 
   /** Makes `secrets/`, `secrets/bots/` and the bot's folder, each 0700; returns the bot's. */

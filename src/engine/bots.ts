@@ -107,7 +107,8 @@ export class BotService {
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
-    private readonly opts: { dataDir: string; providers: ProviderName[] },
+    /** `ownProviders`: the providers a bot has its own key for (its secrets), allowed for it although the server has no key. */
+    private readonly opts: { dataDir: string; providers: ProviderName[]; ownProviders?: (botId: number) => ProviderName[] },
   ) {}
 
   /** All bots, oldest first. */
@@ -356,7 +357,7 @@ export class BotService {
     if (v.emoji !== undefined) set.emoji = v.emoji || '🤖';
     if (v.description !== undefined) set.description = v.description;
     if (v.prompt !== undefined) set.prompt = v.prompt;
-    if (v.model !== undefined) set.model = this.checkModel(v.model);
+    if (v.model !== undefined) set.model = this.checkModel(v.model, id);
     if (v.tools !== undefined) set.tools = v.tools;
     if (v.schedule !== undefined) {
       set.schedule = this.checkSchedule(v.schedule);
@@ -392,16 +393,16 @@ export class BotService {
     if (other) throw new AppError('BOT_NAME_TAKEN', `A bot named "${other.name}" already exists (names are case-insensitive).`);
   }
 
-  private checkModel(model: string): string {
+  private checkModel(model: string, botId?: number): string {
     const ref = parseModel(model);
     if (!ref) {
       throw new AppError('VALIDATION_FAILED', `model "${model}" is not known: use "echo", "openai:<model>" or "anthropic:<model>".`, {
         fields: [{ field: 'model', message: 'unknown model' }],
       });
     }
-    if (!this.opts.providers.includes(ref.provider)) {
+    if (!this.opts.providers.includes(ref.provider) && !(botId !== undefined && this.opts.ownProviders?.(botId).includes(ref.provider))) {
       const variable = ref.provider === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
-      throw new AppError('VALIDATION_FAILED', `model "${model}" needs the ${ref.provider} provider, which is not configured (set ${variable}).`, {
+      throw new AppError('VALIDATION_FAILED', `model "${model}" needs the ${ref.provider} provider, which is not configured (set ${variable}, or give the bot its own ${variable} secret).`, {
         fields: [{ field: 'model', message: 'provider not configured' }],
       });
     }

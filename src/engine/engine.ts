@@ -77,7 +77,7 @@ export class Engine {
     this.db = openDatabase(config.dataDir);
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'event listener failed'));
     this.activity = new ActivityLog(this.db, this.bus);
-    this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
+    this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config), ownProviders: (id) => this.botSecrets.ownProviders(id) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
     this.runHistory = new RunHistory(this.db);
