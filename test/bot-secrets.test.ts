@@ -6,6 +6,7 @@ import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { botSecretsDir } from '../src/engine/bot-secrets.ts';
 import { createBackup, restoreBackup } from '../src/engine/db/backup.ts';
+import { redactSecrets, secretRedactionRules } from '../src/engine/swarm/redaction.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
@@ -314,5 +315,21 @@ describe('backups and bot secrets', () => {
       fs.rmSync(archive, { force: true });
       fs.rmSync(t.dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('redacting secret values', () => {
+  it('replaces each value whole (longest first, regex characters taken literally), each long line of a multi-line one, at any depth', () => {
+    const pem = '-----BEGIN KEY-----\nMIIBVgIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----';
+    const rules = secretRedactionRules({ SHORT: 'abcd', LONG: 'abcd-efgh', ODD: 'a.b*c(d)$&', PEM: pem });
+    expect(redactSecrets('abcd-efgh and abcd', rules)).toBe('[redacted LONG] and [redacted SHORT]');
+    expect(redactSecrets('a.b*c(d)$& but not aXbbbc(d)', rules)).toBe('[redacted ODD] but not aXbbbc(d)');
+    expect(redactSecrets(`whole: ${pem}`, rules)).toBe('whole: [redacted PEM]');
+    expect(redactSecrets('line: MIIBVgIBADANBgkqhkiG9w0BAQEFAASC', rules)).toBe('line: [redacted PEM]');
+    let deep: unknown = 'abcd-efgh';
+    for (let i = 0; i < 40; i++) deep = { inner: [deep] };
+    expect(JSON.stringify(redactSecrets(deep, rules))).not.toContain('abcd');
+    expect(redactSecrets({ n: 1, ok: true, s: 'nothing here' }, rules)).toEqual({ n: 1, ok: true, s: 'nothing here' });
+    expect(secretRedactionRules({}).patterns).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import type { BotRow, RunRow } from '../db/schema.ts';
 import { providerSettingsFor } from '../providers/index.ts';
 import { resultKey, type ResultInput } from '../results.ts';
-import { redact, secretRedactionRules, type RedactionRules } from '../swarm/redaction.ts';
+import { redactSecrets, secretRedactionRules, type RedactionRules } from '../swarm/redaction.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 import type { RunEngineResources } from './resources.ts';
 import type { BotWorker } from './worker.ts';
@@ -123,7 +123,7 @@ export class RunAttempt {
 
   /** `value` (a string, or every string in an object) with the bot's secret values replaced by `[redacted NAME]`. */
   private clean<T>(value: T): T {
-    return this.secretRules.patterns.length ? (redact(value, this.secretRules).value as T) : value;
+    return redactSecrets(value, this.secretRules);
   }
 
   /** Leaves the worker without an outcome: the run was not ours to start after all. */

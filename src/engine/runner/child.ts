@@ -10,7 +10,7 @@ import { providerFor } from '../providers/index.ts';
 import { ToolError, toolsFor, type ToolContext } from '../tools/index.ts';
 import { memorySection } from '../tools/memory.ts';
 import { SEARCH_UNCONFIGURED, searchProvider } from '../tools/search.ts';
-import { redact, secretRedactionRules } from '../swarm/redaction.ts';
+import { redactSecrets, secretRedactionRules } from '../swarm/redaction.ts';
 import type { ChildMessage, CodeOutcome, Envelope, ParentMessage, RunJob } from './protocol.ts';
 
 type Reply = Extract<ParentMessage, { requestId: number }>;
@@ -76,7 +76,7 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
         usage: (tokensIn, tokensOut) => void send({ type: 'usage', tokensIn, tokensOut }),
         tool: (entry) => void send({ type: 'tool', ...entry }),
         toolContext,
-        redact: <T,>(value: T): T => (rules.patterns.length ? (redact(value, rules).value as T) : value),
+        redact: <T,>(value: T): T => redactSecrets(value, rules),
       },
     );
     await send({ type: 'done', output: result.output });

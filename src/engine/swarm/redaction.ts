@@ -59,9 +59,11 @@ const normalizeField = (name: string) => name.toLowerCase().replace(/[-_\s]/g, '
 /**
  * A copy of `value` with the rules applied, and the paths of what was redacted (`description`,
  * `plan.subtasks[0].description`, `.` for a top-level string). Objects, arrays and strings are
- * walked; other values are kept. Never changes `value`.
+ * walked, `opts.maxDepth` levels deep (default 20; what lies deeper is kept as is); other values
+ * are kept. Never changes `value`.
  */
-export function redact(value: unknown, rules: RedactionRules): { value: unknown; redactedFields: string[] } {
+export function redact(value: unknown, rules: RedactionRules, opts: { maxDepth?: number } = {}): { value: unknown; redactedFields: string[] } {
+  const maxDepth = opts.maxDepth ?? 20;
   const fieldNames = new Set(rules.fields.map(normalizeField));
   const redacted: string[] = [];
   const walk = (v: unknown, path: string, depth: number): unknown => {
@@ -75,7 +77,7 @@ export function redact(value: unknown, rules: RedactionRules): { value: unknown;
       if (out !== v) redacted.push(path || '.');
       return out;
     }
-    if (depth > 20 || v === null || typeof v !== 'object') return v;
+    if (depth > maxDepth || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) return v.map((item, i) => walk(item, `${path}[${i}]`, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, item] of Object.entries(v)) {
@@ -100,6 +102,15 @@ export function redactText(text: string, rules: RedactionRules): string {
 
 /** Lines of a multi-line secret at least this long are redacted on their own too (a PEM key logged line by line). */
 const MIN_SECRET_LINE = 8;
+
+/**
+ * `value` (a string, or every string of a JSON value, however deep) with the bot's secret values
+ * of `rules` ({@link secretRedactionRules}) replaced. For messages that came over IPC as JSON:
+ * they hold no cycles, so there is no depth limit.
+ */
+export function redactSecrets<T>(value: T, rules: RedactionRules): T {
+  return rules.patterns.length ? (redact(value, rules, { maxDepth: Infinity }).value as T) : value;
+}
 
 /**
  * Rules that replace each value of `secrets` (name → value, a bot's secrets, see
