@@ -180,6 +180,29 @@ describe('bot secrets', () => {
     expect((await t.api('DELETE', `/api/bots/${scout.id}/secrets/PLAIN_FORM`)).status).toBe(204);
   });
 
+  it('a viewer sees the names but changes nothing; another operator does not see the bot at all', async () => {
+    const keyOf = (username: string, role: 'viewer' | 'operator') => {
+      const user = t.engine.users.create({ username, role });
+      return { 'x-api-key': t.engine.swarm.keys.create({ name: username, scopes: ['admin'] }, 'test', null, user.id).key };
+    };
+    const viewer = keyOf('vera', 'viewer');
+    const list = await t.api('GET', `/api/bots/${scout.id}/secrets`, undefined, viewer);
+    expect(list.body.map((s: { name: string }) => s.name)).toEqual(['OPENAI_API_KEY', 'SITE_TOKEN']);
+    const put = await t.api('PUT', `/api/bots/${scout.id}/secrets/SITE_TOKEN`, { value: 'viewer-overwrite' }, viewer);
+    expect([put.status, put.body.error.code]).toEqual([403, 'FORBIDDEN_ROLE']);
+    expect((await t.api('DELETE', `/api/bots/${scout.id}/secrets/SITE_TOKEN`, undefined, viewer)).status).toBe(403);
+    const panel = await (await fetch(`${t.url}/partials/bots/${scout.id}/secrets`, { headers: viewer })).text();
+    expect(panel).toContain('SITE_TOKEN');
+    expect(panel).not.toContain('type="password"');
+
+    const operator = keyOf('otto', 'operator');
+    for (const [method, body] of [['GET', undefined], ['PUT', { value: 'operator-overwrite' }], ['DELETE', undefined]] as const) {
+      const res = await t.api(method, `/api/bots/${scout.id}/secrets${method === 'GET' ? '' : '/SITE_TOKEN'}`, body, operator);
+      expect([method, res.status, res.body.error.code]).toEqual([method, 404, 'BOT_NOT_FOUND']);
+    }
+    expect(t.engine.botSecrets.values(scout.id).SITE_TOKEN).toBe(SITE_TOKEN);
+  });
+
   it("the bot's run calls the provider with its own key; another bot's run uses the server's and gets none of its secrets", async () => {
     openai.enqueue(
       { kind: 'tool_calls', calls: [{ name: 'web_fetch', arguments: JSON.stringify({ url: siteUrl, headers: { Authorization: 'Bearer {{secret.SITE_TOKEN}}' } }) }] },
