@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { botSecretsDir } from '../src/engine/bot-secrets.ts';
 import { createBackup, restoreBackup } from '../src/engine/db/backup.ts';
 import { redactSecrets, secretRedactionRules } from '../src/engine/swarm/redaction.ts';
+import { fetchPage, withSecrets } from '../src/engine/tools/web.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
@@ -354,5 +355,38 @@ describe('redacting secret values', () => {
     expect(JSON.stringify(redactSecrets(deep, rules))).not.toContain('abcd');
     expect(redactSecrets({ n: 1, ok: true, s: 'nothing here' }, rules)).toEqual({ n: 1, ok: true, s: 'nothing here' });
     expect(secretRedactionRules({}).patterns).toEqual([]);
+  });
+});
+
+describe('web_fetch headers', () => {
+  it("are sent to the URL's own origin, through its redirects there, and dropped once a redirect leads elsewhere", async () => {
+    const seen: [string, string | undefined][] = [];
+    const listen = async (handler: http.RequestListener) => {
+      const server = http.createServer(handler);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    };
+    const elsewhere = await listen((req, res) => {
+      seen.push([`elsewhere${req.url}`, req.headers.authorization]);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('other site');
+    });
+    const own = await listen((req, res) => {
+      seen.push([`own${req.url}`, req.headers.authorization]);
+      if (req.url === '/start') return void res.writeHead(302, { location: '/next' }).end();
+      res.writeHead(302, { location: `${elsewhere.url}/landing` }).end();
+    });
+    try {
+      const page = await fetchPage(`${own.url}/start`, new AbortController().signal, { allowPrivate: true, headers: withSecrets({ Authorization: 'Bearer {{secret.SITE_TOKEN}}' }, { SITE_TOKEN }) });
+      expect(page.text).toBe('other site');
+      expect(seen).toEqual([
+        ['own/start', `Bearer ${SITE_TOKEN}`],
+        ['own/next', `Bearer ${SITE_TOKEN}`],
+        ['elsewhere/landing', undefined],
+      ]);
+      expect(() => withSecrets({ 'X-Token': '{{secret.MISSING}}' }, { SITE_TOKEN })).toThrow('this bot has no secret named MISSING (it has SITE_TOKEN)');
+    } finally {
+      await new Promise((r) => own.server.close(r));
+      await new Promise((r) => elsewhere.server.close(r));
+    }
   });
 });
