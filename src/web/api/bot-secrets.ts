@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { assertAccess, type Caller } from '../../engine/access.ts';
+import type { Caller } from '../../engine/access.ts';
 import { MAX_SECRET_BYTES, MIN_SECRET_CHARS, SECRET_NAME_PATTERN, type SecretInfo } from '../../engine/bot-secrets.ts';
 import type { BotRow } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
@@ -38,9 +38,7 @@ export function secretJson(s: SecretInfo): z.infer<typeof SecretJson> {
  * @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE
  */
 export function secretsBot(engine: Engine, caller: Caller, rawId: string, action: 'read' | 'write'): BotRow {
-  const bot = engine.bots.get(pathId(rawId, 'BOT_NOT_FOUND', 'bot'));
-  assertAccess(caller, bot.ownerId, action, { code: 'BOT_NOT_FOUND', message: `No bot with id ${rawId}.` });
-  return bot;
+  return engine.scope.bot(caller, pathId(rawId, 'BOT_NOT_FOUND', 'bot'), action);
 }
 
 /**
