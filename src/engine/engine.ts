@@ -21,6 +21,9 @@ import { SubscriptionService } from './subscriptions.ts';
 import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
 import { UserService } from './users.ts';
+import { SessionService } from './sessions.ts';
+import type { Caller } from './access.ts';
+import { AppError } from './errors.ts';
 import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
@@ -56,6 +59,8 @@ export class Engine {
   readonly runHistory: RunHistory;
   /** The accounts: users, their roles (src/engine/access.ts). */
   readonly users: UserService;
+  /** Signed-in browser sessions (only the SHA-256 of each cookie token is stored). */
+  readonly sessions: SessionService;
   /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
@@ -80,6 +85,8 @@ export class Engine {
     this.runHistory = new RunHistory(this.db);
     this.users = new UserService(this.db);
     this.users.ensureFirstAdmin();
+    if (config.adminPassword) this.users.applyAdminPassword(config.adminPassword);
+    this.sessions = new SessionService(this.db);
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
@@ -175,6 +182,20 @@ export class Engine {
     await this.runner.cancelAllForBot(botId, 'the bot was deleted');
     this.bots.delete(botId);
     this.bus.emit('notice', { kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
+  }
+
+  /**
+   * Deletes a user: each of their bots as {@link deleteBot} does (runs cancelled, docs folders
+   * removed), their sessions, then the account. Their pipelines and tasks stay, owned by an id no
+   * user has any more, so only admins see them. An admin cannot delete themselves.
+   * @throws {AppError} USER_NOT_FOUND, LAST_ADMIN, FORBIDDEN_ROLE (deleting yourself)
+   */
+  async deleteUser(userId: number, caller: Caller): Promise<void> {
+    const user = this.users.assertDeletable(userId);
+    if (user.id === caller.userId) throw new AppError('FORBIDDEN_ROLE', 'You cannot delete your own account; another admin can.');
+    for (const bot of this.bots.list().filter((b) => b.ownerId === userId)) await this.deleteBot(bot.id);
+    this.sessions.deleteForUser(userId);
+    this.users.deleteRow(userId);
   }
 
   /**
