@@ -5,6 +5,7 @@ import { FIRST_ADMIN_ID } from '../engine/access.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AppError } from '../engine/errors.ts';
 import { SESSION_TTL_MS } from '../engine/sessions.ts';
+import { FIRST_ADMIN_NAME } from '../engine/users.ts';
 import { isLoopbackHost } from '../config.ts';
 import { checkToken, withoutToken } from './auth.ts';
 import { HEALTH_PATHS } from './health.ts';
@@ -81,7 +82,8 @@ export function safeNext(next: unknown): string {
  * 3. the `oo_session` cookie of a live session: its user (the expiry slides forward);
  * 4. `DASHBOARD_TOKEN` (bearer, `oo_token` cookie, `?token=`): the first admin, for scripts.
  *
- * Without credentials: /health, /static/* and /vendor/* are served; once accounts are
+ * /health, /static/*, /vendor/* and webhooks are served without looking at credentials (their
+ * `caller` is a stand-in for the first admin, read from nowhere). Without credentials: once accounts are
  * configured (some user has a password), pages redirect (303) to /login?next=… and everything
  * else is 401 `UNAUTHORIZED`; before that, a server off loopback refuses all but /setup with 403
  * `SETUP_REQUIRED`; with a `DASHBOARD_TOKEN` the token is required (401) as it always was; a
@@ -98,6 +100,12 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
+    if (!req.apiKey && (isOpenPath(path) || opts.isWebhook?.(req))) {
+      // No database read: /health must answer while the database does not.
+      req.caller = { userId: FIRST_ADMIN_ID, role: 'admin', username: FIRST_ADMIN_NAME };
+      req.signedInBy = null;
+      return;
+    }
     if (req.apiKey) {
       const owner = engine.users.get(req.apiKey.userId);
       if (!owner) throw new AppError('UNAUTHORIZED', 'The API key is not valid: its user was deleted.');
@@ -143,7 +151,6 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
 
     req.caller = firstAdmin();
     req.signedInBy = null;
-    if (isOpenPath(path) || opts.isWebhook?.(req)) return;
     if (engine.users.accountsConfigured()) {
       if (isSignInPath(path)) return;
       if (isPageRequest(req, path)) return reply.redirect(`${LOGIN_PATH}?next=${encodeURIComponent(req.url)}`, 303);
