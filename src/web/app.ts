@@ -28,6 +28,8 @@ import { recipePages } from './recipe-pages.ts';
 import { redactToken } from './auth.ts';
 import { registerApiKeyAuth } from './api-key-auth.ts';
 import { registerCaller } from './caller.ts';
+import { accountPages, installUserMenu } from './account-pages.ts';
+import { userRoutes } from './api/users.ts';
 import { swarmWeb } from './swarm-web.ts';
 import { healthRoutes, type ChatStatus } from './health.ts';
 import { AppMetrics, installMetrics } from './metrics.ts';
@@ -164,10 +166,13 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
       await api.register(runRoutes(engine));
       await api.register(approvalRoutes(engine));
       await api.register(recipeRoutes(engine));
+      await api.register(userRoutes(engine));
       await api.register(openApiRoutes(path.join(ROOT, 'views')));
     },
     { prefix: '/api' },
   );
+  installUserMenu(app, engine, path.join(ROOT, 'views'));
+  await app.register(accountPages(engine, path.join(ROOT, 'views')));
   await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));
