@@ -143,7 +143,7 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
     app.post<{ Params: { id: string } }>('/users/:id/role', async (req, reply) =>
       usersAction(req, reply, async () => {
         const user = engine.users.setRole(pathId(req.params.id, 'USER_NOT_FOUND', 'user'), str(form(req).role));
-        return `${user.username} is now ${user.role === 'admin' ? 'an' : 'a'} ${user.role}.`;
+        return `${user.username} is now ${user.role === 'viewer' ? 'a' : 'an'} ${user.role}.`;
       }),
     );
 
