@@ -106,6 +106,26 @@ describe('sign-in with a password', () => {
     expect(t.engine.db.$client.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 0 });
   });
 
+  it('a session slides forward with use and ends when it expires', async () => {
+    const res = await post(t, '/login', { username: 'admin', password: 'correct horse' });
+    const c = sessionCookie(res.headers)!;
+    expect(c.line).toMatch(/Max-Age=2592000/); // 30 days
+    const db = t.engine.db.$client;
+    const id = (db.prepare('SELECT id FROM sessions ORDER BY created_at DESC LIMIT 1').get() as { id: string }).id;
+    // Last used ten minutes ago: the next request pushes the expiry to 30 days from now and renews the cookie.
+    const before = Date.now();
+    db.prepare('UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?').run(before - 600_000, before + 3_600_000, id);
+    const used = await t.api('GET', '/api/me', undefined, { cookie: c.pair });
+    expect(used.status).toBe(200);
+    expect(used.headers.getSetCookie().some((l) => l.startsWith('oo_session='))).toBe(true);
+    const row = db.prepare('SELECT expires_at FROM sessions WHERE id = ?').get(id) as { expires_at: number };
+    expect(row.expires_at).toBeGreaterThanOrEqual(before + 30 * 24 * 3_600_000);
+    // Expired: refused, and the row is gone.
+    db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?').run(Date.now() - 1, id);
+    expect((await t.api('GET', '/api/me', undefined, { cookie: c.pair })).status).toBe(401);
+    expect(db.prepare('SELECT count(*) AS n FROM sessions WHERE id = ?').get(id)).toEqual({ n: 0 });
+  });
+
   it('a next pointing at another site is not followed', async () => {
     const res = await post(t, '/login', { username: 'admin', password: 'correct horse', next: '//evil.example/x' });
     expect(res.headers.get('location')).toBe('/');
