@@ -319,3 +319,19 @@ describe('first-run setup and off-loopback refusal', () => {
     expect(await wrong.text()).toContain('The current password is wrong.');
   });
 });
+
+describe('sign-in attempts are limited', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ ADMIN_PASSWORD: 'correct horse' });
+  });
+  afterAll(async () => t?.close());
+
+  it('past 10 attempts a minute from one client POST /login is 429 RATE_LIMITED, even with the right password', async () => {
+    for (let i = 0; i < 10; i++) expect((await post(t, '/login', { username: 'admin', password: `guess ${i}` })).status).toBe(401);
+    const res = await fetch(t.url + '/login', { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'correct horse' }) });
+    expect(res.status).toBe(429);
+    expect((await res.json()).error.code).toBe('RATE_LIMITED');
+    expect(sessionCookie(res.headers)).toBeNull();
+  });
+});

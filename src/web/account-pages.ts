@@ -50,8 +50,17 @@ export function installUserMenu(app: FastifyInstance, engine: Engine, viewsDir: 
 export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
   async (app) => {
     const render: Renderer = viewRenderer(viewsDir);
-    // Counted by @fastify/rate-limit when it is on (RATE_LIMIT_PER_MIN > 0, src/web/app.ts); ignored otherwise.
-    const limited = { rateLimit: { max: SIGN_IN_ATTEMPTS_PER_MIN, timeWindow: 60_000 } };
+    // Counted by @fastify/rate-limit when it is on (RATE_LIMIT_PER_MIN > 0, src/web/app.ts), in a
+    // count of its own per client address. (A route's `config.rateLimit` would not count: the
+    // app-wide hook has already run for the request, and the plugin runs one limiter per request.)
+    const attempts = engine.config.rateLimitPerMin > 0 && app.hasDecorator('createRateLimit')
+      ? app.createRateLimit({ max: SIGN_IN_ATTEMPTS_PER_MIN, timeWindow: 60_000, keyGenerator: (req) => `sign-in:${req.ip}` })
+      : null;
+    /** @throws {AppError} RATE_LIMITED past {@link SIGN_IN_ATTEMPTS_PER_MIN} attempts a minute from this client. */
+    const countAttempt = async (req: FastifyRequest) => {
+      const r = attempts ? await attempts(req) : null;
+      if (r && !r.isAllowed && r.isExceeded) throw new AppError('RATE_LIMITED', `Too many sign-in attempts from this address: at most ${SIGN_IN_ATTEMPTS_PER_MIN} a minute. Try again in ${r.ttlInSeconds} s.`);
+    };
     const firstAdminHasPassword = () => !!engine.users.get(FIRST_ADMIN_ID)?.passwordHash;
     const setupOpen = () => !engine.users.accountsConfigured();
 
@@ -67,7 +76,8 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
       return html(reply, loginPage({ next: safeNext(req.query.next) }));
     });
 
-    app.post(LOGIN_PATH, { config: limited }, async (req, reply) => {
+    app.post(LOGIN_PATH, async (req, reply) => {
+      await countAttempt(req);
       const f = form(req);
       const username = str(f.username).trim();
       const user = username ? await engine.users.verifyPassword(username, str(f.password)) : null;
@@ -90,8 +100,9 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
       return html(reply, setupPage({ username: engine.users.get(FIRST_ADMIN_ID)?.username ?? 'admin' }));
     });
 
-    app.post(SETUP_PATH, { config: limited }, async (req, reply) => {
+    app.post(SETUP_PATH, async (req, reply) => {
       if (firstAdminHasPassword()) return reply.redirect(LOGIN_PATH, 303);
+      await countAttempt(req);
       const f = form(req);
       const username = str(f.username).trim();
       try {
@@ -163,7 +174,8 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
 
     app.get('/settings', async (req, reply) => html(reply, settingsPage(req)));
 
-    app.post('/settings/password', { config: limited }, async (req, reply) => {
+    app.post('/settings/password', async (req, reply) => {
+      await countAttempt(req);
       const f = form(req);
       const me = engine.users.require(req.caller.userId);
       try {
