@@ -43,6 +43,8 @@ describe('accounts in headless Chromium', () => {
     expect(await menu.textContent()).toContain('admin');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await menu.click();
+    await expect.poll(() => page.getByRole('button', { name: 'Log out' }).isVisible()).toBe(true);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/login$/);
 

@@ -211,6 +211,8 @@ describe('sign-in with a password', () => {
     expect(patched.body.role).toBe('operator');
     expect((await t.api('PATCH', '/api/users/999', { role: 'operator' }, admin)).status).toBe(404);
 
+    const key = await t.api('POST', '/api/keys', { name: 'vera-key', scopes: ['admin'] }, basic('vera', 'viewer pw1'));
+    expect(key.status).toBe(201);
     const bot = await t.api('POST', '/api/bots', { name: 'Vera bot', prompt: 'hi' }, basic('vera', 'viewer pw1'));
     expect(bot.status).toBe(201);
     // Owners are set by the scoping work (helper scope); here the row is given to vera directly.
@@ -221,6 +223,7 @@ describe('sign-in with a password', () => {
     expect((await t.api('GET', `/api/bots/${bot.body.id}`, undefined, admin)).status).toBe(404);
     expect(fs.existsSync(folder)).toBe(false);
     expect((await t.api('GET', '/api/me', undefined, basic('vera', 'viewer pw1'))).status).toBe(401);
+    expect(t.engine.swarm.keys.list().filter((k) => k.userId === v.body.id && k.revokedAt === null)).toEqual([]);
     expect((await t.api('DELETE', '/api/users/1', undefined, admin)).body.error.code).toMatch(/LAST_ADMIN|FORBIDDEN_ROLE/);
   });
 

@@ -186,7 +186,7 @@ export class Engine {
 
   /**
    * Deletes a user: each of their bots as {@link deleteBot} does (runs cancelled, docs folders
-   * removed), their sessions, then the account. Their pipelines and tasks stay, owned by an id no
+   * removed), revokes their API keys, ends their sessions, then deletes the account. Their pipelines and tasks stay, owned by an id no
    * user has any more, so only admins see them. An admin cannot delete themselves.
    * @throws {AppError} USER_NOT_FOUND, LAST_ADMIN, FORBIDDEN_ROLE (deleting yourself)
    */
@@ -194,6 +194,7 @@ export class Engine {
     const user = this.users.assertDeletable(userId);
     if (user.id === caller.userId) throw new AppError('FORBIDDEN_ROLE', 'You cannot delete your own account; another admin can.');
     for (const bot of this.bots.list().filter((b) => b.ownerId === userId)) await this.deleteBot(bot.id);
+    for (const key of this.swarm.keys.list().filter((k) => k.userId === userId && k.revokedAt === null)) this.swarm.keys.revoke(key.id, `user:${caller.username}`);
     this.sessions.deleteForUser(userId);
     this.users.deleteRow(userId);
   }
