@@ -310,6 +310,16 @@ describe('first-run setup and off-loopback refusal', () => {
     expect((await t.api('GET', '/api/me', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
   });
 
+  it('off loopback with a DASHBOARD_TOKEN and no admin password, the token is required everywhere, /setup included', async () => {
+    t = await startTestApp({ HOST: '0.0.0.0', DASHBOARD_TOKEN: 'setup-token' });
+    expect((await t.api('GET', '/api/bots')).body.error.code).toBe('UNAUTHORIZED');
+    expect((await page(t, '/setup')).status).toBe(401);
+    expect((await post(t, '/setup', { username: 'mallory', password: 'mallory pw1', confirm: 'mallory pw1' })).status).toBe(401);
+    expect(t.engine.users.accountsConfigured()).toBe(false);
+    expect((await page(t, '/setup', { authorization: 'Bearer setup-token' })).status).toBe(200);
+    expect((await fetch(t.url + '/health')).status).toBe(200);
+  });
+
   it('a password set on the loopback settings page turns sign-in on', async () => {
     t = await startTestApp();
     const res = await post(t, '/settings/password', { password: 'loopback pw', confirm: 'loopback pw' });
