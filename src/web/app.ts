@@ -15,6 +15,7 @@ import { AppError, isAppError } from '../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { validationFailed } from '../engine/bots.ts';
 import { apiRoutes } from './api/routes.ts';
+import { botSecretRoutes } from './api/bot-secrets.ts';
 import { openApiRoutes, registerOpenApi } from './api/openapi.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { approvalRoutes } from './api/approvals.ts';
@@ -36,6 +37,7 @@ import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { createLive, pageRoutes, type Live } from './pages.ts';
 import { subscriptionPages } from './subscription-pages.ts';
+import { secretPages } from './secret-pages.ts';
 import { StreamHub } from './live/hub.ts';
 
 declare module 'fastify' {
@@ -167,6 +169,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
       await api.register(approvalRoutes(engine));
       await api.register(recipeRoutes(engine));
       await api.register(userRoutes(engine));
+      await api.register(botSecretRoutes(engine));
       await api.register(openApiRoutes(path.join(ROOT, 'views')));
     },
     { prefix: '/api' },
@@ -182,6 +185,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));
+  await app.register(secretPages(engine, path.join(ROOT, 'views')));
   for (const w of webhooks) await app.register(w.routes);
   return app;
 }
