@@ -21,6 +21,8 @@ import { SubscriptionService } from './subscriptions.ts';
 import { Swarm } from './swarm/swarm.ts';
 import { TriggerService } from './triggers.ts';
 import { UserService } from './users.ts';
+import { ChatIdentityService } from './chat-identities.ts';
+import { UserTelegramTokens } from './user-telegram-tokens.ts';
 import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
@@ -56,13 +58,17 @@ export class Engine {
   readonly runHistory: RunHistory;
   /** The accounts: users, their roles (src/engine/access.ts). */
   readonly users: UserService;
+  /** Chat pairing: chat identities linked to users, one-time codes (src/engine/chat-identities.ts). */
+  readonly chatIdentities: ChatIdentityService;
+  /** Each user's own Telegram bot token, kept as a secret file. */
+  readonly userTelegramTokens: UserTelegramTokens;
   /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
   readonly codeSandbox: CodeSandbox;
 
   /**
-   * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
+   * @param deps.now the clock of the run engine, of approvals' expiry and of pairing codes (epoch ms), for tests.
    * @throws {DataDirLockedError} when another live process uses `config.dataDir`.
    */
   constructor(
@@ -80,6 +86,8 @@ export class Engine {
     this.runHistory = new RunHistory(this.db);
     this.users = new UserService(this.db);
     this.users.ensureFirstAdmin();
+    this.chatIdentities = new ChatIdentityService(this.db, { now: deps.now });
+    this.userTelegramTokens = new UserTelegramTokens(config.dataDir);
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
