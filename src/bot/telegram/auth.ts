@@ -18,7 +18,7 @@ export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs:
     const caller = callerOf(ctx);
     if (!caller) return; // channel posts, polls and the like: nothing to command
     if (isForAnotherBot(ctx)) return; // not ours to answer, nor to refuse
-    if (core.isAllowed(caller.userId)) return next();
+    if (core.isAllowed(caller)) return next();
     if (ctx.callbackQuery) {
       await ctx.answerCallbackQuery({ text: messageText(core.refusal(caller)), show_alert: true });
       return;
