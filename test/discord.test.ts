@@ -156,7 +156,7 @@ describe('Discord: starting up', () => {
     const second = await startDiscord(t.engine, config, own);
     try {
       expect(other.registeredCommands.global).toHaveLength(22);
-      expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot/);
+      expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: only chat users linked by pairing may command the Discord bot/);
       const ref = other.slashCommand({ name: 'bots', userId: ALICE });
       const refused = await other.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
       expect(refused.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: expect.stringMatching(/^🔒 I don't know you yet/) } });

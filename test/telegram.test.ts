@@ -833,7 +833,7 @@ describe('Telegram: mistakes, strangers and failures', () => {
     const config: Config = { ...t.config, telegram: { token: fake.token, apiRoot: fake.apiRoot, allowedUsers: [] } };
     const locked = await startTelegram(t.engine, config, own.logger);
     extraAdapters.push(locked);
-    expect(own.text()).toMatch(/TELEGRAM_ALLOWED_USERS is empty: nobody may command the Telegram bot/);
+    expect(own.text()).toMatch(/TELEGRAM_ALLOWED_USERS is empty: only chat users linked by pairing may command the Telegram bot/);
     const before = t.engine.bots.list().length;
     fake.pushMessage({ chatId: ALICE, fromId: ALICE, text: '/newbot Sneaky hello' });
     const reply = await fake.waitForCall('sendMessage');
