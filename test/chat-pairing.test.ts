@@ -13,12 +13,14 @@ import type { Message as TgMessage } from 'grammy/types';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatAdapter } from '../src/bot/adapter.ts';
+import { startDiscord } from '../src/bot/discord/adapter.ts';
 import { startTelegram } from '../src/bot/telegram/adapter.ts';
 import { startUserTelegramBots, type UserTelegramBots } from '../src/bot/telegram/user-bots.ts';
 import { CommandCore } from '../src/bot/core.ts';
 import { messageText } from '../src/bot/message.ts';
 import { CODE_TTL_MS, MAX_CODES_PER_HOUR } from '../src/engine/chat-identities.ts';
 import { bots, type BotRow } from '../src/engine/db/schema.ts';
+import { startFakeDiscord, type FakeDiscord, type InteractionRef } from './fakes/discord.ts';
 import { startFakeTelegram, startFakeTelegramRouter, type FakeTelegram, type FakeTelegramRouter } from './fakes/telegram.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
@@ -322,5 +324,61 @@ describe('A Telegram bot per user', () => {
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('does not look like a Telegram bot token');
     expect(t.engine.userTelegramTokens.has(bob.id)).toBe(false);
+  });
+});
+
+describe('Chat pairing through Discord', () => {
+  const GUILD = '800000000000000001';
+  const CHANNEL = '800000000000000010';
+  const CAROL = '700000000000000042'; // a stranger until paired
+  const BOOT = '700000000000000001'; // on DISCORD_ALLOWED_USERS
+  let fake: FakeDiscord;
+  let d: TestApp;
+  let discord: ChatAdapter;
+
+  beforeAll(async () => {
+    fake = await startFakeDiscord({ guild: { id: GUILD, channelIds: [CHANNEL] } });
+    d = await startTestApp({ DISCORD_BOT_TOKEN: 'fake-token.abc.def', DISCORD_API_BASE: fake.apiBase, DISCORD_GUILD_ID: GUILD, DISCORD_ALLOWED_USERS: BOOT, ECHO_DELAY_MS: '5' });
+    discord = await startDiscord(d.engine, d.config, logger, { retryDelaysMs: [100] });
+  });
+  afterAll(async () => {
+    await discord?.stop();
+    await d?.close();
+    await fake?.close();
+  });
+
+  /** The content of the interaction's first answer, and whether only the person sees it. */
+  async function slash(name: string, userId: string, options: Record<string, string> = {}): Promise<{ content: string; ephemeral: boolean; ref: InteractionRef }> {
+    const ref = fake.slashCommand({ name, options, userId, username: 'carol', channelId: CHANNEL });
+    const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback` && c.status < 300, 10_000);
+    return { content: cb.body.data?.content ?? '', ephemeral: ((cb.body.data?.flags ?? 0) & 64) !== 0, ref };
+  }
+
+  it('a stranger gets a code (only they see it) and runs nothing; after pairing, /bots shows their bots only', async () => {
+    const carol = d.engine.users.create({ username: 'carol', role: 'operator' });
+    const { key } = d.engine.swarm.keys.create({ name: 'carol-key', scopes: ['admin', 'tasks', 'agents'] }, 'test', null, carol.id);
+    const hers = d.engine.createBot({ name: 'Finder', prompt: 'x' });
+    d.engine.db.update(bots).set({ ownerId: carol.id }).where(eq(bots.id, hers.id)).run();
+    d.engine.createBot({ name: 'AdminOnly', prompt: 'x' });
+
+    const refused = await slash('run', CAROL, { bot: 'Finder' });
+    expect(refused.ephemeral).toBe(true);
+    expect(refused.content).toMatch(/^🔒 I don't know you yet\. Your pairing code is `[A-Z2-9]{8}` \(valid 1 hour\)/);
+    expect(d.engine.runner.listForBot(hers.id)).toEqual([]);
+    const code = /`([A-Z2-9]{8})`/.exec(refused.content)![1]!;
+    expect(d.engine.chatIdentities.pendingCodes()[0]).toMatchObject({ platform: 'discord', externalId: CAROL, displayName: 'carol' });
+
+    expect((await d.api('POST', '/api/chat/pairings', { code }, { 'x-api-key': key })).status).toBe(201);
+    const list = await slash('bots', CAROL);
+    expect(list.content).toContain('Finder');
+    expect(list.content).not.toContain('AdminOnly');
+    // Autocomplete offers her bots only.
+    const ac = fake.autocomplete({ name: 'run', focusedOption: 'bot', value: '', userId: CAROL, channelId: CHANNEL });
+    const choices = await fake.waitForCall((c) => c.path === `/interactions/${ac.id}/${ac.token}/callback`);
+    expect(choices.body).toEqual({ type: 8, data: { choices: [{ name: 'Finder', value: 'Finder' }] } });
+    // The allow-listed id still acts as the first admin.
+    const boot = await slash('bots', BOOT);
+    expect(boot.content).toContain('Finder');
+    expect(boot.content).toContain('AdminOnly');
   });
 });
