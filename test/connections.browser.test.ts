@@ -23,6 +23,26 @@ describe('connections and pipelines on the dashboard, in headless Chromium', () 
   });
   const open = (path: string) => openPage(browser, t.url + path, pages);
 
+  it('a connection made elsewhere (the API) appears in an open dashboard without a reload, and goes when removed', async () => {
+    const a = (await t.api('POST', '/api/bots', { name: 'Far-A', prompt: 'a' })).body;
+    const b = (await t.api('POST', '/api/bots', { name: 'Far-B', prompt: 'b' })).body;
+    const { page, errors } = await open('/');
+    const panel = page.locator('#connections');
+    await expect.poll(() => panel.getByRole('button', { name: 'Connect' }).count()).toBe(1);
+    // The page's live stream is open before the change is made.
+    await expect.poll(() => t.app.live.hub.clientCount).toBeGreaterThan(0);
+    const made = (await t.api('POST', '/api/triggers', { source_bot: a.id, event: 'failed', target_bot: b.id })).body;
+    const row = panel.locator(`[data-trigger-id="${made.id}"]`);
+    await expect.poll(() => row.count()).toBe(1);
+    expect((await row.locator('.connection-label').textContent())!.replace(/\s+/g, ' ').trim()).toBe('🤖 Far-A —failed→ 🤖 Far-B');
+    await t.api('DELETE', `/api/triggers/${made.id}`);
+    await expect.poll(() => row.count()).toBe(0);
+    await t.api('DELETE', `/api/bots/${a.id}`);
+    await t.api('DELETE', `/api/bots/${b.id}`);
+    await expect.poll(() => panel.textContent()).toContain('No connections yet.');
+    expect(errors).toEqual([]);
+  });
+
   it('connect Dev-Bot —completed→ Test-Bot, switch it off and on; a loop is refused in place', async () => {
     const { page, errors } = await open('/');
     const panel = page.locator('#connections');

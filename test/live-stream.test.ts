@@ -89,6 +89,36 @@ describe('live stream', () => {
     for (const c of clients) c.close();
   });
 
+  it("a connection made or removed is heard: the dashboard's list re-fetches, both bots' cards are sent again", async () => {
+    const src = await bot('Linker');
+    const dst = await bot('Linked');
+    const dash = await openSse(`${t.url}/stream`);
+    const made = await t.api('POST', '/api/triggers', { source_bot: src.id, event: 'completed', target_bot: dst.id });
+    expect(made.status).toBe(201);
+    await dash.waitFor((e) => e.event === 'connections');
+    await dash.waitFor((e) => e.event === `card-${dst.id}`);
+    await dash.waitFor((e) => e.event === `card-${src.id}`);
+    // What the list fetches on that cue: the new connection.
+    const list = await (await fetch(`${t.url}/partials/connections?list=1`)).text();
+    expect(list.trim()).toMatch(/^<div id="connection-list"/);
+    expect(list).toContain(`data-trigger-id="${made.body.id}"`);
+    const seen = dash.events.length;
+    expect((await t.api('DELETE', `/api/triggers/${made.body.id}`)).status).toBe(204);
+    await dash.waitFor((e) => e.event === 'connections', { from: seen });
+    expect(await (await fetch(`${t.url}/partials/connections?list=1`)).text()).not.toContain(`data-trigger-id="${made.body.id}"`);
+    dash.close();
+  });
+
+  it("an open page of a bot that is deleted is told so", async () => {
+    const b = await bot('Doomed');
+    const page = await openSse(`${t.url}/bots/${b.id}/stream`);
+    expect((await t.api('DELETE', `/api/bots/${b.id}`)).status).toBe(204);
+    const head = await page.waitFor((e) => e.event === 'head');
+    expect(head.data).toContain('This bot was deleted');
+    expect(head.data).not.toContain('hx-get');
+    page.close();
+  });
+
   it('idle readers of a 30,000-line log: the replay waits for each socket, the server buffers no log', async () => {
     const b = await bot('Verbose');
     const sqlite = t.engine.db.$client;

@@ -56,6 +56,8 @@ export interface EngineEvents {
   };
   'result.created': { resultId: number; botId: number; runId: number | null; isNew: boolean };
   'bot.changed': { botId: number; change: 'created' | 'updated' | 'deleted' };
+  /** A connection (trigger) was created, changed (enabled, bots, event) or deleted; deleting a bot deletes its connections without this event. */
+  'trigger.changed': { triggerId: number; sourceBotId: number; targetBotId: number | null; targetPipelineId: number | null; change: 'created' | 'updated' | 'deleted' };
   /** Something of a swarm task changed: its status or phase (`change` = `status:<STATUS>`), a sub-task, an assignment, a verdict. */
   'task.changed': { taskId: number; status: TaskStatus; phase: TaskPhase; change: string };
   /** A pipeline or one of its runs changed (a step started or ended, the run finished). */

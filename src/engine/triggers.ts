@@ -173,6 +173,7 @@ export class TriggerService {
       .returning()
       .get();
     const view = this.get(row.id);
+    this.announce(row, 'created');
     this.deps.bus.emit('notice', { botId: source.id, kind: 'trigger.created', message: `🔗 ${view.label} linked` });
     return view;
   }
@@ -209,16 +210,25 @@ export class TriggerService {
       .where(eq(triggers.id, id))
       .run();
     const view = this.get(id);
+    // Both ends: a bot that stops being a target stops "waiting on" its old source.
+    if (row.sourceBotId !== source.id || row.targetBotId !== targetBotId || row.targetPipelineId !== targetPipelineId) this.announce(row, 'updated');
+    this.announce({ id, sourceBotId: source.id, targetBotId, targetPipelineId }, 'updated');
     if (v.enabled !== undefined && v.enabled !== row.enabled) {
       this.deps.bus.emit('notice', { botId: source.id, kind: 'trigger.updated', message: `🔗 ${view.label} ${v.enabled ? 'enabled' : 'disabled'}` });
     }
     return view;
   }
 
+  /** Emits `trigger.changed` for the connection `t` (its ids as stored). */
+  private announce(t: Pick<TriggerRow, 'id' | 'sourceBotId' | 'targetBotId' | 'targetPipelineId'>, change: 'created' | 'updated' | 'deleted'): void {
+    this.deps.bus.emit('trigger.changed', { triggerId: t.id, sourceBotId: t.sourceBotId, targetBotId: t.targetBotId, targetPipelineId: t.targetPipelineId, change });
+  }
+
   /** @throws {AppError} TRIGGER_NOT_FOUND */
   delete(id: number): void {
     const view = this.get(id);
     this.deps.db.delete(triggers).where(eq(triggers.id, id)).run();
+    this.announce(view, 'deleted');
     this.deps.bus.emit('notice', { botId: view.sourceBotId, kind: 'trigger.deleted', message: `🔗 ${view.label} unlinked` });
   }
 

@@ -20,8 +20,9 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) =>
       reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view }));
 
-    const connections = (reply: FastifyReply, extra: { error?: string; values?: Form } = {}) =>
+    const connections = (reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/connections', {
+        listOnly: extra.listOnly ?? false,
         triggers: engine.triggers.list(),
         bots: engine.bots.list(),
         pipelines: engine.pipelines.list(),
@@ -56,7 +57,8 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       return htmx ? panel(reply, {}) : reply.redirect('/', 303);
     };
 
-    app.get('/partials/connections', async (_req, reply) => connections(reply));
+    // `?list=1`: the list alone, which re-fetches itself on the live stream's `connections` event.
+    app.get<{ Querystring: { list?: string } }>('/partials/connections', async (req, reply) => connections(reply, { listOnly: req.query.list === '1' }));
     // The pipeline form's suggestions: every bot's name.
     app.get('/partials/bot-names', async (_req, reply) =>
       html(reply, 'partials/bot-names', { names: engine.bots.list().map((b) => b.name) }),

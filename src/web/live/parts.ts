@@ -83,6 +83,11 @@ export class PageParts {
     return this.render('partials/bot-head', { bot });
   }
 
+  /** A deleted bot's page title: it says the bot is gone and links to the dashboard. */
+  deletedHead(): string {
+    return this.render('partials/bot-deleted', {});
+  }
+
   /** A bot page's tiles: runs, results, schedule (next at), success rate. */
   stats(bot: BotSummary): string {
     return this.render('partials/bot-stats', { bot, successRate: successRate(this.engine.runner.statusCounts(bot.id)) });

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, or } from 'drizzle-orm';
 import { bots, runs, triggers } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { StreamHub } from './hub.ts';
@@ -31,11 +31,12 @@ export const QUEUE_POSITIONS_LIVE = 100;
  * templates' `sse-swap` attributes listen for):
  *
  * - dashboards (`dash`): `card-<botId>` (a card), `activity` (the feed), `pipelines` (the list
- *   with step progress), `grid` (a bot was created or deleted: the grid re-fetches its page);
+ *   with step progress), `grid` (a bot was created or deleted: the grid re-fetches its page),
+ *   `connections` (a connection or a bot changed: the connections list re-fetches itself);
  * - the Tasks page (`tasks`): `tasks` (a task changed: the list re-fetches itself);
  * - every page (all scopes): `approvals` (a draft started or stopped waiting: the header's bell
  *   re-fetches its count);
- * - a bot's page (`bot:<id>`): `head`, `stats`, `runs`, `results` and `results-new` (the two
+ * - a bot's page (`bot:<id>`): `head` (also when the bot is deleted: the page says so), `stats`, `runs`, `results` and `results-new` (the two
  *   filters of the results panel), `run` (the log panel of the run it now follows) and
  *   `run-<runId>` (that run's state line).
  *
@@ -53,6 +54,10 @@ export class LiveView {
   private activity = false;
   private pipelines = false;
   private grid = false;
+  /** The dashboard's list of connections re-fetches itself (a connection or a bot's name changed). */
+  private connections = false;
+  /** Bots deleted since the last flush: their open pages are told. */
+  private readonly deleted = new Set<number>();
   private tasks = false;
   /** A draft started or stopped waiting: every open page's bell counts again. */
   private approvals = false;
@@ -98,8 +103,20 @@ export class LiveView {
         this.mark(() => {
           if (e.change === 'updated') this.bots.add(e.botId);
           else this.grid = true;
-          // Steps show their bots' names and emoji.
+          // Steps and connections show their bots' names and emoji; a deleted bot's connections went with it.
           this.pipelines = true;
+          if (e.change === 'deleted') {
+            this.deleted.add(e.botId);
+            this.connections = true;
+          } else if (e.change === 'updated' && this.isConnected(e.botId)) this.connections = true;
+        }),
+      ),
+      bus.on('trigger.changed', (e) =>
+        this.mark(() => {
+          this.connections = true;
+          // The target's "waiting on <source>" state starts or stops with the link.
+          this.bots.add(e.sourceBotId);
+          if (e.targetBotId !== null) this.bots.add(e.targetBotId);
         }),
       ),
       bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true))),
@@ -144,6 +161,18 @@ export class LiveView {
         .all();
       for (const r of rows) if (r.target !== null) this.bots.add(r.target);
     });
+  }
+
+  /** `true` when a connection starts at or leads to `botId`. */
+  private isConnected(botId: number): boolean {
+    return (
+      this.engine.db
+        .select({ id: triggers.id })
+        .from(triggers)
+        .where(or(eq(triggers.sourceBotId, botId), eq(triggers.targetBotId, botId)))
+        .limit(1)
+        .all().length > 0
+    );
   }
 
   private mark(change: () => void): void {
@@ -222,6 +251,8 @@ export class LiveView {
     if (dash && this.activity) publish([DASHBOARD_SCOPE], 'activity', () => parts.activity());
     if (dash && this.pipelines) publish([DASHBOARD_SCOPE], 'pipelines', () => parts.pipelines());
     if (dash && this.grid) publish([DASHBOARD_SCOPE], 'grid', () => '');
+    if (dash && this.connections) publish([DASHBOARD_SCOPE], 'connections', () => '');
+    for (const id of this.deleted) if (hub.wants(botScope(id))) publish([botScope(id)], 'head', () => parts.deletedHead());
     if (this.tasks && hub.wants(TASKS_SCOPE)) publish([TASKS_SCOPE], 'tasks', () => '');
     // The header's bell is on every page: it re-fetches its count (public/orchestrate.js).
     if (this.approvals) publish([DASHBOARD_SCOPE, TASKS_SCOPE, ...engine.db.select({ id: bots.id }).from(bots).all().map((b) => botScope(b.id))], 'approvals', () => '');
@@ -231,7 +262,8 @@ export class LiveView {
     this.resultLists.clear();
     this.panels.clear();
     this.runStates.clear();
-    this.activity = this.pipelines = this.grid = this.tasks = this.approvals = false;
+    this.deleted.clear();
+    this.activity = this.pipelines = this.grid = this.connections = this.tasks = this.approvals = false;
     const ms = performance.now() - t0;
     this.stats.flushes++;
     this.stats.renders += renders;
