@@ -115,6 +115,11 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     const alert = await mainTg.waitForCall('answerCallbackQuery', (p) => p.callback_query_id === callbackQueryId);
     expect(alert.payload).toMatchObject({ show_alert: true, text: expect.stringContaining(codeIn(first)) });
     expect(t.engine.runner.listForBot(scout.id)).toEqual([]);
+    // In a group the code is not shown (anyone there could enter it): a pointer to the private chat.
+    const mark = mainTg.calls.length;
+    mainTg.pushMessage({ chatId: -100777, fromId: ALICE_TG, text: '/bots' });
+    const inGroup = await mainTg.waitForCall('sendMessage', (p, c) => c.seq >= mark && p.chat_id === -100777 && c.ok === true);
+    expect((inGroup.result as TgMessage).text).toBe("🔒 I don't know you yet. Write to me in a private chat for your pairing code.");
     // The admin sees it among the pending codes.
     const pending = await t.api('GET', '/api/chat/pairings');
     expect(pending.status).toBe(200);
@@ -237,7 +242,7 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     const id = /data-identity-id="(\d+)"/.exec(after)![1];
     expect(await type(mainTg, ALICE_TG, '/bots')).toContain('Scout');
     // A bad code is shown on the page, as a 4xx.
-    const bad = await fetch(`${t.url}/settings/chat/pair`, { method: 'POST', headers: { ...as(alice), 'content-type': 'application/x-www-form-urlencoded', 'hx-request': 'true' }, body: `code=${code}` });
+    const bad = await fetch(`${t.url}/settings/chat/pair`, { method: 'POST', headers: { ...as(alice), 'content-type': 'application/x-www-form-urlencoded' }, body: `code=${code}` });
     expect(bad.status).toBe(409);
     expect(await bad.text()).toContain('already used');
     // The admin's page lists pending codes with a user to choose.
@@ -320,7 +325,7 @@ describe('A Telegram bot per user', () => {
   });
 
   it('a token that is not one is refused on the page, and nothing is stored', async () => {
-    const res = await fetch(`${t.url}/settings/chat/telegram-token`, { method: 'POST', headers: { ...as(bob), 'content-type': 'application/x-www-form-urlencoded', 'hx-request': 'true' }, body: 'token=hello' });
+    const res = await fetch(`${t.url}/settings/chat/telegram-token`, { method: 'POST', headers: { ...as(bob), 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=hello' });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('does not look like a Telegram bot token');
     expect(t.engine.userTelegramTokens.has(bob.id)).toBe(false);

@@ -98,7 +98,7 @@ export class CommandCore<C extends Caller = Caller> {
 
   /**
    * The answer to someone who may not command; it names nothing of the fleet. A stranger gets
-   * their one-time pairing code (at most 5 new ones an hour, then a plain sentence saying to
+   * their one-time pairing code (on Telegram only in a private chat: in a group, a pointer there) (at most 5 new ones an hour, then a plain sentence saying to
    * wait); on a user's own bot, someone linked to another account gets a plain refusal.
    */
   refusal(caller: C): Message {
@@ -106,6 +106,10 @@ export class CommandCore<C extends Caller = Caller> {
     if (this.opts.owner !== undefined && this.engine.chatIdentities.callerFor(caller.platform, caller.userId)) {
       this.opts.log.warn({ platform: caller.platform, userId: caller.userId, owner: this.opts.owner }, "refused a user linked to another account on a user's own bot");
       return { ...say("🔒 Sorry, this bot answers only its owner's chats."), ...base };
+    }
+    // A code shown in a group could be entered by anyone there; Discord shows it to the person only.
+    if (caller.platform === 'telegram' && caller.private === false) {
+      return { ...say("🔒 I don't know you yet. Write to me in a private chat for your pairing code."), ...base };
     }
     try {
       const pairing = this.engine.chatIdentities.codeFor(caller.platform, caller.userId, caller.displayName ?? caller.userId);

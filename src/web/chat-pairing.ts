@@ -170,14 +170,15 @@ export const chatPairingWeb = (engine: Engine, viewsDir: string): FastifyPluginA
         .type('text/html; charset=utf-8')
         .send(eta.render(name, { ...data, stream: dashboardStream(app.live.hub) }));
     };
-    /** Runs `change`; an AppError is shown on the page (its status kept), anything else thrown. */
+    /** Runs `change`; an AppError is shown on the page, anything else thrown. */
     const act = async (req: FastifyRequest, reply: FastifyReply, change: () => string) => {
       try {
         const ok = change();
         return req.headers['hx-request'] ? page(req, reply, { ok }) : reply.redirect('/settings/chat', 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return page(req, reply, { error: err.message }, err.status);
+        // htmx swaps only 2xx answers: a refusal it shows is a 200; a plain form post keeps the status.
+        return page(req, reply, { error: err.message }, req.headers['hx-request'] ? 200 : err.status);
       }
     };
     const field = (req: FastifyRequest, name: string) => {
