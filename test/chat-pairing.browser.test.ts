@@ -36,8 +36,8 @@ describe('Settings → Chat in a browser', () => {
     await page.goto(`${t.url}/settings/chat`);
     await expect.poll(() => page.locator('h1').textContent()).toBe('Chat');
     expect(await overflow()).toBeLessThanOrEqual(0);
-    await page.getByLabel('Code').fill(code.toLowerCase());
-    await page.getByRole('button', { name: 'Link' }).click();
+    await page.getByLabel('Code', { exact: true }).fill(code.toLowerCase());
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
     await expect.poll(() => page.locator('.form-ok').textContent()).toContain('Linked Telegram user @a_rather_long_telegram_username_indeed');
     await expect.poll(() => page.locator('[data-identity-id]').count()).toBe(1);
     expect(t.engine.chatIdentities.callerFor('telegram', '424242')?.userId).toBe(1);
@@ -52,8 +52,8 @@ describe('Settings → Chat in a browser', () => {
     await expect.poll(() => page.locator(`[data-code-id="${other.id}"]`).count()).toBe(0);
 
     // A used code is refused on the page.
-    await page.getByLabel('Code').fill(code);
-    await page.getByRole('button', { name: 'Link' }).click();
+    await page.getByLabel('Code', { exact: true }).fill(code);
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
     await expect.poll(() => page.locator('.form-error').textContent()).toContain('already used');
 
     await page.getByRole('button', { name: 'Unlink @a_rather_long_telegram_username_indeed' }).click();
