@@ -5,6 +5,7 @@ import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/database.ts';
 import type { Statement } from 'better-sqlite3';
+import { removeBotSecrets } from './bot-secrets.ts';
 import { botState, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
 import { bots, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
@@ -106,7 +107,8 @@ export class BotService {
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
-    private readonly opts: { dataDir: string; providers: ProviderName[] },
+    /** `ownProviders`: the providers a bot has its own key for (its secrets), allowed for it although the server has no key. */
+    private readonly opts: { dataDir: string; providers: ProviderName[]; ownProviders?: (botId: number) => ProviderName[] },
   ) {}
 
   /** All bots, oldest first. */
@@ -355,7 +357,7 @@ export class BotService {
     if (v.emoji !== undefined) set.emoji = v.emoji || '🤖';
     if (v.description !== undefined) set.description = v.description;
     if (v.prompt !== undefined) set.prompt = v.prompt;
-    if (v.model !== undefined) set.model = this.checkModel(v.model);
+    if (v.model !== undefined) set.model = this.checkModel(v.model, id);
     if (v.tools !== undefined) set.tools = v.tools;
     if (v.schedule !== undefined) {
       set.schedule = this.checkSchedule(v.schedule);
@@ -373,12 +375,14 @@ export class BotService {
   }
 
   /**
-   * Deletes a bot, its runs, results, triggers and docs folder. The caller cancels its active runs
-   * first (see `Engine.deleteBot`).
+   * Deletes a bot, its runs, results, triggers, docs folder and secrets. The caller cancels its
+   * active runs first (see `Engine.deleteBot`).
    * @throws {AppError} BOT_NOT_FOUND
    */
   delete(id: number): void {
     const bot = this.get(id);
+    // Secrets first: a folder that cannot be removed keeps the bot, never orphans its secrets.
+    removeBotSecrets(this.opts.dataDir, id);
     this.db.delete(bots).where(eq(bots.id, id)).run();
     fs.rmSync(bot.docsPath, { recursive: true, force: true });
     this.bus.emit('bot.changed', { botId: id, change: 'deleted' });
@@ -389,16 +393,16 @@ export class BotService {
     if (other) throw new AppError('BOT_NAME_TAKEN', `A bot named "${other.name}" already exists (names are case-insensitive).`);
   }
 
-  private checkModel(model: string): string {
+  private checkModel(model: string, botId?: number): string {
     const ref = parseModel(model);
     if (!ref) {
       throw new AppError('VALIDATION_FAILED', `model "${model}" is not known: use "echo", "openai:<model>" or "anthropic:<model>".`, {
         fields: [{ field: 'model', message: 'unknown model' }],
       });
     }
-    if (!this.opts.providers.includes(ref.provider)) {
+    if (!this.opts.providers.includes(ref.provider) && !(botId !== undefined && this.opts.ownProviders?.(botId).includes(ref.provider))) {
       const variable = ref.provider === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
-      throw new AppError('VALIDATION_FAILED', `model "${model}" needs the ${ref.provider} provider, which is not configured (set ${variable}).`, {
+      throw new AppError('VALIDATION_FAILED', `model "${model}" needs the ${ref.provider} provider, which is not configured (set ${variable}, or give the bot its own ${variable} secret).`, {
         fields: [{ field: 'model', message: 'provider not configured' }],
       });
     }

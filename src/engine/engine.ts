@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ActivityLog } from './activity.ts';
 import { ApprovalService } from './approvals.ts';
+import { BotSecretStore } from './bot-secrets.ts';
 import { BotService } from './bots.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { lockDataDir } from './db/data-dir-lock.ts';
@@ -66,6 +67,8 @@ export class Engine {
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
   readonly codeSandbox: CodeSandbox;
+  /** Each bot's named secrets, files under DATA_DIR/secrets/bots/<id>/ (names only leave it, values only to that bot's runs). */
+  readonly botSecrets: BotSecretStore;
 
   /**
    * @param deps.now the clock of the run engine, of approvals' expiry and of pairing codes (epoch ms), for tests.
@@ -80,7 +83,7 @@ export class Engine {
     this.db = openDatabase(config.dataDir);
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'event listener failed'));
     this.activity = new ActivityLog(this.db, this.bus);
-    this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config) });
+    this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config), ownProviders: (id) => this.botSecrets.ownProviders(id) });
     this.results = new ResultService(this.db, this.bus);
     this.subscriptions = new SubscriptionService(this.db);
     this.runHistory = new RunHistory(this.db);
@@ -89,6 +92,7 @@ export class Engine {
     this.chatIdentities = new ChatIdentityService(this.db, { now: deps.now });
     this.userTelegramTokens = new UserTelegramTokens(config.dataDir);
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
+    this.botSecrets = new BotSecretStore(config.dataDir);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
       maxConcurrentRuns: config.maxConcurrentRuns,
       maxRunProcesses: config.maxRunProcesses,
@@ -98,7 +102,7 @@ export class Engine {
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
       codeSandbox: this.codeSandbox,
-    }, { now: deps.now });
+    }, { now: deps.now, secrets: this.botSecrets });
     this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
     this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   DOC_INVALID_NAME: { status: 400 },
   DOC_TOO_LARGE: { status: 413 },
   RESULT_NOT_FOUND: { status: 404 },
+  /** The bot has no secret by that name (src/engine/bot-secrets.ts). */
+  SECRET_NOT_FOUND: { status: 404 },
   TRIGGER_NOT_FOUND: { status: 404 },
   TRIGGER_CYCLE: { status: 409 },
   TRIGGER_EXISTS: { status: 409 },

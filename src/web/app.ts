@@ -15,6 +15,7 @@ import { AppError, isAppError } from '../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { validationFailed } from '../engine/bots.ts';
 import { apiRoutes } from './api/routes.ts';
+import { botSecretRoutes } from './api/bot-secrets.ts';
 import { openApiRoutes, registerOpenApi } from './api/openapi.ts';
 import { orchestrationRoutes } from './api/orchestration.ts';
 import { approvalRoutes } from './api/approvals.ts';
@@ -35,6 +36,7 @@ import { originGuard } from './origin-guard.ts';
 import { createLive, pageRoutes, type Live } from './pages.ts';
 import { subscriptionPages } from './subscription-pages.ts';
 import { chatPairingWeb } from './chat-pairing.ts';
+import { secretPages } from './secret-pages.ts';
 import { StreamHub } from './live/hub.ts';
 
 declare module 'fastify' {
@@ -180,6 +182,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
       await api.register(runRoutes(engine));
       await api.register(approvalRoutes(engine));
       await api.register(recipeRoutes(engine));
+      await api.register(botSecretRoutes(engine));
       await api.register(openApiRoutes(path.join(ROOT, 'views')));
     },
     { prefix: '/api' },
@@ -194,6 +197,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));
   await app.register(chatPairingWeb(engine, path.join(ROOT, 'views')));
+  await app.register(secretPages(engine, path.join(ROOT, 'views')));
   for (const w of webhooks) await app.register(w.routes);
   return app;
 }

@@ -14,6 +14,13 @@ import { lockDataDir } from './data-dir-lock.ts';
 export const DB_FILE = 'openorchestrator.db';
 /** The folder of the bots' docs inside `DATA_DIR` and inside an archive. */
 export const BOTS_DIR = 'bots';
+/**
+ * The bots' secrets inside `DATA_DIR` (engine/bot-secrets.ts). Never put in an archive: a backup
+ * is a file that gets copied and kept around, and secrets stay on the machine that has them
+ * (after a restore elsewhere, set them again). A forced restore moves them aside with the rest,
+ * so a restored bot never gets the secrets of another bot that had its id.
+ */
+export const BOT_SECRETS_DIR = path.join('secrets', 'bots');
 
 /** A backup or restore that cannot be done; the message says why and what to do. */
 export class BackupError extends Error {
@@ -37,7 +44,7 @@ export interface BackupSummary {
  * Writes `outFile` (a gzipped tar): `openorchestrator.db`, copied with SQLite's online backup API
  * (https://www.sqlite.org/backup.html, better-sqlite3's `db.backup()`), so the copy is one
  * consistent state even while the app keeps writing; then `bots/<id>/…`, the docs folders as they
- * are. The app may keep running. The archive appears only once complete (written as `.partial`
+ * are. The bots' secrets are left out ({@link BOT_SECRETS_DIR}). The app may keep running. The archive appears only once complete (written as `.partial`
  * first).
  * @throws {BackupError} when `dataDir` holds no database or the copy fails its integrity check.
  */
@@ -75,8 +82,8 @@ export async function createBackup(dataDir: string, outFile: string): Promise<Ba
  * Unpacks a {@link createBackup} archive into `dataDir` and points each bot at its docs folder
  * there (`docs_path` is absolute, so a backup restores to any path). Takes the data directory's
  * lock for the time: the app must be stopped. A data directory that already holds a database is
- * refused, unless `force`, which first moves its database and docs to `before-restore-<time>/`
- * inside it.
+ * refused, unless `force`, which first moves its database, docs and bot secrets to
+ * `before-restore-<time>/` inside it.
  * @throws {DataDirLockedError} while an app uses `dataDir`.
  * @throws {BackupError} when the archive is not a backup or `dataDir` is not empty (without `force`).
  */
@@ -89,12 +96,15 @@ export async function restoreBackup(archive: string, dataDir: string, opts: { fo
 
   const release = lockDataDir(dataDir);
   try {
-    const present = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`, BOTS_DIR].filter((n) => fs.existsSync(path.join(dataDir, n)));
+    const present = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`, BOTS_DIR, BOT_SECRETS_DIR].filter((n) => fs.existsSync(path.join(dataDir, n)));
     if (present.length > 0) {
       if (!opts.force) throw new BackupError(`${dataDir} already holds a database: restore into an empty DATA_DIR, or pass --force to move the current one aside first.`);
       const aside = path.join(dataDir, `before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       fs.mkdirSync(aside);
-      for (const n of present) fs.renameSync(path.join(dataDir, n), path.join(aside, n));
+      for (const n of present) {
+        fs.mkdirSync(path.dirname(path.join(aside, n)), { recursive: true, mode: 0o700 });
+        fs.renameSync(path.join(dataDir, n), path.join(aside, n));
+      }
     }
     // node-tar keeps every entry inside `cwd` (no absolute paths, no `..`).
     await tar.x({ file, cwd: dataDir, strict: true, filter: (p) => p === DB_FILE || p === BOTS_DIR || p.startsWith(`${BOTS_DIR}/`) });

@@ -78,12 +78,13 @@ export async function runAgent(session: ModelSession, req: CompletionRequest, ho
  * `hooks.tool`. Every failure (unknown tool, bad arguments, the tool's own error) becomes an error
  * result for the model. Only an abort of the run is thrown.
  */
-export async function callTool(call: ToolCall, tools: Tool[], hooks: Pick<CompletionHooks, 'tool' | 'toolContext' | 'signal'>): Promise<ToolResult> {
+export async function callTool(call: ToolCall, tools: Tool[], hooks: Pick<CompletionHooks, 'tool' | 'toolContext' | 'signal' | 'redact'>): Promise<ToolResult> {
   const started = Date.now();
   const finish = (content: string, isError: boolean): ToolResult => {
     const durationMs = Date.now() - started;
     const text = content.length > MAX_TOOL_RESULT ? `${content.slice(0, MAX_TOOL_RESULT)}\n[… truncated]` : content;
-    hooks.tool({ tool: call.name, args: call.args === undefined ? '(unreadable arguments)' : shortArgs(call.args), durationMs, ok: !isError, ...(isError ? { error: firstLine(content) } : {}) });
+    const clean = hooks.redact ?? (<T>(v: T) => v);
+    hooks.tool({ tool: call.name, args: call.args === undefined ? '(unreadable arguments)' : shortArgs(clean(call.args)), durationMs, ok: !isError, ...(isError ? { error: firstLine(clean(content)) } : {}) });
     return { id: call.id, name: call.name, content: isError ? `Error: ${text}` : text, isError };
   };
   const tool = tools.find((t) => t.name === call.name);

@@ -17,6 +17,27 @@ export interface ProviderSettings {
 }
 
 /**
+ * The bot secret that holds a bot's own key for each provider: named like the server's variable,
+ * so `OPENAI_API_KEY` on a bot means for its runs what `OPENAI_API_KEY` in the environment means
+ * for every bot's. The base URL stays the server's.
+ */
+export const PROVIDER_KEY_SECRETS = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY' } as const;
+
+/**
+ * `settings` for one bot's run: each provider key the bot has as a secret
+ * ({@link PROVIDER_KEY_SECRETS}) replaces the server's; the rest is the server's. Never changes `settings`.
+ */
+export function providerSettingsFor(settings: ProviderSettings, secrets: Readonly<Record<string, string>>): ProviderSettings {
+  const openai = secrets[PROVIDER_KEY_SECRETS.openai];
+  const anthropic = secrets[PROVIDER_KEY_SECRETS.anthropic];
+  return {
+    ...settings,
+    openai: openai ? { ...settings.openai, apiKey: openai } : settings.openai,
+    anthropic: anthropic ? { ...settings.anthropic, apiKey: anthropic } : settings.anthropic,
+  };
+}
+
+/**
  * The provider for a `provider:model` string, with the provider's model id.
  * @throws {ProviderError} when the model names no known or configured provider.
  */

@@ -42,6 +42,12 @@ export interface CompletionHooks {
   tool(entry: ToolLogEntry): void;
   /** What tools use while they run. */
   toolContext: ToolContext;
+  /**
+   * Replaces the bot's secret values in a string, or in every string of an object, by
+   * `[redacted NAME]` (see `secretRedactionRules`); applied to tool calls before they are shortened
+   * for the log, so a cut never leaves part of a value behind. Absent: nothing to redact.
+   */
+  redact?<T>(value: T): T;
 }
 
 /** A finished completion: the final answer. Token usage went out through `hooks.usage`. */

@@ -1,5 +1,7 @@
 import type { BotRow, RunRow } from '../db/schema.ts';
+import { providerSettingsFor } from '../providers/index.ts';
 import { resultKey, type ResultInput } from '../results.ts';
+import { redactSecrets, secretRedactionRules, type RedactionRules } from '../swarm/redaction.ts';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 import type { RunEngineResources } from './resources.ts';
 import type { BotWorker } from './worker.ts';
@@ -41,6 +43,8 @@ export class RunAttempt {
   /** Aborted when the attempt ends: stops its run_code processes. */
   private readonly codeAbort = new AbortController();
   private readonly tools: string[];
+  /** Replaces the bot's secret values by `[redacted NAME]` in what the attempt logs and records. */
+  private readonly secretRules: RedactionRules;
 
   /**
    * Starts the attempt of `run` (about to be claimed as `running`) of `bot` on `worker`, the bot's
@@ -63,6 +67,14 @@ export class RunAttempt {
     this.tools = bot.tools;
     this.approvalTimeoutS = bot.approvalTimeoutS;
     this.tools = [...bot.tools, ...(res.submissions?.toolsFor(run) ?? [])];
+    let secrets: Record<string, string> = {};
+    try {
+      secrets = res.secrets?.values(bot.id) ?? {};
+    } catch (err) {
+      // The error names the file, never a value.
+      if (!(worker instanceof Error)) worker = new Error(`the bot's secrets could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    this.secretRules = secretRedactionRules(secrets);
     // Tokens are counted over all attempts: a failed attempt cost what it cost.
     this.tokensIn = run.tokensIn ?? 0;
     this.tokensOut = run.tokensOut ?? 0;
@@ -79,7 +91,17 @@ export class RunAttempt {
     }
     this.worker = worker;
     worker.start(
-      { runId: run.id, model: bot.model, prompt: bot.prompt, input: run.input ?? '', docsPath: worker.docsPath, tools: this.tools, maxSteps: bot.maxSteps, providers: res.opts.providers },
+      {
+        runId: run.id,
+        model: bot.model,
+        prompt: bot.prompt,
+        input: run.input ?? '',
+        docsPath: worker.docsPath,
+        tools: this.tools,
+        maxSteps: bot.maxSteps,
+        providers: providerSettingsFor(res.opts.providers, secrets),
+        secrets,
+      },
       {
         output: (stream, line) => this.log(stream, line),
         message: (msg) => this.onMessage(msg),
@@ -94,9 +116,14 @@ export class RunAttempt {
     return this.worker?.pid;
   }
 
-  /** Appends a log line of this run (nothing once the attempt ended). */
+  /** Appends a log line of this run, the bot's secret values redacted (nothing once the attempt ended). */
   log(stream: string, text: string): void {
-    if (!this.ended) this.res.logs.append(this.runId, this.botId, stream, text);
+    if (!this.ended) this.res.logs.append(this.runId, this.botId, stream, this.clean(text));
+  }
+
+  /** `value` (a string, or every string in an object) with the bot's secret values replaced by `[redacted NAME]`. */
+  private clean<T>(value: T): T {
+    return redactSecrets(value, this.secretRules);
   }
 
   /** Leaves the worker without an outcome: the run was not ours to start after all. */
@@ -140,8 +167,11 @@ export class RunAttempt {
     if (!this.ended) this.worker?.send(this.runId, msg);
   }
 
-  private onMessage(msg: ChildMessage): void {
+  private onMessage(raw: ChildMessage): void {
     if (this.ended) return;
+    // Whatever the child sends may carry a secret the model or a tool echoed: nothing of it is
+    // logged, recorded or handed on before the values are redacted.
+    const msg = this.clean(raw);
     switch (msg.type) {
       case 'log':
         this.log(msg.stream, msg.text);

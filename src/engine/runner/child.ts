@@ -10,6 +10,7 @@ import { providerFor } from '../providers/index.ts';
 import { ToolError, toolsFor, type ToolContext } from '../tools/index.ts';
 import { memorySection } from '../tools/memory.ts';
 import { SEARCH_UNCONFIGURED, searchProvider } from '../tools/search.ts';
+import { redactSecrets, secretRedactionRules } from '../swarm/redaction.ts';
 import type { ChildMessage, CodeOutcome, Envelope, ParentMessage, RunJob } from './protocol.ts';
 
 type Reply = Extract<ParentMessage, { requestId: number }>;
@@ -43,8 +44,11 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
       void send({ type: 'log', stream: 'system', text: `tools: ${tools.map((t) => t.name).join(', ')} · at most ${job.maxSteps} rounds` });
     }
     if (job.tools.includes('web_search') && !searchProvider(search)) void send({ type: 'log', stream: 'system', text: SEARCH_UNCONFIGURED });
+    const secrets = job.secrets ?? {};
+    const rules = secretRedactionRules(secrets);
     const toolContext: ToolContext = {
       docsPath: job.docsPath,
+      secrets,
       signal: abort.signal,
       search,
       webFetchAllowPrivate: job.providers.webFetchAllowPrivate === true,
@@ -65,19 +69,27 @@ async function execute(job: RunJob, abort: AbortController): Promise<void> {
       },
     };
     const result = await provider.complete(
-      { model, system: job.prompt, context: memorySection(job.docsPath, job.tools.includes('files')), input: job.input, tools, maxSteps: job.maxSteps },
+      { model, system: job.prompt, context: [memorySection(job.docsPath, job.tools.includes('files')), secretsSection(job)].filter(Boolean).join('\n\n'), input: job.input, tools, maxSteps: job.maxSteps },
       {
         log: (text) => void send({ type: 'log', stream: 'stdout', text }),
         signal: abort.signal,
         usage: (tokensIn, tokensOut) => void send({ type: 'usage', tokensIn, tokensOut }),
         tool: (entry) => void send({ type: 'tool', ...entry }),
         toolContext,
+        redact: <T,>(value: T): T => redactSecrets(value, rules),
       },
     );
     await send({ type: 'done', output: result.output });
   } catch (err) {
     await send({ type: 'fail', error: err instanceof Error ? err.message : String(err) });
   }
+}
+
+/** For the system prompt: the names (never the values) of the bot's secrets a tool can use; '' when none can. */
+function secretsSection(job: RunJob): string {
+  const names = Object.keys(job.secrets ?? {}).sort();
+  if (names.length === 0 || !job.tools.includes('web_fetch')) return '';
+  return `Secrets of this bot (use one as {{secret.NAME}} in a web_fetch header; you never see the values): ${names.join(', ')}`;
 }
 
 // The parent is gone (crashed, killed): stop at once rather than keep spending tokens unobserved.

@@ -29,7 +29,20 @@ export interface RunJob {
   tools: string[];
   /** Most model rounds in the agent loop (bots.max_steps). */
   maxSteps: number;
+  /** The server's provider settings, with the bot's own provider keys in place of the server's where it has them. */
   providers: ProviderSettings;
+  /**
+   * The bot's secrets, name → value (`engine/bot-secrets.ts`), read fresh for each run; `{}` when
+   * it has none. Only this bot's worker ever receives them.
+   *
+   * They travel in this IPC message, never in the child's environment: a process's environment
+   * is readable by every process of the same user through `/proc/<pid>/environ` (and is copied
+   * into anything the child spawns), whereas an IPC message exists only in the two processes'
+   * memory. The child keeps them in memory for the run's tools and redaction and writes them
+   * nowhere; the parent replaces any value that comes back in a log line, result or output by
+   * `[redacted NAME]`.
+   */
+  secrets: Record<string, string>;
 }
 
 /** One item a run reports through the `report_result` tool. */

@@ -46,4 +46,12 @@ export interface RunEngineResources {
   opts: RunnerOptions;
   /** What takes the plans and verdicts runs hand in (`submit`), installed by the swarm; null: none. */
   submissions: RunSubmissions | null;
+  /** Where a run's bot's secrets are read from when its attempt starts (`BotSecretStore`); null: bots have none. */
+  secrets: RunSecrets | null;
+}
+
+/** The part of `BotSecretStore` the run engine uses: a bot's secret values by name. */
+export interface RunSecrets {
+  /** @throws {Error} when they cannot be read (the attempt then fails). */
+  values(botId: number): Record<string, string>;
 }

@@ -11,7 +11,7 @@ import { finishAttempt } from './finalizer.ts';
 import { RunLogStore } from './log-store.ts';
 import { SqliteRunQueue, type RunQueue } from './queue.ts';
 import type { RunSubmissions } from './protocol.ts';
-import type { RunEngineResources, RunnerOptions } from './resources.ts';
+import type { RunEngineResources, RunnerOptions, RunSecrets } from './resources.ts';
 import { prepareRunChildModule } from '../tools/sandbox.ts';
 import { announceRun, transitionRun } from './transition.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -51,9 +51,10 @@ export class Runner {
   private closed = false;
   private wakeTimer: NodeJS.Timeout | null = null;
 
-  constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number } = {}) {
+  /** @param deps.secrets where each run's bot's secrets are read (none: runs get no secrets). */
+  constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number; secrets?: RunSecrets } = {}) {
     const now = deps.now ?? Date.now;
-    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now), submissions: null };
+    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now), submissions: null, secrets: deps.secrets ?? null };
     this.pool = new WorkerPool({ maxProcesses: opts.maxRunProcesses, idleMs: opts.workerIdleMs }, log);
   }
 

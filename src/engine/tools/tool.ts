@@ -16,6 +16,11 @@ export interface ToolContext {
   search: SearchSettings;
   /** `web_fetch` may reach loopback, link-local and private addresses (`WEB_FETCH_ALLOW_PRIVATE`); default no. */
   webFetchAllowPrivate?: boolean;
+  /**
+   * The bot's secrets, name → value (see `runner/protocol.ts` `RunJob.secrets`); a tool uses one
+   * only where the model names it (e.g. `web_fetch` headers), never returns a value to the model.
+   */
+  secrets?: Readonly<Record<string, string>>;
   /** Records a result through the parent (which alone writes the database). */
   report(item: ReportedItem): Promise<{ resultId: number; isNew: boolean }>;
   /** Runs JavaScript in a separate sandboxed process, through the parent. */

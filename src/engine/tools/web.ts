@@ -16,6 +16,27 @@ const MAX_TEXT_CHARS = 20_000;
 /** Most links listed under a page's text. */
 const MAX_LINKS = 40;
 
+/** Most request headers a `web_fetch` call may set. */
+export const MAX_FETCH_HEADERS = 10;
+/** A bot secret inside a header value: `{{secret.NAME}}` (NAME as in engine/bot-secrets.ts). */
+const SECRET_PLACEHOLDER = /\{\{\s*secret\.([A-Z][A-Z0-9_]{0,63})\s*\}\}/g;
+
+/**
+ * `headers` with every `{{secret.NAME}}` replaced by the value of the bot's secret NAME.
+ * @throws {ToolError} when the bot has no secret of a name used (the names it has are listed).
+ */
+export function withSecrets(headers: Record<string, string>, secrets: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[name] = value.replace(SECRET_PLACEHOLDER, (_m, key: string) => {
+      const v = secrets[key];
+      if (v === undefined) throw new ToolError(`this bot has no secret named ${key} (it has ${Object.keys(secrets).sort().join(', ') || 'none'})`);
+      return v;
+    });
+  }
+  return out;
+}
+
 /** The tool error for a destination on this machine or a private network. */
 export const PRIVATE_REFUSED = 'web_fetch refuses private and loopback addresses (set WEB_FETCH_ALLOW_PRIVATE=true to allow)';
 
@@ -74,21 +95,28 @@ export interface FetchedPage {
 /**
  * GETs `url`, following at most {@link MAX_REDIRECTS} redirects, within {@link FETCH_TIMEOUT_MS}
  * and {@link MAX_BODY_BYTES}; HTML is reduced to its readable text with Mozilla Readability over
- * linkedom (https://github.com/mozilla/readability). Unless `opts.allowPrivate`, the host of the URL
+ * linkedom (https://github.com/mozilla/readability). `opts.headers` are sent to the URL's own origin,
+ * and dropped once a redirect leads to another. Unless `opts.allowPrivate`, the host of the URL
  * and of every redirect is resolved first and loopback, link-local and private addresses are refused.
  * @throws {ToolError} for a bad URL, a private destination, too many redirects, HTTP errors, limits, and non-text bodies.
  */
-export async function fetchPage(url: string, signal: AbortSignal, opts: { allowPrivate?: boolean } = {}): Promise<FetchedPage> {
+export async function fetchPage(url: string, signal: AbortSignal, opts: { allowPrivate?: boolean; headers?: Record<string, string> } = {}): Promise<FetchedPage> {
   const timeout = AbortSignal.timeout(FETCH_TIMEOUT_MS);
   const both = AbortSignal.any([signal, timeout]);
   let current = parseHttpUrl(url);
+  const origin = current.origin;
   try {
     for (let hop = 0; ; hop++) {
       if (!opts.allowPrivate) await checkDestination(current);
       const res = await fetch(current, {
         redirect: 'manual',
         signal: both,
-        headers: { 'user-agent': 'openOrchestrator/0.1 (+web_fetch)', accept: 'text/html,application/xhtml+xml,application/json,text/plain;q=0.9,*/*;q=0.5' },
+        headers: {
+          'user-agent': 'openOrchestrator/0.1 (+web_fetch)',
+          accept: 'text/html,application/xhtml+xml,application/json,text/plain;q=0.9,*/*;q=0.5',
+          // The caller's headers (a bot's token) go to the origin it named only, never where a redirect leads.
+          ...(current.origin === origin ? opts.headers : {}),
+        },
       });
       if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
         await res.body?.cancel();
@@ -218,9 +246,17 @@ function links(html: string, base: string): { text: string; href: string }[] {
 export const webFetch = defineTool({
   name: 'web_fetch',
   description: `Fetch a web page (GET) and return its readable text and links. Follows up to ${MAX_REDIRECTS} redirects; ${FETCH_TIMEOUT_MS / 1000} s and ${MAX_BODY_BYTES / 1024 / 1024} MB limits. JSON and plain text are returned as they are.`,
-  schema: z.object({ url: z.string().min(1).describe('An http(s) URL') }),
+  schema: z.object({
+    url: z.string().min(1).describe('An http(s) URL'),
+    headers: z
+      .record(z.string(), z.string())
+      .refine((h) => Object.keys(h).length <= MAX_FETCH_HEADERS, `at most ${MAX_FETCH_HEADERS} headers`)
+      .optional()
+      .describe("Request headers, sent to this URL's site only. Write {{secret.NAME}} to insert the bot's secret NAME (e.g. \"Authorization\": \"Bearer {{secret.GITHUB_TOKEN}}\"); you never see the value."),
+  }),
   async run(args, ctx) {
-    const page = await fetchPage(args.url, ctx.signal, { allowPrivate: ctx.webFetchAllowPrivate === true });
+    const headers = args.headers ? withSecrets(args.headers, ctx.secrets ?? {}) : undefined;
+    const page = await fetchPage(args.url, ctx.signal, { allowPrivate: ctx.webFetchAllowPrivate === true, headers });
     const head = [`URL: ${page.url}`, `Status: ${page.status}`, ...(page.title ? [`Title: ${page.title}`] : [])].join('\n');
     const linkList = page.links.length ? `\n\nLinks:\n${page.links.map((l) => `- ${l.text || '(no text)'}: ${l.href}`).join('\n')}` : '';
     return `${head}\n\n${truncate(page.text, MAX_TEXT_CHARS)}${linkList}`;

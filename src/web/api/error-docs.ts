@@ -19,6 +19,7 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   DOC_INVALID_NAME: 'The document name is not allowed (empty, absolute, leaving the folder, a symlink, …).',
   DOC_TOO_LARGE: 'The document is larger than the limit for one file.',
   RESULT_NOT_FOUND: 'No result with that id.',
+  SECRET_NOT_FOUND: 'The bot has no secret by that name.',
   TRIGGER_NOT_FOUND: 'No connection (trigger) with that id, or none between those bots.',
   TRIGGER_CYCLE: 'The connection would close a loop of bots starting each other.',
   TRIGGER_EXISTS: 'The same connection (source, event, target) exists already.',

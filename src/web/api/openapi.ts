@@ -19,6 +19,7 @@ const TAGS = [
   { name: 'runs', description: 'Runs: start, list (per bot and over all bots), logs, live log, cancel, retry' },
   { name: 'results', description: 'What runs found; pin the ones to keep' },
   { name: 'docs', description: "A bot's docs folder (its memory)" },
+  { name: 'secrets', description: "A bot's named secrets (its own provider key, a login, a token): names only; values go to its runs alone" },
   { name: 'connections', description: 'Triggers: a bot run ending starts another bot' },
   { name: 'pipelines', description: 'Ordered steps of bots and their runs' },
   { name: 'approvals', description: "Drafts of runs that wait for a person's decision: approve (maybe edited) or reject" },
