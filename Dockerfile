@@ -12,5 +12,5 @@ USER node
 ENV HOST=0.0.0.0 PORT=8080 DATA_DIR=/data
 VOLUME /data
 EXPOSE 8080
-# HOST=0.0.0.0 requires DASHBOARD_TOKEN (docker run -e DASHBOARD_TOKEN=...).
+# HOST=0.0.0.0: set ADMIN_PASSWORD (docker run -e ADMIN_PASSWORD=...) or open /setup first; until then only /health and /setup answer.
 CMD ["node", "--import", "tsx", "src/main.ts"]

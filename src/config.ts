@@ -34,6 +34,7 @@ const schema = z.object({
   HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
   DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
   DASHBOARD_TOKEN: optionalString,
+  ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(8, 'must be at least 8 characters').max(200, 'must be at most 200 characters').optional()),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
   ANTHROPIC_API_KEY: optionalString,
@@ -117,7 +118,14 @@ export interface Config {
   host: string;
   /** Absolute path of the data directory (SQLite file, one docs folder per bot). */
   dataDir: string;
+  /**
+   * A shared token for scripts (`Authorization: Bearer`, the `oo_token` cookie, `?token=`): a
+   * request with it acts as the first admin. Optional everywhere; off loopback the server refuses
+   * everything but /health and /setup until an admin has a password (src/web/caller.ts).
+   */
   dashboardToken?: string;
+  /** `ADMIN_PASSWORD`: the first admin's password, set at start when they have none yet. */
+  adminPassword?: string;
   openai: { apiKey?: string; baseURL?: string };
   anthropic: { apiKey?: string; baseURL?: string };
   /** Where the `web_search` tool searches: a SearXNG instance (JSON API), else Brave Search; neither set: no web search. */
@@ -197,14 +205,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message.toLowerCase());
   }
   const e = parsed.data;
-  if (!isLoopbackHost(e.HOST) && !e.DASHBOARD_TOKEN) {
-    throw new ConfigError('DASHBOARD_TOKEN', `is required when HOST (${e.HOST}) is not a loopback address`);
-  }
   return {
     port: e.PORT,
     host: e.HOST,
     dataDir: path.resolve(e.DATA_DIR),
     dashboardToken: e.DASHBOARD_TOKEN,
+    adminPassword: e.ADMIN_PASSWORD,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },
     anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseURL: e.ANTHROPIC_BASE_URL },
     search: { searxngUrl: e.SEARXNG_URL, braveApiKey: e.BRAVE_API_KEY },

@@ -26,11 +26,11 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^EXPOSE 8080$/m);
   });
 
-  it('reads .env when there is one, restarts the app, and requires the dashboard token', () => {
+  it('reads .env when there is one, restarts the app, and requires the first admin\'s password', () => {
     expect(app.env_file).toEqual([{ path: '.env', required: false }]);
     expect(app.restart).toBe('unless-stopped');
     expect(app.environment.HOST).toBe('0.0.0.0');
-    expect(app.environment.DASHBOARD_TOKEN).toMatch(/^\$\{DASHBOARD_TOKEN:\?.+\}$/);
+    expect(app.environment.ADMIN_PASSWORD).toMatch(/^\$\{ADMIN_PASSWORD:\?.+\}$/);
   });
 
   it('publishes the port the app listens on inside the container', () => {

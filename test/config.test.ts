@@ -26,7 +26,7 @@ describe('configuration', () => {
     ['OPENAI_BASE_URL', { OPENAI_BASE_URL: 'not a url' }],
     ['TELEGRAM_ALLOWED_USERS', { TELEGRAM_ALLOWED_USERS: 'alice,bob' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
-    ['DASHBOARD_TOKEN', { HOST: '0.0.0.0' }],
+    ['ADMIN_PASSWORD', { ADMIN_PASSWORD: 'short' }],
   ])('a bad %s is refused, naming the variable', (variable, env) => {
     let err: unknown;
     try {
@@ -39,8 +39,10 @@ describe('configuration', () => {
     expect((err as ConfigError).message).toContain(variable);
   });
 
-  it('a non-loopback HOST is fine with a token', () => {
+  it('a non-loopback HOST is fine with a token, or without one (the server then asks for an admin password)', () => {
     expect(loadConfig({ HOST: '0.0.0.0', DASHBOARD_TOKEN: 's3cret' }).dashboardToken).toBe('s3cret');
+    expect(loadConfig({ HOST: '0.0.0.0' }).dashboardToken).toBeUndefined();
+    expect(loadConfig({ ADMIN_PASSWORD: 'long enough' }).adminPassword).toBe('long enough');
   });
 
   it('npm start stops at once on a bad value with one line naming the variable', () => {

@@ -24,6 +24,9 @@ import { TriggerService } from './triggers.ts';
 import { UserService } from './users.ts';
 import { ChatIdentityService } from './chat-identities.ts';
 import { UserTelegramTokens } from './user-telegram-tokens.ts';
+import { SessionService } from './sessions.ts';
+import type { Caller } from './access.ts';
+import { AppError } from './errors.ts';
 import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
 
 /**
@@ -63,6 +66,8 @@ export class Engine {
   readonly chatIdentities: ChatIdentityService;
   /** Each user's own Telegram bot token, kept as a secret file. */
   readonly userTelegramTokens: UserTelegramTokens;
+  /** Signed-in browser sessions (only the SHA-256 of each cookie token is stored). */
+  readonly sessions: SessionService;
   /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
   readonly retention: RetentionPruner;
   /** Runs `run_code` programs inside bubblewrap; off, with a reason, where the kernel refuses it. */
@@ -91,6 +96,8 @@ export class Engine {
     this.users.ensureFirstAdmin();
     this.chatIdentities = new ChatIdentityService(this.db, { now: deps.now });
     this.userTelegramTokens = new UserTelegramTokens(config.dataDir);
+    if (config.adminPassword) this.users.applyAdminPassword(config.adminPassword);
+    this.sessions = new SessionService(this.db);
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.botSecrets = new BotSecretStore(config.dataDir);
     this.runner = new Runner(this.db, this.bus, this.results, log.child({ component: 'runner' }), {
@@ -187,6 +194,21 @@ export class Engine {
     await this.runner.cancelAllForBot(botId, 'the bot was deleted');
     this.bots.delete(botId);
     this.bus.emit('notice', { kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
+  }
+
+  /**
+   * Deletes a user: each of their bots as {@link deleteBot} does (runs cancelled, docs folders
+   * removed), revokes their API keys, ends their sessions, then deletes the account. Their pipelines and tasks stay, owned by an id no
+   * user has any more, so only admins see them. An admin cannot delete themselves.
+   * @throws {AppError} USER_NOT_FOUND, LAST_ADMIN, FORBIDDEN_ROLE (deleting yourself)
+   */
+  async deleteUser(userId: number, caller: Caller): Promise<void> {
+    const user = this.users.assertDeletable(userId);
+    if (user.id === caller.userId) throw new AppError('FORBIDDEN_ROLE', 'You cannot delete your own account; another admin can.');
+    for (const bot of this.bots.list().filter((b) => b.ownerId === userId)) await this.deleteBot(bot.id);
+    for (const key of this.swarm.keys.list().filter((k) => k.userId === userId && k.revokedAt === null)) this.swarm.keys.revoke(key.id, `user:${caller.username}`);
+    this.sessions.deleteForUser(userId);
+    this.users.deleteRow(userId);
   }
 
   /**

@@ -51,6 +51,14 @@ export const ERROR_CODES = {
   /** The process is stopping; it takes no new runs. */
   SHUTTING_DOWN: { status: 503 },
   UNAUTHORIZED: { status: 401 },
+  /** A sign-in (form or HTTP Basic) with a wrong user name or password. */
+  LOGIN_FAILED: { status: 401 },
+  /** Off loopback no admin has a password yet: everything but /health and /setup is refused. */
+  SETUP_REQUIRED: { status: 403 },
+  USER_NOT_FOUND: { status: 404 },
+  USERNAME_TAKEN: { status: 409 },
+  /** The change would leave no admin (deleting or demoting the last one). */
+  LAST_ADMIN: { status: 409 },
   /** The caller's role does not allow the change (a viewer starting a run, an operator editing another's bot). */
   FORBIDDEN_ROLE: { status: 403 },
   /** An unsafe request (POST, PUT, DELETE, …) sent by a browser from another site (CSRF). */

@@ -26,11 +26,13 @@ import { orchestrationPages } from './orchestration-pages.ts';
 import { approvalPages } from './approval-pages.ts';
 import { pipelinePages } from './pipeline-pages.ts';
 import { recipePages } from './recipe-pages.ts';
-import { checkToken, redactToken, withoutToken } from './auth.ts';
+import { redactToken } from './auth.ts';
 import { registerApiKeyAuth } from './api-key-auth.ts';
 import { registerCaller } from './caller.ts';
+import { accountPages, installUserMenu } from './account-pages.ts';
+import { userRoutes } from './api/users.ts';
 import { swarmWeb } from './swarm-web.ts';
-import { HEALTH_PATHS, healthRoutes, type ChatStatus } from './health.ts';
+import { healthRoutes, type ChatStatus } from './health.ts';
 import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { createLive, pageRoutes, type Live } from './pages.ts';
@@ -110,23 +112,8 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
 
   // X-API-Key (swarm clients and agents), checked before the dashboard token it may stand in for.
   registerApiKeyAuth(app, engine);
-  registerCaller(app, engine);
-  if (engine.config.dashboardToken) {
-    const token = engine.config.dashboardToken;
-    app.addHook('onRequest', async (req, reply) => {
-      if (HEALTH_PATHS.includes(req.url.split('?')[0]!) || req.url.startsWith('/static/') || req.apiKey || isWebhook(req)) return;
-      const r = checkToken(req, token);
-      if (r.ok) {
-        if (r.setCookie) reply.header('set-cookie', r.setCookie);
-        // A page opened as /?token=… comes back without it, so the token leaves the address bar
-        // and the history; API clients keep working with it (they should send a bearer token).
-        const clean = withoutToken(req.url);
-        if (req.method === 'GET' && clean !== req.url && !req.url.startsWith('/api/')) return reply.redirect(clean, 303);
-        return;
-      }
-      throw new AppError('UNAUTHORIZED', 'A valid dashboard token is required (Authorization: Bearer <DASHBOARD_TOKEN>, or open /?token=<DASHBOARD_TOKEN> once).');
-    });
-  }
+  // Who the request acts as: API key, HTTP Basic, session cookie or DASHBOARD_TOKEN (src/web/caller.ts).
+  await registerCaller(app, engine, { isWebhook });
 
   // After the token check: /metrics is guarded like the API.
   const appMetrics = metrics ?? new AppMetrics(engine);
@@ -182,11 +169,14 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
       await api.register(runRoutes(engine));
       await api.register(approvalRoutes(engine));
       await api.register(recipeRoutes(engine));
+      await api.register(userRoutes(engine));
       await api.register(botSecretRoutes(engine));
       await api.register(openApiRoutes(path.join(ROOT, 'views')));
     },
     { prefix: '/api' },
   );
+  installUserMenu(app, engine, path.join(ROOT, 'views'));
+  await app.register(accountPages(engine, path.join(ROOT, 'views')));
   await app.register(pageRoutes(engine, live));
   await app.register((await import('./docs-pages.ts')).docsPageRoutes(engine, path.join(ROOT, 'views')));
   await app.register(orchestrationPages(engine, path.join(ROOT, 'views')));

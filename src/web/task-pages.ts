@@ -150,7 +150,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     app.post('/keys', async (req, reply) => {
       const f = form(req);
       try {
-        const { row, key } = swarm.keys.create({ name: str(f.name), scopes: list(f.scopes) }, requestActor(req));
+        const { row, key } = swarm.keys.create({ name: str(f.name), scopes: list(f.scopes) }, requestActor(req), null, req.caller.userId);
         // The key is shown on this answer only; it is never stored or shown again.
         return html(reply.header('cache-control', 'no-store'), keysPage({ created: { name: row.name, key } }), 201);
       } catch (err) {

@@ -2,12 +2,19 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Engine } from '../../engine/engine.ts';
+import { mayCreate } from '../../engine/access.ts';
+import { AppError } from '../../engine/errors.ts';
 import { apiKeyInputSchema } from '../../engine/swarm/schemas.ts';
 import { requestActor } from '../api-key-auth.ts';
 import { pathId } from '../params.ts';
 import { errorResponses, idParams, json } from './schemas.ts';
 import { ApiKeyJson, apiKeyJson } from './swarm-json.ts';
 import { KEY_ERRORS } from './tasks.ts';
+
+/** `POST /api/keys`: a key's name and scopes, and (admins only) the user it acts as. */
+const newKeyBody = apiKeyInputSchema.extend({
+  user_id: z.int().positive().optional().meta({ description: 'the user the key acts as (admins only); default: the caller' }),
+});
 
 const NewApiKeyJson = ApiKeyJson.extend({ key: z.string().meta({ description: 'the key itself (send as X-API-Key); shown only this once' }) }).meta({ id: 'NewApiKey' });
 
@@ -32,12 +39,19 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
         schema: {
           tags: ['keys'],
           summary: 'Create an API key with scopes (tasks, agents, admin); the answer carries the key, shown once',
-          body: apiKeyInputSchema,
-          response: { 201: json(NewApiKeyJson, 'the new key (Location: /api/keys/{id})'), ...errorResponses('VALIDATION_FAILED', ...KEY_ERRORS) },
+          body: newKeyBody,
+          response: { 201: json(NewApiKeyJson, 'the new key (Location: /api/keys/{id})'), ...errorResponses('VALIDATION_FAILED', 'USER_NOT_FOUND', 'FORBIDDEN_ROLE', ...KEY_ERRORS) },
         },
       },
       async (req, reply) => {
-        const { row, key } = keys.create(req.body, requestActor(req));
+        // A key acts as the caller; an admin may make one for another user. Viewers make none.
+        const { user_id: forUser, ...input } = req.body;
+        const userId = forUser ?? req.caller.userId;
+        if (!mayCreate(req.caller) || (userId !== req.caller.userId && req.caller.role !== 'admin')) {
+          throw new AppError('FORBIDDEN_ROLE', req.caller.role === 'viewer' ? 'A viewer creates no API keys.' : 'Only admins create keys for other users; yours act as you.');
+        }
+        engine.users.require(userId);
+        const { row, key } = keys.create(input, requestActor(req), null, userId);
         reply.code(201).header('location', `/api/keys/${row.id}`);
         return { ...apiKeyJson(row), key };
       },

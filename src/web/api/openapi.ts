@@ -29,6 +29,7 @@ const TAGS = [
   { name: 'agents', description: 'Swarm agents: bots in a role, external agents (register, long poll, heartbeat)' },
   { name: 'keys', description: 'API keys (X-API-Key) with scopes, for clients and external agents' },
   { name: 'chat', description: 'Chat pairing: link a Telegram or Discord identity to your account with its one-time code; list and unlink' },
+  { name: 'users', description: 'Accounts: who a request acts as (/me); users and their roles (admins)' },
   { name: 'meta', description: 'This description' },
 ];
 

@@ -1,0 +1,70 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { eq, lt } from 'drizzle-orm';
+import type { Db } from './db/database.ts';
+import { sessions, users, type UserRow } from './db/schema.ts';
+
+/** A session lives this long after its last use (sliding expiry), in ms: 30 days. */
+export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** A session's `lastSeenAt`/`expiresAt` are written at most this often (ms), not on every request. */
+const TOUCH_EVERY_MS = 60_000;
+
+/** The hex SHA-256 of a session token: all the database keeps of it. */
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * Signed-in browser sessions. A session is a random 32-byte token (base64url) that only the
+ * browser's cookie holds; the `sessions` table keeps its SHA-256, the user, and an expiry that
+ * slides forward with use ({@link SESSION_TTL_MS}).
+ */
+export class SessionService {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Starts a session for `userId`; returns the token for the cookie (never stored). */
+  create(userId: number): string {
+    const token = randomBytes(32).toString('base64url');
+    const now = this.now();
+    this.db.insert(sessions).values({ id: tokenHash(token), userId, createdAt: now, lastSeenAt: now, expiresAt: now + SESSION_TTL_MS }).run();
+    return token;
+  }
+
+  /**
+   * The user of a live session, or undefined (unknown token, expired: then the row is deleted).
+   * Pushes the expiry forward (at most once a minute); `touched` says it did, so the cookie's
+   * own expiry can be renewed too.
+   */
+  resolve(token: string): { user: UserRow; touched: boolean } | undefined {
+    if (!token) return undefined;
+    const id = tokenHash(token);
+    const row = this.db.select().from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(eq(sessions.id, id)).get();
+    if (!row) return undefined;
+    const now = this.now();
+    if (row.sessions.expiresAt <= now) {
+      this.db.delete(sessions).where(eq(sessions.id, id)).run();
+      return undefined;
+    }
+    const touched = now - row.sessions.lastSeenAt >= TOUCH_EVERY_MS;
+    if (touched) this.db.update(sessions).set({ lastSeenAt: now, expiresAt: now + SESSION_TTL_MS }).where(eq(sessions.id, id)).run();
+    return { user: row.users, touched };
+  }
+
+  /** Ends the session of `token` (logout); an unknown token is no error. */
+  delete(token: string): void {
+    this.db.delete(sessions).where(eq(sessions.id, tokenHash(token))).run();
+  }
+
+  /** Ends every session of a user (after a password change, or when they are deleted). */
+  deleteForUser(userId: number): void {
+    this.db.delete(sessions).where(eq(sessions.userId, userId)).run();
+  }
+
+  /** Deletes expired sessions; returns how many. */
+  prune(): number {
+    return this.db.delete(sessions).where(lt(sessions.expiresAt, this.now())).run().changes;
+  }
+}
