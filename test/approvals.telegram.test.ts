@@ -85,7 +85,7 @@ describe('Telegram: approving drafts with buttons', () => {
 
     // A stranger presses Approve in the group: refused, and nothing changes.
     const stranger = await press(inGroup, /Approve/, MALLORY);
-    expect(stranger.answer).toMatchObject({ show_alert: true, text: expect.stringContaining('I only take commands from people on my allow list') });
+    expect(stranger.answer).toMatchObject({ show_alert: true, text: expect.stringContaining("I don't know you yet. Write to me in a private chat") });
     await t.engine.bus.flush();
     expect(t.engine.runner.get(runId).status).toBe('awaiting_approval');
     expect(t.engine.approvals.byRun(runId)).toMatchObject({ status: 'pending', decidedBy: null });

@@ -163,7 +163,7 @@ describe('the core and delivery over a real engine', () => {
     t.engine.createBot({ name: 'Secret', prompt: 'x' });
     for (const [name, text] of [['bots', ''], ['newbot', 'Evil do evil'], ['run', 'Secret'], ['delete', 'Secret']] as const) {
       const reply = await core.runText(stranger, name, text);
-      expect(messageText(reply)).toMatch(/^🔒 Sorry/);
+      expect(messageText(reply)).toMatch(/^🔒 I don't know you yet/);
       expect(messageText(reply)).not.toContain('Secret');
       expect(reply).toMatchObject({ error: true, ephemeral: true });
     }

@@ -156,10 +156,10 @@ describe('Discord: starting up', () => {
     const second = await startDiscord(t.engine, config, own);
     try {
       expect(other.registeredCommands.global).toHaveLength(22);
-      expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot/);
+      expect(lines.join('')).toMatch(/DISCORD_ALLOWED_USERS is empty: only chat users linked by pairing may command the Discord bot/);
       const ref = other.slashCommand({ name: 'bots', userId: ALICE });
       const refused = await other.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
-      expect(refused.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: expect.stringMatching(/^🔒 Sorry/) } });
+      expect(refused.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: expect.stringMatching(/^🔒 I don't know you yet/) } });
     } finally {
       await second.stop();
       await other.close();
@@ -441,7 +441,7 @@ describe('Discord: mistakes and strangers', () => {
     const botsBefore = t.engine.bots.list().length;
     const refused = await slash('run', { bot: 'Scout' }, { userId: MALLORY });
     expect(refused).toMatchObject({ ack: 4, ephemeral: true });
-    expect(refused.content).toBe(`🔒 Sorry, I only take commands from people on my allow list. Your user id is \`${MALLORY}\`; the owner can add it to DISCORD\\_ALLOWED\\_USERS.`);
+    expect(refused.content).toMatch(/^🔒 I don't know you yet. Your pairing code is `[A-Z2-9]{8}` \(valid 1 hour\)/);
     expect((await slash('newbot', { name: 'Evil', prompt: 'x' }, { userId: MALLORY })).ephemeral).toBe(true);
     const ref = fake.autocomplete({ name: 'run', focusedOption: 'bot', value: '', userId: MALLORY, channelId: CHANNEL });
     const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);

@@ -805,12 +805,12 @@ describe('Telegram: mistakes, strangers and failures', () => {
     const botsBefore = t.engine.bots.list().length;
     const mark = tg.calls.length;
     const refusal = await type('/run Scout', { fromId: MALLORY });
-    expect(refusal.text).toBe(`🔒 Sorry, I only take commands from people on my allow list. Your user id is ${MALLORY}; the owner can add it to TELEGRAM_ALLOWED_USERS.`);
+    expect(refusal.text).toMatch(/^🔒 I don't know you yet. Your pairing code is [A-Z2-9]{8} \(valid 1 hour\): enter it at https:\/\/bots.example.com\/settings\/chat, or ask an admin to approve it.$/);
     tg.pushMessage({ chatId: MALLORY, fromId: MALLORY, text: '/newbot Evil do evil' });
     tg.pushMessage({ chatId: MALLORY, fromId: MALLORY, text: '/bots' });
     const { callbackQueryId } = tg.pushCallbackQuery({ chatId: GROUP, fromId: MALLORY, data: `run:${scout.id}`, messageId: 1 });
     const alert = await tg.waitForCall('answerCallbackQuery', (p) => p.callback_query_id === callbackQueryId);
-    expect(alert.payload).toMatchObject({ show_alert: true, text: expect.stringMatching(/^🔒 Sorry/) });
+    expect(alert.payload).toMatchObject({ show_alert: true, text: expect.stringMatching(/^🔒 I don't know you yet/) });
     await settle();
     expect(tg.calls.filter((c) => c.seq >= mark && c.method === 'sendMessage' && c.payload.chat_id === MALLORY)).toHaveLength(1);
     expect(tg.calls.filter((c) => c.seq >= mark && c.method === 'sendMessage' && c.payload.chat_id === GROUP)).toHaveLength(0);
@@ -833,11 +833,11 @@ describe('Telegram: mistakes, strangers and failures', () => {
     const config: Config = { ...t.config, telegram: { token: fake.token, apiRoot: fake.apiRoot, allowedUsers: [] } };
     const locked = await startTelegram(t.engine, config, own.logger);
     extraAdapters.push(locked);
-    expect(own.text()).toMatch(/TELEGRAM_ALLOWED_USERS is empty: nobody may command the Telegram bot/);
+    expect(own.text()).toMatch(/TELEGRAM_ALLOWED_USERS is empty: only chat users linked by pairing may command the Telegram bot/);
     const before = t.engine.bots.list().length;
     fake.pushMessage({ chatId: ALICE, fromId: ALICE, text: '/newbot Sneaky hello' });
     const reply = await fake.waitForCall('sendMessage');
-    expect(String(reply.payload.text)).toMatch(/🔒 Sorry/);
+    expect(String(reply.payload.text)).toMatch(/🔒 I don't know you yet/);
     expect(t.engine.bots.list()).toHaveLength(before);
     await locked.stop();
   });

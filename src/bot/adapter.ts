@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
 import { startDiscord } from './discord/adapter.ts';
 import { startTelegram } from './telegram/adapter.ts';
+import { startUserTelegramBots } from './telegram/user-bots.ts';
 import type { TelegramWebhook } from './telegram/webhook.ts';
 
 /** A chat platform's connection now (`/health` shows it). */
@@ -39,7 +40,7 @@ export interface ChatAdapters {
 
 /**
  * Starts the Telegram adapter when `TELEGRAM_BOT_TOKEN` is set and the Discord adapter when
- * `DISCORD_BOT_TOKEN` is set. An adapter that cannot start is logged; the process goes on without it.
+ * `DISCORD_BOT_TOKEN` is set, and each user's own Telegram bot (src/bot/telegram/user-bots.ts). An adapter that cannot start is logged; the process goes on without it.
  * `opts.observer` hears of every message sent to a chat; with `opts.telegramWebhook` Telegram runs
  * in webhook mode (its route must be mounted on the web app).
  * @returns one handle stopping whichever started and reporting their connections.
@@ -68,9 +69,10 @@ export async function startChatAdapters(
       }
     }),
   );
+  const userBots = startUserTelegramBots(engine, config, logger, observer ? { observer } : {});
   return {
     async stop() {
-      await Promise.allSettled(started.map((a) => a.stop()));
+      await Promise.allSettled([...started.map((a) => a.stop()), userBots.stop()]);
     },
     statuses: () => [...started.map((a) => a.status()), ...failed],
   };

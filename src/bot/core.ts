@@ -5,6 +5,7 @@
  * them. Adapters only translate their platform's updates into these calls and render the answers.
  */
 import type { Logger } from 'pino';
+import { FIRST_ADMIN_ID, mayCreate, mayRead, mayWrite, type Caller as Account } from '../engine/access.ts';
 import type { BotRow } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
 import { AppError, isAppError } from '../engine/errors.ts';
@@ -39,7 +40,10 @@ export interface RunWatcher {
 
 /** Settings of a {@link CommandCore}. */
 export interface CoreOptions {
-  /** User ids allowed to command; empty: nobody. */
+  /**
+   * Platform user ids that act as the first admin without pairing (the bootstrap); everyone else
+   * acts as the account their chat identity is linked to, or gets a pairing code.
+   */
   allowedUsers: readonly string[];
   /** The variable holding the list, named in refusals (e.g. `TELEGRAM_ALLOWED_USERS`). */
   allowListVariable: string;
@@ -48,6 +52,11 @@ export interface CoreOptions {
   canAsk?: boolean;
   /** Where started runs and pipelines are reported. */
   runs?: RunWatcher;
+  /**
+   * A user's own bot (a Telegram bot per user): only chat identities linked to this user id may
+   * command it; the allow list does not apply.
+   */
+  owner?: number;
 }
 
 /** Parses, authorizes and dispatches chat commands and button presses for one platform. */
@@ -66,23 +75,57 @@ export class CommandCore<C extends Caller = Caller> {
     for (const command of this.commands) for (const [verb, action] of Object.entries(command.actions ?? {})) this.actions.set(verb, { command, action });
   }
 
-  /** `true` when the user id is on the allow list. */
-  isAllowed(userId: string): boolean {
-    return this.allowed.has(userId);
+  /**
+   * The account `caller` acts as: the first admin for an id on the allow list (not on a user's own
+   * bot), else the user their chat identity is linked to; null for a stranger (and, on a user's
+   * own bot, for anyone linked to another user).
+   */
+  accountOf(caller: C): Account | null {
+    const owner = this.opts.owner;
+    if (owner === undefined && this.allowed.has(caller.userId)) {
+      const admin = this.engine.users.get(FIRST_ADMIN_ID) ?? this.engine.users.ensureFirstAdmin();
+      return this.engine.users.callerOf(admin);
+    }
+    const account = this.engine.chatIdentities.callerFor(caller.platform, caller.userId);
+    if (!account || (owner !== undefined && account.userId !== owner)) return null;
+    return account;
   }
 
-  /** The polite answer to someone not on the allow list; it names nothing of the fleet. */
+  /** `true` when `caller` may command (see {@link accountOf}). */
+  isAllowed(caller: C): boolean {
+    return this.accountOf(caller) !== null;
+  }
+
+  /**
+   * The answer to someone who may not command; it names nothing of the fleet. A stranger gets
+   * their one-time pairing code (on Telegram only in a private chat: in a group, a pointer there) (at most 5 new ones an hour, then a plain sentence saying to
+   * wait); on a user's own bot, someone linked to another account gets a plain refusal.
+   */
   refusal(caller: C): Message {
-    this.opts.log.warn({ platform: caller.platform, userId: caller.userId, chatId: caller.chatId }, 'refused a user who is not on the allow list');
-    return {
-      ...say(
-        '🔒 Sorry, I only take commands from people on my allow list. Your user id is ',
-        code(caller.userId),
-        `; the owner can add it to ${this.opts.allowListVariable}.`,
-      ),
-      ephemeral: true,
-      error: true,
-    };
+    const base = { ephemeral: true, error: true } as const;
+    if (this.opts.owner !== undefined && this.engine.chatIdentities.callerFor(caller.platform, caller.userId)) {
+      this.opts.log.warn({ platform: caller.platform, userId: caller.userId, owner: this.opts.owner }, "refused a user linked to another account on a user's own bot");
+      return { ...say("🔒 Sorry, this bot answers only its owner's chats."), ...base };
+    }
+    // A code shown in a group could be entered by anyone there; Discord shows it to the person only.
+    if (caller.platform === 'telegram' && caller.private === false) {
+      return { ...say("🔒 I don't know you yet. Write to me in a private chat for your pairing code."), ...base };
+    }
+    try {
+      const pairing = this.engine.chatIdentities.codeFor(caller.platform, caller.userId, caller.displayName ?? caller.userId);
+      this.opts.log.info(
+        { platform: caller.platform, userId: caller.userId, chatId: caller.chatId, codeId: pairing.id },
+        `a chat user who is not linked got a pairing code (or add their id to ${this.opts.allowListVariable})`,
+      );
+      const where = this.engine.config.publicUrl ? `${this.engine.config.publicUrl}/settings/chat` : 'Settings → Chat on the dashboard';
+      return {
+        ...say("🔒 I don't know you yet. Your pairing code is ", code(pairing.code), ` (valid 1 hour): enter it at ${where}, or ask an admin to approve it.`),
+        ...base,
+      };
+    } catch (err) {
+      if (isAppError(err)) return { ...say(`🔒 ${err.message}`), ...base };
+      throw err;
+    }
   }
 
   /** The command called `name` (case-insensitive), if any. */
@@ -99,21 +142,23 @@ export class CommandCore<C extends Caller = Caller> {
 
   /** A command as typed on Telegram: `name` without the slash, `text` what followed it. */
   async runText(caller: C, name: string, text: string): Promise<Message> {
-    if (!this.isAllowed(caller.userId)) return this.refusal(caller);
+    const account = this.accountOf(caller);
+    if (!account) return this.refusal(caller);
     const cmd = this.command(name);
     if (!cmd) return failure(`I don't know /${name}. Send `, code('/help'), ' for the list of commands.');
     // A new command ends a guided flow that was waiting for an answer (/cancel says so itself).
     if (cmd.name !== 'cancel') this.flows.delete(flowKey(caller));
     const known = {
-      bots: cmd.params.some((p) => p.kind === 'bot') ? this.engine.bots.list().map((b) => b.name) : [],
-      pipelines: cmd.params.some((p) => p.kind === 'pipeline') ? this.engine.pipelines.list().map((p) => p.name) : [],
+      bots: cmd.params.some((p) => p.kind === 'bot') ? this.visibleBots(account).map((b) => b.name) : [],
+      pipelines: cmd.params.some((p) => p.kind === 'pipeline') ? this.visiblePipelines(account).map((p) => p.name) : [],
     };
-    return this.dispatch(caller, cmd, parseArgs(cmd.params, text, known), text);
+    return this.dispatch(caller, account, cmd, parseArgs(cmd.params, text, known), text);
   }
 
   /** A command with typed options (Discord slash commands); names lose their quotes as on Telegram. */
   async runCommand(caller: C, name: string, args: Args): Promise<Message> {
-    if (!this.isAllowed(caller.userId)) return this.refusal(caller);
+    const account = this.accountOf(caller);
+    if (!account) return this.refusal(caller);
     const cmd = this.command(name);
     if (!cmd) return failure(`I don't know /${name}.`);
     const clean: Args = {};
@@ -123,19 +168,20 @@ export class CommandCore<C extends Caller = Caller> {
       clean[p.name] = p.kind === 'text' || p.kind === 'choice' ? v : unquote(v);
     }
     if (cmd.name !== 'cancel') this.flows.delete(flowKey(caller));
-    return this.dispatch(caller, cmd, clean);
+    return this.dispatch(caller, account, cmd, clean);
   }
 
   /** A button press; `data` is a button's action, `<verb>:<args>`, routed to the command owning the verb. */
   async handleAction(caller: C, data: string): Promise<ActionReply> {
-    if (!this.isAllowed(caller.userId)) return { message: this.refusal(caller), mode: 'reply', toast: 'Not allowed' };
+    const account = this.accountOf(caller);
+    if (!account) return { message: this.refusal(caller), mode: 'reply', toast: 'Not allowed' };
     const found = this.actionOf(data);
     if (!found) return { message: failure('This button no longer works; send /help.'), mode: 'reply', toast: 'This button no longer works' };
     const { command, action } = found;
     const args = data.slice(data.indexOf(':') + 1);
     this.opts.log.debug({ platform: caller.platform, userId: caller.userId, action: data }, 'chat button');
     try {
-      const result = await action.run(this.context(caller, command), args);
+      const result = await action.run(this.context(caller, account, command, undefined, action.writes ?? false), args);
       const toast = result.toast ?? (result.message?.error ? excerpt(messageText(result.message), 190) : undefined);
       return { ...result, mode: action.mode, ...(toast ? { toast } : {}) };
     } catch (err) {
@@ -161,17 +207,19 @@ export class CommandCore<C extends Caller = Caller> {
       this.flows.delete(key);
       return null;
     }
-    if (!this.isAllowed(caller.userId)) return this.refusal(caller);
+    const account = this.accountOf(caller);
+    if (!account) return this.refusal(caller);
     const cmd = this.command(flow.command);
     if (!cmd?.answer) return null;
-    return this.guard(caller, () => cmd.answer!(this.context(caller, cmd), flow, text));
+    return this.guard(caller, () => cmd.answer!(this.context(caller, account, cmd, undefined, cmd.writes ?? false), flow, text));
   }
 
   /** Names for Discord's autocomplete (bots or pipelines): those containing `query`, prefix matches first; none for strangers. */
   nameChoices(caller: C, kind: 'bot' | 'pipeline', query: string, limit = 25): string[] {
-    if (!this.isAllowed(caller.userId)) return [];
+    const account = this.accountOf(caller);
+    if (!account) return [];
     const q = nameKey(query.replace(/^\s*["“„«]/, '').replace(/["”“»]\s*$/, ''));
-    const names = kind === 'bot' ? this.engine.bots.list().map((b) => b.name) : this.engine.pipelines.list().map((p) => p.name);
+    const names = [...new Set(kind === 'bot' ? this.visibleBots(account).map((b) => b.name) : this.visiblePipelines(account).map((p) => p.name))];
     return names
       .filter((n) => nameKey(n).includes(q))
       .sort((a, b) => Number(!nameKey(a).startsWith(q)) - Number(!nameKey(b).startsWith(q)) || a.localeCompare(b))
@@ -183,9 +231,34 @@ export class CommandCore<C extends Caller = Caller> {
     return i > 0 ? this.actions.get(data.slice(0, i)) : undefined;
   }
 
-  private async dispatch(caller: C, cmd: Command, args: Args, typed?: string): Promise<Message> {
-    this.opts.log.debug({ platform: caller.platform, userId: caller.userId, command: cmd.name, args }, 'chat command');
-    return this.guard(caller, () => cmd.run(this.context(caller, cmd, typed), args));
+  private async dispatch(caller: C, account: Account, cmd: Command, args: Args, typed?: string): Promise<Message> {
+    this.opts.log.debug({ platform: caller.platform, userId: caller.userId, account: account.userId, command: cmd.name, args }, 'chat command');
+    return this.guard(caller, () => {
+      if (cmd.creates && !mayCreate(account)) throw new AppError('FORBIDDEN_ROLE', `You are a ${account.role} on this server: a viewer reads and changes nothing.`);
+      return cmd.run(this.context(caller, account, cmd, typed, cmd.writes ?? false), args);
+    });
+  }
+
+  /** The bots `account` may see, oldest first. */
+  private visibleBots(account: Account): BotRow[] {
+    return this.engine.bots.list().filter((b) => mayRead(account, b.ownerId));
+  }
+
+  /** The pipelines `account` may see. */
+  private visiblePipelines(account: Account): PipelineView[] {
+    return this.engine.pipelines.list().filter((p) => mayRead(account, p.ownerId));
+  }
+
+  /**
+   * Throws unless `account` may read `bot` (as missing: BOT_NOT_FOUND) or, with `writes`, change
+   * it (FORBIDDEN_ROLE, a plain sentence).
+   */
+  private check<T extends { ownerId: number }>(account: Account, row: T, writes: boolean, missing: AppError): T {
+    if (!mayRead(account, row.ownerId)) throw missing;
+    if (writes && !mayWrite(account, row.ownerId)) {
+      throw new AppError('FORBIDDEN_ROLE', account.role === 'viewer' ? `You are a viewer on this server: you may look, but not start, stop or change anything.` : 'That belongs to another user; you may look, but not change it.');
+    }
+    return row;
   }
 
   /** Runs `fn`; an error becomes a ⚠️ reply (see {@link failureOf}). */
@@ -204,15 +277,27 @@ export class CommandCore<C extends Caller = Caller> {
     return failure('Something went wrong on my side; the server log has the details.');
   }
 
-  private context(caller: C, cmd: Command, typed?: string): CommandContext {
+  private context(caller: C, account: Account, cmd: Command, typed: string | undefined, writes: boolean): CommandContext {
     const key = flowKey(caller);
     const runs = this.opts.runs;
     return {
       engine: this.engine,
       caller,
+      account,
       ...(typed !== undefined ? { typed } : {}),
-      bot: (name) => this.findBot(name, cmd),
-      pipeline: (name) => this.findPipeline(name, cmd),
+      bot: (name) => this.check(account, this.findBot(name, cmd, account), writes, new AppError('BOT_NOT_FOUND', 'No such bot.')),
+      botById: (id) => {
+        const gone = new AppError('BOT_NOT_FOUND', 'That bot no longer exists.');
+        let bot: BotRow;
+        try {
+          bot = this.engine.bots.get(Number(id));
+        } catch {
+          throw gone;
+        }
+        return this.check(account, bot, writes, gone);
+      },
+      mayRead: (ownerId) => mayRead(account, ownerId),
+      pipeline: (name) => this.check(account, this.findPipeline(name, cmd, account), writes, new AppError('PIPELINE_NOT_FOUND', 'No such pipeline.')),
       watchRun: (runId) => runs?.watchRun(runId, caller.chatId),
       stopping: (runIds) => runs?.stopping(runIds, caller.chatId),
       watchPipeline: (id) => runs?.watchPipeline(id, caller.chatId),
@@ -232,24 +317,32 @@ export class CommandCore<C extends Caller = Caller> {
     };
   }
 
-  /** @throws {AppError} VALIDATION_FAILED (no name), BOT_NOT_FOUND (with suggestions) */
-  private findBot(name: string | undefined, cmd: Command): BotRow {
+  /**
+   * The bot `name` names among those `account` may see; when two owners have a bot of that name,
+   * the account's own wins, else the oldest.
+   * @throws {AppError} VALIDATION_FAILED (no name), BOT_NOT_FOUND (with suggestions)
+   */
+  private findBot(name: string | undefined, cmd: Command, account: Account): BotRow {
     if (!name) throw new AppError('VALIDATION_FAILED', `Which bot? Usage: ${usageOf(cmd)}`);
     const wanted = unquote(name);
-    const found = this.engine.bots.findByName(wanted);
+    const visible = this.visibleBots(account);
+    const matches = visible.filter((b) => b.nameKey === nameKey(wanted));
+    const found = matches.find((b) => b.ownerId === account.userId) ?? matches[0];
     if (found) return found;
-    const names = this.engine.bots.list().map((b) => b.name);
+    const names = [...new Set(visible.map((b) => b.name))];
     if (names.length === 0) throw new AppError('BOT_NOT_FOUND', `No bot named "${wanted}": there are no bots yet. Create one with /newbot.`);
     throw new AppError('BOT_NOT_FOUND', notFound('bot', wanted, names, '/bots'));
   }
 
   /** @throws {AppError} VALIDATION_FAILED (no name), PIPELINE_NOT_FOUND (with suggestions) */
-  private findPipeline(name: string | undefined, cmd: Command): PipelineView {
+  private findPipeline(name: string | undefined, cmd: Command, account: Account): PipelineView {
     if (!name) throw new AppError('VALIDATION_FAILED', `Which pipeline? Usage: ${usageOf(cmd)}`);
     const wanted = unquote(name);
-    const found = this.engine.pipelines.findByName(wanted);
+    const visible = this.visiblePipelines(account);
+    const matches = visible.filter((p) => nameKey(p.name) === nameKey(wanted));
+    const found = matches.find((p) => p.ownerId === account.userId) ?? matches[0];
     if (found) return found;
-    const names = this.engine.pipelines.list().map((p) => p.name);
+    const names = [...new Set(visible.map((p) => p.name))];
     if (names.length === 0) throw new AppError('PIPELINE_NOT_FOUND', `No pipeline named "${wanted}": there are no pipelines yet. Create one on the dashboard.`);
     throw new AppError('PIPELINE_NOT_FOUND', notFound('pipeline', wanted, names, '/pipelines'));
   }

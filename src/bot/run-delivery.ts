@@ -38,6 +38,11 @@ export interface DeliveryOptions {
   heartbeatMs?: number;
   /** "typing…" is renewed this often while a run goes (default 4.5 s; Telegram shows it 5 s). */
   typingMs?: number;
+  /**
+   * Whether the bot's subscribed chats get outcomes and drafts (default true). A user's own
+   * Telegram bot leaves them to the server's bot, so a chat is not told twice.
+   */
+  subscribers?: boolean;
 }
 
 /** How a card is first shown: the adapter answers its command with it (or posts it). */
@@ -85,6 +90,8 @@ export class RunDelivery {
   private readonly pipelines = new Map<string, PipelineWatch>();
   /** Chats whose "Stopped" reply stands for a run's cancelled outcome. */
   private readonly stoppedIn = new Map<number, Set<string>>();
+  /** Whether subscribed chats are served (see {@link DeliveryOptions.subscribers}). */
+  private readonly subscribers: boolean;
   /** Runs whose subscribers were served. */
   private readonly dispatched = new Set<number>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -102,6 +109,7 @@ export class RunDelivery {
     opts: DeliveryOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.subscribers = opts.subscribers ?? true;
     this.minEdit = opts.minEditIntervalMs ?? 3000;
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;
     this.typingMs = opts.typingMs ?? 4500;
@@ -445,7 +453,7 @@ export class RunDelivery {
   // ------------------------------------------------------------------------------ subscribers
 
   private async serveSubscribers(runId: number): Promise<void> {
-    if (this.dispatched.has(runId)) return;
+    if (this.subscribers === false || this.dispatched.has(runId)) return;
     let run: RunRow;
     try {
       run = this.engine.runner.get(runId);
@@ -494,7 +502,7 @@ export class RunDelivery {
     for (const chatId of this.carded.get(runId) ?? []) if (!places.has(chatId)) places.set(chatId, { chatId });
     if (run.pipelineRunId != null) for (const w of this.pipelines.values()) if (w.pipelineRunId === run.pipelineRunId && !places.has(w.chatId)) places.set(w.chatId, w.place ?? { chatId: w.chatId });
     const now = Date.now();
-    for (const sub of this.engine.subscriptions.listForBot(run.botId, this.sender.platform)) {
+    for (const sub of this.subscribers === false ? [] : this.engine.subscriptions.listForBot(run.botId, this.sender.platform)) {
       if (places.has(sub.chatId) || sub.policy === 'failures' || (sub.mutedUntil != null && sub.mutedUntil > now)) continue;
       places.set(sub.chatId, { chatId: sub.chatId, ...(sub.threadId ? { threadId: sub.threadId } : {}) });
     }

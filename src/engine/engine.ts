@@ -24,6 +24,8 @@ import { TriggerService } from './triggers.ts';
 import { UserService } from './users.ts';
 import { assertMayCreate, FIRST_ADMIN_ID, type Caller } from './access.ts';
 import { Scope } from './scope.ts';
+import { ChatIdentityService } from './chat-identities.ts';
+import { UserTelegramTokens } from './user-telegram-tokens.ts';
 import { SessionService } from './sessions.ts';
 import { AppError } from './errors.ts';
 import { CodeSandbox, codeSandboxOffMessage } from './tools/sandbox.ts';
@@ -63,6 +65,10 @@ export class Engine {
   readonly users: UserService;
   /** Rows by id as a caller may see and change them (404 for another's, 403 for a viewer's change). */
   readonly scope: Scope;
+  /** Chat pairing: chat identities linked to users, one-time codes (src/engine/chat-identities.ts). */
+  readonly chatIdentities: ChatIdentityService;
+  /** Each user's own Telegram bot token, kept as a secret file. */
+  readonly userTelegramTokens: UserTelegramTokens;
   /** Signed-in browser sessions (only the SHA-256 of each cookie token is stored). */
   readonly sessions: SessionService;
   /** Prunes old runs and log lines (RUN_RETENTION_DAYS, RUN_LOG_RETENTION_DAYS) at start and hourly. */
@@ -73,7 +79,7 @@ export class Engine {
   readonly botSecrets: BotSecretStore;
 
   /**
-   * @param deps.now the clock of the run engine and of approvals' expiry (epoch ms), for tests.
+   * @param deps.now the clock of the run engine, of approvals' expiry and of pairing codes (epoch ms), for tests.
    * @throws {DataDirLockedError} when another live process uses `config.dataDir`.
    */
   constructor(
@@ -91,6 +97,8 @@ export class Engine {
     this.runHistory = new RunHistory(this.db);
     this.users = new UserService(this.db);
     this.users.ensureFirstAdmin();
+    this.chatIdentities = new ChatIdentityService(this.db, { now: deps.now });
+    this.userTelegramTokens = new UserTelegramTokens(config.dataDir);
     if (config.adminPassword) this.users.applyAdminPassword(config.adminPassword);
     this.sessions = new SessionService(this.db);
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });

@@ -70,6 +70,15 @@ export const ERROR_CODES = {
   CHAT_NOT_READY: { status: 503 },
   /** This client sent more API requests in a minute than `RATE_LIMIT_PER_MIN` allows. */
   RATE_LIMITED: { status: 429 },
+  /** A pairing code that was never given (or was mistyped). */
+  PAIRING_CODE_UNKNOWN: { status: 404 },
+  /** A pairing code older than its hour. */
+  PAIRING_CODE_EXPIRED: { status: 410 },
+  /** A pairing code that already linked a chat (codes are single use). */
+  PAIRING_CODE_USED: { status: 409 },
+  /** A chat user asked for more new pairing codes in an hour than allowed. */
+  PAIRING_RATE_LIMITED: { status: 429 },
+  CHAT_IDENTITY_NOT_FOUND: { status: 404 },
   INTERNAL: { status: 500 },
 } as const satisfies Record<string, { status: number }>;
 

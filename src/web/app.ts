@@ -37,6 +37,7 @@ import { AppMetrics, installMetrics } from './metrics.ts';
 import { originGuard } from './origin-guard.ts';
 import { createLive, pageRoutes, type Live } from './pages.ts';
 import { subscriptionPages } from './subscription-pages.ts';
+import { chatPairingWeb } from './chat-pairing.ts';
 import { secretPages } from './secret-pages.ts';
 import { StreamHub } from './live/hub.ts';
 
@@ -185,6 +186,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   await app.register(swarmWeb(engine, path.join(ROOT, 'views')));
   await app.register(runsPage(engine, path.join(ROOT, 'views')));
   await app.register(subscriptionPages(engine, path.join(ROOT, 'views')));
+  await app.register(chatPairingWeb(engine, path.join(ROOT, 'views')));
   await app.register(secretPages(engine, path.join(ROOT, 'views')));
   for (const w of webhooks) await app.register(w.routes);
   return app;

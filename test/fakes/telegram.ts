@@ -963,3 +963,52 @@ export async function startFakeTelegram(opts: { token?: string } = {}): Promise<
     },
   };
 }
+
+/** One Bot API address in front of several fakes (see {@link startFakeTelegramRouter}). */
+export interface FakeTelegramRouter {
+  /** `http://127.0.0.1:PORT`: `TELEGRAM_API_ROOT` for every bot of the process. */
+  readonly apiRoot: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A Bot API root serving several bots, each its own fake (its own updates, messages and calls):
+ * a request for `/bot<token>/…` (or `/file/bot<token>/…`) is passed to the fake whose token it is;
+ * an unknown token gets 401 Unauthorized, as from Telegram. This is how one process that runs a
+ * bot per user, all on one `TELEGRAM_API_ROOT`, is tested.
+ */
+export async function startFakeTelegramRouter(fakes: readonly FakeTelegram[]): Promise<FakeTelegramRouter> {
+  const server = http.createServer((req, res) => {
+    const m = /^\/(?:file\/)?bot([^/]+)\//.exec(req.url ?? '/');
+    const target = m ? fakes.find((f) => f.token === m[1]) : undefined;
+    if (!target) {
+      res.writeHead(m ? 401 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: false, error_code: m ? 401 : 404, description: m ? 'Unauthorized' : 'Not Found' }));
+      return;
+    }
+    const upstream = http.request(target.apiRoot + (req.url ?? '/'), { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    apiRoot: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

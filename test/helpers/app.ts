@@ -31,13 +31,14 @@ export function tempDataDir(): string {
 
 /**
  * Starts the app as `npm start` does, on a random port, with `env` on top of test defaults.
- * `opts.onRoute` hears every route as it is registered (fastify's onRoute hook).
+ * `opts.onRoute` hears every route as it is registered (fastify's onRoute hook); `opts.now` is the
+ * engine's clock (run engine, approvals, pairing codes).
  */
-export async function startTestApp(env: Record<string, string | undefined> = {}, opts: { onRoute?: (route: RouteOptions) => void } = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string | undefined> = {}, opts: { onRoute?: (route: RouteOptions) => void; now?: () => number } = {}): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
   const config = loadConfig({ PORT: '0', ECHO_DELAY_MS: '20', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
   const logger = pino({ level: config.logLevel });
-  const engine = new Engine(config, logger);
+  const engine = new Engine(config, logger, opts.now ? { now: opts.now } : {});
   engine.start();
   const app = await buildApp({ engine, logger, onRoute: opts.onRoute });
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -9,11 +9,10 @@
  * chat, the bot's subscribers). A press comes back as this command's `approve` / `reject` action.
  */
 import type { ApprovalView } from '../../engine/approvals.ts';
-import type { Engine } from '../../engine/engine.ts';
 import { AppError, isAppError } from '../../engine/errors.ts';
 import { botLabel } from '../format.ts';
 import { bold, excerpt, failure, line, output, say, type Message } from '../message.ts';
-import type { ActionResult, Caller, Command } from './types.ts';
+import type { ActionResult, Command, CommandContext } from './types.ts';
 
 /** The draft as its delivery message shows it: bot, run, pipeline step, draft text, buttons. */
 export function approvalDraftMessage(a: ApprovalView): Message {
@@ -49,9 +48,17 @@ function decidedMessage(a: ApprovalView): Message {
 }
 
 /** A press of Approve or Reject: decides, and answers with the decided draft in place of the buttons. */
-function decide(engine: Engine, caller: Caller, verdict: 'approve' | 'reject', rawId: string): ActionResult {
+function decide(ctx: CommandContext, verdict: 'approve' | 'reject', rawId: string): ActionResult {
+  const { engine, caller } = ctx;
   if (!/^\d{1,15}$/.test(rawId)) throw new AppError('APPROVAL_NOT_FOUND', `No approval with id ${rawId}.`);
   const id = Number(rawId);
+  let botId: number | undefined;
+  try {
+    botId = engine.approvals.get(id).botId;
+  } catch {
+    // unknown: the engine's answer below says so
+  }
+  if (botId !== undefined) ctx.botById(String(botId)); // may the account decide for this bot?
   const by = `${caller.platform}:${caller.userId}`;
   try {
     const a =
@@ -81,9 +88,11 @@ export const approvalsCommand: Command = {
   description: 'Drafts waiting for your approval, with Approve / Reject buttons',
   params: [],
   run(ctx) {
-    const waiting = ctx.engine.approvals.list({ status: 'pending', limit: 10 }).reverse();
+    const owners = new Set(ctx.engine.bots.list().filter((b) => ctx.mayRead(b.ownerId)).map((b) => b.id));
+    const visible = ctx.engine.approvals.list({ status: 'pending', limit: 500 }).filter((a) => owners.has(a.botId));
+    const waiting = visible.slice(0, 10).reverse();
     if (waiting.length === 0) return say('Nothing waits for your approval.');
-    const total = ctx.engine.approvals.pendingCount();
+    const total = visible.length;
     return {
       blocks: [
         line(`⏸ ${total} draft${total === 1 ? '' : 's'} wait${total === 1 ? 's' : ''} for your approval${total > waiting.length ? ` (the oldest ${waiting.length} here; all in the dashboard)` : ''}:`),
@@ -97,7 +106,7 @@ export const approvalsCommand: Command = {
   },
   actions: {
     // The decision replaces the buttons, so a draft message is pressed once.
-    approve: { mode: 'replace', run: (ctx, id) => decide(ctx.engine, ctx.caller, 'approve', id) },
-    reject: { mode: 'replace', run: (ctx, id) => decide(ctx.engine, ctx.caller, 'reject', id) },
+    approve: { mode: 'replace', writes: true, run: (ctx, id) => decide(ctx, 'approve', id) },
+    reject: { mode: 'replace', writes: true, run: (ctx, id) => decide(ctx, 'reject', id) },
   },
 };

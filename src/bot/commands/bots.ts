@@ -9,8 +9,8 @@ const ONE_PAGE = 5;
 const PAGE_SIZE = 4;
 
 /** Page `page` (0-based, clamped) of the bot list, with Run / Logs / Pause buttons per bot and ◀ ▶ between pages. */
-function botsPage(engine: Engine, page: number): Message {
-  const bots = engine.bots.listSummaries();
+function botsPage(engine: Engine, page: number, visible: (ownerId: number) => boolean): Message {
+  const bots = engine.bots.listSummaries().filter((b) => visible(b.ownerId));
   if (bots.length === 0) return say('No bots yet. Create one: ', code('/newbot Scout find Nike Air Max under 50 €'), ', or send /newbot to start from a template.');
   const size = bots.length <= ONE_PAGE ? ONE_PAGE : PAGE_SIZE;
   const pages = Math.ceil(bots.length / size);
@@ -31,11 +31,11 @@ function botsPage(engine: Engine, page: number): Message {
   return { blocks, buttons };
 }
 
-/** `/bots`: the bots with emoji, state and last run, a page at a time, with Run / Logs / Pause buttons. */
+/** `/bots`: the bots the account may see, with emoji, state and last run, a page at a time, with Run / Logs / Pause buttons. */
 export const botsCommand: Command = {
   name: 'bots',
   description: 'List the bots with their status and last run',
   params: [],
-  run: (ctx) => botsPage(ctx.engine, 0),
-  actions: { bots: { mode: 'replace', run: (ctx, page) => ({ message: botsPage(ctx.engine, Number(page)), toast: 'Bots' }) } },
+  run: (ctx) => botsPage(ctx.engine, 0, ctx.mayRead),
+  actions: { bots: { mode: 'replace', run: (ctx, page) => ({ message: botsPage(ctx.engine, Number(page), ctx.mayRead), toast: 'Bots' }) } },
 };

@@ -1,11 +1,11 @@
 import { botLabel } from '../format.ts';
 import { bold, line, say } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command } from './types.ts';
 
 /** `/delete <bot>`: asks to confirm with a button; only the button deletes. */
 export const deleteCommand: Command = {
   name: 'delete',
+  writes: true,
   description: 'Delete a bot (asks to confirm)',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
   run(ctx, args) {
@@ -28,11 +28,11 @@ export const deleteCommand: Command = {
     delete: {
       mode: 'replace',
       async run(ctx, id) {
-        const bot = botById(ctx.engine, id);
+        const bot = ctx.botById(id);
         await ctx.engine.deleteBot(bot.id);
         return { message: say('🗑 Deleted ', bold(botLabel(bot)), '.'), toast: 'Deleted' };
       },
     },
-    keep: { mode: 'replace', run: (ctx, id) => ({ message: say('Kept ', bold(botLabel(botById(ctx.engine, id))), '.'), toast: 'Kept' }) },
+    keep: { mode: 'replace', run: (ctx, id) => ({ message: say('Kept ', bold(botLabel(ctx.botById(id))), '.'), toast: 'Kept' }) },
   },
 };

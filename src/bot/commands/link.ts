@@ -9,6 +9,7 @@ const EVENT_WORDS: Record<string, string> = { completed: 'completes', failed: 'f
 /** `/link <bot> <completed|failed|result> <bot>`: when the first bot's run ends so, the second runs with its output. */
 export const linkCommand: Command = {
   name: 'link',
+  writes: true,
   description: 'Chain bots: when one completes, fails or finds a result, start another',
   params: [
     { name: 'bot', kind: 'bot', required: true, description: 'The bot whose runs start the other' },

@@ -3,7 +3,6 @@ import type { Engine } from '../../engine/engine.ts';
 import { botLabel, statusIcon } from '../format.ts';
 import { logTail } from '../log-tail.ts';
 import { bold, excerpt, line, output, say, type Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command } from './types.ts';
 
 /** How many of the last run's log lines `/logs` shows. */
@@ -36,8 +35,8 @@ export const logsCommand: Command = {
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
   run: (ctx, args) => logsOf(ctx.engine, ctx.bot(args.bot)),
   actions: {
-    logs: { mode: 'reply', run: (ctx, id) => ({ message: logsOf(ctx.engine, botById(ctx.engine, id)), toast: '📜 Logs' }) },
+    logs: { mode: 'reply', run: (ctx, id) => ({ message: logsOf(ctx.engine, ctx.botById(id)), toast: '📜 Logs' }) },
     // 🔄 Refresh redraws the tail in the message that carries the button.
-    tail: { mode: 'replace', run: (ctx, id) => ({ message: logsOf(ctx.engine, botById(ctx.engine, id)), toast: '🔄 Refreshed' }) },
+    tail: { mode: 'replace', run: (ctx, id) => ({ message: logsOf(ctx.engine, ctx.botById(id)), toast: '🔄 Refreshed' }) },
   },
 };

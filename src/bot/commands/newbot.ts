@@ -1,4 +1,5 @@
-import type { BotRow } from '../../engine/db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { bots, type BotRow } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { AppError } from '../../engine/errors.ts';
 import { suggestedModels } from '../../engine/providers/models.ts';
@@ -7,7 +8,6 @@ import { BOT_TEMPLATES, findTemplate, type BotTemplate } from '../../engine/temp
 import { botButtons, botLabel, scheduleSpans } from '../format.ts';
 import { bold, code, line, say, type Button, type Message } from '../message.ts';
 import { startsQuoted, unquote } from '../parse.ts';
-import { botById } from './lookup.ts';
 import type { Command, CommandContext, FlowState } from './types.ts';
 
 /** Schedules offered as buttons, by the key their button carries. */
@@ -42,8 +42,10 @@ function createBot(ctx: CommandContext, input: { name: string; prompt: string; t
     model,
     ...(t ? { emoji: t.emoji, description: t.description, tools: t.tools, schedule: t.schedule || null } : {}),
   });
+  // The bot belongs to the account the chat acts as (the engine creates bots for the first admin).
+  if (bot.ownerId !== ctx.account.userId) ctx.engine.db.update(bots).set({ ownerId: ctx.account.userId }).where(eq(bots.id, bot.id)).run();
   ctx.engine.subscriptions.subscribe(bot.id, ctx.caller.platform, ctx.caller.chatId, { threadId: ctx.caller.threadId ?? null });
-  return bot;
+  return { ...bot, ownerId: ctx.account.userId };
 }
 
 /** The card of a new bot: what it is, and its model and schedule as choices (each press redraws it). */
@@ -112,6 +114,7 @@ function askPrompt(ctx: CommandContext, name: string): Message {
  */
 export const newbotCommand: Command = {
   name: 'newbot',
+  creates: true,
   description: 'Create a bot: from a template, or /newbot <name> <prompt>',
   params: [
     { name: 'name', kind: 'word', required: false, description: 'The new bot’s name (quote it when it has spaces)' },
@@ -167,6 +170,7 @@ export const newbotCommand: Command = {
   actions: {
     nbtpl: {
       mode: 'replace',
+      writes: true,
       run(ctx, id) {
         const t = findTemplate(id);
         if (!t) throw new AppError('VALIDATION_FAILED', 'That template no longer exists; send /newbot again.');
@@ -182,6 +186,7 @@ export const newbotCommand: Command = {
     },
     nbname: {
       mode: 'replace',
+      writes: true,
       run(ctx, n) {
         const state = ctx.flow.get();
         if (state?.command !== 'newbot' || state.data.step !== 'pick-name') throw new AppError('VALIDATION_FAILED', 'This question has expired (or is someone else’s); send /newbot again.');
@@ -193,28 +198,30 @@ export const newbotCommand: Command = {
     },
     nbmodel: {
       mode: 'replace',
+      writes: true,
       run(ctx, args) {
         const [id = '', i = ''] = args.split(':');
         const model = suggestedModels(ctx.engine.config)[Number(i)];
         if (!model) throw new AppError('VALIDATION_FAILED', 'That model is no longer offered; change it on the dashboard.');
-        const bot = ctx.engine.bots.update(botById(ctx.engine, id).id, { model });
+        const bot = ctx.engine.bots.update(ctx.botById(id).id, { model });
         return { message: setupCard(ctx.engine, bot, 'changed'), toast: `Model: ${model}` };
       },
     },
     nbsched: {
       mode: 'replace',
+      writes: true,
       run(ctx, args) {
         const [id = '', key = ''] = args.split(':');
         const choice = SCHEDULES.find((s) => s.key === key);
         if (!choice) throw new AppError('VALIDATION_FAILED', 'That schedule is no longer offered; use /schedule.');
-        const bot = ctx.engine.bots.update(botById(ctx.engine, id).id, { schedule: choice.spec });
+        const bot = ctx.engine.bots.update(ctx.botById(id).id, { schedule: choice.spec });
         return { message: setupCard(ctx.engine, bot, 'changed'), toast: choice.label };
       },
     },
     nbdone: {
       mode: 'replace',
       run(ctx, id) {
-        const bot = botById(ctx.engine, id);
+        const bot = ctx.botById(id);
         return {
           message: {
             blocks: [

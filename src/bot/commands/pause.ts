@@ -2,7 +2,6 @@ import type { BotRow } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { botLabel } from '../format.ts';
 import { bold, code, say, type Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command } from './types.ts';
 
 function pause(engine: Engine, bot: BotRow): Message {
@@ -15,8 +14,9 @@ function pause(engine: Engine, bot: BotRow): Message {
 /** `/pause <bot>`: its schedule and links stop starting it (a manual /run still works). */
 export const pauseCommand: Command = {
   name: 'pause',
+  writes: true,
   description: 'Pause a bot: its schedule and links stop starting it',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
   run: (ctx, args) => pause(ctx.engine, ctx.bot(args.bot)),
-  actions: { pause: { mode: 'reply', run: (ctx, id) => ({ message: pause(ctx.engine, botById(ctx.engine, id)), toast: '⏸ Paused' }) } },
+  actions: { pause: { mode: 'reply', writes: true, run: (ctx, id) => ({ message: pause(ctx.engine, ctx.botById(id)), toast: '⏸ Paused' }) } },
 };

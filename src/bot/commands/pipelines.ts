@@ -1,3 +1,4 @@
+import { mayWrite } from '../../engine/access.ts';
 import { AppError } from '../../engine/errors.ts';
 import { ago, describeSchedule } from '../format.ts';
 import { bold, code, line, say, type Block, type Button } from '../message.ts';
@@ -13,7 +14,7 @@ export const pipelinesCommand: Command = {
   description: 'List the pipelines with their steps and last run',
   params: [],
   run(ctx) {
-    const list = ctx.engine.pipelines.list();
+    const list = ctx.engine.pipelines.list().filter((p) => ctx.mayRead(p.ownerId));
     if (list.length === 0) return say('No pipelines yet. Create one on the dashboard (Pipelines), then run it here with ', code('/runpipeline <name>'), '.');
     const blocks: Block[] = [line(bold(`Pipelines (${list.length})`))];
     for (const p of list) {
@@ -35,6 +36,7 @@ export const pipelinesCommand: Command = {
   actions: {
     runpl: {
       mode: 'reply',
+      writes: true,
       run(ctx, id) {
         let p;
         try {
@@ -42,6 +44,8 @@ export const pipelinesCommand: Command = {
         } catch {
           throw new AppError('PIPELINE_NOT_FOUND', 'That pipeline no longer exists.');
         }
+        if (!ctx.mayRead(p.ownerId)) throw new AppError('PIPELINE_NOT_FOUND', 'That pipeline no longer exists.');
+        if (!mayWrite(ctx.account, p.ownerId)) throw new AppError('FORBIDDEN_ROLE', 'You may look at this pipeline, but not run it.');
         return { message: startPipelineFromChat(ctx, p, null), toast: '▶ Started' };
       },
     },

@@ -2,7 +2,6 @@ import type { BotRow } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { botLabel } from '../format.ts';
 import { bold, say, type Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command } from './types.ts';
 
 function resume(engine: Engine, bot: BotRow): Message {
@@ -17,8 +16,9 @@ function resume(engine: Engine, bot: BotRow): Message {
 /** `/resume <bot>`: undoes /pause. */
 export const resumeCommand: Command = {
   name: 'resume',
+  writes: true,
   description: 'Resume a paused bot',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
   run: (ctx, args) => resume(ctx.engine, ctx.bot(args.bot)),
-  actions: { resume: { mode: 'reply', run: (ctx, id) => ({ message: resume(ctx.engine, botById(ctx.engine, id)), toast: '▶ Resumed' }) } },
+  actions: { resume: { mode: 'reply', writes: true, run: (ctx, id) => ({ message: resume(ctx.engine, ctx.botById(id)), toast: '▶ Resumed' }) } },
 };

@@ -1,6 +1,5 @@
 import type { BotRow } from '../../engine/db/schema.ts';
 import type { Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command, CommandContext } from './types.ts';
 
 /**
@@ -16,6 +15,7 @@ export function startRunFromChat(ctx: CommandContext, bot: BotRow, input: string
 /** `/run <bot> [input]`: queues a run; this chat gets its live card. */
 export const runCommand: Command = {
   name: 'run',
+  writes: true,
   description: 'Run a bot now, optionally with an input',
   params: [
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
@@ -24,6 +24,6 @@ export const runCommand: Command = {
   run: (ctx, args) => startRunFromChat(ctx, ctx.bot(args.bot), args.input ?? null),
   actions: {
     // ▶ Run / ▶ Run again
-    run: { mode: 'reply', run: (ctx, id) => ({ message: startRunFromChat(ctx, botById(ctx.engine, id), null), toast: '▶ Started' }) },
+    run: { mode: 'reply', writes: true, run: (ctx, id) => ({ message: startRunFromChat(ctx, ctx.botById(id), null), toast: '▶ Started' }) },
   },
 };

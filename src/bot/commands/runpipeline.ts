@@ -1,3 +1,5 @@
+import { mayWrite } from '../../engine/access.ts';
+import { AppError } from '../../engine/errors.ts';
 import type { PipelineView } from '../../engine/pipelines.ts';
 import { bold, line, type Message } from '../message.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -27,6 +29,7 @@ export function startPipelineFromChat(ctx: CommandContext, p: PipelineView, inpu
 /** `/runpipeline <pipeline> [input]`: runs a pipeline's steps one after another, each step with its live card here. */
 export const runpipelineCommand: Command = {
   name: 'runpipeline',
+  writes: true,
   description: 'Run a pipeline (its bots one after another) with an optional input',
   params: [
     { name: 'pipeline', kind: 'pipeline', required: true, description: 'Which pipeline' },
@@ -36,7 +39,11 @@ export const runpipelineCommand: Command = {
   actions: {
     plstop: {
       mode: 'reply',
+      writes: true,
       async run(ctx, id) {
+        const owner = ctx.engine.pipelines.get(ctx.engine.pipelines.getRun(Number(id)).pipelineId).ownerId;
+        if (!ctx.mayRead(owner)) throw new AppError('PIPELINE_RUN_NOT_FOUND', `No pipeline run with id ${id}.`);
+        if (!mayWrite(ctx.account, owner)) throw new AppError('FORBIDDEN_ROLE', 'You may look at this pipeline, but not stop it.');
         const pr = await ctx.engine.pipelines.cancelRun(Number(id), `stopped from ${ctx.caller.platform} by user ${ctx.caller.userId}`);
         return { message: { blocks: [line('⏹ Stopped ', bold(pr.pipelineName), ` · pipeline run #${pr.id} at step ${pr.completedSteps + 1}/${pr.totalSteps}.`)] }, toast: '⏹ Stopped' };
       },

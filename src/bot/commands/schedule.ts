@@ -6,6 +6,7 @@ import type { Command } from './types.ts';
 /** `/schedule <bot> <every 30m | every 2h | cron | off>`: sets or clears a bot's schedule. */
 export const scheduleCommand: Command = {
   name: 'schedule',
+  writes: true,
   description: 'Set a schedule: every 30m, every 2h, a cron expression, or off',
   params: [
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },

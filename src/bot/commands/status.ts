@@ -4,7 +4,6 @@ import { nextRunAt } from '../../engine/scheduler.ts';
 import { POLICY_LABELS } from '../../engine/subscriptions.ts';
 import { ago, botButtons, botLabel, botStateIcon, duration, fromNow, scheduleSpans, statusIcon } from '../format.ts';
 import { bold, line, type Block, type Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command, CommandContext } from './types.ts';
 
 function statusOf(ctx: CommandContext, row: BotRow): Message {
@@ -45,5 +44,5 @@ export const statusCommand: Command = {
   description: 'A bot’s runs, results, schedule, success rate and last run',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
   run: (ctx, args) => statusOf(ctx, ctx.bot(args.bot)),
-  actions: { status: { mode: 'reply', run: (ctx, id) => ({ message: statusOf(ctx, botById(ctx.engine, id)), toast: 'Status' }) } },
+  actions: { status: { mode: 'reply', run: (ctx, id) => ({ message: statusOf(ctx, ctx.botById(id)), toast: 'Status' }) } },
 };

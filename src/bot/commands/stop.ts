@@ -2,7 +2,6 @@ import { AppError, isAppError } from '../../engine/errors.ts';
 import type { BotRow } from '../../engine/db/schema.ts';
 import { botLabel } from '../format.ts';
 import { bold, say, type Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command, CommandContext } from './types.ts';
 
 /** Cancels the bot's active runs; this chat's answer stands for their cancelled outcome here. */
@@ -27,16 +26,19 @@ async function stopBot(ctx: CommandContext, bot: BotRow): Promise<Message> {
 /** `/stop <bot>`: cancels the bot's running (and queued) runs. */
 export const stopCommand: Command = {
   name: 'stop',
+  writes: true,
   description: 'Cancel a bot’s running run',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
   run: (ctx, args) => stopBot(ctx, ctx.bot(args.bot)),
   actions: {
-    stop: { mode: 'reply', run: async (ctx, id) => ({ message: await stopBot(ctx, botById(ctx.engine, id)), toast: '⏹ Stopped' }) },
+    stop: { mode: 'reply', writes: true, run: async (ctx, id) => ({ message: await stopBot(ctx, ctx.botById(id)), toast: '⏹ Stopped' }) },
     // ⏹ Stop on a run's live card: that run only; the card itself then shows it cancelled.
     cancel: {
       mode: 'none',
+      writes: true,
       async run(ctx, id) {
         const runId = Number(id);
+        ctx.botById(String(ctx.engine.runner.get(runId).botId)); // may the account stop it?
         ctx.stopping([runId]);
         try {
           await ctx.engine.runner.cancel(runId, `stopped from ${ctx.caller.platform} by user ${ctx.caller.userId}`);

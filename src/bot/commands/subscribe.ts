@@ -3,7 +3,6 @@ import { AppError } from '../../engine/errors.ts';
 import { POLICY_LABELS, SUBSCRIPTION_POLICIES, type SubscriptionPolicy } from '../../engine/subscriptions.ts';
 import { botLabel } from '../format.ts';
 import { bold, code, line, type Button, type Message } from '../message.ts';
-import { botById } from './lookup.ts';
 import type { Command, CommandContext } from './types.ts';
 
 const WHAT: Record<SubscriptionPolicy, string> = {
@@ -56,7 +55,7 @@ export const subscribeCommand: Command = {
       run(ctx, args) {
         const [id = '', policy = ''] = args.split(':');
         if (!(SUBSCRIPTION_POLICIES as readonly string[]).includes(policy)) throw new AppError('VALIDATION_FAILED', 'This button no longer works; send /help.');
-        return { message: subscribe(ctx, botById(ctx.engine, id), policy as SubscriptionPolicy), toast: `🔔 ${POLICY_LABELS[policy as SubscriptionPolicy]}` };
+        return { message: subscribe(ctx, ctx.botById(id), policy as SubscriptionPolicy), toast: `🔔 ${POLICY_LABELS[policy as SubscriptionPolicy]}` };
       },
     },
   },

@@ -1,3 +1,4 @@
+import type { Caller as Account } from '../../engine/access.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { BotRow } from '../../engine/db/schema.ts';
 import type { PipelineView } from '../../engine/pipelines.ts';
@@ -40,6 +41,8 @@ export interface Caller {
   threadId?: string;
   /** `true` in a one-to-one chat with the bot (a Telegram private chat, a Discord DM). */
   private?: boolean;
+  /** The platform's name for the person (`@name` or first name), shown to admins next to a pairing code. */
+  displayName?: string;
 }
 
 /** A guided flow waiting for this person's next message in this chat (see {@link Command.answer}). */
@@ -54,6 +57,11 @@ export interface FlowState {
 export interface CommandContext {
   engine: Engine;
   caller: Caller;
+  /**
+   * The account the command acts as (src/engine/access.ts): the user the chat identity is linked
+   * to, or the first admin for an id on the allow list.
+   */
+  account: Account;
   /** What the person typed after the command (Telegram), for a command that reads it itself; undefined on Discord. */
   typed?: string;
   /**
@@ -62,6 +70,14 @@ export interface CommandContext {
    *   BOT_NOT_FOUND repeating the name and suggesting the closest ones.
    */
   bot(name: string | undefined): BotRow;
+  /**
+   * The bot a button names by id (`run:12` → 12), checked like {@link bot}.
+   * @throws {AppError} BOT_NOT_FOUND when it was deleted since (or is not the account's to see),
+   *   FORBIDDEN_ROLE when the command changes it and the account may only look.
+   */
+  botById(id: string): BotRow;
+  /** Whether the account may see a row owned by `ownerId` (src/engine/access.ts `mayRead`). */
+  mayRead(ownerId: number): boolean;
   /**
    * The pipeline `name` names, case-insensitively.
    * @throws {AppError} VALIDATION_FAILED when missing, PIPELINE_NOT_FOUND with suggestions.
@@ -96,6 +112,8 @@ export interface ActionResult {
 export interface Action {
   /** `reply`: a new message; `replace`: edit the message carrying the button; `none`: only the toast. */
   mode: 'reply' | 'replace' | 'none';
+  /** It changes the bot it names (see {@link Command.writes}). */
+  writes?: boolean;
   run(ctx: CommandContext, args: string): ActionResult | Promise<ActionResult>;
 }
 
@@ -106,6 +124,13 @@ export interface Command {
   /** One line for the command menu (at most 100 characters, Discord's limit). */
   description: string;
   params: Param[];
+  /**
+   * It changes the bots it names (run, stop, pause, delete…): those need `mayWrite`, and a viewer
+   * or another user's operator gets a plain refusal. Without it, `mayRead` is enough.
+   */
+  writes?: boolean;
+  /** It creates a bot (needs `mayCreate`: not a viewer). */
+  creates?: boolean;
   /** Shown in /help but not registered with the platforms' menus (e.g. Telegram's /start). */
   hidden?: boolean;
   run(ctx: CommandContext, args: Args): Message | Promise<Message>;

@@ -6,6 +6,7 @@ import type { Command } from './types.ts';
 /** `/unlink <bot> [event] <bot>`: removes links from one bot to another (all events when none is given). */
 export const unlinkCommand: Command = {
   name: 'unlink',
+  writes: true,
   description: 'Remove a link between two bots',
   params: [
     { name: 'bot', kind: 'bot', required: true, description: 'The bot the link starts from' },

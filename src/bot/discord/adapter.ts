@@ -41,7 +41,7 @@ export async function startDiscord(engine: Engine, config: Config, logger: Logge
   if (!token) throw new Error('startDiscord needs DISCORD_BOT_TOKEN');
   const log = logger.child({ component: 'discord' });
   if (allowedUsers.length === 0) {
-    log.warn('DISCORD_ALLOWED_USERS is empty: nobody may command the Discord bot. Set it to your Discord user id (the bot tells anyone who uses it their id).');
+    log.warn('DISCORD_ALLOWED_USERS is empty: only chat users linked by pairing may command the Discord bot (a stranger gets a pairing code to enter on the dashboard).');
   }
 
   // Interactions arrive whatever the intents; Guilds keeps channel caches for replies.

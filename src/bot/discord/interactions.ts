@@ -34,7 +34,7 @@ const NO_MENTIONS = { allowedMentions: { parse: [] } };
 
 /** The caller of an interaction: the user, and the channel (a DM channel in DMs). */
 export function callerOf(i: Interaction): Caller {
-  return { platform: 'discord', userId: i.user.id, chatId: i.channelId ?? i.user.id, private: !i.inGuild() };
+  return { platform: 'discord', userId: i.user.id, chatId: i.channelId ?? i.user.id, private: !i.inGuild(), displayName: i.user.username };
 }
 
 /** The payloads of `msg`, its files on the last one. */
@@ -125,7 +125,7 @@ async function answer(i: RepliableInteraction, delivery: RunDelivery, caller: Ca
 /** A slash command: each registered option is read as a string and handed to the core. */
 export async function onChatInput(core: CommandCore, delivery: RunDelivery, i: ChatInputCommandInteraction, log: Logger): Promise<void> {
   const caller = callerOf(i);
-  if (!core.isAllowed(caller.userId)) return ephemeral(i, core.refusal(caller), null);
+  if (!core.isAllowed(caller)) return ephemeral(i, core.refusal(caller), null);
   const args: Args = {};
   for (const p of core.command(i.commandName)?.params ?? []) {
     const v = i.options.getString(p.name);
@@ -146,7 +146,7 @@ export async function onChatInput(core: CommandCore, delivery: RunDelivery, i: C
 /** A button press: updates the message carrying the button, answers with a new one, or only acknowledges (⏹ Stop on a card). */
 export async function onButton(core: CommandCore, delivery: RunDelivery, i: ButtonInteraction, log: Logger): Promise<void> {
   const caller = callerOf(i);
-  if (!core.isAllowed(caller.userId)) return ephemeral(i, core.refusal(caller), null);
+  if (!core.isAllowed(caller)) return ephemeral(i, core.refusal(caller), null);
   const mode = core.actionMode(i.customId);
   const work = core.handleAction(caller, i.customId);
   const quick = await quickly(work);

@@ -34,6 +34,12 @@ export interface TelegramOptions {
   webhook?: TelegramWebhook;
   /** Hears of every message sent (metrics). */
   observer?: ChatObserver;
+  /**
+   * A user's own bot (a Telegram bot per user): its token (instead of `TELEGRAM_BOT_TOKEN`) and
+   * owner. It answers only chat identities linked to `owner`, polls (never a webhook), and leaves
+   * subscribed chats and task outcomes to the server's bot.
+   */
+  own?: { token: string; owner: number };
 }
 
 /** The update types the bot asks for (https://core.telegram.org/bots/api#getupdates `allowed_updates`). */
@@ -49,12 +55,15 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
  * @throws {Error} when `TELEGRAM_BOT_TOKEN` is not set.
  */
 export async function startTelegram(engine: Engine, config: Config, logger: Logger, opts: TelegramOptions = {}): Promise<ChatAdapter> {
-  const { token, apiRoot, allowedUsers } = config.telegram;
+  const { apiRoot } = config.telegram;
+  const own = opts.own;
+  const token = own ? own.token : config.telegram.token;
+  const allowedUsers = own ? [] : config.telegram.allowedUsers;
   if (!token) throw new Error('startTelegram needs TELEGRAM_BOT_TOKEN');
-  const log = logger.child({ component: 'telegram' });
-  if (allowedUsers.length === 0) {
+  const log = logger.child({ component: 'telegram', ...(own ? { owner: own.owner } : {}) });
+  if (allowedUsers.length === 0 && !own) {
     log.warn(
-      'TELEGRAM_ALLOWED_USERS is empty: nobody may command the Telegram bot. Set it to your Telegram user id (the bot tells anyone who writes to it their id).',
+      'TELEGRAM_ALLOWED_USERS is empty: only chat users linked by pairing may command the Telegram bot (a stranger gets a pairing code to enter on the dashboard).',
     );
   }
 
@@ -65,9 +74,9 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 120, rethrowInternalServerErrors: true, rethrowHttpErrors: true }));
   const link = watchApi(bot, opts.observer);
   const sender = new TelegramSender(bot.api, { delaysMs: opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, signal: abort.signal, log });
-  const delivery = new RunDelivery(engine, sender, log, opts.delivery);
+  const delivery = new RunDelivery(engine, sender, log, { ...opts.delivery, ...(own ? { subscribers: false } : {}) });
   const tasks = new TaskDelivery(engine, sender, log);
-  const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'TELEGRAM_ALLOWED_USERS', log, canAsk: true, runs: delivery });
+  const core = new CommandCore(engine, { allowedUsers, allowListVariable: 'TELEGRAM_ALLOWED_USERS', log, canAsk: true, runs: delivery, ...(own ? { owner: own.owner } : {}) });
 
   bot.use(allowList(core, sender, opts.refusalCooldownMs ?? 60_000));
   bot.use(buttons(core, sender, delivery, log));
@@ -76,10 +85,10 @@ export async function startTelegram(engine: Engine, config: Config, logger: Logg
   bot.catch((err) => log.error({ err: err.error, updateId: err.ctx.update.update_id }, 'a Telegram update could not be handled'));
 
   delivery.start();
-  tasks.start();
+  if (!own) tasks.start();
   let ready!: () => void;
   const started = new Promise<void>((resolve) => (ready = resolve));
-  const webhook = opts.webhook;
+  const webhook = own ? undefined : opts.webhook;
 
   let menu: Promise<void> | undefined;
   const running = (async () => {

@@ -1,12 +1,13 @@
 import { Composer, type Context } from 'grammy';
 import type { CommandCore } from '../core.ts';
-import { messageText } from '../message.ts';
+import { excerpt, messageText } from '../message.ts';
 import { callerOf, isForAnotherBot, placeOf, splitCommand } from './caller.ts';
 import type { TelegramSender } from './sender.ts';
 
 /**
- * The allow list, in front of everything else: an update from a user not on
- * `TELEGRAM_ALLOWED_USERS` goes no further. The user gets one polite refusal (at most one per
+ * The gate, in front of everything else: an update from a user who may not command (not linked
+ * by pairing, not on `TELEGRAM_ALLOWED_USERS`; see `CommandCore.accountOf`) goes no further. The
+ * user gets one refusal carrying their pairing code (at most one per
  * `cooldownMs`, so a stranger cannot make the bot spam a group); a button press is answered with the
  * refusal as an alert (https://core.telegram.org/bots/api#answercallbackquery). Group chatter that is
  * not a command, and commands addressed to another bot (`/run@other_bot`), are ignored silently.
@@ -18,9 +19,10 @@ export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs:
     const caller = callerOf(ctx);
     if (!caller) return; // channel posts, polls and the like: nothing to command
     if (isForAnotherBot(ctx)) return; // not ours to answer, nor to refuse
-    if (core.isAllowed(caller.userId)) return next();
+    if (core.isAllowed(caller)) return next();
     if (ctx.callbackQuery) {
-      await ctx.answerCallbackQuery({ text: messageText(core.refusal(caller)), show_alert: true });
+      // An alert holds at most 200 characters (https://core.telegram.org/bots/api#answercallbackquery).
+      await ctx.answerCallbackQuery({ text: excerpt(messageText(core.refusal(caller)), 200), show_alert: true });
       return;
     }
     const text = ctx.message?.text ?? '';

@@ -9,7 +9,8 @@ export function callerOf(ctx: Context): Caller | null {
   const chat = ctx.chat ?? msg?.chat;
   if (!from || !chat) return null;
   const threadId = msg && 'is_topic_message' in msg && msg.is_topic_message && msg.message_thread_id ? String(msg.message_thread_id) : undefined;
-  return { platform: 'telegram', userId: String(from.id), chatId: String(chat.id), private: chat.type === 'private', ...(threadId ? { threadId } : {}) };
+  const displayName = from.username ? `@${from.username}` : [from.first_name, from.last_name].filter(Boolean).join(' ');
+  return { platform: 'telegram', userId: String(from.id), chatId: String(chat.id), private: chat.type === 'private', displayName, ...(threadId ? { threadId } : {}) };
 }
 
 /**

@@ -486,6 +486,48 @@ export const audit = sqliteTable(
   (t) => [index('audit_task_idx').on(t.taskId, t.id)],
 );
 
+/**
+ * Chat accounts (a Telegram or Discord user) linked to a {@link users} row by pairing: their
+ * commands act as that user. One row per platform user.
+ */
+export const chatIdentities = sqliteTable(
+  'chat_identities',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    platform: text('platform', { enum: ['telegram', 'discord'] }).notNull(),
+    /** The platform's user id (Telegram `from.id`, Discord user snowflake), as text. */
+    externalId: text('external_id').notNull(),
+    /** The name the platform showed when the code was asked for (`@name` or first name). */
+    displayName: text('display_name').notNull(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    linkedAt: integer('linked_at').notNull(),
+  },
+  (t) => [uniqueIndex('chat_identities_platform_external_unique').on(t.platform, t.externalId), index('chat_identities_user_idx').on(t.userId)],
+);
+
+/**
+ * One-time pairing codes given to chat users who are not linked yet: 8 characters, valid 1 h,
+ * single use (redeemed on the dashboard or approved by an admin).
+ */
+export const pairingCodes = sqliteTable(
+  'pairing_codes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** 8 characters from an alphabet without look-alikes (see src/engine/chat-identities.ts). */
+    code: text('code').notNull(),
+    platform: text('platform', { enum: ['telegram', 'discord'] }).notNull(),
+    externalId: text('external_id').notNull(),
+    displayName: text('display_name').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    /** When it was redeemed or approved; null while open. */
+    usedAt: integer('used_at'),
+  },
+  (t) => [uniqueIndex('pairing_codes_code_unique').on(t.code), index('pairing_codes_identity_idx').on(t.platform, t.externalId, t.createdAt)],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type BotRow = typeof bots.$inferSelect;
@@ -505,3 +547,5 @@ export type SubtaskRow = typeof subtasks.$inferSelect;
 export type AssignmentRow = typeof assignments.$inferSelect;
 export type VerdictRow = typeof verdicts.$inferSelect;
 export type AuditRow = typeof audit.$inferSelect;
+export type ChatIdentityRow = typeof chatIdentities.$inferSelect;
+export type PairingCodeRow = typeof pairingCodes.$inferSelect;

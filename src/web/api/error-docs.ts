@@ -55,5 +55,10 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   FORBIDDEN_HOST: 'The server listens on loopback only and the Host header names another host (DNS rebinding protection).',
   NOT_FOUND: 'No route at that method and path.',
   CHAT_NOT_READY: 'The chat adapter behind this route (the Telegram webhook) is not running yet; the caller (Telegram) tries again later.',
+  PAIRING_CODE_UNKNOWN: 'No pairing code like that was given; check the 8 characters the chat bot sent.',
+  PAIRING_CODE_EXPIRED: 'The pairing code is older than 1 hour; send the chat bot any command for a new one.',
+  PAIRING_CODE_USED: 'The pairing code was already used (codes are single use); send the chat bot any command for a new one.',
+  PAIRING_RATE_LIMITED: 'The chat user asked for too many new pairing codes within an hour (at most 5).',
+  CHAT_IDENTITY_NOT_FOUND: 'No linked chat identity with that id that the caller may see.',
   INTERNAL: 'Something went wrong on the server; its log has the details.',
 };

@@ -28,6 +28,7 @@ const TAGS = [
   { name: 'tasks', description: 'Swarm tasks: a planner splits them, executors do the parts, an evaluator judges; audit trail' },
   { name: 'agents', description: 'Swarm agents: bots in a role, external agents (register, long poll, heartbeat)' },
   { name: 'keys', description: 'API keys (X-API-Key) with scopes, for clients and external agents' },
+  { name: 'chat', description: 'Chat pairing: link a Telegram or Discord identity to your account with its one-time code; list and unlink' },
   { name: 'users', description: 'Accounts: who a request acts as (/me); users and their roles (admins)' },
   { name: 'meta', description: 'This description' },
 ];
