@@ -70,8 +70,11 @@ describe('live pages in headless Chromium', () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    const streams = t.app.live.hub.clientCount;
     await page.goto(t.url + path);
-    // The header's counts (bell, failures) load once with the page; after that nothing is fetched.
+    // The page's stream opens and the header's counts (bell, failures) load once with the page;
+    // after that nothing is fetched.
+    await expect.poll(() => t.app.live.hub.clientCount).toBeGreaterThan(streams);
     await expect.poll(() => page.locator('#approvals-bell[hx-trigger^="load"], #failures-badge[hx-trigger^="load"]').count()).toBe(0);
     return { page, errors };
   };
