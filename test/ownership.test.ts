@@ -197,6 +197,11 @@ describe('ownership: each user their own bots', () => {
     const task = await t.api('POST', '/api/tasks', { title: 'Alpha task', description: 'find things' }, as.alice);
     expect(task.status).toBe(201);
     expect((await t.api('POST', '/api/tasks', { title: 'Vera task', description: 'x' }, as.vera)).status).toBe(403);
+    // Alice's bots never work on Bob's task: Bob has no agents of his own, so his task cannot start.
+    const bobs = await t.api('POST', '/api/tasks', { title: 'Bob task', description: 'x' }, as.bob);
+    expect({ status: bobs.status, code: bobs.body.error?.code }).toEqual({ status: 409, code: 'SWARM_INCOMPLETE' });
+    const planner = t.engine.swarm.assignments.activeForTask(task.body.id, 'plan')[0];
+    expect(planner && t.engine.swarm.agents.get(planner.agentId!).botId).toBe(made[0].id);
     const titles = async (h: Record<string, string>) => ((await t.api('GET', '/api/tasks?archived=1', undefined, h)).body as any[]).map((x) => x.title);
     expect(await titles(as.alice)).toEqual(['Alpha task']);
     expect(await titles(as.bob)).toEqual([]);

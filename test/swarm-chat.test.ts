@@ -38,7 +38,7 @@ describe('/task on Telegram', () => {
 
   it('starts a task from chat and shows its outcome', async () => {
     expect(await type('/task')).toContain('What should the swarm do? Usage: /task <input…>');
-    expect(await type('/task Write a haiku')).toContain('⚠️ A task needs a planner, an executor and an evaluator; there is no planner, no executor, no evaluator yet.');
+    expect(await type('/task Write a haiku')).toContain('⚠️ A task needs a planner, an executor and an evaluator among your bots (or external agents); there is no planner, no executor, no evaluator yet.');
 
     for (const [name, role] of [['Poet-Planner', 'planner'], ['Poet', 'executor'], ['Critic', 'evaluator']] as const) {
       const bot = t.engine.createBot({ name, prompt: name });

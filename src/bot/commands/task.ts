@@ -48,7 +48,7 @@ export const taskCommand: Command = {
     }
     const first = text.split('\n')[0]!.trim();
     const title = first.length > MAX_TITLE ? `${first.slice(0, MAX_TITLE - 1)}…` : first;
-    const task = swarm.createTask({ title, description: text }, `${ctx.caller.platform}:${ctx.caller.userId}`, { originChat: `${ctx.caller.platform}:${ctx.caller.chatId}` });
+    const task = swarm.createTask({ title, description: text }, `${ctx.caller.platform}:${ctx.caller.userId}`, { originChat: `${ctx.caller.platform}:${ctx.caller.chatId}`, ownerId: ctx.account.userId });
     return {
       blocks: [
         line('📋 Started ', bold(`task #${task.id}`), ` ${task.title}.`),

@@ -1,9 +1,9 @@
 import { assertAccess, readScope, type Caller } from '../access.ts';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, or } from 'drizzle-orm';
 import type { BotService } from '../bots.ts';
 import { validationError } from '../bots.ts';
 import type { Db } from '../db/database.ts';
-import { agents, type AgentRow } from '../db/schema.ts';
+import { agents, bots, type AgentRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { resolveBotRef } from '../triggers.ts';
 import type { ApiKeyService } from './api-keys.ts';
@@ -70,6 +70,22 @@ export class AgentService {
       .where(role ? and(live, eq(agents.role, role)) : live)
       .orderBy(asc(agents.id))
       .all();
+  }
+
+  /**
+   * Live agents of `role` that may work on a task of user `ownerId`: bots of that user, and
+   * external agents (they act through API keys, and hold no bots of anyone). A task never runs
+   * on another user's bot.
+   */
+  listFor(role: AgentRole, ownerId: number): AgentRow[] {
+    return this.deps.db
+      .select({ agent: agents })
+      .from(agents)
+      .leftJoin(bots, eq(bots.id, agents.botId))
+      .where(and(isNull(agents.removedAt), eq(agents.role, role), or(eq(agents.kind, 'external'), eq(bots.ownerId, ownerId))))
+      .orderBy(asc(agents.id))
+      .all()
+      .map((r) => r.agent);
   }
 
   /** @throws {AppError} AGENT_NOT_FOUND (also for a removed agent) */

@@ -111,14 +111,14 @@ export class Orchestrator implements RunSubmissions {
   /** Gives the task's plan or evaluation to a planner or evaluator, unless one has it already. */
   private ensureTurn(task: TaskRow, kind: 'plan' | 'evaluate'): void {
     if (this.deps.assignments.activeForTask(task.id, kind).length > 0) return;
-    const agent = this.pick(kind === 'plan' ? 'planner' : 'evaluator', []);
+    const agent = this.pick(kind === 'plan' ? 'planner' : 'evaluator', [], task.ownerId);
     if (!agent) return; // waits until one is free (an external one polls, a bot is resumed)
     const input = kind === 'plan' ? this.plannerInputFor(task) : evaluatorInput(task, this.deps.tasks.subtasksOf(task.id, task.round));
     this.assign(task, kind, agent, null, input);
   }
 
   private plannerInputFor(task: TaskRow): string {
-    const executors = this.deps.agents.list('executor');
+    const executors = this.deps.agents.listFor('executor', task.ownerId);
     if (task.round === 1) return plannerInput(task, executors);
     const verdict = this.deps.tasks.latestVerdict(task.id);
     return plannerInput(task, executors, { subtasks: this.deps.tasks.subtasksOf(task.id, task.round - 1), verdict, reasons: verdict?.reasons ?? [] });
@@ -138,7 +138,7 @@ export class Orchestrator implements RunSubmissions {
       if (s.status !== 'pending') continue;
       const deps = s.dependsOn.map((k) => byKey.get(k));
       if (!deps.every((d) => d?.status === 'completed')) continue;
-      const agent = this.pick('executor', s.skills);
+      const agent = this.pick('executor', s.skills, task.ownerId);
       if (!agent) continue;
       this.assign(task, 'execute', agent, s, executorInput(task, s, deps as SubtaskRow[]));
       assigned = true;
@@ -149,12 +149,12 @@ export class Orchestrator implements RunSubmissions {
   /**
    * The agent to give a turn of `role` needing `skills`: live agents holding every skill that are
    * available (a bot not paused; an external agent heard from within the lease and not busy),
-   * the least loaded first, then the oldest.
+   * the least loaded first, then the oldest; only bots of the task's owner (`ownerId`) or external agents.
    */
-  private pick(role: AgentRole, skills: readonly string[]): AgentRow | undefined {
+  private pick(role: AgentRole, skills: readonly string[], ownerId: number): AgentRow | undefined {
     const loads = this.deps.assignments.loads();
     return this.deps.agents
-      .list(role)
+      .listFor(role, ownerId)
       .filter((a) => skills.every((k) => a.skills.includes(k)) && this.available(a, loads.get(a.id) ?? 0))
       .sort((a, b) => (loads.get(a.id) ?? 0) - (loads.get(b.id) ?? 0) || a.id - b.id)[0];
   }
@@ -254,7 +254,7 @@ export class Orchestrator implements RunSubmissions {
       if (body.output === undefined) throw new AppError('VALIDATION_FAILED', 'output is required to complete an execute assignment', { fields: [{ field: 'output', message: 'required' }] });
       outcome = { status: 'completed', result: { output: body.output } };
     } else if (a.kind === 'plan') {
-      outcome = { status: 'completed', result: { plan: this.checkPlan(body.plan, 'plan') } };
+      outcome = { status: 'completed', result: { plan: this.checkPlan(body.plan, 'plan', this.deps.tasks.get(a.taskId).ownerId) } };
     } else {
       outcome = { status: 'completed', result: { verdict: this.checkVerdict(a, body.verdict, 'verdict') } };
     }
@@ -400,7 +400,7 @@ export class Orchestrator implements RunSubmissions {
     const wanted = a.kind === 'plan' ? 'plan' : a.kind === 'evaluate' ? 'verdict' : null;
     if (kind !== wanted) throw new AppError('VALIDATION_FAILED', `This run is to ${a.kind === 'execute' ? 'do a sub-task and answer with its result' : `hand in a ${wanted}`}, not a ${kind}.`);
     if (kind === 'plan') {
-      const plan = this.checkPlan(data, '');
+      const plan = this.checkPlan(data, '', this.deps.tasks.get(a.taskId).ownerId);
       this.deps.assignments.setResult(a.id, { plan });
       return `Plan accepted: ${plan.subtasks.length} sub-task${plan.subtasks.length === 1 ? '' : 's'} (${plan.subtasks.map((s) => s.id).join(', ')}). End your turn now with a one-line summary.`;
     }
@@ -410,13 +410,13 @@ export class Orchestrator implements RunSubmissions {
   }
 
   /**
-   * A valid plan whose skills some executor has.
+   * A valid plan whose skills some executor of the task's owner (`ownerId`) has.
    * @throws {AppError} VALIDATION_FAILED naming each problem (`prefix` before field paths)
    */
-  private checkPlan(data: unknown, prefix: string): Plan {
+  private checkPlan(data: unknown, prefix: string, ownerId: number): Plan {
     const parsed = planSchema.safeParse(data);
     if (!parsed.success) throw validationError(prefixed(parsed.error, prefix));
-    const executors = this.deps.agents.list('executor');
+    const executors = this.deps.agents.listFor('executor', ownerId);
     const known = [...new Set(executors.flatMap((e) => e.skills))].sort();
     const problems = parsed.data.subtasks
       .filter((s) => !executors.some((e) => s.skills.every((k) => e.skills.includes(k))))

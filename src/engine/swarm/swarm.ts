@@ -1,3 +1,4 @@
+import { FIRST_ADMIN_ID } from '../access.ts';
 import type { Caller } from '../access.ts';
 import type { Logger } from 'pino';
 import { validationError, type BotService } from '../bots.ts';
@@ -113,11 +114,12 @@ export class Swarm {
   createTask(input: unknown, actor: string, opts: { originChat?: string; ownerId?: number } = {}): TaskRow {
     const parsed = taskInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    const missing = AGENT_ROLES.filter((r) => this.agents.list(r).length === 0);
+    // The owner's own bots (or external agents) do the work: another user's bots never do.
+    const missing = AGENT_ROLES.filter((r) => this.agents.listFor(r, opts.ownerId ?? FIRST_ADMIN_ID).length === 0);
     if (missing.length) {
       throw new AppError(
         'SWARM_INCOMPLETE',
-        `A task needs a planner, an executor and an evaluator; there is no ${missing.join(', no ')} yet. Give bots these roles on the Tasks page (or POST /api/agents), or register external agents.`,
+        `A task needs a planner, an executor and an evaluator among your bots (or external agents); there is no ${missing.join(', no ')} yet. Give bots these roles on the Tasks page (or POST /api/agents), or register external agents.`,
         { missing },
       );
     }
