@@ -163,6 +163,12 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     const list = await type(mainTg, BOB_TG, '/bots');
     expect(list).toContain('Ledger');
     expect(list).not.toContain('Scout');
+    // Names are unique per owner: Bob may make his own Scout beside Alice's, and it is his.
+    expect(await type(mainTg, BOB_TG, '/newbot Scout find things')).not.toMatch(/already exists|⚠️/);
+    const mine = t.engine.bots.findByName('Scout', bob.id)!;
+    expect(mine.ownerId).toBe(bob.id);
+    expect(t.engine.bots.findByName('Scout', alice.id)!.id).not.toBe(mine.id);
+    t.engine.deleteBot(mine.id);
   });
 
   it('an expired code is refused; the next command gets a new one', async () => {

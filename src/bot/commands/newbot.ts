@@ -1,5 +1,4 @@
-import { eq } from 'drizzle-orm';
-import { bots, type BotRow } from '../../engine/db/schema.ts';
+import type { BotRow } from '../../engine/db/schema.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { AppError } from '../../engine/errors.ts';
 import { suggestedModels } from '../../engine/providers/models.ts';
@@ -23,9 +22,9 @@ const MAX_MODEL_BUTTONS = 5;
 const MAX_NAME_WORDS = 3;
 
 /** A name the chat may still take: the template's, else with a number (`eBay-Scout 2`). */
-function freeName(engine: Engine, name: string): string {
-  if (!engine.bots.findByName(name)) return name;
-  for (let i = 2; ; i++) if (!engine.bots.findByName(`${name} ${i}`)) return `${name} ${i}`;
+function freeName(engine: Engine, name: string, ownerId: number): string {
+  if (!engine.bots.findByName(name, ownerId)) return name;
+  for (let i = 2; ; i++) if (!engine.bots.findByName(`${name} ${i}`, ownerId)) return `${name} ${i}`;
 }
 
 /**
@@ -36,16 +35,18 @@ function freeName(engine: Engine, name: string): string {
 function createBot(ctx: CommandContext, input: { name: string; prompt: string; template?: BotTemplate }): BotRow {
   const model = suggestedModels(ctx.engine.config).find((m) => m !== 'echo') ?? 'echo';
   const t = input.template;
-  const bot = ctx.engine.createBot({
-    name: input.name,
-    prompt: input.prompt,
-    model,
-    ...(t ? { emoji: t.emoji, description: t.description, tools: t.tools, schedule: t.schedule || null } : {}),
-  });
-  // The bot belongs to the account the chat acts as (the engine creates bots for the first admin).
-  if (bot.ownerId !== ctx.account.userId) ctx.engine.db.update(bots).set({ ownerId: ctx.account.userId }).where(eq(bots.id, bot.id)).run();
+  // The bot belongs to the account the chat acts as; its name is unique among that account's bots.
+  const bot = ctx.engine.createBot(
+    {
+      name: input.name,
+      prompt: input.prompt,
+      model,
+      ...(t ? { emoji: t.emoji, description: t.description, tools: t.tools, schedule: t.schedule || null } : {}),
+    },
+    ctx.account,
+  );
   ctx.engine.subscriptions.subscribe(bot.id, ctx.caller.platform, ctx.caller.chatId, { threadId: ctx.caller.threadId ?? null });
-  return { ...bot, ownerId: ctx.account.userId };
+  return bot;
 }
 
 /** The card of a new bot: what it is, and its model and schedule as choices (each press redraws it). */
@@ -125,13 +126,13 @@ export const newbotCommand: Command = {
     if (args.template) {
       const t = findTemplate(args.template);
       if (!t) throw new AppError('VALIDATION_FAILED', `No template "${args.template}": ${BOT_TEMPLATES.map((x) => x.id).join(', ')}.`);
-      const bot = createBot(ctx, { name: args.name ?? freeName(ctx.engine, t.name), prompt: args.prompt ?? t.prompt, template: t });
+      const bot = createBot(ctx, { name: args.name ?? freeName(ctx.engine, t.name, ctx.account.userId), prompt: args.prompt ?? t.prompt, template: t });
       return setupCard(ctx.engine, bot, 'created');
     }
     if (!args.name) return templatePicker();
     if (!args.prompt) {
       if (!ctx.canAsk) throw new AppError('VALIDATION_FAILED', `A new bot needs a name and a prompt. Usage: ${ctx.usage('newbot')}`);
-      if (ctx.engine.bots.findByName(args.name)) return askName(ctx, `A bot named "${args.name}" already exists. What should the new bot be called? (or /cancel)`);
+      if (ctx.engine.bots.findByName(args.name, ctx.account.userId)) return askName(ctx, `A bot named "${args.name}" already exists. What should the new bot be called? (or /cancel)`);
       return askPrompt(ctx, args.name);
     }
     const typed = ctx.typed?.trim();
@@ -156,7 +157,7 @@ export const newbotCommand: Command = {
     const answer = unquote(text);
     if (state.data.step === 'name') {
       if (!answer || answer.length > 64) return askName(ctx, 'A name has 1 to 64 characters. What should the new bot be called?');
-      const taken = ctx.engine.bots.findByName(answer);
+      const taken = ctx.engine.bots.findByName(answer, ctx.account.userId);
       if (taken) return askName(ctx, `A bot named "${taken.name}" already exists. Send another name (or /cancel).`);
       return askPrompt(ctx, answer);
     }
@@ -174,7 +175,7 @@ export const newbotCommand: Command = {
       run(ctx, id) {
         const t = findTemplate(id);
         if (!t) throw new AppError('VALIDATION_FAILED', 'That template no longer exists; send /newbot again.');
-        return { message: setupCard(ctx.engine, createBot(ctx, { name: freeName(ctx.engine, t.name), prompt: t.prompt, template: t }), 'created'), toast: `${t.emoji} ${t.name}` };
+        return { message: setupCard(ctx.engine, createBot(ctx, { name: freeName(ctx.engine, t.name, ctx.account.userId), prompt: t.prompt, template: t }), 'created'), toast: `${t.emoji} ${t.name}` };
       },
     },
     nbscratch: {
