@@ -124,6 +124,13 @@ describe('sign-in with a password', () => {
     db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?').run(Date.now() - 1, id);
     expect((await t.api('GET', '/api/me', undefined, { cookie: c.pair })).status).toBe(401);
     expect(db.prepare('SELECT count(*) AS n FROM sessions WHERE id = ?').get(id)).toEqual({ n: 0 });
+    // A browser that never comes back: its expired session goes at the next sign-in of anyone.
+    const left = sessionCookie((await post(t, '/login', { username: 'admin', password: 'correct horse' })).headers)!;
+    const leftId = (db.prepare('SELECT id FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT 1').get() as { id: string }).id;
+    db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?').run(Date.now() - 1, leftId);
+    expect(left.pair).toBeTruthy();
+    await post(t, '/login', { username: 'admin', password: 'correct horse' });
+    expect(db.prepare('SELECT count(*) AS n FROM sessions WHERE id = ?').get(leftId)).toEqual({ n: 0 });
   });
 
   it('a next pointing at another site is not followed', async () => {

@@ -25,8 +25,13 @@ export class SessionService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Starts a session for `userId`; returns the token for the cookie (never stored). */
+  /**
+   * Starts a session for `userId`; returns the token for the cookie (never stored). Sessions
+   * that expired unused (a browser that never came back) are deleted first, so the table holds
+   * at most the live sessions plus those that expired since the last sign-in.
+   */
   create(userId: number): string {
+    this.prune();
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
     this.db.insert(sessions).values({ id: tokenHash(token), userId, createdAt: now, lastSeenAt: now, expiresAt: now + SESSION_TTL_MS }).run();
