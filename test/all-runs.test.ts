@@ -98,7 +98,8 @@ describe('all runs: GET /api/runs, POST /api/runs/cancel, POST /api/runs/:id/ret
 
   it('filters by bot, status, origin and time', async () => {
     expect(await ids(`?bot=${b.id}`)).toEqual([r['retry-interrupted'].id, r['retry-c1'].id, r.interrupted.id, r.c1.id]);
-    expect(await ids('?bot=999999')).toEqual([]);
+    // A bot that is not there (or is another user's) is 404, as on /api/triggers?bot=.
+    expect((await t.api('GET', '/api/runs?bot=999999')).body.error.code).toBe('BOT_NOT_FOUND');
     expect(await ids('?status=failed')).toEqual([r.fails.id]);
     expect(await ids('?status=cancelled,interrupted')).toEqual([r.interrupted.id, r.c2.id, r.c1.id]);
     expect(await ids('?status=cancelled&status=interrupted')).toEqual([r.interrupted.id, r.c2.id, r.c1.id]);

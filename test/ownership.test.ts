@@ -104,6 +104,7 @@ describe('ownership: each user their own bots', () => {
       ['GET', `/api/runs/${alphaRun.id}/events`, 'RUN_NOT_FOUND'],
       ['POST', `/api/runs/${alphaRun.id}/retry`, 'RUN_NOT_FOUND'],
       ['GET', `/api/triggers?bot=${alpha.id}`, 'BOT_NOT_FOUND'],
+      ['GET', `/api/runs?bot=${alpha.id}`, 'BOT_NOT_FOUND'],
       ['POST', `/api/results/${resultId}/pin`, 'RESULT_NOT_FOUND'],
       ['DELETE', `/api/results/${resultId}/pin`, 'RESULT_NOT_FOUND'],
     ];

@@ -99,10 +99,12 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
           tags: ['runs'],
           summary: 'All runs over every bot, newest first, filtered and in pages (pass next_cursor as cursor for the next page)',
           querystring: runsQuery,
-          response: { 200: json(RunPageJson, 'one page of runs'), ...errorResponses('VALIDATION_FAILED') },
+          response: { 200: json(RunPageJson, 'one page of runs'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') },
         },
       },
       async (req) => {
+        // Another user's bot is not there to filter by (404, as everywhere else).
+        if (req.query.bot !== undefined) engine.scope.bot(req.caller, req.query.bot);
         const page = engine.runHistory.list(runFilterOf(req.query, readScope(req.caller)));
         return { runs: page.runs.map(runListItemJson), next_cursor: page.nextCursor };
       },
