@@ -104,8 +104,9 @@ describe('dashboard in headless Chromium', () => {
     await page.getByRole('button', { name: 'New bot' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: '🛒 eBay-Scout' }).click();
-    await expect.poll(() => dialog.getByLabel('Every how many minutes').inputValue()).toBe('30');
-    expect(await dialog.locator('input[name=schedule_mode][value=every]').isChecked()).toBe(true);
+    // The empty form says 30 minutes too: wait for what the template changes (its schedule mode).
+    await expect.poll(() => dialog.locator('input[name=schedule_mode][value=every]').isChecked()).toBe(true);
+    expect(await dialog.getByLabel('Every how many minutes').inputValue()).toBe('30');
     expect(await dialog.getByLabel('What should it do?').inputValue()).toContain('report_result');
     expect(await dialog.getByLabel('web search').isChecked()).toBe(true);
     expect(await dialog.getByLabel('files').isChecked()).toBe(true);
