@@ -91,11 +91,16 @@ export class EventBus {
     this.emitter.setMaxListeners(0);
   }
 
-  /** Subscribes `listener`; returns the function that unsubscribes it. */
-  on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => void): () => void {
+  /**
+   * Subscribes `listener`; returns the function that unsubscribes it. A listener may be async: its
+   * rejection goes where a thrown error goes (the bus's `onListenerError`), and the bus does not
+   * wait for it.
+   */
+  on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => void | Promise<void>): () => void {
     const wrapped = (payload: EngineEvents[K]) => {
       try {
-        listener(payload);
+        const out = listener(payload);
+        if (out) out.catch((err: unknown) => this.onListenerError(err, event));
       } catch (err) {
         this.onListenerError(err, event);
       }
