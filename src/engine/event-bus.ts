@@ -96,11 +96,11 @@ export class EventBus {
    * rejection goes where a thrown error goes (the bus's `onListenerError`), and the bus does not
    * wait for it.
    */
-  on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => void | Promise<void>): () => void {
+  on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => unknown): () => void {
     const wrapped = (payload: EngineEvents[K]) => {
       try {
         const out = listener(payload);
-        if (out) out.catch((err: unknown) => this.onListenerError(err, event));
+        if (out instanceof Promise) out.catch((err: unknown) => this.onListenerError(err, event));
       } catch (err) {
         this.onListenerError(err, event);
       }
