@@ -4,6 +4,6 @@ import { defineConfig } from 'drizzle-kit';
 // the app applies them at start (src/engine/db/database.ts).
 export default defineConfig({
   dialect: 'sqlite',
-  schema: './src/engine/db/schema.ts',
+  schema: './src/engine/db/schema-sqlite.ts',
   out: './drizzle',
 });

@@ -33,6 +33,14 @@ const schema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
   DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL (or empty for the embedded SQLite database)')
+      .optional(),
+  ),
+  DATABASE_POOL_SIZE: int(10, 1, 200),
   DASHBOARD_TOKEN: optionalString,
   ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(8, 'must be at least 8 characters').max(200, 'must be at most 200 characters').optional()),
   OPENAI_API_KEY: optionalString,
@@ -118,6 +126,13 @@ export interface Config {
   host: string;
   /** Absolute path of the data directory (SQLite file, one docs folder per bot). */
   dataDir: string;
+  /**
+   * `postgres://…`: the database of a cluster (several processes share it, and share `dataDir` as
+   * a volume for the bots' folders); null: SQLite in `dataDir`, one process.
+   */
+  databaseUrl: string | null;
+  /** Connections each process keeps to Postgres at most (DATABASE_POOL_SIZE, default 10). */
+  databasePoolSize: number;
   /**
    * A shared token for scripts (`Authorization: Bearer`, the `oo_token` cookie, `?token=`): a
    * request with it acts as the first admin. Optional everywhere; off loopback the server refuses
@@ -209,6 +224,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL ?? null,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     dashboardToken: e.DASHBOARD_TOKEN,
     adminPassword: e.ADMIN_PASSWORD,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },

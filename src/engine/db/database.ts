@@ -5,27 +5,137 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.ts';
-
-/** The drizzle handle over the app's SQLite database. */
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
-
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../../drizzle', import.meta.url));
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import * as pgSchema from './schema-pg.ts';
+import * as sqliteSchema from './schema-sqlite.ts';
+import { currentDialect, useDialect } from './schema.ts';
 
 /**
- * Opens (creating when missing) `<dataDir>/openorchestrator.db` with WAL, a 5 s busy timeout and
- * foreign keys on, and applies the committed drizzle-kit migrations.
+ * The drizzle handle the engine queries through. Its type is SQLite's; on Postgres it is
+ * node-postgres's drizzle handle behind the same query builder calls (`select`, `insert`,
+ * `update`, `delete`, `returning`, `onConflict…`: awaited, never the SQLite-only `.all()`, `.get()`,
+ * `.run()`), and `$client` is a `pg.Pool`: use {@link pingDatabase}, {@link closeDatabase} and
+ * {@link sqliteClient} rather than `$client`.
  */
-export function openDatabase(dataDir: string): Db {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const sqlite = new Database(path.join(dataDir, 'openorchestrator.db'));
+export type Db = BetterSQLite3Database<typeof sqliteSchema> & { $client: Database.Database };
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../drizzle', import.meta.url));
+const PG_MIGRATIONS_DIR = fileURLToPath(new URL('../../../drizzle-pg', import.meta.url));
+
+/** Where the data lives: the data folder (SQLite) and, when set, a Postgres URL that replaces it. */
+export interface DatabaseTarget {
+  dataDir: string;
+  /** `postgres://user:pass@host:port/db`; null: SQLite at `<dataDir>/openorchestrator.db`. */
+  databaseUrl?: string | null;
+}
+
+/**
+ * The advisory lock key (any bigint; this one spells "oo-migr") that processes starting at once
+ * take in turn to apply migrations.
+ */
+const MIGRATION_LOCK = 0x6f6f2d6d696772n;
+
+/**
+ * Opens the database and applies the committed drizzle-kit migrations.
+ * - SQLite (no `databaseUrl`): `<dataDir>/openorchestrator.db`, created when missing, with WAL, a
+ *   5 s busy timeout and foreign keys on (drizzle/).
+ * - Postgres: a pool of at most `poolSize` connections (default 10); migrations (drizzle-pg/) run
+ *   under an advisory lock so that processes starting together apply them once. bigint and
+ *   numeric come back as numbers (ids, epoch ms and counts are far below 2^53). Switches the
+ *   process's table bindings to Postgres (`useDialect`).
+ * @param dataDirOrTarget a data folder (SQLite) or a {@link DatabaseTarget}.
+ * @throws the driver's error when Postgres cannot be reached or a migration fails.
+ */
+export async function openDatabase(dataDirOrTarget: string | DatabaseTarget, opts: { poolSize?: number } = {}): Promise<Db> {
+  const target = typeof dataDirOrTarget === 'string' ? { dataDir: dataDirOrTarget } : dataDirOrTarget;
+  if (target.databaseUrl) return openPostgres(target.databaseUrl, opts.poolSize ?? 10);
+  useDialect('sqlite');
+  fs.mkdirSync(target.dataDir, { recursive: true });
+  const sqlite = new Database(path.join(target.dataDir, 'openorchestrator.db'));
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  const db = drizzle(sqlite, { schema }) as Db;
+  const db = drizzle(sqlite, { schema: sqliteSchema }) as Db;
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;
+}
+
+const NUMERIC_OIDS = new Set([20 /* int8 */, 1700 /* numeric */]);
+
+async function openPostgres(url: string, poolSize: number): Promise<Db> {
+  useDialect('postgres');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        NUMERIC_OIDS.has(oid) ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+    try {
+      await migratePg(drizzlePg(client), { migrationsFolder: PG_MIGRATIONS_DIR });
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
+    }
+  } finally {
+    client.release();
+  }
+  const base = drizzlePg(pool, { schema: pgSchema });
+  return routeToOpenTransaction(base as unknown as Db);
+}
+
+/** The better-sqlite3 connection of a SQLite database, or null on Postgres. */
+export function sqliteClient(db: Db): Database.Database | null {
+  return currentDialect() === 'sqlite' ? db.$client : null;
+}
+
+/** Postgres's pool of a Postgres database, or null on SQLite. */
+export function pgPool(db: Db): pg.Pool | null {
+  return currentDialect() === 'postgres' ? (db.$client as unknown as pg.Pool) : null;
+}
+
+/** One round trip to the database (`select 1`); throws the driver's error when it is unreachable. */
+export async function pingDatabase(db: Db): Promise<void> {
+  const pool = pgPool(db);
+  if (pool) await pool.query('select 1');
+  else db.$client.prepare('select 1').get();
+}
+
+/** Closes the connection (SQLite) or ends the pool (Postgres). */
+export async function closeDatabase(db: Db): Promise<void> {
+  const pool = pgPool(db);
+  if (pool) await pool.end();
+  else db.$client.close();
+}
+
+/** Handles made by {@link routeToOpenTransaction}, to the handle they route from. */
+const unrouted = new WeakMap<object, Db>();
+
+/**
+ * On Postgres a transaction has its own connection, so a statement made through the pool while a
+ * transaction of the same flow is open would not see its writes (and could wait on its locks
+ * forever). The returned handle sends each call to the open transaction of the current async
+ * flow, if any ({@link transaction}), else to `base`.
+ */
+function routeToOpenTransaction(base: Db): Db {
+  const routed = new Proxy(base, {
+    get(target, prop) {
+      const open = currentTx.getStore();
+      const to = open?.open ? open.tx : target;
+      const value = Reflect.get(to, prop) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(to) : value;
+    },
+  });
+  unrouted.set(routed, base);
+  return routed;
 }
 
 /**
@@ -53,6 +163,17 @@ let sqliteTurn: Promise<unknown> = Promise.resolve();
 export async function transaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   const open = currentTx.getStore();
   if (open?.open) return fn(open.tx);
+  const base = unrouted.get(db);
+  if (base) {
+    return base.transaction(async (tx) => {
+      const state = { tx: tx as unknown as Db, open: true };
+      try {
+        return await currentTx.run(state, () => fn(state.tx));
+      } finally {
+        state.open = false;
+      }
+    }) as Promise<T>;
+  }
   const client = db.$client;
   const turn = sqliteTurn.then(async () => {
     const state = { tx: db, open: true };
