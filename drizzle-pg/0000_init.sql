@@ -196,7 +196,9 @@ CREATE TABLE "runs" (
 	"pipeline_run_id" bigint,
 	"pipeline_step" bigint,
 	"requires_approval" boolean DEFAULT false NOT NULL,
-	"retry_of" bigint
+	"retry_of" bigint,
+	"occurrence" bigint,
+	"worker_id" text
 );
 --> statement-breakpoint
 CREATE TABLE "sessions" (
@@ -290,6 +292,14 @@ CREATE TABLE "verdicts" (
 	"created_at" bigint NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "workers" (
+	"id" text PRIMARY KEY NOT NULL,
+	"host" text NOT NULL,
+	"pid" bigint NOT NULL,
+	"started_at" bigint NOT NULL,
+	"seen_at" bigint NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "agents" ADD CONSTRAINT "agents_bot_id_bots_id_fk" FOREIGN KEY ("bot_id") REFERENCES "public"."bots"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "approvals" ADD CONSTRAINT "approvals_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -340,6 +350,8 @@ CREATE INDEX "results_dedupe_idx" ON "results" USING btree ("bot_id","dedupe_key
 CREATE INDEX "results_run_idx" ON "results" USING btree ("run_id");--> statement-breakpoint
 CREATE INDEX "run_logs_ts_idx" ON "run_logs" USING btree ("ts");--> statement-breakpoint
 CREATE INDEX "runs_bot_idx" ON "runs" USING btree ("bot_id","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "runs_bot_occurrence_unique" ON "runs" USING btree ("bot_id","occurrence");--> statement-breakpoint
+CREATE INDEX "runs_worker_idx" ON "runs" USING btree ("worker_id");--> statement-breakpoint
 CREATE INDEX "runs_status_idx" ON "runs" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "runs_queue_idx" ON "runs" USING btree ("status","available_at","id");--> statement-breakpoint
 CREATE INDEX "runs_retry_of_idx" ON "runs" USING btree ("retry_of");--> statement-breakpoint

@@ -172,9 +172,15 @@ export const runs = pgTable(
     requiresApproval: boolean('requires_approval').notNull().default(false),
     /** The run this one retries (a new run of the same bot with the same input), else null. */
     retryOf: bigint('retry_of', { mode: 'number' }),
+    /** A scheduled run's occurrence (epoch ms of its second), else null: one run per bot and occurrence. */
+    occurrence: bigint('occurrence', { mode: 'number' }),
+    /** The process (`workers.id`) whose child runs it, while it is running; null on SQLite. */
+    workerId: text('worker_id'),
   },
   (t) => [
     index('runs_bot_idx').on(t.botId, t.id),
+    uniqueIndex('runs_bot_occurrence_unique').on(t.botId, t.occurrence),
+    index('runs_worker_idx').on(t.workerId),
     index('runs_status_idx').on(t.status),
     index('runs_queue_idx').on(t.status, t.availableAt, t.id),
     index('runs_retry_of_idx').on(t.retryOf),
@@ -182,6 +188,20 @@ export const runs = pgTable(
     index('runs_finished_idx').on(t.finishedAt),
   ],
 );
+
+/**
+ * The processes of a cluster on one Postgres (unused on SQLite): each renews its row while alive
+ * (a lease); a survivor takes over the running runs of a process whose lease ran out.
+ */
+export const workers = pgTable('workers', {
+  /** `<host>:<pid>:<random>`, new at each start. */
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: bigint('pid', { mode: 'number' }).notNull(),
+  startedAt: bigint('started_at', { mode: 'number' }).notNull(),
+  /** The last renewal (epoch ms); the lease ends `CLUSTER_LEASE_MS` after it. */
+  seenAt: bigint('seen_at', { mode: 'number' }).notNull(),
+});
 
 export const runLogs = pgTable(
   'run_logs',

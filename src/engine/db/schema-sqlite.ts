@@ -167,9 +167,15 @@ export const runs = sqliteTable(
     requiresApproval: integer('requires_approval', { mode: 'boolean' }).notNull().default(false),
     /** The run this one retries (a new run of the same bot with the same input), else null. */
     retryOf: integer('retry_of'),
+    /** A scheduled run's occurrence (epoch ms of its second), else null: one run per bot and occurrence. */
+    occurrence: integer('occurrence'),
+    /** The process (`workers.id`) whose child runs it, while it is running; null on SQLite. */
+    workerId: text('worker_id'),
   },
   (t) => [
     index('runs_bot_idx').on(t.botId, t.id),
+    uniqueIndex('runs_bot_occurrence_unique').on(t.botId, t.occurrence),
+    index('runs_worker_idx').on(t.workerId),
     index('runs_status_idx').on(t.status),
     index('runs_queue_idx').on(t.status, t.availableAt, t.id),
     index('runs_retry_of_idx').on(t.retryOf),
@@ -177,6 +183,20 @@ export const runs = sqliteTable(
     index('runs_finished_idx').on(t.finishedAt),
   ],
 );
+
+/**
+ * The processes of a cluster on one Postgres (unused on SQLite): each renews its row while alive
+ * (a lease); a survivor takes over the running runs of a process whose lease ran out.
+ */
+export const workers = sqliteTable('workers', {
+  /** `<host>:<pid>:<random>`, new at each start. */
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: integer('started_at').notNull(),
+  /** The last renewal (epoch ms); the lease ends `CLUSTER_LEASE_MS` after it. */
+  seenAt: integer('seen_at').notNull(),
+});
 
 export const runLogs = sqliteTable(
   'run_logs',
@@ -532,6 +552,7 @@ export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type BotRow = typeof bots.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
+export type WorkerRow = typeof workers.$inferSelect;
 export type RunLogRow = typeof runLogs.$inferSelect;
 export type ResultRow = typeof results.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
