@@ -41,6 +41,8 @@ const schema = z.object({
       .optional(),
   ),
   DATABASE_POOL_SIZE: int(10, 1, 200),
+  CLUSTER_LEASE_MS: int(10_000, 1_000, 600_000),
+  CLUSTER_HEARTBEAT_MS: int(2_000, 100, 60_000),
   DASHBOARD_TOKEN: optionalString,
   ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(8, 'must be at least 8 characters').max(200, 'must be at most 200 characters').optional()),
   OPENAI_API_KEY: optionalString,
@@ -134,6 +136,12 @@ export interface Config {
   /** Connections each process keeps to Postgres at most (DATABASE_POOL_SIZE, default 10). */
   databasePoolSize: number;
   /**
+   * On Postgres, each process renews its lease every `heartbeatMs`; one whose lease is `leaseMs`
+   * old is dead, and a survivor takes over its running runs (CLUSTER_LEASE_MS, default 10 s;
+   * CLUSTER_HEARTBEAT_MS, default 2 s).
+   */
+  cluster: { leaseMs: number; heartbeatMs: number };
+  /**
    * A shared token for scripts (`Authorization: Bearer`, the `oo_token` cookie, `?token=`): a
    * request with it acts as the first admin. Optional everywhere; off loopback the server refuses
    * everything but /health and /setup until an admin has a password (src/web/caller.ts).
@@ -226,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL ?? null,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    cluster: { leaseMs: e.CLUSTER_LEASE_MS, heartbeatMs: Math.min(e.CLUSTER_HEARTBEAT_MS, Math.floor(e.CLUSTER_LEASE_MS / 3)) },
     dashboardToken: e.DASHBOARD_TOKEN,
     adminPassword: e.ADMIN_PASSWORD,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL },
