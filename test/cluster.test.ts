@@ -1,0 +1,189 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type TestCluster } from './helpers/cluster.ts';
+import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
+import { descendants, json, running, type ServerProcess } from './helpers/server.ts';
+import { openSse } from './helpers/sse-client.ts';
+
+/** Polls `check` every 100 ms until it returns a value that is not undefined/false, or `ms` pass. */
+async function until<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function createBot(p: ServerProcess, body: Record<string, unknown>): Promise<{ id: number }> {
+  const r = await json(`${p.url}/api/bots`, { method: 'POST', body: JSON.stringify({ prompt: 'Say hi.', model: 'echo', ...body }) });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body;
+}
+
+async function startRun(p: ServerProcess, botId: number): Promise<{ id: number }> {
+  const r = await json(`${p.url}/api/bots/${botId}/run`, { method: 'POST', body: '{}' });
+  expect(r.status, JSON.stringify(r.body)).toBe(202);
+  return r.body;
+}
+
+/** The process (of `c.procs`) whose worker id is `workerId` (`<host>:<pid>:<random>`). */
+function procOf(c: TestCluster, workerId: string): ServerProcess {
+  const pid = Number(workerId.split(':')[1]);
+  const p = c.procs.find((x) => x.proc.pid === pid);
+  if (!p) throw new Error(`no process with pid ${pid}`);
+  return p;
+}
+
+// Several app processes on one Postgres (issue 11): real processes started as `npm start`, a real
+// PostgreSQL server, the shared data folder.
+describe('a cluster of processes on one Postgres', () => {
+  let server: TestPostgres;
+  let cluster: TestCluster | null = null;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = null;
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('fires every second of a `* * * * * *` schedule exactly once while a process is killed and another started', async () => {
+    cluster = await startCluster(server, 3, { ECHO_DELAY_MS: '0' });
+    const c = cluster;
+    const bot = await createBot(c.procs[0]!, { name: 'Ticker', schedule: '* * * * * *' });
+    const t0 = Date.now();
+    // At 20 s: kill -9 a process while it has no running run (a run it held would make the next occurrences skip until taken over).
+    await sleep(20_000 - (Date.now() - t0));
+    const victim = c.procs[1]!;
+    await until('a moment the victim runs nothing', 5_000, async () => {
+      const { rows } = await c.sql.query<{ n: number }>(`select count(*)::int as n from runs where status = 'running' and worker_id like $1`, [`%:${victim.proc.pid}:%`]);
+      return rows[0]!.n === 0;
+    });
+    victim.proc.kill('SIGKILL');
+    await sleep(40_000 - (Date.now() - t0));
+    const restartedAt = Date.now();
+    await c.add({ ECHO_DELAY_MS: '0' });
+    await sleep(Math.max(0, 60_000 - (Date.now() - t0)));
+    const r = await json(`${c.procs[0]!.url}/api/bots/${bot.id}`, { method: 'PUT', body: JSON.stringify({ paused: true }) });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    await until('every scheduled run to end', 10_000, async () => {
+      const { rows } = await c.sql.query<{ n: number }>(`select count(*)::int as n from runs where status in ('queued', 'running')`);
+      return rows[0]!.n === 0;
+    });
+
+    const { rows } = await c.sql.query<{ occurrence: number; created_at: number; status: string; worker_id: string }>(
+      `select occurrence::float8 as occurrence, created_at::float8 as created_at, status, worker_id from runs where bot_id = $1 and trigger = 'schedule' order by occurrence`,
+      [bot.id],
+    );
+    const seconds = rows.map((x) => x.occurrence);
+    // One run per second from the first to the last: none missing, none twice (the unique key on bot and occurrence).
+    expect(new Set(seconds).size).toBe(seconds.length);
+    for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!, `gap after ${new Date(seconds[i - 1]!).toISOString()}`).toBe(1000);
+    expect(seconds.length).toBeGreaterThanOrEqual(55);
+    expect(rows.every((x) => x.status === 'completed')).toBe(true);
+    // Nothing replayed: every run was created in the second of its occurrence (the restarted process did not catch up old ones).
+    for (const x of rows) expect(x.created_at - x.occurrence).toBeLessThan(1000);
+    expect(rows.filter((x) => x.created_at >= restartedAt).every((x) => x.occurrence >= restartedAt - 1000)).toBe(true);
+    // The work spread over the processes, the restarted one included.
+    expect(new Set(rows.map((x) => x.worker_id.split(':')[1])).size).toBeGreaterThanOrEqual(3);
+    const { rows: skipped } = await c.sql.query(`select message from events where kind in ('schedule.skipped', 'schedule.missed', 'schedule.error')`);
+    expect(skipped).toEqual([]);
+  }, 120_000);
+
+  it('spreads 300 runs started through one process over all three, and streams a run of B from A across a reconnect', async () => {
+    cluster = await startCluster(server, 3, { ECHO_DELAY_MS: '0', MAX_CONCURRENT_RUNS: '4' });
+    const c = cluster;
+    const [a] = c.procs;
+    const bots = await Promise.all(Array.from({ length: 10 }, (_, i) => createBot(a!, { name: `Worker ${i}` })));
+    const ids: number[] = [];
+    for (let i = 0; i < 300; i++) ids.push((await startRun(a!, bots[i % bots.length]!.id)).id);
+    await until('300 runs to end', 90_000, async () => {
+      const { rows } = await c.sql.query<{ n: number }>(`select count(*)::int as n from runs where status in ('queued', 'running')`);
+      return rows[0]!.n === 0;
+    });
+    const { rows } = await c.sql.query<{ status: string; n: number }>(`select status, count(*)::int as n from runs group by status`);
+    expect(rows).toEqual([{ status: 'completed', n: 300 }]);
+    const { rows: by } = await c.sql.query<{ w: string; n: number }>(`select worker_id as w, count(*)::int as n from runs group by worker_id`);
+    expect(by.length).toBe(3);
+    for (const w of by) expect(w.n).toBeGreaterThan(10);
+  }, 150_000);
+
+  it('streams the log of a run on another process over SSE, every line once and in order across a reconnect', async () => {
+    cluster = await startCluster(server, 2, { ECHO_DELAY_MS: '400' });
+    const c = cluster;
+    const bot = await createBot(c.procs[0]!, { name: 'Talker' });
+    const run = await startRun(c.procs[0]!, bot.id);
+    const workerId = await until('the run to start', 10_000, async () => {
+      const { rows } = await c.sql.query<{ worker_id: string | null }>(`select worker_id from runs where id = $1`, [run.id]);
+      return rows[0]?.worker_id ?? undefined;
+    });
+    const runner = procOf(c, workerId);
+    const follower = c.procs.find((p) => p !== runner)!;
+    const url = `${follower.url}/api/runs/${run.id}/events`;
+    const first = await openSse(url);
+    const early = await first.waitFor((e) => e.event === 'log' && JSON.parse(e.data).text.startsWith('echo: input'), { timeoutMs: 10_000 });
+    first.close();
+    const second = await openSse(url, { 'last-event-id': early.id! });
+    await second.waitFor((e) => e.event === 'end', { timeoutMs: 15_000 });
+    const seqs = [...first.events, ...second.events].filter((e) => e.event === 'log').map((e) => Number(e.id));
+    const { rows } = await c.sql.query<{ seq: number }>(`select seq from run_logs where run_id = $1 order by seq`, [run.id]);
+    // The first stream's lines up to the reconnect, then the second's: each line once, in order.
+    const firstPart = first.events.filter((e) => e.event === 'log').map((e) => Number(e.id));
+    expect(firstPart.at(-1)).toBe(Number(early.id));
+    expect(seqs.slice(0, seqs.indexOf(Number(early.id)) + 1)).toEqual(firstPart.slice(0, firstPart.indexOf(Number(early.id)) + 1));
+    const stitched = [...firstPart.slice(0, firstPart.indexOf(Number(early.id)) + 1), ...second.events.filter((e) => e.event === 'log').map((e) => Number(e.id))];
+    expect(stitched).toEqual(rows.map((r) => r.seq));
+    expect(stitched.length).toBeGreaterThanOrEqual(5);
+    second.close();
+  }, 60_000);
+
+  it('cancels through one process a run that another runs: cancelled, and its child gone within 2 s', async () => {
+    cluster = await startCluster(server, 2, { ECHO_DELAY_MS: '20000' });
+    const c = cluster;
+    const bot = await createBot(c.procs[0]!, { name: 'Sleeper' });
+    const run = await startRun(c.procs[0]!, bot.id);
+    const workerId = await until('the run to start', 10_000, async () => {
+      const { rows } = await c.sql.query<{ worker_id: string | null; status: string }>(`select worker_id, status from runs where id = $1`, [run.id]);
+      return rows[0]?.status === 'running' ? (rows[0].worker_id ?? undefined) : undefined;
+    });
+    const b = procOf(c, workerId);
+    const a = c.procs.find((p) => p !== b)!;
+    const children = await until('the run child on B', 5_000, () => {
+      const d = descendants(b.proc.pid!);
+      return d.length > 0 ? d : undefined;
+    });
+    const t = Date.now();
+    const r = await json(`${a.url}/api/runs/${run.id}/cancel`, { method: 'POST', body: '{}' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.status).toBe('cancelled');
+    await until('the child to be gone', 2_000 - (Date.now() - t), () => children.every((pid) => !running(pid)));
+    expect(Date.now() - t).toBeLessThan(2_000);
+  }, 60_000);
+
+  it('takes over the running runs of a process killed with kill -9 within the lease', async () => {
+    cluster = await startCluster(server, 2, { ECHO_DELAY_MS: '20000' });
+    const c = cluster;
+    const bot = await createBot(c.procs[0]!, { name: 'Doomed' });
+    const run = await startRun(c.procs[0]!, bot.id);
+    const workerId = await until('the run to start', 10_000, async () => {
+      const { rows } = await c.sql.query<{ worker_id: string | null; status: string }>(`select worker_id, status from runs where id = $1`, [run.id]);
+      return rows[0]?.status === 'running' ? (rows[0].worker_id ?? undefined) : undefined;
+    });
+    const b = procOf(c, workerId);
+    const a = c.procs.find((p) => p !== b)!;
+    const killedAt = Date.now();
+    b.proc.kill('SIGKILL');
+    // Lease 3 s, renewed and checked every 0.5 s: taken over within 3.5 s (a second more for a loaded machine).
+    const status = await until('the run to be taken over', 10_000, async () => {
+      const r = await json(`${a.url}/api/runs/${run.id}`);
+      return r.body.status === 'interrupted' ? r.body.status : undefined;
+    });
+    expect(status).toBe('interrupted');
+    expect(Date.now() - killedAt).toBeLessThan(4_500);
+  }, 60_000);
+});
