@@ -16,7 +16,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../../drizzle', import.meta.url
  * Opens (creating when missing) `<dataDir>/openorchestrator.db` with WAL, a 5 s busy timeout and
  * foreign keys on, and applies the committed drizzle-kit migrations.
  */
-export function openDatabase(dataDir: string): Db {
+export async function openDatabase(dataDir: string): Promise<Db> {
   fs.mkdirSync(dataDir, { recursive: true });
   const sqlite = new Database(path.join(dataDir, 'openorchestrator.db'));
   sqlite.pragma('journal_mode = WAL');
