@@ -34,7 +34,7 @@ const dataDir = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'oo-bench-dash-'))
 const seeded = keep !== undefined && fs.existsSync(path.join(keep, 'bots'));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
 const logger = pino({ level: 'silent' });
-const engine = new Engine(config, logger);
+const engine = await Engine.open(config, logger);
 
 // ── Seed ────────────────────────────────────────────────────────────────────────────────────────
 const sqlite = engine.db.$client;
@@ -84,7 +84,7 @@ if (!seeded) {
 }
 const seedMs = performance.now() - t0;
 
-engine.start();
+await engine.start();
 const app = await buildApp({ engine, logger });
 // Server time per request (fastify's elapsedTime), and the process's CPU time for it: requests
 // are sent one after another, so the CPU used between a request's arrival and its response is its
@@ -140,7 +140,7 @@ await new Promise((r) => setImmediate(r));
 const target = Math.ceil(BOTS / 3);
 const before = { renders: app.live.view.stats.renders, flushes: app.live.view.stats.flushes, bytes: app.live.hub.stats.bytesWritten };
 const sent = performance.now();
-engine.bots.update(target, { description: 'A new description' });
+await engine.bots.update(target, { description: 'A new description' });
 const got = await Promise.all(clients.map((c) => c.waitFor((e) => e.event === `card-${target}`, { timeoutMs: 30_000 })));
 const allMs = performance.now() - sent;
 const v = app.live.view.stats;

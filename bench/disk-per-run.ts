@@ -14,21 +14,21 @@ import { Engine } from '../src/engine/engine.ts';
 
 const N = Number(process.argv[2] ?? 200);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-disk-'));
-const engine = new Engine(loadConfig({ DATA_DIR: dataDir, ECHO_DELAY_MS: '0', MAX_CONCURRENT_RUNS: '4', RUN_RETENTION_DAYS: '0', RUN_LOG_RETENTION_DAYS: '0' }), pino({ level: 'silent' }));
-engine.start();
+const engine = await Engine.open(loadConfig({ DATA_DIR: dataDir, ECHO_DELAY_MS: '0', MAX_CONCURRENT_RUNS: '4', RUN_RETENTION_DAYS: '0', RUN_LOG_RETENTION_DAYS: '0' }), pino({ level: 'silent' }));
+await engine.start();
 const db = engine.db.$client;
 
 /** Bytes of every table and index, by name (pages in use times page size, dbstat's `pgsize`). */
 const sizes = () => Object.fromEntries((db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as { name: string; bytes: number }[]).map((r) => [r.name, r.bytes]));
 
 try {
-  const bot = engine.createBot({ name: 'Scout', prompt: 'Find Nike Air Max under 50 euros on eBay and report each offer with its price and link.' });
+  const bot = await engine.createBot({ name: 'Scout', prompt: 'Find Nike Air Max under 50 euros on eBay and report each offer with its price and link.' });
   const before = sizes();
   const done = new Promise<void>((resolve) => {
     let finished = 0;
     engine.bus.on('run.finished', () => ++finished === N && resolve());
   });
-  for (let i = 0; i < N; i++) engine.startRun(bot.id, { input: `size 43, page ${i}`, trigger: 'manual' });
+  for (let i = 0; i < N; i++) await engine.startRun(bot.id, { input: `size 43, page ${i}`, trigger: 'manual' });
   await done;
   await new Promise((r) => setTimeout(r, 200)); // the last events' rows
   const after = sizes();

@@ -27,13 +27,13 @@ const HOLD_MS = Number(process.env.HOLD_MS ?? 3000);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'oo-bench-'));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
 const logger = pino({ level: 'silent' });
-const engine = new Engine(config, logger);
-engine.start();
+const engine = await Engine.open(config, logger);
+await engine.start();
 const app = await buildApp({ engine, logger });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const port = (app.server.address() as net.AddressInfo).port;
 
-const bot = engine.createBot({ name: 'Bench', prompt: 'bench' });
+const bot = await engine.createBot({ name: 'Bench', prompt: 'bench' });
 const sqlite = engine.db.$client;
 const runId = Number(
   sqlite.prepare("insert into runs (bot_id, trigger, status, created_at, started_at, finished_at, duration_ms) values (?, 'manual', 'completed', ?, ?, ?, 1)").run(bot.id, Date.now(), Date.now(), Date.now()).lastInsertRowid,

@@ -26,7 +26,7 @@ try {
 const logger = pino({ level: config.logLevel });
 let engine: Engine;
 try {
-  engine = new Engine(config, logger);
+  engine = await Engine.open(config, logger);
 } catch (err) {
   if (err instanceof DataDirLockedError) {
     console.error(err.message);
@@ -34,7 +34,7 @@ try {
   }
   throw err;
 }
-engine.start();
+await engine.start();
 const metrics = new AppMetrics(engine);
 let chat: ChatAdapters | undefined;
 // Telegram's webhook route (TELEGRAM_WEBHOOK_URL) is part of the app from the start; the adapter attaches to it.

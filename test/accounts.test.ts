@@ -224,13 +224,13 @@ describe('sign-in with a password', () => {
     expect(bot.status).toBe(201);
     // Owners are set by the scoping work (helper scope); here the row is given to vera directly.
     t.engine.db.$client.prepare('UPDATE bots SET owner_id = ? WHERE id = ?').run(v.body.id, bot.body.id);
-    const folder = t.engine.bots.get(bot.body.id).docsPath;
+    const folder = (await t.engine.bots.get(bot.body.id)).docsPath;
     expect(fs.existsSync(folder)).toBe(true);
     expect((await t.api('DELETE', `/api/users/${v.body.id}`, undefined, admin)).status).toBe(204);
     expect((await t.api('GET', `/api/bots/${bot.body.id}`, undefined, admin)).status).toBe(404);
     expect(fs.existsSync(folder)).toBe(false);
     expect((await t.api('GET', '/api/me', undefined, basic('vera', 'viewer pw1'))).status).toBe(401);
-    expect(t.engine.swarm.keys.list().filter((k) => k.userId === v.body.id && k.revokedAt === null)).toEqual([]);
+    expect((await t.engine.swarm.keys.list()).filter((k) => k.userId === v.body.id && k.revokedAt === null)).toEqual([]);
     expect((await t.api('DELETE', '/api/users/1', undefined, admin)).body.error.code).toMatch(/LAST_ADMIN|FORBIDDEN_ROLE/);
   });
 
@@ -240,7 +240,7 @@ describe('sign-in with a password', () => {
     const made = await post(t, '/users', { username: 'pia', password: 'page user pw', role: 'viewer' }, { cookie });
     expect(made.status).toBe(200);
     expect(await made.text()).toContain('pia (viewer) was created.');
-    const pia = t.engine.users.byName('pia')!;
+    const pia = (await t.engine.users.byName('pia'))!;
     const re = await post(t, `/users/${pia.id}/role`, { role: 'operator' }, { cookie });
     expect(await re.text()).toContain('pia is now an operator.');
     const last = await post(t, '/users/1/role', { role: 'viewer' }, { cookie });
@@ -248,7 +248,7 @@ describe('sign-in with a password', () => {
     expect(await last.text()).toContain('last admin');
     const del = await post(t, `/users/${pia.id}/delete`, {}, { cookie });
     expect(await del.text()).toContain('pia and their bots were deleted.');
-    expect(t.engine.users.byName('pia')).toBeUndefined();
+    expect(await t.engine.users.byName('pia')).toBeUndefined();
   });
 });
 
@@ -292,7 +292,7 @@ describe('first-run setup and off-loopback refusal', () => {
     const again = await post(t, '/setup', { username: 'mallory', password: 'mallory pw1', confirm: 'mallory pw1' });
     expect(again.headers.get('location')).toBe('/login');
     expect(sessionCookie(again.headers)).toBeNull();
-    expect(t.engine.users.get(1)!.username).toBe('root');
+    expect((await t.engine.users.get(1))!.username).toBe('root');
     expect((await t.api('GET', '/api/bots')).status).toBe(401);
     expect((await t.api('GET', '/api/bots', undefined, basic('root', 'long password'))).status).toBe(200);
   });
@@ -322,7 +322,7 @@ describe('first-run setup and off-loopback refusal', () => {
     expect((await t.api('GET', '/api/bots')).body.error.code).toBe('UNAUTHORIZED');
     expect((await page(t, '/setup')).status).toBe(401);
     expect((await post(t, '/setup', { username: 'mallory', password: 'mallory pw1', confirm: 'mallory pw1' })).status).toBe(401);
-    expect(t.engine.users.accountsConfigured()).toBe(false);
+    expect(await t.engine.users.accountsConfigured()).toBe(false);
     expect((await page(t, '/setup', { authorization: 'Bearer setup-token' })).status).toBe(200);
     expect((await fetch(t.url + '/health')).status).toBe(200);
   });

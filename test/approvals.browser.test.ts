@@ -74,8 +74,8 @@ describe('recipes, approvals and pipeline pages in headless Chromium', () => {
 
     // The edited text is the result; the pipeline completes, and the next step got the approved text.
     await expect.poll(async () => (await pipelineRuns(pipelineId))[0].status, { timeout: 15_000 }).toBe('completed');
-    const replyBot = t.engine.bots.findByName('Reply-Draft')!;
-    expect(t.engine.results.list(replyBot.id).map((r) => r.content)).toEqual(['Dear Ann,\nyour order 4711 ships today.\nBest, Support']);
+    const replyBot = (await t.engine.bots.findByName('Reply-Draft'))!;
+    expect((await t.engine.results.list(replyBot.id)).map((r) => r.content)).toEqual(['Dear Ann,\nyour order 4711 ships today.\nBest, Support']);
     const first = (await pipelineRuns(pipelineId))[0];
     expect((await t.api('GET', `/api/runs/${first.steps[2].run_id}`)).body.input).toBe('Dear Ann,\nyour order 4711 ships today.\nBest, Support');
     const approval = (await t.api('GET', '/api/approvals?status=decided')).body[0];
@@ -98,7 +98,7 @@ describe('recipes, approvals and pipeline pages in headless Chromium', () => {
     expect((await t.api('GET', `/api/runs/${second.steps[1].run_id}`)).body).toMatchObject({ status: 'rejected', error: 'rejected by dashboard: Needs a human call instead' });
     await t.engine.bus.flush();
     expect((await t.api('GET', `/api/bots/${sender.id}/runs`)).body).toHaveLength(1);
-    expect(t.engine.results.list(replyBot.id)).toHaveLength(1);
+    expect(await t.engine.results.list(replyBot.id)).toHaveLength(1);
 
     await page.goto(`${t.url}/pipelines/${pipelineId}`);
     expect(await page.locator('.history-run').first().locator('.run-status').textContent()).toContain('Rejected');
@@ -204,7 +204,7 @@ describe('recipes, approvals and pipeline pages in headless Chromium', () => {
     const bot = (await t.api('POST', '/api/bots', { name: 'Bell-Bot', prompt: 'draft', requires_approval: true })).body;
     const { page, errors } = await open('/');
     const count = () => page.locator('#approvals-bell .bell-count').textContent().then((s) => Number(s!.trim()));
-    await expect.poll(count).toBe(t.engine.approvals.pendingCount());
+    await expect.poll(count).toBe(await t.engine.approvals.pendingCount());
     const before = await count();
     const bellRequests: string[] = [];
     page.on('request', (r) => r.url().includes('/partials/approvals-bell') && bellRequests.push(r.url()));

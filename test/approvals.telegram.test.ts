@@ -70,9 +70,9 @@ async function press(on: Seen, label: RegExp, fromId: number) {
 
 describe('Telegram: approving drafts with buttons', () => {
   it('the draft arrives with Approve / Reject; a stranger’s press changes nothing; Alice’s press approves it', async () => {
-    const bot = t.engine.createBot({ name: 'Support', emoji: '📨', prompt: 'Answer the customer.', requires_approval: true });
+    const bot = await t.engine.createBot({ name: 'Support', emoji: '📨', prompt: 'Answer the customer.', requires_approval: true });
     // The group follows the bot, so the draft is posted there too, where a stranger may see it.
-    t.engine.subscriptions.subscribe(bot.id, 'telegram', String(GROUP));
+    await t.engine.subscriptions.subscribe(bot.id, 'telegram', String(GROUP));
     const mark = tg.calls.length;
     tg.pushMessage({ chatId: ALICE, fromId: ALICE, text: '/run Support Where is my parcel?' });
     const draft = await botSays(ALICE, mark, /waits for your approval/);
@@ -81,15 +81,15 @@ describe('Telegram: approving drafts with buttons', () => {
     expect(draft.buttons).toEqual([[['✅ Approve', expect.stringMatching(/^approve:\d+$/)], ['🚫 Reject', expect.stringMatching(/^reject:\d+$/)]]]);
     const inGroup = await botSays(GROUP, mark, /waits for your approval/);
     const runId = Number(/run #(\d+)/.exec(draft.text)![1]);
-    expect(t.engine.runner.get(runId).status).toBe('awaiting_approval');
+    expect((await t.engine.runner.get(runId)).status).toBe('awaiting_approval');
 
     // A stranger presses Approve in the group: refused, and nothing changes.
     const stranger = await press(inGroup, /Approve/, MALLORY);
     expect(stranger.answer).toMatchObject({ show_alert: true, text: expect.stringContaining("I don't know you yet. Write to me in a private chat") });
     await t.engine.bus.flush();
-    expect(t.engine.runner.get(runId).status).toBe('awaiting_approval');
-    expect(t.engine.approvals.byRun(runId)).toMatchObject({ status: 'pending', decidedBy: null });
-    expect(t.engine.results.list(bot.id)).toEqual([]);
+    expect((await t.engine.runner.get(runId)).status).toBe('awaiting_approval');
+    expect(await t.engine.approvals.byRun(runId)).toMatchObject({ status: 'pending', decidedBy: null });
+    expect(await t.engine.results.list(bot.id)).toEqual([]);
 
     // Alice presses Approve: the draft is approved as written, the message says so, the run completes.
     const alice = await press(draft, /Approve/, ALICE);
@@ -97,9 +97,9 @@ describe('Telegram: approving drafts with buttons', () => {
     const edit = await tg.waitForCall('editMessageText', (p, c) => c.seq >= alice.mark && p.chat_id === ALICE && p.message_id === draft.messageId);
     expect(String(edit.payload.text)).toContain(`Approved by telegram:${ALICE}`);
     expect(edit.payload.reply_markup).toBeUndefined(); // the buttons are gone
-    expect(t.engine.runner.get(runId)).toMatchObject({ status: 'completed', output: 'Prompt: Answer the customer.\nInput: Where is my parcel?' });
-    expect(t.engine.approvals.byRun(runId)).toMatchObject({ status: 'approved', decidedBy: `telegram:${ALICE}`, edited: false });
-    expect(t.engine.results.list(bot.id).map((r) => r.content)).toEqual(['Prompt: Answer the customer.\nInput: Where is my parcel?']);
+    expect(await t.engine.runner.get(runId)).toMatchObject({ status: 'completed', output: 'Prompt: Answer the customer.\nInput: Where is my parcel?' });
+    expect(await t.engine.approvals.byRun(runId)).toMatchObject({ status: 'approved', decidedBy: `telegram:${ALICE}`, edited: false });
+    expect((await t.engine.results.list(bot.id)).map((r) => r.content)).toEqual(['Prompt: Answer the customer.\nInput: Where is my parcel?']);
     // Then the run's card in Alice's chat becomes its outcome, as for any run started from a chat.
     const outcome = await cardSays(ALICE, alice.mark, runId, /completed/i);
     expect(outcome).toContain('Prompt: Answer the customer.');
@@ -107,11 +107,11 @@ describe('Telegram: approving drafts with buttons', () => {
     // Pressing again (say, in the group) says it was decided already and changes nothing.
     const late = await press(inGroup, /Reject/, ALICE);
     expect(String(late.answer.text)).toContain('already decided: approved');
-    expect(t.engine.runner.get(runId).status).toBe('completed');
+    expect((await t.engine.runner.get(runId)).status).toBe('completed');
   });
 
   it('Reject ends the run `rejected`; /approvals lists what waits', async () => {
-    const bot = t.engine.bots.findByName('Support')!;
+    const bot = (await t.engine.bots.findByName('Support'))!;
     const mark = tg.calls.length;
     tg.pushMessage({ chatId: ALICE, fromId: ALICE, text: '/run Support Cancel my account' });
     const draft = await botSays(ALICE, mark, /waits for your approval/);
@@ -125,8 +125,8 @@ describe('Telegram: approving drafts with buttons', () => {
 
     const pressed = await press(draft, /Reject/, ALICE);
     expect(pressed.answer).toMatchObject({ text: '🚫 Rejected' });
-    expect(t.engine.runner.get(runId)).toMatchObject({ status: 'rejected', error: `rejected by telegram:${ALICE}: rejected from Telegram` });
-    expect(t.engine.results.list(bot.id)).toHaveLength(1);
+    expect(await t.engine.runner.get(runId)).toMatchObject({ status: 'rejected', error: `rejected by telegram:${ALICE}: rejected from Telegram` });
+    expect(await t.engine.results.list(bot.id)).toHaveLength(1);
     const outcome = await cardSays(ALICE, pressed.mark, runId, /rejected/i);
     expect(outcome).toContain(`rejected by telegram:${ALICE}`);
   });

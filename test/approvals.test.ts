@@ -74,8 +74,8 @@ describe('approvals over the API', () => {
   });
 
   it('a rejected draft ends `rejected` with the reason; no result, no connection, no approval of it later', async () => {
-    const support = t.engine.bots.findByName('Support-Bot')!;
-    const sender = t.engine.bots.findByName('Sender')!;
+    const support = (await t.engine.bots.findByName('Support-Bot'))!;
+    const sender = (await t.engine.bots.findByName('Sender'))!;
     const before = (await t.api('GET', `/api/bots/${sender.id}/runs`)).body.length;
     const r = await run(support.id, 'Refund me');
     await waitFor(r.id, 'awaiting_approval');
@@ -102,7 +102,7 @@ describe('approvals over the API', () => {
   });
 
   it('a cancelled draft closes its approval as cancelled', async () => {
-    const support = t.engine.bots.findByName('Support-Bot')!;
+    const support = (await t.engine.bots.findByName('Support-Bot'))!;
     const r = await run(support.id, 'Cancel me');
     await waitFor(r.id, 'awaiting_approval');
     expect((await t.api('POST', `/api/runs/${r.id}/cancel`)).body.status).toBe('cancelled');
@@ -151,47 +151,47 @@ describe('a draft nobody decides expires as rejected', () => {
     const dataDir = tempDataDir();
     const config = loadConfig({ PORT: '0', ECHO_DELAY_MS: '5', LOG_LEVEL: 'silent', DATA_DIR: dataDir });
     let clock = Date.now();
-    const open = () => {
-      const e = new Engine(config, pino({ level: 'silent' }), { now: () => clock });
-      e.start();
+    const open = async () => {
+      const e = await Engine.open(config, pino({ level: 'silent' }), { now: () => clock });
+      await e.start();
       return e;
     };
-    const waitStatus = async (e: Engine, runId: number, status: string) => expect.poll(() => e.runner.get(runId).status, { timeout: 10_000 }).toBe(status);
+    const waitStatus = async (e: Engine, runId: number, status: string) => expect.poll(async () => (await e.runner.get(runId)).status, { timeout: 10_000 }).toBe(status);
 
-    let engine = open();
-    const b = engine.createBot({ name: 'Drafter', prompt: 'draft', requires_approval: true });
-    const r1 = engine.startRun(b.id, { trigger: 'manual', input: 'one' });
+    let engine = await open();
+    const b = await engine.createBot({ name: 'Drafter', prompt: 'draft', requires_approval: true });
+    const r1 = await engine.startRun(b.id, { trigger: 'manual', input: 'one' });
     await waitStatus(engine, r1.id, 'awaiting_approval');
-    expect(engine.approvals.expireDue()).toBe(0);
+    expect(await engine.approvals.expireDue()).toBe(0);
     clock += 24 * 3600_000 - 1000;
-    expect(engine.approvals.expireDue()).toBe(0); // a second before its time
+    expect(await engine.approvals.expireDue()).toBe(0); // a second before its time
     clock += 1000;
-    expect(engine.approvals.expireDue()).toBe(1);
+    expect(await engine.approvals.expireDue()).toBe(1);
     await waitStatus(engine, r1.id, 'rejected');
-    expect(engine.runner.get(r1.id).error).toBe('expired: not decided within 24 h');
-    expect(engine.approvals.byRun(r1.id)).toMatchObject({ status: 'expired', decidedBy: 'timeout', reason: 'not decided within 24 h' });
-    expect(engine.results.list(b.id)).toEqual([]);
+    expect((await engine.runner.get(r1.id)).error).toBe('expired: not decided within 24 h');
+    expect(await engine.approvals.byRun(r1.id)).toMatchObject({ status: 'expired', decidedBy: 'timeout', reason: 'not decided within 24 h' });
+    expect(await engine.results.list(b.id)).toEqual([]);
 
     // Expired while the process was down: the start rejects it.
-    const r2 = engine.startRun(b.id, { trigger: 'manual', input: 'two' });
+    const r2 = await engine.startRun(b.id, { trigger: 'manual', input: 'two' });
     await waitStatus(engine, r2.id, 'awaiting_approval');
     await engine.close();
     clock += 25 * 3600_000;
-    engine = open();
-    expect(engine.runner.get(r2.id).status).toBe('rejected');
-    expect(engine.approvals.byRun(r2.id)!.status).toBe('expired');
+    engine = await open();
+    expect((await engine.runner.get(r2.id)).status).toBe('rejected');
+    expect((await engine.approvals.byRun(r2.id))!.status).toBe('expired');
 
     // The timer: a 1-second approval window on the real clock.
     await engine.close();
     clock = Date.now();
     let real = true;
-    const e3 = new Engine(config, pino({ level: 'silent' }), { now: () => (real ? Date.now() : clock) });
-    e3.start();
-    const quick = e3.bots.update(b.id, { approval_timeout_s: 1 });
-    const r3 = e3.startRun(quick.id, { trigger: 'manual', input: 'three' });
+    const e3 = await Engine.open(config, pino({ level: 'silent' }), { now: () => (real ? Date.now() : clock) });
+    await e3.start();
+    const quick = await e3.bots.update(b.id, { approval_timeout_s: 1 });
+    const r3 = await e3.startRun(quick.id, { trigger: 'manual', input: 'three' });
     await waitStatus(e3, r3.id, 'awaiting_approval');
     await waitStatus(e3, r3.id, 'rejected');
-    expect(e3.runner.get(r3.id).error).toBe('expired: not decided within 1 s');
+    expect((await e3.runner.get(r3.id)).error).toBe('expired: not decided within 1 s');
     real = false;
     await e3.close();
   }, 30_000);

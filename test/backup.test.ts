@@ -100,7 +100,7 @@ describe('npm run backup / npm run restore', () => {
     // The docs folder is the restored one, under the new DATA_DIR.
     const doc = await fetch(`${copy.url}/api/bots/${bot.id}/docs/memory.md`);
     expect(await doc.text()).toBe('seen: item 1');
-    expect(copy.engine.bots.get(bot.id).docsPath).toBe(path.join(target, 'bots', String(bot.id)));
+    expect((await copy.engine.bots.get(bot.id)).docsPath).toBe(path.join(target, 'bots', String(bot.id)));
     expect((await copy.waitForRun((await copy.api('POST', `/api/bots/${bot.id}/run`, { input: 'again' })).body.id)).status).toBe('completed');
   });
 

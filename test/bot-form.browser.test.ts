@@ -46,7 +46,7 @@ describe('the New-bot form and the bot page settings, in headless Chromium', () 
     const id = Number(page.url().split('/').pop());
     expect((await t.api('GET', `/api/bots/${id}`)).body).toMatchObject({ name: 'Test-Bot', model: 'echo', schedule: null, notify: { telegram: true, email: { to: 'me@example.com' } } });
     expect((await t.api('GET', '/api/triggers')).body.map((x: any) => x.label)).toEqual(['Dev-Bot —completed→ Test-Bot']);
-    expect(t.engine.subscriptions.listForBot(id, 'telegram').map((s) => s.chatId)).toEqual(['1001', '1002']);
+    expect((await t.engine.subscriptions.listForBot(id, 'telegram')).map((s) => s.chatId)).toEqual(['1001', '1002']);
 
     // It is wired: Dev-Bot's run starts Test-Bot.
     const run = (await t.api('POST', `/api/bots/${dev.id}/run`, { input: 'x' })).body;

@@ -182,11 +182,11 @@ describe('bot secrets', () => {
   });
 
   it('a viewer sees the names but changes nothing; another operator does not see the bot at all', async () => {
-    const keyOf = (username: string, role: 'viewer' | 'operator') => {
-      const user = t.engine.users.create({ username, role });
-      return { 'x-api-key': t.engine.swarm.keys.create({ name: username, scopes: ['admin'] }, 'test', null, user.id).key };
+    const keyOf = async (username: string, role: 'viewer' | 'operator') => {
+      const user = await t.engine.users.create({ username, role });
+      return { 'x-api-key': (await t.engine.swarm.keys.create({ name: username, scopes: ['admin'] }, 'test', null, user.id)).key };
     };
-    const viewer = keyOf('vera', 'viewer');
+    const viewer = await keyOf('vera', 'viewer');
     const list = await t.api('GET', `/api/bots/${scout.id}/secrets`, undefined, viewer);
     expect(list.body.map((s: { name: string }) => s.name)).toEqual(['OPENAI_API_KEY', 'SITE_TOKEN']);
     const put = await t.api('PUT', `/api/bots/${scout.id}/secrets/SITE_TOKEN`, { value: 'viewer-overwrite' }, viewer);
@@ -196,7 +196,7 @@ describe('bot secrets', () => {
     expect(panel).toContain('SITE_TOKEN');
     expect(panel).not.toContain('type="password"');
 
-    const operator = keyOf('otto', 'operator');
+    const operator = await keyOf('otto', 'operator');
     for (const [method, body] of [['GET', undefined], ['PUT', { value: 'operator-overwrite' }], ['DELETE', undefined]] as const) {
       const res = await t.api(method, `/api/bots/${scout.id}/secrets${method === 'GET' ? '' : '/SITE_TOKEN'}`, body, operator);
       expect([method, res.status, res.body.error.code]).toEqual([method, 404, 'BOT_NOT_FOUND']);

@@ -160,18 +160,18 @@ describe('the core and delivery over a real engine', () => {
 
   it('refuses strangers without touching the engine or naming a bot', async () => {
     const core = new CommandCore(t.engine, { allowedUsers: ['1'], allowListVariable: 'TELEGRAM_ALLOWED_USERS', log: silent });
-    t.engine.createBot({ name: 'Secret', prompt: 'x' });
+    await t.engine.createBot({ name: 'Secret', prompt: 'x' });
     for (const [name, text] of [['bots', ''], ['newbot', 'Evil do evil'], ['run', 'Secret'], ['delete', 'Secret']] as const) {
       const reply = await core.runText(stranger, name, text);
       expect(messageText(reply)).toMatch(/^🔒 I don't know you yet/);
       expect(messageText(reply)).not.toContain('Secret');
       expect(reply).toMatchObject({ error: true, ephemeral: true });
     }
-    expect(messageText((await core.handleAction(stranger, `delete:${t.engine.bots.findByName('Secret')!.id}`)).message!)).toMatch(/^🔒/);
-    expect(core.nameChoices(stranger, 'bot', '')).toEqual([]);
-    expect(core.nameChoices(alice, 'bot', '"sec')).toEqual(['Secret']);
-    expect(t.engine.bots.list().map((b) => b.name)).toEqual(['Secret']);
-    expect(t.engine.runner.listForBot(t.engine.bots.findByName('Secret')!.id)).toEqual([]);
+    expect(messageText((await core.handleAction(stranger, `delete:${(await t.engine.bots.findByName('Secret'))!.id}`)).message!)).toMatch(/^🔒/);
+    expect(await core.nameChoices(stranger, 'bot', '')).toEqual([]);
+    expect(await core.nameChoices(alice, 'bot', '"sec')).toEqual(['Secret']);
+    expect((await t.engine.bots.list()).map((b) => b.name)).toEqual(['Secret']);
+    expect(await t.engine.runner.listForBot((await t.engine.bots.findByName('Secret'))!.id)).toEqual([]);
   });
 
   it('with an empty allow list nobody may command', async () => {
@@ -196,14 +196,14 @@ describe('the core and delivery over a real engine', () => {
     const core = new CommandCore(t.engine, { allowedUsers: ['1'], allowListVariable: 'X', log: silent });
     const discord: Caller = { platform: 'discord', userId: '1', chatId: 'c1' };
     await core.runCommand(discord, 'newbot', { name: '"Quoted Name"', prompt: 'x' });
-    expect(t.engine.bots.findByName('Quoted Name')).toBeDefined();
+    expect(await t.engine.bots.findByName('Quoted Name')).toBeDefined();
     expect(messageText(await core.runCommand(discord, 'status', { bot: '“quoted name”' }))).toMatch(/Quoted Name — idle/);
     expect(messageText(await core.runText(alice, 'status', '"Quoted Name"'))).toMatch(/Quoted Name — idle/);
   });
 
   it('/unlink with only a bot lists its links', async () => {
     const core = new CommandCore(t.engine, { allowedUsers: ['1'], allowListVariable: 'X', log: silent });
-    t.engine.createBot({ name: 'Writer', prompt: 'x' });
+    await t.engine.createBot({ name: 'Writer', prompt: 'x' });
     await core.runText(alice, 'link', 'Secret result Writer');
     expect(messageText(await core.runText(alice, 'unlink', 'Secret'))).toMatch(/Unlink Secret from which bot\? Its links: Secret —result→ Writer\./);
   });
@@ -250,9 +250,9 @@ describe('the core and delivery over a real engine', () => {
         const delivery = new RunDelivery(t.engine, sender, silent, { clock: new ManualClock() });
         delivery.start();
         const core = new CommandCore(t.engine, { allowedUsers: ['1'], allowListVariable: 'X', log: silent, runs: delivery });
-        const bot = t.engine.createBot({ name: `Twice ${when}`, prompt: 'x' });
-        t.engine.subscriptions.subscribe(bot.id, 'telegram', '1'); // the chat that runs it
-        t.engine.subscriptions.subscribe(bot.id, 'telegram', 'ops');
+        const bot = await t.engine.createBot({ name: `Twice ${when}`, prompt: 'x' });
+        await t.engine.subscriptions.subscribe(bot.id, 'telegram', '1'); // the chat that runs it
+        await t.engine.subscriptions.subscribe(bot.id, 'telegram', 'ops');
         const answer = await core.runText(alice, 'run', `"${bot.name}"`);
         expect(answer.card).toBeDefined();
         await delivery.answer('1', answer, (m) => sender.post({ chatId: '1' }, m), { chatId: '1' });
@@ -263,11 +263,11 @@ describe('the core and delivery over a real engine', () => {
         expect(posts.map((p) => p.chatId)).toEqual(['1', 'ops']);
 
         // A run that fails at once: its card ends as the failure; the other chat gets it once.
-        const broken = t.engine.createBot({ name: `Broken ${when}`, prompt: 'x' });
+        const broken = await t.engine.createBot({ name: `Broken ${when}`, prompt: 'x' });
         fs.rmSync(broken.docsPath, { recursive: true, force: true });
         fs.writeFileSync(broken.docsPath, 'not a folder');
-        t.engine.subscriptions.subscribe(broken.id, 'telegram', '1');
-        t.engine.subscriptions.subscribe(broken.id, 'telegram', 'ops');
+        await t.engine.subscriptions.subscribe(broken.id, 'telegram', '1');
+        await t.engine.subscriptions.subscribe(broken.id, 'telegram', 'ops');
         const failed = await core.runText(alice, 'run', `"${broken.name}"`);
         await delivery.answer('1', failed, (m) => sender.post({ chatId: '1' }, m), { chatId: '1' });
         await expect.poll(() => posts.length).toBe(4);
@@ -300,12 +300,12 @@ describe('a new bot’s model, as a choice', () => {
     const core = new CommandCore(t.engine, { allowedUsers: ['1'], allowListVariable: 'X', log: pino({ level: 'silent' }) });
     const alice: Caller = { platform: 'telegram', userId: '1', chatId: '1' };
     const made = await core.runText(alice, 'newbot', 'Picker pick things');
-    expect(t.engine.bots.findByName('Picker')!.model).toBe('openai:gpt-4.1-mini');
+    expect((await t.engine.bots.findByName('Picker'))!.model).toBe('openai:gpt-4.1-mini');
     expect(made.buttons![0]!.map((b) => b.label)).toEqual(['echo', '✓ openai:gpt-4.1-mini', 'openai:gpt-4.1', 'openai:gpt-4o-mini']);
     const echo = made.buttons![0]![0]!;
     const pressed = await core.handleAction(alice, echo.action);
     expect(pressed).toMatchObject({ mode: 'replace', toast: 'Model: echo' });
-    expect(t.engine.bots.findByName('Picker')!.model).toBe('echo');
+    expect((await t.engine.bots.findByName('Picker'))!.model).toBe('echo');
     expect(pressed.message!.buttons![0]![0]!.label).toBe('✓ echo');
     expect(messageText(pressed.message!)).toMatch(/⚙️ 🤖 Picker \(model echo\)/);
   });

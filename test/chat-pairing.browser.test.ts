@@ -29,9 +29,9 @@ const overflow = () => page.evaluate(() => document.documentElement.scrollWidth 
 
 describe('Settings → Chat in a browser', () => {
   it('links a code, lists the chat with Unlink, unlinks; approves a pending code for a user', async () => {
-    const code = t.engine.chatIdentities.codeFor('telegram', '424242', '@a_rather_long_telegram_username_indeed').code;
-    const other = t.engine.chatIdentities.codeFor('discord', '700000000000000099', 'dora');
-    const dora = t.engine.users.create({ username: 'dora', role: 'operator' });
+    const code = (await t.engine.chatIdentities.codeFor('telegram', '424242', '@a_rather_long_telegram_username_indeed')).code;
+    const other = await t.engine.chatIdentities.codeFor('discord', '700000000000000099', 'dora');
+    const dora = await t.engine.users.create({ username: 'dora', role: 'operator' });
 
     await page.goto(`${t.url}/settings/chat`);
     await expect.poll(() => page.locator('h1').textContent()).toBe('Chat');
@@ -40,7 +40,7 @@ describe('Settings → Chat in a browser', () => {
     await page.getByRole('button', { name: 'Link', exact: true }).click();
     await expect.poll(() => page.locator('.form-ok').textContent()).toContain('Linked Telegram user @a_rather_long_telegram_username_indeed');
     await expect.poll(() => page.locator('[data-identity-id]').count()).toBe(1);
-    expect(t.engine.chatIdentities.callerFor('telegram', '424242')?.userId).toBe(1);
+    expect((await t.engine.chatIdentities.callerFor('telegram', '424242'))?.userId).toBe(1);
     expect(await overflow()).toBeLessThanOrEqual(0);
 
     // The admin approves the Discord code for Dora.
@@ -48,7 +48,7 @@ describe('Settings → Chat in a browser', () => {
     await pending.locator('select[name="userId"]').selectOption(String(dora.id));
     await pending.getByRole('button', { name: 'Approve' }).click();
     await expect.poll(() => page.locator('.form-ok').textContent()).toContain('dora now acts as dora');
-    expect(t.engine.chatIdentities.callerFor('discord', '700000000000000099')?.userId).toBe(dora.id);
+    expect((await t.engine.chatIdentities.callerFor('discord', '700000000000000099'))?.userId).toBe(dora.id);
     await expect.poll(() => page.locator(`[data-code-id="${other.id}"]`).count()).toBe(0);
 
     // A used code is refused on the page.
@@ -58,7 +58,7 @@ describe('Settings → Chat in a browser', () => {
 
     await page.getByRole('button', { name: 'Unlink @a_rather_long_telegram_username_indeed' }).click();
     await expect.poll(() => page.locator('.chat-settings').textContent()).toContain('No chat account is linked to you yet.');
-    expect(t.engine.chatIdentities.callerFor('telegram', '424242')).toBeNull();
+    expect(await t.engine.chatIdentities.callerFor('telegram', '424242')).toBeNull();
     expect(await overflow()).toBeLessThanOrEqual(0);
     expect(errors).toEqual([]);
   });

@@ -48,17 +48,17 @@ let scout: BotRow;
 let ledger: BotRow;
 
 /** A user with an API key acting as them (X-API-Key). */
-function user(username: string, role: 'operator' | 'viewer') {
-  const row = t.engine.users.create({ username, role });
-  const { key } = t.engine.swarm.keys.create({ name: `${username}-key`, scopes: ['admin', 'tasks', 'agents'] }, 'test', null, row.id);
+async function user(username: string, role: 'operator' | 'viewer') {
+  const row = await t.engine.users.create({ username, role });
+  const { key } = await t.engine.swarm.keys.create({ name: `${username}-key`, scopes: ['admin', 'tasks', 'agents'] }, 'test', null, row.id);
   return { id: row.id, key };
 }
 
 /** Creates a bot owned by `ownerId`. */
-function botOf(name: string, ownerId: number): BotRow {
-  const bot = t.engine.createBot({ name, prompt: `Be ${name}` });
-  t.engine.db.update(bots).set({ ownerId }).where(eq(bots.id, bot.id)).run();
-  return t.engine.bots.get(bot.id);
+async function botOf(name: string, ownerId: number): Promise<BotRow> {
+  const bot = await t.engine.createBot({ name, prompt: `Be ${name}` });
+  await t.engine.db.update(bots).set({ ownerId }).where(eq(bots.id, bot.id));
+  return await t.engine.bots.get(bot.id);
 }
 
 /** A person types `text` to a bot (of fake `tg`) in their private chat; resolves with its first answer. */
@@ -87,11 +87,11 @@ beforeAll(async () => {
     { now: () => Date.now() + offsetMs },
   );
   adapter = await startTelegram(t.engine, t.config, logger, { retryDelaysMs: [100], refusalCooldownMs: 0 });
-  alice = user('alice', 'operator');
-  bob = user('bob', 'operator');
-  vic = user('vic', 'viewer');
-  scout = botOf('Scout', alice.id);
-  ledger = botOf('Ledger', bob.id);
+  alice = await user('alice', 'operator');
+  bob = await user('bob', 'operator');
+  vic = await user('vic', 'viewer');
+  scout = await botOf('Scout', alice.id);
+  ledger = await botOf('Ledger', bob.id);
 });
 
 afterAll(async () => {
@@ -114,7 +114,7 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     const { callbackQueryId } = mainTg.pushCallbackQuery({ chatId: ALICE_TG, fromId: ALICE_TG, data: `run:${scout.id}`, messageId: 1 });
     const alert = await mainTg.waitForCall('answerCallbackQuery', (p) => p.callback_query_id === callbackQueryId);
     expect(alert.payload).toMatchObject({ show_alert: true, text: expect.stringContaining(codeIn(first)) });
-    expect(t.engine.runner.listForBot(scout.id)).toEqual([]);
+    expect(await t.engine.runner.listForBot(scout.id)).toEqual([]);
     // In a group the code is not shown (anyone there could enter it): a pointer to the private chat.
     const mark = mainTg.calls.length;
     mainTg.pushMessage({ chatId: -100777, fromId: ALICE_TG, text: '/bots' });
@@ -138,9 +138,9 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     expect(list).toContain('Scout');
     expect(list).not.toContain('Ledger');
     expect(await type(mainTg, ALICE_TG, '/run Ledger')).toMatch(/^⚠️ No bot named "Ledger"/);
-    expect(t.engine.runner.listForBot(ledger.id)).toEqual([]);
+    expect(await t.engine.runner.listForBot(ledger.id)).toEqual([]);
     await type(mainTg, ALICE_TG, '/run Scout');
-    expect(t.engine.runner.listForBot(scout.id)).toHaveLength(1);
+    expect(await t.engine.runner.listForBot(scout.id)).toHaveLength(1);
     // Subscribing to Bob's bot is refused the same way; to her own it works.
     expect(await type(mainTg, ALICE_TG, '/subscribe Ledger')).toMatch(/^⚠️ No bot named "Ledger"/);
     expect(await type(mainTg, ALICE_TG, '/subscribe Scout')).toMatch(/will get every run of/);
@@ -155,7 +155,7 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     const reused = await t.api('POST', '/api/chat/pairings', { code }, as(alice));
     expect(reused.status).toBe(409);
     expect(reused.body.error.code).toBe('PAIRING_CODE_USED');
-    expect(t.engine.chatIdentities.callerFor('telegram', String(BOB_TG))?.userId).toBe(bob.id);
+    expect((await t.engine.chatIdentities.callerFor('telegram', String(BOB_TG)))?.userId).toBe(bob.id);
     const unknown = await t.api('POST', '/api/chat/pairings', { code: 'ZZZZ2222' }, as(alice));
     expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'PAIRING_CODE_UNKNOWN' } } });
     expect((await t.api('POST', '/api/chat/pairings', {}, as(alice))).body.error.code).toBe('VALIDATION_FAILED');
@@ -165,10 +165,10 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     expect(list).not.toContain('Scout');
     // Names are unique per owner: Bob may make his own Scout beside Alice's, and it is his.
     expect(await type(mainTg, BOB_TG, '/newbot Scout find things')).not.toMatch(/already exists|⚠️/);
-    const mine = t.engine.bots.findByName('Scout', bob.id)!;
+    const mine = (await t.engine.bots.findByName('Scout', bob.id))!;
     expect(mine.ownerId).toBe(bob.id);
-    expect(t.engine.bots.findByName('Scout', alice.id)!.id).not.toBe(mine.id);
-    t.engine.deleteBot(mine.id);
+    expect((await t.engine.bots.findByName('Scout', alice.id))!.id).not.toBe(mine.id);
+    await t.engine.deleteBot(mine.id);
   });
 
   it('an expired code is refused; the next command gets a new one', async () => {
@@ -176,26 +176,26 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     offsetMs += CODE_TTL_MS + 1000;
     const late = await t.api('POST', '/api/chat/pairings', { code }, as(alice));
     expect(late).toMatchObject({ status: 410, body: { error: { code: 'PAIRING_CODE_EXPIRED' } } });
-    expect(t.engine.chatIdentities.callerFor('telegram', String(LATE_TG))).toBeNull();
+    expect(await t.engine.chatIdentities.callerFor('telegram', String(LATE_TG))).toBeNull();
     expect(codeIn(await type(mainTg, LATE_TG, '/help'))).not.toBe(code);
   });
 
   it('an admin approves a pending code for a viewer: the viewer reads but cannot start, stop or pause', async () => {
     const code = codeIn(await type(mainTg, VIC_TG, '/bots'));
-    const id = t.engine.chatIdentities.pendingCodes().find((c) => c.code === code)!.id;
+    const id = (await t.engine.chatIdentities.pendingCodes()).find((c) => c.code === code)!.id;
     // An operator may not approve.
     expect((await t.api('POST', `/api/chat/pairings/${id}/approve`, { userId: vic.id }, as(alice))).status).toBe(403);
     const approved = await t.api('POST', `/api/chat/pairings/${id}/approve`, { userId: vic.id });
     expect(approved).toMatchObject({ status: 201, body: { userId: vic.id, username: 'vic' } });
     const list = await type(mainTg, VIC_TG, '/bots');
     expect(list).toMatch(/Bots \(2\)/);
-    const runsBefore = t.engine.runner.listForBot(ledger.id).length;
+    const runsBefore = (await t.engine.runner.listForBot(ledger.id)).length;
     expect(await type(mainTg, VIC_TG, '/run Ledger')).toBe('⚠️ You are a viewer on this server: you may look, but not start, stop or change anything.');
     expect(await type(mainTg, VIC_TG, '/pause Ledger')).toMatch(/^⚠️ You are a viewer/);
     expect(await type(mainTg, VIC_TG, '/newbot Evil do evil')).toMatch(/^⚠️ You are a viewer/);
-    expect(t.engine.runner.listForBot(ledger.id)).toHaveLength(runsBefore);
-    expect(t.engine.bots.get(ledger.id).paused).toBe(false);
-    expect(t.engine.bots.list().map((b) => b.name)).not.toContain('Evil');
+    expect(await t.engine.runner.listForBot(ledger.id)).toHaveLength(runsBefore);
+    expect((await t.engine.bots.get(ledger.id)).paused).toBe(false);
+    expect((await t.engine.bots.list()).map((b) => b.name)).not.toContain('Evil');
     // Reading works.
     expect(await type(mainTg, VIC_TG, '/status Ledger')).toMatch(/Ledger — /);
   });
@@ -206,17 +206,17 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     expect(list).toContain('Scout');
     expect(list).toContain('Ledger');
     expect(await type(mainTg, ADMIN_TG, '/pause Ledger')).toMatch(/Paused/);
-    expect(t.engine.bots.get(ledger.id).paused).toBe(true);
+    expect((await t.engine.bots.get(ledger.id)).paused).toBe(true);
     await type(mainTg, ADMIN_TG, '/resume Ledger');
   });
 
   it('with a bot name two owners use, a user gets their own', async () => {
-    const bobsTwin = botOf('Twin', bob.id);
-    const alicesTwin = t.engine.db.insert(bots).values({ ...bobsTwin, id: undefined, ownerId: alice.id }).returning().get();
+    const bobsTwin = await botOf('Twin', bob.id);
+    const alicesTwin = (await t.engine.db.insert(bots).values({ ...bobsTwin, id: undefined, ownerId: alice.id }).returning())[0]!;
     expect(await type(mainTg, ALICE_TG, '/status Twin')).toMatch(/Twin — /);
     await type(mainTg, ALICE_TG, '/run Twin');
-    expect(t.engine.runner.listForBot(alicesTwin.id)).toHaveLength(1);
-    expect(t.engine.runner.listForBot(bobsTwin.id)).toHaveLength(0);
+    expect(await t.engine.runner.listForBot(alicesTwin.id)).toHaveLength(1);
+    expect(await t.engine.runner.listForBot(bobsTwin.id)).toHaveLength(0);
     // The admin's list shows both; the admin's own (none) is not preferred, the oldest is.
     expect(await type(mainTg, ADMIN_TG, '/bots')).toMatch(/Bots \(4\)/);
     await t.engine.deleteBot(alicesTwin.id);
@@ -258,7 +258,7 @@ describe('Chat pairing through Telegram and the dashboard', () => {
     expect(adminPage).toMatch(/<option value="\d+"[^>]*>vic \(viewer\)<\/option>/);
     const unlinked = await fetch(`${t.url}/settings/chat/identities/${id}/unlink`, { method: 'POST', headers: as(alice), redirect: 'manual' });
     expect(unlinked.status).toBe(303);
-    expect(t.engine.chatIdentities.listFor(alice.id)).toEqual([]);
+    expect(await t.engine.chatIdentities.listFor(alice.id)).toEqual([]);
     // Re-link for the next test.
     const again = codeIn(await type(mainTg, ALICE_TG, '/bots'));
     expect((await t.api('POST', '/api/chat/pairings', { code: again }, as(alice))).status).toBe(201);
@@ -274,10 +274,10 @@ describe('Pairing codes are rate-limited', () => {
       const text = messageText(await core.runText(caller, 'bots', ''));
       seen.add(codeIn(text));
       // The code is used (by an admin, for Vic), so the next command needs a new one.
-      const id = t.engine.chatIdentities.pendingCodes().find((c) => c.externalId === caller.userId)!.id;
-      t.engine.chatIdentities.approve(id, vic.id, t.engine.users.callerOf(t.engine.users.get(1)!));
-      const identity = t.engine.chatIdentities.listFor(vic.id).find((v) => v.externalId === caller.userId)!;
-      t.engine.chatIdentities.unlink(identity.id, t.engine.users.callerOf(t.engine.users.get(1)!));
+      const id = (await t.engine.chatIdentities.pendingCodes()).find((c) => c.externalId === caller.userId)!.id;
+      await t.engine.chatIdentities.approve(id, vic.id, t.engine.users.callerOf((await t.engine.users.get(1))!));
+      const identity = (await t.engine.chatIdentities.listFor(vic.id)).find((v) => v.externalId === caller.userId)!;
+      await t.engine.chatIdentities.unlink(identity.id, t.engine.users.callerOf((await t.engine.users.get(1))!));
     }
     expect(seen.size).toBe(MAX_CODES_PER_HOUR);
     const limited = await core.runText(caller, 'bots', '');
@@ -366,18 +366,18 @@ describe('Chat pairing through Discord', () => {
   }
 
   it('a stranger gets a code (only they see it) and runs nothing; after pairing, /bots shows their bots only', async () => {
-    const carol = d.engine.users.create({ username: 'carol', role: 'operator' });
-    const { key } = d.engine.swarm.keys.create({ name: 'carol-key', scopes: ['admin', 'tasks', 'agents'] }, 'test', null, carol.id);
-    const hers = d.engine.createBot({ name: 'Finder', prompt: 'x' });
-    d.engine.db.update(bots).set({ ownerId: carol.id }).where(eq(bots.id, hers.id)).run();
-    d.engine.createBot({ name: 'AdminOnly', prompt: 'x' });
+    const carol = await d.engine.users.create({ username: 'carol', role: 'operator' });
+    const { key } = await d.engine.swarm.keys.create({ name: 'carol-key', scopes: ['admin', 'tasks', 'agents'] }, 'test', null, carol.id);
+    const hers = await d.engine.createBot({ name: 'Finder', prompt: 'x' });
+    await d.engine.db.update(bots).set({ ownerId: carol.id }).where(eq(bots.id, hers.id));
+    await d.engine.createBot({ name: 'AdminOnly', prompt: 'x' });
 
     const refused = await slash('run', CAROL, { bot: 'Finder' });
     expect(refused.ephemeral).toBe(true);
     expect(refused.content).toMatch(/^🔒 I don't know you yet\. Your pairing code is `[A-Z2-9]{8}` \(valid 1 hour\)/);
-    expect(d.engine.runner.listForBot(hers.id)).toEqual([]);
+    expect(await d.engine.runner.listForBot(hers.id)).toEqual([]);
     const code = /`([A-Z2-9]{8})`/.exec(refused.content)![1]!;
-    expect(d.engine.chatIdentities.pendingCodes()[0]).toMatchObject({ platform: 'discord', externalId: CAROL, displayName: 'carol' });
+    expect((await d.engine.chatIdentities.pendingCodes())[0]).toMatchObject({ platform: 'discord', externalId: CAROL, displayName: 'carol' });
 
     expect((await d.api('POST', '/api/chat/pairings', { code }, { 'x-api-key': key })).status).toBe(201);
     const list = await slash('bots', CAROL);

@@ -50,8 +50,8 @@ beforeAll(async () => {
   adapter = await startDiscord(t.engine, t.config, logger, { retryDelaysMs: [100, 200], delivery: { clock: new ManualClock() } });
   // The first run of a process builds the run process's bundle, holding up the event loop for a
   // moment; a first /run should not spend Discord's 3-second window on it.
-  const warmup = t.engine.createBot({ name: 'Warmup', prompt: 'x' });
-  await t.waitForRun(t.engine.startRun(warmup.id, { trigger: 'manual' }).id);
+  const warmup = await t.engine.createBot({ name: 'Warmup', prompt: 'x' });
+  await t.waitForRun((await t.engine.startRun(warmup.id, { trigger: 'manual' })).id);
   await t.engine.deleteBot(warmup.id);
 });
 
@@ -197,22 +197,22 @@ describe('Discord: creating and running bots', () => {
   it('/newbot name:Scout prompt:… creates the bot, subscribes this channel and offers the schedule as choices', async () => {
     const reply = await slash('newbot', { name: 'Scout', prompt: 'Find *cheap* Nike Air Max' });
     expect(reply.content).toMatch(/✅ Created \*\*🤖 Scout\*\* \(model echo\)/);
-    const bot = t.engine.bots.findByName('Scout')!;
+    const bot = (await t.engine.bots.findByName('Scout'))!;
     expect(bot.prompt).toBe('Find *cheap* Nike Air Max');
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', CHANNEL)).toBe(true);
+    expect(await t.engine.subscriptions.isSubscribed(bot.id, 'discord', CHANNEL)).toBe(true);
     expect(reply.buttons.map(([l]) => l)).toEqual(['✓ Only when started', 'Every 30 min', 'Every hour', 'Daily 8:00', '✅ Done', '▶ Run now']);
     const changed = await press(reply, /Every 30 min/);
     expect(changed.ack).toBe(7); // the same message, updated
     expect(changed.content).toContain('Schedule: every 30 minutes (`*/30 * * * *`).');
-    expect(t.engine.bots.findByName('Scout')!.schedule).toBe('*/30 * * * *');
+    expect((await t.engine.bots.findByName('Scout'))!.schedule).toBe('*/30 * * * *');
     await press({ ...reply, buttons: changed.buttons }, /Only when started/);
-    expect(t.engine.bots.findByName('Scout')!.schedule).toBeNull();
+    expect((await t.engine.bots.findByName('Scout'))!.schedule).toBeNull();
   });
 
   it('/newbot name:"Quoted Name" makes a bot named Quoted Name, which every command then reaches', async () => {
     const reply = await slash('newbot', { name: '"Quoted Name"', prompt: 'x' });
     expect(reply.content).toMatch(/Created \*\*🤖 Quoted Name\*\*/);
-    expect(t.engine.bots.list().map((b) => b.name)).not.toContain('"Quoted Name"');
+    expect((await t.engine.bots.list()).map((b) => b.name)).not.toContain('"Quoted Name"');
     expect((await slash('status', { bot: '"Quoted Name"' })).content).toMatch(/🤖 Quoted Name\*\* — idle/);
     expect((await slash('status', { bot: 'quoted name' })).content).toMatch(/🤖 Quoted Name\*\* — idle/);
   });
@@ -224,15 +224,15 @@ describe('Discord: creating and running bots', () => {
     expect(scratch.content).toBe('Send `/newbot name:<name> prompt:<what it should do>`.');
     const made = await slash('newbot', { template: 'researcher' });
     expect(made.content).toMatch(/Created \*\*🔎 Researcher\*\*/);
-    expect(t.engine.bots.findByName('Researcher')).toMatchObject({ emoji: '🔎', tools: ['web_search', 'web_fetch'] });
+    expect(await t.engine.bots.findByName('Researcher')).toMatchObject({ emoji: '🔎', tools: ['web_search', 'web_fetch'] });
   });
 
   it('autocompletes bot names in `bot` and `target`, pipeline names in `pipeline`', async () => {
-    createBot('Scribe');
+    await createBot('Scribe');
     const ref = fake.autocomplete({ name: 'run', focusedOption: 'bot', value: 'sc', userId: ALICE, channelId: CHANNEL });
     const cb = await fake.waitForCall((c) => c.path === `/interactions/${ref.id}/${ref.token}/callback`);
     expect(cb.body).toEqual({ type: 8, data: { choices: [{ name: 'Scout', value: 'Scout' }, { name: 'Scribe', value: 'Scribe' }] } });
-    t.engine.pipelines.create({ name: 'Nightly', steps: ['Scribe'] });
+    await t.engine.pipelines.create({ name: 'Nightly', steps: ['Scribe'] });
     const ref2 = fake.autocomplete({ name: 'runpipeline', focusedOption: 'pipeline', value: 'nig', userId: ALICE, channelId: CHANNEL });
     const cb2 = await fake.waitForCall((c) => c.path === `/interactions/${ref2.id}/${ref2.token}/callback`);
     expect(cb2.body.data.choices).toEqual([{ name: 'Nightly', value: 'Nightly' }]);
@@ -245,7 +245,7 @@ describe('Discord: creating and running bots', () => {
     expect(card.content).toMatch(/^▶ \*\*🤖 Scout\*\* · run #\d+ running · 0 s/);
     const runId = runIdOf(card);
     expect(card.buttons).toEqual([['⏹ Stop', `cancel:${runId}`], ['📜 Logs', expect.stringMatching(/^logs:\d+$/)]]);
-    expect(t.engine.runner.get(runId)).toMatchObject({ trigger: `discord:${ALICE}`, input: 'size 43' });
+    expect(await t.engine.runner.get(runId)).toMatchObject({ trigger: `discord:${ALICE}`, input: 'size 43' });
     const outcome = await becomes(card, new RegExp(`^✓ \\*\\*🤖 Scout\\*\\* · run #${runId} completed in`));
     expect(outcome.embeds[0]!.description).toBe('```\nPrompt: Find *cheap* Nike Air Max\nInput: size 43\n```');
     expect(buttonsOf(outcome).map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
@@ -255,7 +255,7 @@ describe('Discord: creating and running bots', () => {
   });
 
   it('⏹ Stop on the card stops the run; the card becomes its cancelled outcome', async () => {
-    createBot('Sleepy');
+    await createBot('Sleepy');
     const card = await slash('run', { bot: 'Sleepy' });
     const runId = runIdOf(card);
     const ref = fake.buttonPress({ customId: `cancel:${runId}`, userId: ALICE, channelId: CHANNEL, messageId: card.messageId! });
@@ -268,11 +268,11 @@ describe('Discord: creating and running bots', () => {
 
   it('an output over 3,500 characters is attached as a .txt beside a short summary', async () => {
     const prompt = Array.from({ length: 100 }, (_, i) => `Line ${i}: ${'y'.repeat(60)}`).join('\n');
-    createBot('Verbose', prompt);
+    await createBot('Verbose', prompt);
     const card = await slash('run', { bot: 'Verbose' });
     const runId = runIdOf(card);
     const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path === `/webhooks/${fake.applicationId}/${card.ref.token}/messages/@original` && c.files.length > 0, 10_000);
-    const run = t.engine.runner.get(runId);
+    const run = await t.engine.runner.get(runId);
     expect(edit.files).toEqual([expect.objectContaining({ filename: `verbose-run-${runId}.txt`, text: run.output })]);
     expect(edit.body.content).toMatch(new RegExp(`📎 The whole output \\(${run.output!.length.toLocaleString('en-US')} characters\\) is in verbose-run-${runId}\\.txt\\.`));
     expect(now(card.messageId!).attachments).toEqual([expect.objectContaining({ filename: `verbose-run-${runId}.txt` })]);
@@ -280,7 +280,7 @@ describe('Discord: creating and running bots', () => {
   });
 
   it('/bots pages with more than 5 bots: ◀ ▶ update the same message', async () => {
-    const total = t.engine.bots.list().length;
+    const total = (await t.engine.bots.list()).length;
     expect(total).toBeGreaterThan(5);
     const list = await slash('bots');
     expect(list.content).toMatch(new RegExp(`^\\*\\*Bots \\(${total}\\)\\*\\* · page 1 of ${Math.ceil(total / 4)}`));
@@ -302,8 +302,8 @@ describe('Discord: creating and running bots', () => {
   });
 
   it('/results shows the latest results as embeds with title, link and excerpt', async () => {
-    const bot = t.engine.bots.findByName('Scout')!;
-    t.engine.results.record(bot.id, null, { title: 'Nike Air Max 90', url: 'https://example.com/item/1', content: 'Great condition, 45 €' });
+    const bot = (await t.engine.bots.findByName('Scout'))!;
+    await t.engine.results.record(bot.id, null, { title: 'Nike Air Max 90', url: 'https://example.com/item/1', content: 'Great condition, 45 €' });
     const reply = await slash('results', { bot: 'Scout' });
     expect(reply.content).toMatch(/\*\*🤖 Scout\*\* — latest 2 results/);
     expect(reply.embeds[0]).toMatchObject({ title: 'Nike Air Max 90', url: 'https://example.com/item/1', description: 'Great condition, 45 €' });
@@ -311,8 +311,8 @@ describe('Discord: creating and running bots', () => {
   });
 
   it('/results: links and markdown a bot wrote into a result are shown as typed; a link Discord cannot parse is left out', async () => {
-    const bot = createBot('Phisher');
-    t.engine.results.record(bot.id, null, { title: '**Fake** [login](https://evil.example)', url: 'https://exa mple.com/item 1', content: 'Price dropped! [Click to claim](https://evil.example/phish)\n# BIG' });
+    const bot = await createBot('Phisher');
+    await t.engine.results.record(bot.id, null, { title: '**Fake** [login](https://evil.example)', url: 'https://exa mple.com/item 1', content: 'Price dropped! [Click to claim](https://evil.example/phish)\n# BIG' });
     const reply = await slash('results', { bot: 'Phisher' });
     expect(reply.embeds[0]).toMatchObject({ title: '\\*\\*Fake\\*\\* \\[login](https://evil.example)', description: 'Price dropped! \\[Click to claim](https://evil.example/phish)\n\\# BIG' });
     expect(reply.embeds[0]).not.toHaveProperty('url');
@@ -324,7 +324,7 @@ describe('Discord: creating and running bots', () => {
     expect(status.content).toContain('This chat gets: every run');
     const paused = await press(status, /Pause/);
     expect(paused.content).toMatch(/⏸ Paused \*\*🤖 Scout\*\*/);
-    expect(t.engine.bots.findByName('Scout')!.paused).toBe(true);
+    expect((await t.engine.bots.findByName('Scout'))!.paused).toBe(true);
     const resumed = await press(paused, /Resume/);
     expect(resumed.content).toMatch(/▶ Resumed \*\*🤖 Scout\*\*/);
   });
@@ -333,23 +333,23 @@ describe('Discord: creating and running bots', () => {
     expect((await slash('schedule', { bot: 'Scribe', spec: 'every 30m' })).content).toBe('⏰ **🤖 Scribe** runs every 30 minutes (`*/30 * * * *`).');
     expect((await slash('link', { bot: 'Scout', event: 'result', target: 'Scribe' })).content).toBe('🔗 Linked: when **🤖 Scout** finds a new result, **🤖 Scribe** starts with its output as input.');
     expect((await slash('unlink', { bot: 'Scout', target: 'Scribe' })).content).toBe('✂️ Unlinked: Scout —result→ Scribe.');
-    const bot = t.engine.bots.findByName('Scribe')!;
+    const bot = (await t.engine.bots.findByName('Scribe'))!;
     const sub = await slash('subscribe', { bot: 'Scribe', policy: 'failures' }, { channelId: OPS });
     expect(sub.content).toMatch(/🔔 This chat will get the failed runs of \*\*🤖 Scribe\*\*/);
-    expect(t.engine.subscriptions.find(bot.id, 'discord', OPS)!.policy).toBe('failures');
+    expect((await t.engine.subscriptions.find(bot.id, 'discord', OPS))!.policy).toBe('failures');
     expect((await slash('mute', { bot: 'Scribe', duration: '1d' }, { channelId: OPS })).content).toMatch(/🔕 \*\*🤖 Scribe\*\* is muted here for 1 d/);
     expect((await slash('unsubscribe', { bot: 'Scribe' }, { channelId: OPS })).content).toMatch(/🔕/);
   });
 
   it('/delete asks to confirm with a button; the press replaces the question', async () => {
-    createBot('Doomed');
+    await createBot('Doomed');
     const ask = await slash('delete', { bot: 'Doomed' });
     expect(ask.buttons.map(([l]) => l)).toEqual(['🗑 Delete Doomed', 'Keep it']);
     const done = await press(ask, /Delete/);
     expect(done.ack).toBe(7);
     expect(done.content).toBe('🗑 Deleted **🤖 Doomed**.');
     expect(fake.messages.get(ask.messageId!)).toMatchObject({ content: '🗑 Deleted **🤖 Doomed**.', components: [] });
-    expect(t.engine.bots.findByName('Doomed')).toBeUndefined();
+    expect(await t.engine.bots.findByName('Doomed')).toBeUndefined();
   });
 });
 
@@ -393,7 +393,7 @@ describe('Discord: mistakes and strangers', () => {
     }
     expect((await slash('run', { bot: 'Scot' })).content).toBe('⚠️ No bot named "Scot". Did you mean "Scout"?');
     // Buttons too: a bot deleted since, a run that has ended.
-    for (const customId of ['run:999999', `cancel:${t.engine.runner.listForBot(t.engine.bots.findByName('Scout')!.id)[0]!.id}`]) {
+    for (const customId of ['run:999999', `cancel:${(await t.engine.runner.listForBot((await t.engine.bots.findByName('Scout'))!.id))[0]!.id}`]) {
       const ref = fake.buttonPress({ customId, userId: ALICE, channelId: CHANNEL, messageId: '123456789012345678' });
       const cb = await callbackOf(ref);
       expect(cb.body).toMatchObject({ type: 4, data: { flags: EPHEMERAL, content: expect.stringMatching(/^⚠️ /) } });
@@ -401,7 +401,7 @@ describe('Discord: mistakes and strangers', () => {
   });
 
   it('an answer that takes longer than 2 s is deferred; if it then fails, the failure is still ephemeral', async () => {
-    createBot('Slowdel');
+    await createBot('Slowdel');
     const ask = await slash('delete', { bot: 'Slowdel' });
     const slowFail = vi.spyOn(t.engine, 'deleteBot').mockImplementationOnce(() => new Promise((_, reject) => setTimeout(() => reject(new AppError('INTERNAL', 'Its docs folder could not be removed.')), 2300)));
     try {
@@ -436,9 +436,9 @@ describe('Discord: mistakes and strangers', () => {
   });
 
   it('a stranger is refused ephemerally; nothing runs, changes or leaks', async () => {
-    const scout = t.engine.bots.findByName('Scout')!;
-    const runsBefore = t.engine.runner.listForBot(scout.id).length;
-    const botsBefore = t.engine.bots.list().length;
+    const scout = (await t.engine.bots.findByName('Scout'))!;
+    const runsBefore = (await t.engine.runner.listForBot(scout.id)).length;
+    const botsBefore = (await t.engine.bots.list()).length;
     const refused = await slash('run', { bot: 'Scout' }, { userId: MALLORY });
     expect(refused).toMatchObject({ ack: 4, ephemeral: true });
     expect(refused.content).toMatch(/^🔒 I don't know you yet. Your pairing code is `[A-Z2-9]{8}` \(valid 1 hour\)/);
@@ -448,15 +448,15 @@ describe('Discord: mistakes and strangers', () => {
     expect(cb.body).toEqual({ type: 8, data: { choices: [] } });
     const status = await slash('status', { bot: 'Scout' });
     expect(await press(status, /Run/, { userId: MALLORY })).toMatchObject({ ack: 4, ephemeral: true });
-    expect(t.engine.bots.list()).toHaveLength(botsBefore);
-    expect(t.engine.runner.listForBot(scout.id)).toHaveLength(runsBefore);
+    expect(await t.engine.bots.list()).toHaveLength(botsBefore);
+    expect(await t.engine.runner.listForBot(scout.id)).toHaveLength(runsBefore);
   });
 });
 
 describe('Discord: runs come back to chat', () => {
   it('a run started through the REST API is posted to the subscribed channel', async () => {
-    const bot = createBot('Watched', 'Watch the shop');
-    t.engine.subscriptions.subscribe(bot.id, 'discord', OPS);
+    const bot = await createBot('Watched', 'Watch the shop');
+    await t.engine.subscriptions.subscribe(bot.id, 'discord', OPS);
     const mark = fake.calls.length;
     const run = (await t.api('POST', `/api/bots/${bot.id}/run`, { input: 'from the dashboard' })).body;
     const posted = await fake.waitForCall((c) => c.seq >= mark && c.method === 'POST' && c.path === `/channels/${OPS}/messages`, 10_000);
@@ -469,19 +469,19 @@ describe('Discord: runs come back to chat', () => {
   it('one outcome per chat: a bot made in a DM and run in a channel is not posted to the DM again', async () => {
     const dm = fake.slashCommand({ name: 'newbot', options: { name: 'Roamer', prompt: 'go places' }, userId: ALICE });
     await callbackOf(dm);
-    const bot = t.engine.bots.findByName('Roamer')!;
+    const bot = (await t.engine.bots.findByName('Roamer'))!;
     const dmChannel = fake.interactions.get(dm.id)!.payload.channel.id as string;
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', dmChannel)).toBe(true);
+    expect(await t.engine.subscriptions.isSubscribed(bot.id, 'discord', dmChannel)).toBe(true);
     const mark = fake.calls.length;
     const card = await slash('run', { bot: 'Roamer' });
     await becomes(card, /completed/);
-    const other = t.engine.startRun(bot.id, { trigger: 'manual' }); // someone else's run still reaches the DM
+    const other = await t.engine.startRun(bot.id, { trigger: 'manual' }); // someone else's run still reaches the DM
     await expect.poll(() => channelPosts(dmChannel, mark).length, { timeout: 10_000 }).toBe(1);
     expect(channelPosts(dmChannel, mark)[0]!.body.content).toMatch(new RegExp(`run #${other.id} completed`));
   });
 
   it('a run that fails before it even starts shows as failed on its card', async () => {
-    const bot = createBot('Broken');
+    const bot = await createBot('Broken');
     fs.rmSync(bot.docsPath, { recursive: true, force: true });
     fs.writeFileSync(bot.docsPath, 'not a folder');
     const card = await slash('run', { bot: 'Broken' });
@@ -491,7 +491,7 @@ describe('Discord: runs come back to chat', () => {
   });
 
   it('run output cannot break out of its code block (```` in it, then a heading and a masked link)', async () => {
-    createBot('Fencer', '````\n# heading [phish](https://evil.example)');
+    await createBot('Fencer', '````\n# heading [phish](https://evil.example)');
     const card = await slash('run', { bot: 'Fencer' });
     const shown = await becomes(card, /completed/);
     const d = shown.embeds[0]!.description!;
@@ -500,14 +500,14 @@ describe('Discord: runs come back to chat', () => {
   });
 
   it('a 429 on delivery is retried after retry_after', async () => {
-    const bot = createBot('Limited');
-    t.engine.subscriptions.subscribe(bot.id, 'discord', OPS);
+    const bot = await createBot('Limited');
+    await t.engine.subscriptions.subscribe(bot.id, 'discord', OPS);
     fake.failNext(
       { method: 'POST', path: `/channels/${OPS}/messages` },
       { status: 429, body: { message: 'You are being rate limited.', retry_after: 0.3, global: false }, headers: { 'retry-after': '0.3', 'x-ratelimit-scope': 'user' } },
     );
     const mark = fake.calls.length;
-    t.engine.startRun(bot.id, { trigger: 'manual' });
+    await t.engine.startRun(bot.id, { trigger: 'manual' });
     const delivered = await fake.waitForCall((c) => c.seq >= mark && c.path === `/channels/${OPS}/messages` && c.status === 200, 10_000);
     expect(delivered.body.content).toMatch(/Limited\*\* · run #\d+ completed/);
     expect(fake.calls.filter((c) => c.seq >= mark && c.path === `/channels/${OPS}/messages`).map((c) => c.status)).toEqual([429, 200]);

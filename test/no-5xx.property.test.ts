@@ -47,7 +47,7 @@ describe('no 5xx on generated requests (fast-check)', () => {
     await t.api('POST', `/api/bots/${x}/docs`, { name: 'notes.md', content: '# notes' }, auth);
     await t.api('POST', `/api/bots/${x}/docs`, { name: 'deals/seen.json', content: '[]' }, auth);
     pool.doc = ['notes.md', 'deals/seen.json'];
-    t.engine.results.record(x, null, { title: 'seed result', content: 'c', url: `https://example.com/${Date.now()}` });
+    await t.engine.results.record(x, null, { title: 'seed result', content: 'c', url: `https://example.com/${Date.now()}` });
     pool.result = (await Promise.all(pool.bot.map((b) => get(`/api/bots/${b}/results`)))).flat().map((r) => r.id);
     await t.api('POST', '/api/triggers', { source_bot: x, event: 'failed', target_bot: y }, auth);
     pool.trigger = (await get('/api/triggers')).map((tr) => tr.id);

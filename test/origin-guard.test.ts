@@ -150,7 +150,7 @@ describe('the dashboard token in a link', () => {
     });
     const config = loadConfig({ PORT: '0', LOG_LEVEL: 'info', DATA_DIR: tempDataDir(), DASHBOARD_TOKEN: 'tok-in-link-42' });
     const logger = pino({ level: 'info' }, sink);
-    const engine = new Engine(config, logger);
+    const engine = await Engine.open(config, logger);
     const app = await buildApp({ engine, logger });
     try {
       const res = await app.inject({ method: 'GET', url: '/?view=all&token=tok-in-link-42' });

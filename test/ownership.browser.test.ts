@@ -16,9 +16,9 @@ describe('ownership in the browser', () => {
   let alpha: any;
   let bravo: any;
 
-  const user = (username: string, role: Role) => {
-    const u = t.engine.users.create({ username, role });
-    keys[username] = t.engine.swarm.keys.create({ name: `${username}-key`, scopes: ['admin', 'tasks', 'agents'] }, 'test', null, u.id).key;
+  const user = async (username: string, role: Role) => {
+    const u = await t.engine.users.create({ username, role });
+    keys[username] = (await t.engine.swarm.keys.create({ name: `${username}-key`, scopes: ['admin', 'tasks', 'agents'] }, 'test', null, u.id)).key;
     return { 'x-api-key': keys[username]! };
   };
   const open = async (who: string, path: string): Promise<{ page: Page; status: number | undefined; errors: string[] }> => {
@@ -35,9 +35,9 @@ describe('ownership in the browser', () => {
   beforeAll(async () => {
     t = await startTestApp();
     browser = await launchBrowser();
-    const alice = user('alice', 'operator');
-    const bob = user('bob', 'operator');
-    user('vera', 'viewer');
+    const alice = await user('alice', 'operator');
+    const bob = await user('bob', 'operator');
+    await user('vera', 'viewer');
     alpha = (await t.api('POST', '/api/bots', { name: 'Alpha-Scout', prompt: 'find alpha' }, alice)).body;
     bravo = (await t.api('POST', '/api/bots', { name: 'Bravo-Scout', prompt: 'find bravo', requires_approval: true }, bob)).body;
     await t.api('POST', `/api/bots/${alpha.id}/docs`, { name: 'alpha-notes.md', content: 'only for alice' }, alice);

@@ -14,9 +14,9 @@ describe('ownership: each user their own bots', () => {
   let bravo: any;
   let alphaRun: any;
 
-  const user = (username: string, role: Role) => {
-    const u = t.engine.users.create({ username, role });
-    const { key } = t.engine.swarm.keys.create({ name: `${username}-key`, scopes: ['admin', 'tasks', 'agents'] }, 'test', null, u.id);
+  const user = async (username: string, role: Role) => {
+    const u = await t.engine.users.create({ username, role });
+    const { key } = await t.engine.swarm.keys.create({ name: `${username}-key`, scopes: ['admin', 'tasks', 'agents'] }, 'test', null, u.id);
     return { 'x-api-key': key };
   };
   const page = async (path: string, headers: Record<string, string> = {}) => {
@@ -26,9 +26,9 @@ describe('ownership: each user their own bots', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    as.alice = user('alice', 'operator');
-    as.bob = user('bob', 'operator');
-    as.vera = user('vera', 'viewer');
+    as.alice = await user('alice', 'operator');
+    as.bob = await user('bob', 'operator');
+    as.vera = await user('vera', 'viewer');
     alpha = (await t.api('POST', '/api/bots', { name: 'Alpha-Scout', prompt: 'find alpha' }, as.alice)).body;
     bravo = (await t.api('POST', '/api/bots', { name: 'Bravo-Scout', prompt: 'find bravo' }, as.bob)).body;
     const run = await t.api('POST', `/api/bots/${alpha.id}/run`, { input: 'alpha input' }, as.alice);
@@ -41,8 +41,8 @@ describe('ownership: each user their own bots', () => {
   });
 
   it('creating sets the owner; names are unique per owner, not across owners', async () => {
-    expect(t.engine.bots.get(alpha.id).ownerId).toBe(t.engine.bots.get(alpha.id).ownerId);
-    expect(t.engine.bots.get(alpha.id).ownerId).not.toBe(t.engine.bots.get(bravo.id).ownerId);
+    expect((await t.engine.bots.get(alpha.id)).ownerId).toBe((await t.engine.bots.get(alpha.id)).ownerId);
+    expect((await t.engine.bots.get(alpha.id)).ownerId).not.toBe((await t.engine.bots.get(bravo.id)).ownerId);
     // Bob may have an "Alpha-Scout" of his own; Alice may not have two.
     const bobs = await t.api('POST', '/api/bots', { name: 'alpha-scout', prompt: 'bob too' }, as.bob);
     expect(bobs.status).toBe(201);
@@ -114,7 +114,7 @@ describe('ownership: each user their own bots', () => {
     }
     // Nothing was changed by those attempts.
     expect((await t.api('GET', `/api/bots/${alpha.id}/docs/notes.md`, undefined, as.alice)).body).toBe('alpha secret notes');
-    expect(t.engine.bots.get(alpha.id).name).toBe('Alpha-Scout');
+    expect((await t.engine.bots.get(alpha.id)).name).toBe('Alpha-Scout');
     // Its pages and streams too.
     for (const path of [`/bots/${alpha.id}`, `/bots/${alpha.id}/stream`, `/runs/${alphaRun.id}/stream`, `/partials/bots/${alpha.id}/results`, `/partials/bots/${alpha.id}/docs`, `/partials/bots/${alpha.id}/runs`, `/bots/${alpha.id}/subscriptions`]) {
       expect({ path, status: (await page(path, as.bob)).status }).toEqual({ path, status: 404 });
@@ -201,8 +201,8 @@ describe('ownership: each user their own bots', () => {
     // Alice's bots never work on Bob's task: Bob has no agents of his own, so his task cannot start.
     const bobs = await t.api('POST', '/api/tasks', { title: 'Bob task', description: 'x' }, as.bob);
     expect({ status: bobs.status, code: bobs.body.error?.code }).toEqual({ status: 409, code: 'SWARM_INCOMPLETE' });
-    const planner = t.engine.swarm.assignments.activeForTask(task.body.id, 'plan')[0];
-    expect(planner && t.engine.swarm.agents.get(planner.agentId!).botId).toBe(made[0].id);
+    const planner = (await t.engine.swarm.assignments.activeForTask(task.body.id, 'plan'))[0];
+    expect(planner && (await t.engine.swarm.agents.get(planner.agentId!)).botId).toBe(made[0].id);
     const titles = async (h: Record<string, string>) => ((await t.api('GET', '/api/tasks?archived=1', undefined, h)).body as any[]).map((x) => x.title);
     expect(await titles(as.alice)).toEqual(['Alpha task']);
     expect(await titles(as.bob)).toEqual([]);
@@ -271,12 +271,12 @@ describe("ownership: the header's failures count", () => {
   it("counts and announces only the caller's failed runs", async () => {
     // Echo lines every 3 s against a 1 s timeout: every run fails.
     t = await startTestApp({ RUN_TIMEOUT_S: '1', ECHO_DELAY_MS: '3000' });
-    const key = (username: string) => {
-      const u = t.engine.users.create({ username, role: 'operator' });
-      return { 'x-api-key': t.engine.swarm.keys.create({ name: username, scopes: ['admin'] }, 'test', null, u.id).key };
+    const key = async (username: string) => {
+      const u = await t.engine.users.create({ username, role: 'operator' });
+      return { 'x-api-key': (await t.engine.swarm.keys.create({ name: username, scopes: ['admin'] }, 'test', null, u.id)).key };
     };
-    const alice = key('alice');
-    const bob = key('bob');
+    const alice = await key('alice');
+    const bob = await key('bob');
     const alpha = (await t.api('POST', '/api/bots', { name: 'Alpha', prompt: 'a' }, alice)).body;
     const bravo = (await t.api('POST', '/api/bots', { name: 'Bravo', prompt: 'b' }, bob)).body;
     const badge = async (h: Record<string, string>) => {

@@ -107,14 +107,17 @@ describe('run engine', () => {
     expect(refused.body.error.code).toBe('QUEUE_FULL');
     expect(refused.body.error.message).toContain('MAX_QUEUED_RUNS');
     expect(((await t.api('GET', `/api/bots/${bot.id}/runs`)).body as any[]).length).toBe(3);
-    expect(t.engine.runner.queuePosition(first.id + 2)).toBe(2);
+    expect(await t.engine.runner.queuePosition(first.id + 2)).toBe(2);
   });
 
   it('events are heard after the fact: a run.finished listener sees the committed row, outside the runner', async () => {
     const t = await app();
     const bot = (await t.api('POST', '/api/bots', { name: 'Quick', prompt: 'x' })).body;
     const heard = new Promise<{ status: string; stored: string; stack: string }>((resolve) =>
-      t.engine.bus.on('run.finished', (e) => resolve({ status: e.run.status, stored: t.engine.runner.get(e.runId).status, stack: new Error().stack ?? '' })),
+      t.engine.bus.on('run.finished', async (e) => {
+        const stack = new Error().stack ?? '';
+        resolve({ status: e.run.status, stored: (await t.engine.runner.get(e.runId)).status, stack });
+      }),
     );
     await t.api('POST', `/api/bots/${bot.id}/run`, {});
     const h = await heard;

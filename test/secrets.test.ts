@@ -28,7 +28,7 @@ describe('secrets in API output', () => {
     expect(updated.status).toBe(200);
     expect(updated.body.notify).toEqual(shown);
     expect(JSON.stringify(updated.body)).not.toContain(secret);
-    expect(t.engine.bots.get(created.body.id).notify).toEqual({ webhook: { url: 'https://hooks.example.com/in', secret, on: ['completed'] } });
+    expect((await t.engine.bots.get(created.body.id)).notify).toEqual({ webhook: { url: 'https://hooks.example.com/in', secret, on: ['completed'] } });
   });
 
   it('sending back the notify that was read keeps the secret; a new webhook URL does not inherit it', async () => {
@@ -36,10 +36,10 @@ describe('secrets in API output', () => {
     const bot = (await t.api('POST', '/api/bots', { name: 'RoundTrip', prompt: 'x', notify: { webhook: { url: 'https://hooks.example.com/a', secret } } })).body;
     const read = (await t.api('GET', `/api/bots/${bot.id}`)).body.notify;
     expect((await t.api('PUT', `/api/bots/${bot.id}`, { notify: read })).status).toBe(200);
-    expect(t.engine.bots.get(bot.id).notify).toEqual({ webhook: { url: 'https://hooks.example.com/a', secret } });
+    expect((await t.engine.bots.get(bot.id)).notify).toEqual({ webhook: { url: 'https://hooks.example.com/a', secret } });
 
     await t.api('PUT', `/api/bots/${bot.id}`, { notify: { webhook: { url: 'https://elsewhere.example.com/b' } } });
-    expect(t.engine.bots.get(bot.id).notify).toEqual({ webhook: { url: 'https://elsewhere.example.com/b' } });
+    expect((await t.engine.bots.get(bot.id)).notify).toEqual({ webhook: { url: 'https://elsewhere.example.com/b' } });
   });
 
   it('a webhook without a secret says so; other notify settings pass through', async () => {

@@ -14,8 +14,8 @@ describe('the chats a bot posts to, on its page', () => {
     t = await startTestApp();
     browser = await launchBrowser();
     bot = (await t.api('POST', '/api/bots', { name: 'Herald', prompt: 'announce' })).body;
-    t.engine.subscriptions.subscribe(bot.id, 'telegram', '-1001234567890', { threadId: '7' });
-    t.engine.subscriptions.subscribe(bot.id, 'discord', '800000000000000010', { policy: 'new' });
+    await t.engine.subscriptions.subscribe(bot.id, 'telegram', '-1001234567890', { threadId: '7' });
+    await t.engine.subscriptions.subscribe(bot.id, 'discord', '800000000000000010', { policy: 'new' });
   });
   afterAll(async () => {
     await browser?.close();
@@ -34,7 +34,7 @@ describe('the chats a bot posts to, on its page', () => {
   };
 
   it('lists each chat with its policy; a form changes the policy and mutes it; Remove removes it', async () => {
-    const [tg, dc] = t.engine.subscriptions.listForBot(bot.id);
+    const [tg, dc] = await t.engine.subscriptions.listForBot(bot.id);
     const panel = await fetch(`${t.url}/bots/${bot.id}/subscriptions`).then((r) => r.text());
     expect(panel).toContain('Telegram chat <code>-1001234567890</code> · topic 7');
     expect(panel).toContain('Discord channel <code>800000000000000010</code>');
@@ -43,7 +43,7 @@ describe('the chats a bot posts to, on its page', () => {
     const changed = await post(`/bots/${bot.id}/subscriptions/${tg!.id}`, { policy: 'failures', mute: '2h' });
     expect(changed.status).toBe(200);
     expect(changed.text).toMatch(/🔕 muted until/);
-    const row = t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890')!;
+    const row = (await t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890'))!;
     expect(row.policy).toBe('failures');
     expect(row.mutedUntil! - Date.now()).toBeGreaterThan(2 * 3600_000 - 60_000);
 
@@ -56,11 +56,11 @@ describe('the chats a bot posts to, on its page', () => {
 
     const unmuted = await post(`/bots/${bot.id}/subscriptions/${tg!.id}`, { mute: 'off' }, false);
     expect(unmuted).toMatchObject({ status: 303, location: `/bots/${bot.id}` });
-    expect(t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890')!.mutedUntil).toBeNull();
+    expect((await t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890'))!.mutedUntil).toBeNull();
 
     const removed = await post(`/bots/${bot.id}/subscriptions/${dc!.id}/delete`, {});
     expect(removed.text).not.toContain('800000000000000010');
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'discord', '800000000000000010')).toBe(false);
+    expect(await t.engine.subscriptions.isSubscribed(bot.id, 'discord', '800000000000000010')).toBe(false);
   });
 
   it('in the browser, the panel loads on the bot page and saving a policy changes what the chat gets', async () => {
@@ -73,12 +73,12 @@ describe('the chats a bot posts to, on its page', () => {
     await panel.getByLabel('Gets').selectOption('new');
     await panel.getByLabel('Mute for').fill('1d');
     await panel.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890')!.policy).toBe('new');
+    await expect.poll(async () => (await t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890'))!.policy).toBe('new');
     await expect.poll(() => panel.textContent()).toMatch(/muted until/);
-    expect(t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890')!.mutedUntil! - Date.now()).toBeGreaterThan(23 * 3600_000);
+    expect((await t.engine.subscriptions.find(bot.id, 'telegram', '-1001234567890'))!.mutedUntil! - Date.now()).toBeGreaterThan(23 * 3600_000);
     await panel.getByRole('button', { name: 'Remove' }).click();
     await expect.poll(() => panel.textContent()).toMatch(/No chat gets this bot's runs/);
-    expect(t.engine.subscriptions.listForBot(bot.id)).toEqual([]);
+    expect(await t.engine.subscriptions.listForBot(bot.id)).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
   });

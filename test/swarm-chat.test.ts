@@ -41,8 +41,8 @@ describe('/task on Telegram', () => {
     expect(await type('/task Write a haiku')).toContain('⚠️ A task needs a planner, an executor and an evaluator among your bots (or external agents); there is no planner, no executor, no evaluator yet.');
 
     for (const [name, role] of [['Poet-Planner', 'planner'], ['Poet', 'executor'], ['Critic', 'evaluator']] as const) {
-      const bot = t.engine.createBot({ name, prompt: name });
-      t.engine.swarm.enrol({ bot: bot.id, role }, 'test');
+      const bot = await t.engine.createBot({ name, prompt: name });
+      await t.engine.swarm.enrol({ bot: bot.id, role }, 'test');
     }
     const started = await type('/task Write a haiku\nAbout bots that work together.');
     const id = Number(/task #(\d+)/.exec(started)?.[1]);

@@ -75,8 +75,8 @@ describe('audit redaction', () => {
     expect(() => loadConfig({ SWARM_LEASE_MS: '5' })).toThrow(/^Invalid configuration: SWARM_LEASE_MS /);
   });
 
-  it('field-name rules replace a whole value, whatever it holds', () => {
-    const row = t.engine.swarm.audit.record({ actor: 'test', event: 'result', payload: { customer_id: 'C-1', nested: { password: 'hunter2', note: 'Authorization: Bearer abcdefgh12345678' } } });
+  it('field-name rules replace a whole value, whatever it holds', async () => {
+    const row = await t.engine.swarm.audit.record({ actor: 'test', event: 'result', payload: { customer_id: 'C-1', nested: { password: 'hunter2', note: 'Authorization: Bearer abcdefgh12345678' } } });
     expect(row.payload).toEqual({ customer_id: '[REDACTED]', nested: { password: '[REDACTED]', note: 'Authorization: [REDACTED:bearer_token]' } });
     expect(row.redactedFields).toEqual(['customer_id', 'nested.password', 'nested.note']);
   });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/engine/db/database.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../src/engine/db/database.ts';
 import { agents, tasks } from '../src/engine/db/schema.ts';
 import { AssignmentStore } from '../src/engine/swarm/assignments.ts';
 import { redact, redactionRules } from '../src/engine/swarm/redaction.ts';
@@ -104,36 +104,39 @@ describe('redaction', () => {
 
 describe('leases on an injected clock', () => {
   const dir = tempDataDir();
-  const db = openDatabase(dir);
+  let db: Db;
+  beforeAll(async () => {
+    db = await openDatabase(dir);
+  });
   afterAll(() => {
-    db.$client.close();
+    db?.$client.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('an offer or a turn expires when its lease passes without a poll or heartbeat', () => {
+  it('an offer or a turn expires when its lease passes without a poll or heartbeat', async () => {
     let now = 1_000_000;
     const store = new AssignmentStore(db, { leaseMs: 1000, now: () => now });
-    const task = db.insert(tasks).values({ title: 't', status: 'IN_PROGRESS', phase: 'executing', createdBy: 'test', createdAt: now, updatedAt: now }).returning().get();
-    const agent = db.insert(agents).values({ name: 'ext', role: 'executor', kind: 'external', createdAt: now }).returning().get();
-    const offered = store.insert({ taskId: task.id, round: 1, kind: 'execute', agentId: agent.id, subtaskId: null, input: 'do it', external: true });
+    const [task] = await db.insert(tasks).values({ title: 't', status: 'IN_PROGRESS', phase: 'executing', createdBy: 'test', createdAt: now, updatedAt: now }).returning();
+    const [agent] = await db.insert(agents).values({ name: 'ext', role: 'executor', kind: 'external', createdAt: now }).returning();
+    const offered = await store.insert({ taskId: task!.id, round: 1, kind: 'execute', agentId: agent!.id, subtaskId: null, input: 'do it', external: true });
     expect(offered).toMatchObject({ status: 'offered', leaseExpiresAt: now + 1000 });
     now += 1000;
-    expect(store.expired()).toEqual([]);
+    expect(await store.expired()).toEqual([]);
     now += 1;
-    expect(store.expired().map((a) => a.id)).toEqual([offered.id]);
+    expect((await store.expired()).map((a) => a.id)).toEqual([offered.id]);
 
     // Polling claims it and renews the lease; heartbeats renew it again.
-    const working = store.claimNext(agent.id)!;
+    const working = (await store.claimNext(agent!.id))!;
     expect(working).toMatchObject({ id: offered.id, status: 'working', startedAt: now, leaseExpiresAt: now + 1000 });
     now += 900;
-    expect(store.renew(agent.id).map((a) => a.leaseExpiresAt)).toEqual([now + 1000]);
+    expect((await store.renew(agent!.id)).map((a) => a.leaseExpiresAt)).toEqual([now + 1000]);
     now += 1000;
-    expect(store.expired()).toEqual([]);
+    expect(await store.expired()).toEqual([]);
     now += 1;
-    expect(store.settle(offered.id, 'expired', { error: 'silent' })).toMatchObject({ status: 'expired', finishedAt: now });
+    expect(await store.settle(offered.id, 'expired', { error: 'silent' })).toMatchObject({ status: 'expired', finishedAt: now });
     // An ended assignment is settled once only, and is no one's work any more.
-    expect(store.settle(offered.id, 'completed')).toBeUndefined();
-    expect(store.activeForAgent(agent.id)).toEqual([]);
-    expect(store.expired()).toEqual([]);
+    expect(await store.settle(offered.id, 'completed')).toBeUndefined();
+    expect(await store.activeForAgent(agent!.id)).toEqual([]);
+    expect(await store.expired()).toEqual([]);
   });
 });

@@ -53,8 +53,8 @@ beforeAll(async () => {
     TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/hook`,
   });
   const logger = pino({ level: 'silent' });
-  engine = new Engine(config, logger);
-  engine.start();
+  engine = await Engine.open(config, logger);
+  await engine.start();
   webhook = new TelegramWebhook({ url: config.telegram.webhookUrl!, token: config.telegram.token! });
   app = await buildApp({ engine, logger, webhooks: [webhook] });
   await app.listen({ port, host: '127.0.0.1' });
@@ -85,7 +85,7 @@ describe('Telegram webhook mode', () => {
     expect(webhook.secret).toMatch(/^[A-Za-z0-9_-]{1,256}$/);
     expect(webhook.secret).not.toContain(tg.token.split(':')[1]!);
 
-    engine.createBot({ name: 'Hooked', prompt: 'By webhook.' });
+    await engine.createBot({ name: 'Hooked', prompt: 'By webhook.' });
     const mark = tg.calls.length;
     const id = tg.pushMessage({ chatId: ALICE, fromId: ALICE, text: '/run Hooked' });
     expect(await tg.waitForWebhookDelivery(id)).toMatchObject({ status: 200, secretToken: webhook.secret });
@@ -96,7 +96,7 @@ describe('Telegram webhook mode', () => {
   });
 
   it('an update without the secret token, or with another one, is refused and not handled', async () => {
-    const before = engine.bots.list().length;
+    const before = (await engine.bots.list()).length;
     for (const secret of ['wrong', undefined]) {
       const res = await fetch(webhook.url, {
         method: 'POST',
@@ -106,7 +106,7 @@ describe('Telegram webhook mode', () => {
       expect(res.status).toBe(401);
     }
     expect(await tg.postToWebhook(update('/newbot Intruder2 do things'), 'also-wrong')).toBe(401);
-    expect(engine.bots.list()).toHaveLength(before);
+    expect(await engine.bots.list()).toHaveLength(before);
     // The dashboard itself still wants its token.
     expect((await fetch(`http://127.0.0.1:${config.port}/api/bots`)).status).toBe(401);
   });

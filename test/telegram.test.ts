@@ -128,8 +128,8 @@ const createBot = (name: string, prompt = `You are ${name}.`) => t.engine.create
 const runIdOf = (s: { text: string }) => Number(/run #(\d+)/.exec(s.text)![1]);
 
 /** A bot whose runs fail before they start: its docs folder is a file, so the run process cannot be prepared. */
-function createBrokenBot(name: string) {
-  const bot = createBot(name);
+async function createBrokenBot(name: string) {
+  const bot = await createBot(name);
   fs.rmSync(bot.docsPath, { recursive: true, force: true });
   fs.writeFileSync(bot.docsPath, 'not a folder');
   return bot;
@@ -206,16 +206,16 @@ describe('Telegram: creating bots', () => {
   it('/newbot Scout <prompt> creates the bot, subscribes the chat and offers its model and schedule as choices', async () => {
     const reply = await type('/newbot Scout find Nike Air Max under 50 €');
     expect(reply.text).toMatch(/✅ Created 🤖 Scout \(model echo\)\. Its results will come to this chat\./);
-    const bot = t.engine.bots.findByName('scout')!;
+    const bot = (await t.engine.bots.findByName('scout'))!;
     expect(bot).toMatchObject({ name: 'Scout', prompt: 'find Nike Air Max under 50 €', model: 'echo', schedule: null });
-    expect(t.engine.subscriptions.find(bot.id, 'telegram', String(ALICE))).toMatchObject({ policy: 'all', threadId: null });
+    expect(await t.engine.subscriptions.find(bot.id, 'telegram', String(ALICE))).toMatchObject({ policy: 'all', threadId: null });
     expect(reply.buttons.map((r) => r.map(([l]) => l))).toEqual([
       ['✓ Only when started', 'Every 30 min', 'Every hour', 'Daily 8:00'],
       ['✅ Done', '▶ Run now'],
     ]);
     await press(reply, /Every hour/);
     await editedTo(reply, /Schedule: every hour/);
-    expect(t.engine.bots.findByName('scout')!.schedule).toBe('0 * * * *');
+    expect((await t.engine.bots.findByName('scout'))!.schedule).toBe('0 * * * *');
     expect(current(reply).buttons[0]).toContainEqual(['✓ Every hour', `nbsched:${bot.id}:1h`]);
     await press(reply, /Done/);
     await editedTo(reply, /🤖 Scout is ready: model echo, schedule every hour/);
@@ -225,15 +225,15 @@ describe('Telegram: creating bots', () => {
   it('/newbot eBay Scout Pro Find more does not silently create "eBay": it asks which words are the name', async () => {
     const ask = await type('/newbot eBay Scout Pro Find more');
     expect(ask.text).toMatch(/Which words are the name\? A name with spaces needs quotes, e\.g\. \/newbot "eBay Scout" Pro Find more/);
-    expect(t.engine.bots.findByName('eBay')).toBeUndefined();
+    expect(await t.engine.bots.findByName('eBay')).toBeUndefined();
     expect(ask.buttons.map((r) => r[0]![0])).toEqual(['“eBay”', '“eBay Scout”', '“eBay Scout Pro”']);
     await press(ask, /eBay Scout Pro/);
     await editedTo(ask, /Created 🤖 eBay Scout Pro/);
-    expect(t.engine.bots.findByName('ebay scout pro')).toMatchObject({ prompt: 'Find more' });
-    expect(t.engine.bots.findByName('eBay')).toBeUndefined();
+    expect(await t.engine.bots.findByName('ebay scout pro')).toMatchObject({ prompt: 'Find more' });
+    expect(await t.engine.bots.findByName('eBay')).toBeUndefined();
     // In quotes there is nothing to ask.
     expect((await type('/newbot "Night Owl" Summarise the night’s news')).text).toMatch(/Created 🤖 Night Owl/);
-    expect(t.engine.bots.findByName('night owl')?.prompt).toBe('Summarise the night’s news');
+    expect((await t.engine.bots.findByName('night owl'))?.prompt).toBe('Summarise the night’s news');
   });
 
   it('/newbot with no arguments offers the templates as buttons; one press creates the bot from it', async () => {
@@ -242,7 +242,7 @@ describe('Telegram: creating bots', () => {
     expect(pick.buttons.map((r) => r[0]![1])).toEqual(['nbtpl:ebay-scout', 'nbtpl:dev-bot', 'nbtpl:test-bot', 'nbtpl:researcher', 'nbscratch:-']);
     await press(pick, /eBay-Scout/);
     await editedTo(pick, /Created 🛒 eBay-Scout/);
-    const bot = t.engine.bots.findByName('eBay-Scout')!;
+    const bot = (await t.engine.bots.findByName('eBay-Scout'))!;
     expect(bot).toMatchObject({ emoji: '🛒', tools: ['web_search', 'web_fetch', 'files'], schedule: '*/30 * * * *' });
     expect(current(pick).text).toContain('Schedule: every 30 minutes (*/30 * * * *).');
     expect(current(pick).buttons[0]![1]![0]).toBe('✓ Every 30 min');
@@ -265,7 +265,7 @@ describe('Telegram: creating bots', () => {
     tg.pushMessage({ chatId: GROUP, fromId: ALICE, text: 'lol' });
     const done = await type('Watch the night sky', { chatId: GROUP, fromId: BOB });
     expect(done.text).toMatch(/Created 🤖 Owl Two/);
-    expect(t.engine.bots.findByName('owl two')?.prompt).toBe('Watch the night sky');
+    expect((await t.engine.bots.findByName('owl two'))?.prompt).toBe('Watch the night sky');
     expect((await type('/cancel', { chatId: GROUP, fromId: BOB })).text).toBe('There is nothing to cancel.');
   });
 
@@ -275,19 +275,19 @@ describe('Telegram: creating bots', () => {
     await botSays(ALICE, mark, /What should the new bot be called/);
     expect((await type('/cancel')).text).toBe('Cancelled.');
     expect((await type('Not a bot name')).text).toMatch(/Send \/help to see what I can do/);
-    expect(t.engine.bots.findByName('Not a bot name')).toBeUndefined();
+    expect(await t.engine.bots.findByName('Not a bot name')).toBeUndefined();
   });
 });
 
 describe('Telegram: a run has one live card', () => {
   it('/run Runner size 43 answers with the run’s card, which becomes its outcome: no second message', async () => {
-    createBot('Runner', 'Look for shoes');
+    await createBot('Runner', 'Look for shoes');
     const mark = tg.calls.length;
     const card = await type('/run runner size 43');
     expect(card.text).toMatch(/^(⏳|▶) 🤖 Runner · run #\d+ (queued|running)/);
     expect(card.buttons).toEqual([[['⏹ Stop', `cancel:${runIdOf(card)}`], ['📜 Logs', expect.stringMatching(/^logs:\d+$/)]]]);
     const runId = runIdOf(card);
-    expect(t.engine.runner.get(runId)).toMatchObject({ input: 'size 43', trigger: `telegram:${ALICE}` });
+    expect(await t.engine.runner.get(runId)).toMatchObject({ input: 'size 43', trigger: `telegram:${ALICE}` });
 
     const outcome = await editedTo(card, /completed/);
     const shown = current(card);
@@ -296,7 +296,7 @@ describe('Telegram: a run has one live card', () => {
     expect(outcome.payload.text).toMatch(/<pre>Prompt: Look for shoes\nInput: size 43<\/pre>/);
     expect(shown.text).toContain('🆕 1 new result');
     // PUBLIC_URL set: the card links to the run's page.
-    expect(outcome.payload.text).toContain(`<a href="https://bots.example.com/bots/${t.engine.runner.get(runId).botId}?run=${runId}">Run #${runId} in the dashboard</a>`);
+    expect(outcome.payload.text).toContain(`<a href="https://bots.example.com/bots/${(await t.engine.runner.get(runId)).botId}?run=${runId}">Run #${runId} in the dashboard</a>`);
     // The ⏹ Stop button is gone with the run.
     expect(shown.buttons.flat().map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
     const marker = await settle();
@@ -304,22 +304,22 @@ describe('Telegram: a run has one live card', () => {
   });
 
   it('pressing ▶ Run under /status answers with the run’s card in the group', async () => {
-    const bot = createBot('Presser');
+    const bot = await createBot('Presser');
     const status = await type('/status Presser', { chatId: GROUP, fromId: BOB });
     const { answer, mark } = await press(status, /▶ Run/, { fromId: BOB });
     expect(answer.text).toBe('▶ Started');
     const card = await botSays(GROUP, mark, /Presser · run #\d+/);
     await editedTo(card, /Presser · run #\d+ completed/);
-    expect(t.engine.runner.listForBot(bot.id)[0]).toMatchObject({ status: 'completed', trigger: `telegram:${BOB}` });
+    expect((await t.engine.runner.listForBot(bot.id))[0]).toMatchObject({ status: 'completed', trigger: `telegram:${BOB}` });
   });
 
   it('a run that fails before it even starts shows as failed on its card', async () => {
-    createBrokenBot('Broken');
+    await createBrokenBot('Broken');
     const mark = tg.calls.length;
     const card = await type('/run Broken');
     const runId = runIdOf(card);
     await expect.poll(() => current(card).text, { timeout: 10_000 }).toMatch(new RegExp(`^✗ 🤖 Broken · run #${runId} failed`));
-    expect(t.engine.runner.get(runId).status).toBe('failed');
+    expect((await t.engine.runner.get(runId)).status).toBe('failed');
     expect(current(card).text).toContain('the run process could not be prepared');
     const marker = await settle();
     expect(sentTo(ALICE, mark, marker.call.seq).filter((m) => m.text.includes(`run #${runId}`))).toHaveLength(1);
@@ -328,11 +328,11 @@ describe('Telegram: a run has one live card', () => {
   it('an output over 3,500 characters arrives as a .txt document beside a short summary on the card', async () => {
     const prompt = Array.from({ length: 100 }, (_, i) => `Line ${i}: ${'x'.repeat(50)} <tag> & more`).join('\n');
     expect(prompt.length).toBeGreaterThan(6000);
-    const bot = createBot('Verbose', prompt);
+    const bot = await createBot('Verbose', prompt);
     const card = await type('/run Verbose');
     const runId = runIdOf(card);
     const doc = await tg.waitForCall('sendDocument', (p) => p.chat_id === ALICE, 10_000);
-    const run = t.engine.runner.get(runId);
+    const run = await t.engine.runner.get(runId);
     const file = doc.payload.document as UploadedFile;
     expect(file).toMatchObject({ filename: `verbose-run-${runId}.txt` });
     expect(file.text).toBe(run.output);
@@ -346,7 +346,7 @@ describe('Telegram: a run has one live card', () => {
   });
 
   it('a run started in a forum topic is answered in that topic, as a reply to the command', async () => {
-    createBot('Topical');
+    await createBot('Topical');
     const mark = tg.calls.length;
     const id = tg.pushMessage({ chatId: FORUM, fromId: BOB, text: '/run Topical', threadId: 42 });
     const card = await botSays(FORUM, mark, /Topical · run #\d+/);
@@ -389,7 +389,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
   });
 
   it('its card is edited as it goes — at most once per 3 s, with "typing…" in its topic — and ends as the outcome, with no other message', async () => {
-    slow.engine.createBot({ name: 'Slowpoke', prompt: 'Take your time.' });
+    await slow.engine.createBot({ name: 'Slowpoke', prompt: 'Take your time.' });
     const mark = fake.calls.length;
     fake.pushMessage({ chatId: FORUM, fromId: BOB, text: '/run Slowpoke', threadId: 7 });
     const posted = await fake.waitForCall('sendMessage', (p, c) => c.seq >= mark && p.chat_id === FORUM && c.ok === true);
@@ -400,7 +400,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
     const text = () => (fake.messages.get(`${FORUM}:${messageId}`) as TgMessage).text!;
 
     // Log lines come in, but within 3 s of posting the card is not edited.
-    await expect.poll(() => slow.engine.runner.logs(runId).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(async () => (await slow.engine.runner.logs(runId)).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     expect(edits()).toHaveLength(0);
     const typing = await fake.waitForCall('sendChatAction', (p) => p.chat_id === FORUM);
     expect(typing.payload).toMatchObject({ action: 'typing', message_thread_id: 7 });
@@ -429,8 +429,8 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
   });
 
   it('⏹ Stop on the card stops that run; the card itself says so — no "cancelled" message after it', async () => {
-    const bot = slow.engine.createBot({ name: 'Sleepy', prompt: 'Zzz.' });
-    slow.engine.subscriptions.subscribe(bot.id, 'telegram', String(BOB));
+    const bot = await slow.engine.createBot({ name: 'Sleepy', prompt: 'Zzz.' });
+    await slow.engine.subscriptions.subscribe(bot.id, 'telegram', String(BOB));
     const mark = fake.calls.length;
     fake.pushMessage({ chatId: BOB, fromId: BOB, text: '/run Sleepy' });
     const posted = await fake.waitForCall('sendMessage', (p, c) => c.seq >= mark && p.chat_id === BOB && c.ok === true);
@@ -451,13 +451,13 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
   });
 
   it('/stop <bot> answers "Stopped", and the subscribed chat gets no "cancelled" outcome after it', async () => {
-    const bot = slow.engine.bots.findByName('Sleepy')!;
-    const run = slow.engine.startRun(bot.id, { trigger: 'manual' });
+    const bot = (await slow.engine.bots.findByName('Sleepy'))!;
+    const run = await slow.engine.startRun(bot.id, { trigger: 'manual' });
     const mark = fake.calls.length;
     fake.pushMessage({ chatId: BOB, fromId: BOB, text: '/stop Sleepy' });
     const reply = await fake.waitForCall('sendMessage', (p, c) => c.seq >= mark && p.chat_id === BOB && c.ok === true);
     expect((reply.result as TgMessage).text).toBe(`⏹ Stopped 🤖 Sleepy: run #${run.id}.`);
-    expect(slow.engine.runner.get(run.id).status).toBe('cancelled');
+    expect((await slow.engine.runner.get(run.id)).status).toBe('cancelled');
     await settleSlow();
     expect(fake.calls.filter((c) => c.seq >= mark && c.method === 'sendMessage' && c.payload.chat_id === BOB).map((c) => (c.result as TgMessage).text)).toEqual([
       `⏹ Stopped 🤖 Sleepy: run #${run.id}.`,
@@ -475,7 +475,7 @@ describe('Telegram: a slow run, on a clock the test moves', () => {
 
 describe('Telegram: lists, logs and settings', () => {
   it('/bots pages with more than 5 bots: ◀ ▶ redraw the same message', async () => {
-    const total = t.engine.bots.list().length;
+    const total = (await t.engine.bots.list()).length;
     expect(total).toBeGreaterThan(5);
     const list = await type('/bots');
     const pages = Math.ceil(total / 4);
@@ -493,7 +493,7 @@ describe('Telegram: lists, logs and settings', () => {
       for (const [l] of current(list).buttons.flat()) if (l.startsWith('▶ ')) names.add(l.slice(2));
     }
     expect(current(list).buttons.at(-1)!.map(([l]) => l)).toEqual(['◀ Previous']);
-    expect([...names].sort()).toEqual(t.engine.bots.list().map((b) => b.name).sort());
+    expect([...names].sort()).toEqual((await t.engine.bots.list()).map((b) => b.name).sort());
     expect(sentTo(ALICE, list.call.seq + 1).filter((m) => /^Bots/.test(m.text))).toEqual([]);
   });
 
@@ -509,8 +509,8 @@ describe('Telegram: lists, logs and settings', () => {
     expect(edit.error?.description).toMatch(/message is not modified/);
 
     // A run with long lines: the tail still fits one message, and each refresh edits that message.
-    const bot = createBot('Longwinded');
-    const run = t.engine.startRun(bot.id, { trigger: 'manual' });
+    const bot = await createBot('Longwinded');
+    const run = await t.engine.startRun(bot.id, { trigger: 'manual' });
     await t.waitForRun(run.id);
     const db = t.engine.db.$client;
     const insert = db.prepare('INSERT INTO run_logs (run_id, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?)');
@@ -528,8 +528,8 @@ describe('Telegram: lists, logs and settings', () => {
   });
 
   it('/logs of a long log shows its real last lines, read without loading the whole log', async () => {
-    const bot = createBot('Chatty');
-    const run = t.engine.startRun(bot.id, { trigger: 'manual' });
+    const bot = await createBot('Chatty');
+    const run = await t.engine.startRun(bot.id, { trigger: 'manual' });
     await t.waitForRun(run.id);
     const db = t.engine.db.$client;
     const { last } = db.prepare('SELECT max(seq) AS last FROM run_logs WHERE run_id = ?').get(run.id) as { last: number };
@@ -546,13 +546,13 @@ describe('Telegram: lists, logs and settings', () => {
   });
 
   it('/results shows the latest results with their links', async () => {
-    const bot = createBot('Finder');
-    t.engine.results.record(bot.id, null, { title: 'Nike Air Max 90 <size 43>', url: 'https://example.com/item?id=1&x=2', content: 'Great condition, 45 €' });
+    const bot = await createBot('Finder');
+    await t.engine.results.record(bot.id, null, { title: 'Nike Air Max 90 <size 43>', url: 'https://example.com/item?id=1&x=2', content: 'Great condition, 45 €' });
     const reply = await type('/results finder');
     expect(reply.text).toContain('🤖 Finder — latest 1 result');
     expect(reply.text).toContain('Nike Air Max 90 <size 43>');
     expect(reply.html).toContain('<b><a href="https://example.com/item?id=1&amp;x=2">Nike Air Max 90 &lt;size 43&gt;</a></b>');
-    createBot('Empty');
+    await createBot('Empty');
     expect((await type('/results Empty')).text).toBe('🤖 Empty has no results yet.');
   });
 
@@ -565,37 +565,37 @@ describe('Telegram: lists, logs and settings', () => {
     const { answer, mark } = await press(status, /Pause/);
     expect(answer.text).toBe('⏸ Paused');
     await botSays(ALICE, mark, /Paused 🤖 Runner/);
-    expect(t.engine.bots.findByName('Runner')!.paused).toBe(true);
+    expect((await t.engine.bots.findByName('Runner'))!.paused).toBe(true);
     await type('/resume Runner');
   });
 
   it('/pause and /resume', async () => {
-    createBot('Sleeper');
+    await createBot('Sleeper');
     expect((await type('/pause sleeper')).text).toMatch(/⏸ Paused 🤖 Sleeper: its schedule and links will not start it until \/resume Sleeper/);
-    expect(t.engine.bots.findByName('Sleeper')!.paused).toBe(true);
+    expect((await t.engine.bots.findByName('Sleeper'))!.paused).toBe(true);
     expect((await type('/pause sleeper')).text).toMatch(/already paused/);
     expect((await type('/resume SLEEPER')).text).toMatch(/▶ Resumed 🤖 Sleeper/);
-    expect(t.engine.bots.findByName('Sleeper')!.paused).toBe(false);
+    expect((await t.engine.bots.findByName('Sleeper'))!.paused).toBe(false);
   });
 
   it('/schedule Clock every 30m stores */30 * * * *; off clears it; nonsense is explained', async () => {
-    createBot('Clock');
+    await createBot('Clock');
     expect((await type('/schedule Clock every 30m')).text).toBe('⏰ 🤖 Clock runs every 30 minutes (*/30 * * * *).');
-    expect(t.engine.bots.findByName('Clock')!.schedule).toBe('*/30 * * * *');
+    expect((await t.engine.bots.findByName('Clock'))!.schedule).toBe('*/30 * * * *');
     expect((await type('/schedule Clock off')).text).toMatch(/has no schedule now/);
     expect((await type('/schedule Clock whenever')).text).toMatch(/⚠️ "whenever" is not a valid schedule/);
   });
 
   it('/link and /unlink chain two bots; a loop is refused', async () => {
-    createBot('Dev');
-    createBot('Tester');
+    await createBot('Dev');
+    await createBot('Tester');
     expect((await type('/link Dev completed Tester')).text).toBe('🔗 Linked: when 🤖 Dev completes, 🤖 Tester starts with its output as input.');
     expect((await type('/link Tester completed Dev')).text).toMatch(/⚠️ Linking Tester to Dev would close a loop: Tester → Dev → Tester/);
     expect((await type('/unlink Dev Tester')).text).toBe('✂️ Unlinked: Dev —completed→ Tester.');
   });
 
   it('/delete asks to confirm with a button; Keep keeps it, Delete deletes it', async () => {
-    const bot = createBot('Doomed');
+    const bot = await createBot('Doomed');
     const ask = await type('/delete Doomed');
     expect(ask.buttons[0]!.map(([l]) => l)).toEqual(['🗑 Delete Doomed', 'Keep it']);
     await press(ask, /Keep/);
@@ -604,11 +604,11 @@ describe('Telegram: lists, logs and settings', () => {
     const { answer } = await press(again, /Delete/);
     expect(answer.text).toBe('Deleted');
     expect((await editedTo(again, /Deleted/)).payload.text).toBe('🗑 Deleted <b>🤖 Doomed</b>.');
-    expect(() => t.engine.bots.get(bot.id)).toThrow(/No bot/);
+    await expect(t.engine.bots.get(bot.id)).rejects.toThrow(/No bot/);
   });
 
   it('a delete that fails says so, in the toast too: never "Deleted"', async () => {
-    createBot('Sticky');
+    await createBot('Sticky');
     const ask = await type('/delete Sticky');
     const refused = vi.spyOn(t.engine, 'deleteBot').mockRejectedValueOnce(new AppError('INTERNAL', 'Its docs folder could not be removed.'));
     try {
@@ -618,73 +618,73 @@ describe('Telegram: lists, logs and settings', () => {
     } finally {
       refused.mockRestore();
     }
-    expect(t.engine.bots.findByName('Sticky')).toBeDefined();
+    expect(await t.engine.bots.findByName('Sticky')).toBeDefined();
   });
 });
 
 describe('Telegram: subscriptions', () => {
   it('/subscribe <bot> gets every run here; failures or new results only; buttons change it', async () => {
-    const bot = createBot('Newsletter');
+    const bot = await createBot('Newsletter');
     const sub = await type('/subscribe Newsletter', { chatId: GROUP, fromId: BOB });
     expect(sub.text).toMatch(/^🔔 This chat will get every run of 🤖 Newsletter, scheduled, triggered or started anywhere\./);
-    expect(t.engine.subscriptions.find(bot.id, 'telegram', String(GROUP))).toMatchObject({ policy: 'all' });
+    expect(await t.engine.subscriptions.find(bot.id, 'telegram', String(GROUP))).toMatchObject({ policy: 'all' });
     expect(sub.buttons[0]!.map(([l]) => l)).toEqual(['✓ Every run', 'Failures only', 'New results only']);
     await press(sub, /Failures only/, { fromId: BOB });
     await editedTo(sub, /will get the failed runs of 🤖 Newsletter/);
-    expect(t.engine.subscriptions.find(bot.id, 'telegram', String(GROUP))!.policy).toBe('failures');
+    expect((await t.engine.subscriptions.find(bot.id, 'telegram', String(GROUP)))!.policy).toBe('failures');
     expect((await type('/subscribe Newsletter new', { chatId: GROUP, fromId: BOB })).text).toMatch(/will get the runs that find new results of/);
     expect((await type('/subscribe newsletter new', { chatId: GROUP, fromId: BOB })).text).toMatch(/already gets the runs that find new results/);
     expect((await type('/status Newsletter', { chatId: GROUP, fromId: BOB })).text).toContain('This chat gets: new results only');
     expect((await type('/unsubscribe Newsletter', { chatId: GROUP, fromId: BOB })).text).toMatch(/🔕 This chat will no longer get the runs of 🤖 Newsletter/);
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'telegram', String(GROUP))).toBe(false);
+    expect(await t.engine.subscriptions.isSubscribed(bot.id, 'telegram', String(GROUP))).toBe(false);
   });
 
   it('"failures only" posts a failed run and not a completed one; "new results only" skips a run with nothing new', async () => {
-    const ok = createBot('Fine');
-    const broken = createBrokenBot('Flaky');
-    t.engine.subscriptions.subscribe(ok.id, 'telegram', String(BOB), { policy: 'failures' });
-    t.engine.subscriptions.subscribe(broken.id, 'telegram', String(BOB), { policy: 'failures' });
+    const ok = await createBot('Fine');
+    const broken = await createBrokenBot('Flaky');
+    await t.engine.subscriptions.subscribe(ok.id, 'telegram', String(BOB), { policy: 'failures' });
+    await t.engine.subscriptions.subscribe(broken.id, 'telegram', String(BOB), { policy: 'failures' });
     const mark = tg.calls.length;
-    const good = t.engine.startRun(ok.id, { trigger: 'manual' });
+    const good = await t.engine.startRun(ok.id, { trigger: 'manual' });
     await t.waitForRun(good.id);
-    const bad = t.engine.startRun(broken.id, { trigger: 'manual' });
+    const bad = await t.engine.startRun(broken.id, { trigger: 'manual' });
     const posted = await botSays(BOB, mark, /Flaky · run #\d+ failed/);
     expect(posted.text).toMatch(new RegExp(`✗ 🤖 Flaky · run #${bad.id} failed.* \\(from the dashboard\\)`));
     expect(posted.buttons.flat().map(([l]) => l)).toEqual(['▶ Run again', '📜 Logs']);
 
-    t.engine.subscriptions.subscribe(ok.id, 'telegram', String(BOB), { policy: 'new' });
-    const same = t.engine.startRun(ok.id, { trigger: 'manual' }); // echo answers the same again: nothing new
+    await t.engine.subscriptions.subscribe(ok.id, 'telegram', String(BOB), { policy: 'new' });
+    const same = await t.engine.startRun(ok.id, { trigger: 'manual' }); // echo answers the same again: nothing new
     await t.waitForRun(same.id);
     const marker = await settle(BOB, BOB);
     expect(sentTo(BOB, mark, marker.call.seq).map((m) => runIdOf(m))).toEqual([bad.id]);
   });
 
   it('/mute <bot> 2h keeps it quiet here; /mute <bot> off lets it speak again', async () => {
-    const bot = createBot('Chirpy');
+    const bot = await createBot('Chirpy');
     expect((await type('/mute Chirpy 2h', { fromId: BOB })).text).toMatch(/⚠️ This chat is not subscribed to Chirpy/);
-    t.engine.subscriptions.subscribe(bot.id, 'telegram', String(BOB));
+    await t.engine.subscriptions.subscribe(bot.id, 'telegram', String(BOB));
     expect((await type('/mute Chirpy 2h', { fromId: BOB })).text).toBe('🔕 🤖 Chirpy is muted here for 2 h; runs started here still report back. Unmute with /mute Chirpy off.');
-    const until = t.engine.subscriptions.find(bot.id, 'telegram', String(BOB))!.mutedUntil!;
+    const until = (await t.engine.subscriptions.find(bot.id, 'telegram', String(BOB)))!.mutedUntil!;
     expect(until - Date.now()).toBeGreaterThan(2 * 3600_000 - 60_000);
     expect((await type('/mute Chirpy soon', { fromId: BOB })).text).toMatch(/⚠️ "soon" is not a duration: use 30m, 2h, 1d, 1w, or off/);
     const mark = tg.calls.length;
-    await t.waitForRun(t.engine.startRun(bot.id, { trigger: 'manual' }).id);
+    await t.waitForRun((await t.engine.startRun(bot.id, { trigger: 'manual' })).id);
     let marker = await settle(BOB, BOB);
     expect(sentTo(BOB, mark, marker.call.seq).filter((m) => /Chirpy · run/.test(m.text))).toEqual([]);
     expect((await type('/mute Chirpy off', { fromId: BOB })).text).toBe('🔔 🤖 Chirpy is no longer muted here.');
     const mark2 = tg.calls.length;
-    const run = t.engine.startRun(bot.id, { trigger: 'manual' });
+    const run = await t.engine.startRun(bot.id, { trigger: 'manual' });
     await botSays(BOB, mark2, new RegExp(`Chirpy · run #${run.id} completed`));
     marker = await settle(BOB, BOB);
     expect(marker).toBeDefined();
   });
 
   it('a subscription made in a forum topic posts there', async () => {
-    const bot = createBot('Topicbot');
+    const bot = await createBot('Topicbot');
     await type('/subscribe Topicbot', { chatId: FORUM, fromId: BOB, threadId: 9 });
-    expect(t.engine.subscriptions.find(bot.id, 'telegram', String(FORUM))!.threadId).toBe('9');
+    expect((await t.engine.subscriptions.find(bot.id, 'telegram', String(FORUM)))!.threadId).toBe('9');
     const mark = tg.calls.length;
-    const run = t.engine.startRun(bot.id, { trigger: 'schedule' });
+    const run = await t.engine.startRun(bot.id, { trigger: 'schedule' });
     const posted = await botSays(FORUM, mark, /Topicbot · run #\d+ completed/);
     expect(posted.call.payload.message_thread_id).toBe(9);
     expect(posted.text).toContain(`run #${run.id} completed`);
@@ -694,8 +694,8 @@ describe('Telegram: subscriptions', () => {
   it('one outcome per chat: a bot made in a DM and run in a group reports in the group only', async () => {
     const made = await type('/newbot Roamer go places', { fromId: BOB });
     expect(made.text).toMatch(/Created 🤖 Roamer/);
-    const bot = t.engine.bots.findByName('Roamer')!;
-    expect(t.engine.subscriptions.isSubscribed(bot.id, 'telegram', String(BOB))).toBe(true);
+    const bot = (await t.engine.bots.findByName('Roamer'))!;
+    expect(await t.engine.subscriptions.isSubscribed(bot.id, 'telegram', String(BOB))).toBe(true);
     const mark = tg.calls.length;
     const card = await type('/run Roamer', { chatId: GROUP, fromId: BOB });
     const runId = runIdOf(card);
@@ -705,13 +705,13 @@ describe('Telegram: subscriptions', () => {
     expect(sentTo(BOB, mark).filter((m) => m.text.includes(`run #${runId}`))).toEqual([]);
     expect(sentTo(GROUP, mark, marker.call.seq).filter((m) => m.text.includes(`run #${runId}`)).map((m) => m.messageId)).toEqual([card.messageId]);
     // Someone else's run of it (here: from the dashboard) still reaches the DM.
-    const other = t.engine.startRun(bot.id, { trigger: 'manual' });
+    const other = await t.engine.startRun(bot.id, { trigger: 'manual' });
     await botSays(BOB, mark, new RegExp(`Roamer · run #${other.id} completed`));
   });
 
   it('a chat that started a run and is subscribed to its bot sees it once: on the card', async () => {
-    const scout = t.engine.bots.findByName('Scout')!;
-    expect(t.engine.subscriptions.isSubscribed(scout.id, 'telegram', String(ALICE))).toBe(true);
+    const scout = (await t.engine.bots.findByName('Scout'))!;
+    expect(await t.engine.subscriptions.isSubscribed(scout.id, 'telegram', String(ALICE))).toBe(true);
     const mark = tg.calls.length;
     const card = await type('/run Scout once');
     const runId = runIdOf(card);
@@ -724,9 +724,9 @@ describe('Telegram: subscriptions', () => {
 describe('Telegram: pipelines', () => {
   it('/pipelines lists them; /runpipeline posts "Started", then one live card per step, each ending as its outcome', async () => {
     expect((await type('/pipelines')).text).toMatch(/No pipelines yet/);
-    const researcher = createBot('Researcher');
-    const writer = createBot('Writer');
-    t.engine.pipelines.create({ name: 'Blog Post', steps: [researcher.id, writer.id] });
+    const researcher = await createBot('Researcher');
+    const writer = await createBot('Writer');
+    await t.engine.pipelines.create({ name: 'Blog Post', steps: [researcher.id, writer.id] });
     const list = await type('/pipelines');
     expect(list.text).toMatch(/🧩 Blog Post — 🤖 Researcher → 🤖 Writer · never run/);
     expect(list.buttons).toEqual([[['▶ Blog Post', expect.stringMatching(/^runpl:\d+$/)]]]);
@@ -740,8 +740,8 @@ describe('Telegram: pipelines', () => {
     await editedTo(step2, /completed/);
     expect(current(step1).text).toMatch(/✓ 🤖 Researcher · run #\d+ completed.*\n🧩 Blog Post · step 1\/2/);
     expect(current(step2).text).toMatch(/🧩 Blog Post · step 2\/2/);
-    expect(t.engine.runner.get(runIdOf(step1)).input).toBe('about owls');
-    expect(t.engine.runner.get(runIdOf(step2)).input).toContain('Input: about owls');
+    expect((await t.engine.runner.get(runIdOf(step1))).input).toBe('about owls');
+    expect((await t.engine.runner.get(runIdOf(step2))).input).toContain('Input: about owls');
     const marker = await settle();
     expect(sentTo(ALICE, mark, marker.call.seq).map((m) => m.messageId)).toEqual([started.messageId, step1.messageId, step2.messageId]);
     expect((await type('/runpipeline Blgo')).text).toBe('⚠️ No pipeline named "Blgo". Did you mean "Blog Post"?');
@@ -778,8 +778,8 @@ describe('Telegram: mistakes, strangers and failures', () => {
   });
 
   it('a failed outcome delivery is logged and retried, and never fails the run', async () => {
-    const bot = createBot('Bumpy');
-    t.engine.subscriptions.subscribe(bot.id, 'telegram', String(BOB));
+    const bot = await createBot('Bumpy');
+    await t.engine.subscriptions.subscribe(bot.id, 'telegram', String(BOB));
     tg.failNext('sendMessage', { error_code: 502, description: 'Bad Gateway' });
     const mark = tg.calls.length;
     const run = (await t.api('POST', `/api/bots/${bot.id}/run`, {})).body;
@@ -790,7 +790,7 @@ describe('Telegram: mistakes, strangers and failures', () => {
   });
 
   it('when the button press cannot be answered (too old), its outcome is still shown', async () => {
-    createBot('Doomed Too');
+    await createBot('Doomed Too');
     const ask = await type('/delete "Doomed Too"');
     tg.failNext('answerCallbackQuery', { error_code: 400, description: 'Bad Request: query is too old and response timeout expired or query ID is invalid' });
     const { answer } = await press(ask, /Delete/);
@@ -800,9 +800,9 @@ describe('Telegram: mistakes, strangers and failures', () => {
   });
 
   it('a stranger gets one polite refusal, and nothing runs, changes or leaks', async () => {
-    const scout = t.engine.bots.findByName('Scout')!;
-    const runsBefore = t.engine.runner.listForBot(scout.id).length;
-    const botsBefore = t.engine.bots.list().length;
+    const scout = (await t.engine.bots.findByName('Scout'))!;
+    const runsBefore = (await t.engine.runner.listForBot(scout.id)).length;
+    const botsBefore = (await t.engine.bots.list()).length;
     const mark = tg.calls.length;
     const refusal = await type('/run Scout', { fromId: MALLORY });
     expect(refusal.text).toMatch(/^🔒 I don't know you yet. Your pairing code is [A-Z2-9]{8} \(valid 1 hour\): enter it at https:\/\/bots.example.com\/settings\/chat, or ask an admin to approve it.$/);
@@ -814,8 +814,8 @@ describe('Telegram: mistakes, strangers and failures', () => {
     await settle();
     expect(tg.calls.filter((c) => c.seq >= mark && c.method === 'sendMessage' && c.payload.chat_id === MALLORY)).toHaveLength(1);
     expect(tg.calls.filter((c) => c.seq >= mark && c.method === 'sendMessage' && c.payload.chat_id === GROUP)).toHaveLength(0);
-    expect(t.engine.bots.list()).toHaveLength(botsBefore);
-    expect(t.engine.runner.listForBot(scout.id)).toHaveLength(runsBefore);
+    expect(await t.engine.bots.list()).toHaveLength(botsBefore);
+    expect(await t.engine.runner.listForBot(scout.id)).toHaveLength(runsBefore);
   });
 
   it('in a group, a command addressed to another bot is left alone, even from a stranger', async () => {
@@ -834,11 +834,11 @@ describe('Telegram: mistakes, strangers and failures', () => {
     const locked = await startTelegram(t.engine, config, own.logger);
     extraAdapters.push(locked);
     expect(own.text()).toMatch(/TELEGRAM_ALLOWED_USERS is empty: only chat users linked by pairing may command the Telegram bot/);
-    const before = t.engine.bots.list().length;
+    const before = (await t.engine.bots.list()).length;
     fake.pushMessage({ chatId: ALICE, fromId: ALICE, text: '/newbot Sneaky hello' });
     const reply = await fake.waitForCall('sendMessage');
     expect(String(reply.payload.text)).toMatch(/🔒 I don't know you yet/);
-    expect(t.engine.bots.list()).toHaveLength(before);
+    expect(await t.engine.bots.list()).toHaveLength(before);
     await locked.stop();
   });
 
@@ -862,7 +862,7 @@ describe('Telegram: mistakes, strangers and failures', () => {
 describe('Telegram: swarm tasks', () => {
   it('a task started with /task in a group posts its outcome there once, when it ends', async () => {
     for (const [name, role] of [['Haiku-Planner', 'planner'], ['Haiku-Poet', 'executor'], ['Haiku-Critic', 'evaluator']] as const) {
-      t.engine.swarm.enrol({ bot: createBot(name).id, role }, 'test');
+      await t.engine.swarm.enrol({ bot: (await createBot(name)).id, role }, 'test');
     }
     const mark = tg.calls.length;
     const started = await type('/task Write a haiku\nAbout bots that work together.', { chatId: GROUP, fromId: BOB });

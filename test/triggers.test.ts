@@ -153,9 +153,9 @@ describe('triggers', () => {
     expect((await t.api('DELETE', `/api/triggers/${tr.id}`)).body.error.code).toBe('TRIGGER_NOT_FOUND');
 
     // The chat adapters' /unlink goes through the engine.
-    t.engine.triggers.create({ source_bot: 'Del-X', event: 'failed', target_bot: 'Del-Y' });
-    expect(t.engine.triggers.unlink({ source_bot: 'del-x', target_bot: 'DEL-Y' }).map((v) => v.label)).toEqual(['Del-X —failed→ Del-Y']);
-    expect(() => t.engine.triggers.unlink({ source_bot: 'Del-X', target_bot: 'Del-Y' })).toThrow(/not linked/);
+    await t.engine.triggers.create({ source_bot: 'Del-X', event: 'failed', target_bot: 'Del-Y' });
+    expect((await t.engine.triggers.unlink({ source_bot: 'del-x', target_bot: 'DEL-Y' })).map((v) => v.label)).toEqual(['Del-X —failed→ Del-Y']);
+    await expect(t.engine.triggers.unlink({ source_bot: 'Del-X', target_bot: 'Del-Y' })).rejects.toThrow(/not linked/);
 
     // Deleting a bot removes its triggers.
     const again = (await link('Del-X', 'completed', 'Del-Y')).body;

@@ -16,8 +16,8 @@ describe('API rate limit (RATE_LIMIT_PER_MIN)', () => {
   });
 
   it('past the limit a client gets 429 RATE_LIMITED in the API error shape; pages, static files, live streams and other clients go on', async () => {
-    const bot = t.engine.createBot({ name: 'Limited', prompt: 'x' });
-    const run = t.engine.startRun(bot.id, { trigger: 'manual' });
+    const bot = await t.engine.createBot({ name: 'Limited', prompt: 'x' });
+    const run = await t.engine.startRun(bot.id, { trigger: 'manual' });
     for (let i = 0; i < 5; i++) {
       const r = await t.api('GET', '/api/bots');
       expect(r.status).toBe(200);

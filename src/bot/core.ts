@@ -80,20 +80,20 @@ export class CommandCore<C extends Caller = Caller> {
    * bot), else the user their chat identity is linked to; null for a stranger (and, on a user's
    * own bot, for anyone linked to another user).
    */
-  accountOf(caller: C): Account | null {
+  async accountOf(caller: C): Promise<Account | null> {
     const owner = this.opts.owner;
     if (owner === undefined && this.allowed.has(caller.userId)) {
-      const admin = this.engine.users.get(FIRST_ADMIN_ID) ?? this.engine.users.ensureFirstAdmin();
+      const admin = (await this.engine.users.get(FIRST_ADMIN_ID)) ?? (await this.engine.users.ensureFirstAdmin());
       return this.engine.users.callerOf(admin);
     }
-    const account = this.engine.chatIdentities.callerFor(caller.platform, caller.userId);
+    const account = await this.engine.chatIdentities.callerFor(caller.platform, caller.userId);
     if (!account || (owner !== undefined && account.userId !== owner)) return null;
     return account;
   }
 
   /** `true` when `caller` may command (see {@link accountOf}). */
-  isAllowed(caller: C): boolean {
-    return this.accountOf(caller) !== null;
+  async isAllowed(caller: C): Promise<boolean> {
+    return (await this.accountOf(caller)) !== null;
   }
 
   /**
@@ -101,9 +101,9 @@ export class CommandCore<C extends Caller = Caller> {
    * their one-time pairing code (on Telegram only in a private chat: in a group, a pointer there) (at most 5 new ones an hour, then a plain sentence saying to
    * wait); on a user's own bot, someone linked to another account gets a plain refusal.
    */
-  refusal(caller: C): Message {
+  async refusal(caller: C): Promise<Message> {
     const base = { ephemeral: true, error: true } as const;
-    if (this.opts.owner !== undefined && this.engine.chatIdentities.callerFor(caller.platform, caller.userId)) {
+    if (this.opts.owner !== undefined && (await this.engine.chatIdentities.callerFor(caller.platform, caller.userId))) {
       this.opts.log.warn({ platform: caller.platform, userId: caller.userId, owner: this.opts.owner }, "refused a user linked to another account on a user's own bot");
       return { ...say("🔒 Sorry, this bot answers only its owner's chats."), ...base };
     }
@@ -112,7 +112,7 @@ export class CommandCore<C extends Caller = Caller> {
       return { ...say("🔒 I don't know you yet. Write to me in a private chat for your pairing code."), ...base };
     }
     try {
-      const pairing = this.engine.chatIdentities.codeFor(caller.platform, caller.userId, caller.displayName ?? caller.userId);
+      const pairing = await this.engine.chatIdentities.codeFor(caller.platform, caller.userId, caller.displayName ?? caller.userId);
       this.opts.log.info(
         { platform: caller.platform, userId: caller.userId, chatId: caller.chatId, codeId: pairing.id },
         `a chat user who is not linked got a pairing code (or add their id to ${this.opts.allowListVariable})`,
@@ -142,23 +142,23 @@ export class CommandCore<C extends Caller = Caller> {
 
   /** A command as typed on Telegram: `name` without the slash, `text` what followed it. */
   async runText(caller: C, name: string, text: string): Promise<Message> {
-    const account = this.accountOf(caller);
-    if (!account) return this.refusal(caller);
+    const account = await this.accountOf(caller);
+    if (!account) return await this.refusal(caller);
     const cmd = this.command(name);
     if (!cmd) return failure(`I don't know /${name}. Send `, code('/help'), ' for the list of commands.');
     // A new command ends a guided flow that was waiting for an answer (/cancel says so itself).
     if (cmd.name !== 'cancel') this.flows.delete(flowKey(caller));
     const known = {
-      bots: cmd.params.some((p) => p.kind === 'bot') ? this.visibleBots(account).map((b) => b.name) : [],
-      pipelines: cmd.params.some((p) => p.kind === 'pipeline') ? this.visiblePipelines(account).map((p) => p.name) : [],
+      bots: cmd.params.some((p) => p.kind === 'bot') ? (await this.visibleBots(account)).map((b) => b.name) : [],
+      pipelines: cmd.params.some((p) => p.kind === 'pipeline') ? (await this.visiblePipelines(account)).map((p) => p.name) : [],
     };
     return this.dispatch(caller, account, cmd, parseArgs(cmd.params, text, known), text);
   }
 
   /** A command with typed options (Discord slash commands); names lose their quotes as on Telegram. */
   async runCommand(caller: C, name: string, args: Args): Promise<Message> {
-    const account = this.accountOf(caller);
-    if (!account) return this.refusal(caller);
+    const account = await this.accountOf(caller);
+    if (!account) return await this.refusal(caller);
     const cmd = this.command(name);
     if (!cmd) return failure(`I don't know /${name}.`);
     const clean: Args = {};
@@ -173,8 +173,8 @@ export class CommandCore<C extends Caller = Caller> {
 
   /** A button press; `data` is a button's action, `<verb>:<args>`, routed to the command owning the verb. */
   async handleAction(caller: C, data: string): Promise<ActionReply> {
-    const account = this.accountOf(caller);
-    if (!account) return { message: this.refusal(caller), mode: 'reply', toast: 'Not allowed' };
+    const account = await this.accountOf(caller);
+    if (!account) return { message: await this.refusal(caller), mode: 'reply', toast: 'Not allowed' };
     const found = this.actionOf(data);
     if (!found) return { message: failure('This button no longer works; send /help.'), mode: 'reply', toast: 'This button no longer works' };
     const { command, action } = found;
@@ -207,19 +207,19 @@ export class CommandCore<C extends Caller = Caller> {
       this.flows.delete(key);
       return null;
     }
-    const account = this.accountOf(caller);
-    if (!account) return this.refusal(caller);
+    const account = await this.accountOf(caller);
+    if (!account) return await this.refusal(caller);
     const cmd = this.command(flow.command);
     if (!cmd?.answer) return null;
     return this.guard(caller, () => cmd.answer!(this.context(caller, account, cmd, undefined, cmd.writes ?? false), flow, text));
   }
 
   /** Names for Discord's autocomplete (bots or pipelines): those containing `query`, prefix matches first; none for strangers. */
-  nameChoices(caller: C, kind: 'bot' | 'pipeline', query: string, limit = 25): string[] {
-    const account = this.accountOf(caller);
+  async nameChoices(caller: C, kind: 'bot' | 'pipeline', query: string, limit = 25): Promise<string[]> {
+    const account = await this.accountOf(caller);
     if (!account) return [];
     const q = nameKey(query.replace(/^\s*["“„«]/, '').replace(/["”“»]\s*$/, ''));
-    const names = [...new Set(kind === 'bot' ? this.visibleBots(account).map((b) => b.name) : this.visiblePipelines(account).map((p) => p.name))];
+    const names = [...new Set(kind === 'bot' ? (await this.visibleBots(account)).map((b) => b.name) : (await this.visiblePipelines(account)).map((p) => p.name))];
     return names
       .filter((n) => nameKey(n).includes(q))
       .sort((a, b) => Number(!nameKey(a).startsWith(q)) - Number(!nameKey(b).startsWith(q)) || a.localeCompare(b))
@@ -233,20 +233,20 @@ export class CommandCore<C extends Caller = Caller> {
 
   private async dispatch(caller: C, account: Account, cmd: Command, args: Args, typed?: string): Promise<Message> {
     this.opts.log.debug({ platform: caller.platform, userId: caller.userId, account: account.userId, command: cmd.name, args }, 'chat command');
-    return this.guard(caller, () => {
+    return this.guard(caller, async () => {
       if (cmd.creates && !mayCreate(account)) throw new AppError('FORBIDDEN_ROLE', `You are a ${account.role} on this server: a viewer reads and changes nothing.`);
-      return cmd.run(this.context(caller, account, cmd, typed, cmd.writes ?? false), args);
+      return await cmd.run(this.context(caller, account, cmd, typed, cmd.writes ?? false), args);
     });
   }
 
   /** The bots `account` may see, oldest first. */
-  private visibleBots(account: Account): BotRow[] {
-    return this.engine.bots.list().filter((b) => mayRead(account, b.ownerId));
+  private async visibleBots(account: Account): Promise<BotRow[]> {
+    return (await this.engine.bots.list()).filter((b) => mayRead(account, b.ownerId));
   }
 
   /** The pipelines `account` may see. */
-  private visiblePipelines(account: Account): PipelineView[] {
-    return this.engine.pipelines.list().filter((p) => mayRead(account, p.ownerId));
+  private async visiblePipelines(account: Account): Promise<PipelineView[]> {
+    return (await this.engine.pipelines.list()).filter((p) => mayRead(account, p.ownerId));
   }
 
   /**
@@ -285,19 +285,19 @@ export class CommandCore<C extends Caller = Caller> {
       caller,
       account,
       ...(typed !== undefined ? { typed } : {}),
-      bot: (name) => this.check(account, this.findBot(name, cmd, account), writes, new AppError('BOT_NOT_FOUND', 'No such bot.')),
-      botById: (id) => {
+      bot: async (name) => this.check(account, await this.findBot(name, cmd, account), writes, new AppError('BOT_NOT_FOUND', 'No such bot.')),
+      botById: async (id) => {
         const gone = new AppError('BOT_NOT_FOUND', 'That bot no longer exists.');
         let bot: BotRow;
         try {
-          bot = this.engine.bots.get(Number(id));
+          bot = await this.engine.bots.get(Number(id));
         } catch {
           throw gone;
         }
         return this.check(account, bot, writes, gone);
       },
       mayRead: (ownerId) => mayRead(account, ownerId),
-      pipeline: (name) => this.check(account, this.findPipeline(name, cmd, account), writes, new AppError('PIPELINE_NOT_FOUND', 'No such pipeline.')),
+      pipeline: async (name) => this.check(account, await this.findPipeline(name, cmd, account), writes, new AppError('PIPELINE_NOT_FOUND', 'No such pipeline.')),
       watchRun: (runId) => runs?.watchRun(runId, caller.chatId),
       stopping: (runIds) => runs?.stopping(runIds, caller.chatId),
       watchPipeline: (id) => runs?.watchPipeline(id, caller.chatId),
@@ -322,10 +322,10 @@ export class CommandCore<C extends Caller = Caller> {
    * the account's own wins, else the oldest.
    * @throws {AppError} VALIDATION_FAILED (no name), BOT_NOT_FOUND (with suggestions)
    */
-  private findBot(name: string | undefined, cmd: Command, account: Account): BotRow {
+  private async findBot(name: string | undefined, cmd: Command, account: Account): Promise<BotRow> {
     if (!name) throw new AppError('VALIDATION_FAILED', `Which bot? Usage: ${usageOf(cmd)}`);
     const wanted = unquote(name);
-    const visible = this.visibleBots(account);
+    const visible = await this.visibleBots(account);
     const matches = visible.filter((b) => b.nameKey === nameKey(wanted));
     const found = matches.find((b) => b.ownerId === account.userId) ?? matches[0];
     if (found) return found;
@@ -335,10 +335,10 @@ export class CommandCore<C extends Caller = Caller> {
   }
 
   /** @throws {AppError} VALIDATION_FAILED (no name), PIPELINE_NOT_FOUND (with suggestions) */
-  private findPipeline(name: string | undefined, cmd: Command, account: Account): PipelineView {
+  private async findPipeline(name: string | undefined, cmd: Command, account: Account): Promise<PipelineView> {
     if (!name) throw new AppError('VALIDATION_FAILED', `Which pipeline? Usage: ${usageOf(cmd)}`);
     const wanted = unquote(name);
-    const visible = this.visiblePipelines(account);
+    const visible = await this.visiblePipelines(account);
     const matches = visible.filter((p) => nameKey(p.name) === nameKey(wanted));
     const found = matches.find((p) => p.ownerId === account.userId) ?? matches[0];
     if (found) return found;

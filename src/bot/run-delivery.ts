@@ -73,6 +73,8 @@ interface Card {
   typingTimer?: TimerHandle;
   /** Its posts and edits, one after another. */
   chain: Promise<void>;
+  /** Its run's status is being read to decide on "typing…" (`again`: asked once more meanwhile). */
+  typingCheck?: 'reading' | 'again';
   done: boolean;
 }
 
@@ -182,8 +184,8 @@ export class RunDelivery {
     if (card.posted || card.posting || card.done) return;
     card.posting = true;
     const posting = (async () => {
-      const view = this.draw(card);
-      if (!view) return this.retire(card);
+      const view = await this.draw(card);
+      if (!view || card.done) return this.retire(card);
       try {
         card.posted = await surface(view.msg);
         card.shown = view.key;
@@ -215,15 +217,15 @@ export class RunDelivery {
       this.log.error({ err, chatId }, 'could not post an answer to a chat');
       return;
     }
-    if (msg.steps) this.openPipeline(msg.steps.pipelineRunId, chatId, place);
+    if (msg.steps) await this.openPipeline(msg.steps.pipelineRunId, chatId, place);
   }
 
   /** Starts posting step cards of a pipeline run watched from `chatId` (after its "Started" answer went out). */
-  openPipeline(pipelineRunId: number, chatId: string, place: Place): void {
+  async openPipeline(pipelineRunId: number, chatId: string, place: Place): Promise<void> {
     const w = this.pipelines.get(`${pipelineRunId}:${chatId}`) ?? { pipelineRunId, chatId };
     w.place = place;
     this.pipelines.set(`${pipelineRunId}:${chatId}`, w);
-    this.reconcile(w);
+    await this.reconcile(w);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -266,37 +268,39 @@ export class RunDelivery {
   }
 
   /** The card's message as it is now; null when the run or its bot is gone. */
-  private draw(card: Card): { msg: Message; key: string; final: boolean } | null {
-    const facts = this.facts(card);
+  private async draw(card: Card): Promise<{ msg: Message; key: string; final: boolean } | null> {
+    const facts = await this.facts(card);
     if (!facts) return null;
     const msg = runCard(facts);
     return { msg, key: JSON.stringify(msg), final: isFinalRunStatus(facts.run.status) };
   }
 
-  private facts(card: Card | null, run?: RunRow): CardFacts | null {
+  private async facts(card: Card | null, run?: RunRow): Promise<CardFacts | null> {
     try {
-      const r = run ?? this.engine.runner.get(card!.runId);
-      const bot = this.engine.bots.get(r.botId);
+      const r = run ?? (await this.engine.runner.get(card!.runId));
+      const bot = await this.engine.bots.get(r.botId);
       const final = isFinalRunStatus(r.status);
       if (card && r.status === 'running') card.runningSince ??= this.clock.now();
-      if (card && card.lastLine === undefined && !final) card.lastLine = logTail(this.engine, r.id, 1).lines[0]?.text;
+      if (card && card.lastLine === undefined && !final) card.lastLine = (await logTail(this.engine, r.id, 1)).lines[0]?.text;
       let pipeline: CardFacts['pipeline'];
       if (r.pipelineRunId != null && r.pipelineStep != null) {
         try {
-          const pr = this.engine.pipelines.getRun(r.pipelineRunId);
+          const pr = await this.engine.pipelines.getRun(r.pipelineRunId);
           pipeline = { name: pr.pipelineName, step: r.pipelineStep + 1, total: pr.totalSteps };
         } catch {
           // the pipeline was deleted since
         }
       }
+      const newResults = final ? await this.engine.db.select().from(results).where(and(eq(results.runId, r.id), eq(results.botId, r.botId))).orderBy(desc(results.id)) : [];
+      const queuedAhead = r.status === 'queued' ? (await this.engine.runner.activeForBot(r.botId)).filter((x) => x.id < r.id).length : undefined;
       return {
         run: r,
         bot,
         live: card !== null,
-        newResults: final ? this.engine.db.select().from(results).where(and(eq(results.runId, r.id), eq(results.botId, r.botId))).orderBy(desc(results.id)).all() : [],
+        newResults,
         ...(card?.lastLine !== undefined && !final ? { lastLine: card.lastLine } : {}),
         ...(card && r.status === 'running' ? { elapsedMs: this.clock.now() - card.runningSince! } : {}),
-        ...(r.status === 'queued' ? { queuedAhead: this.engine.runner.activeForBot(r.botId).filter((x) => x.id < r.id).length } : {}),
+        ...(queuedAhead !== undefined ? { queuedAhead } : {}),
         ...(pipeline ? { pipeline } : {}),
         ...(this.engine.config.publicUrl ? { publicUrl: this.engine.config.publicUrl } : {}),
       };
@@ -318,7 +322,8 @@ export class RunDelivery {
 
   private async redraw(card: Card): Promise<void> {
     if (card.done || this.stopped) return;
-    const view = this.draw(card);
+    const view = await this.draw(card);
+    if (card.done || this.stopped) return;
     if (!view) return this.retire(card);
     if (card.broken) {
       if (view.final) {
@@ -371,19 +376,34 @@ export class RunDelivery {
   private typing(card: Card): void {
     const typing = this.sender.typing;
     if (!typing || card.done || card.typingTimer !== undefined || !card.place) return;
-    let status;
-    try {
-      status = this.engine.runner.get(card.runId).status;
-    } catch {
+    // One look at the run at a time; a call meanwhile looks once more after it (the run may have started since).
+    if (card.typingCheck) {
+      card.typingCheck = 'again';
       return;
     }
-    if (status !== 'running') return;
-    const place = card.place;
-    void this.track(typing.call(this.sender, place).catch((err: unknown) => this.log.debug({ err, chatId: card.chatId }, 'could not show typing')));
-    card.typingTimer = this.clock.setTimeout(() => {
-      card.typingTimer = undefined;
-      this.typing(card);
-    }, this.typingMs);
+    card.typingCheck = 'reading';
+    const check = async () => {
+      let status;
+      try {
+        status = (await this.engine.runner.get(card.runId)).status;
+      } catch {
+        status = null;
+      }
+      const again = card.typingCheck === 'again';
+      card.typingCheck = undefined;
+      if (status !== 'running') {
+        if (again) this.typing(card);
+        return;
+      }
+      if (card.done || this.stopped || card.typingTimer !== undefined || !card.place) return;
+      const place = card.place;
+      void this.track(typing.call(this.sender, place).catch((err: unknown) => this.log.debug({ err, chatId: card.chatId }, 'could not show typing')));
+      card.typingTimer = this.clock.setTimeout(() => {
+        card.typingTimer = undefined;
+        this.typing(card);
+      }, this.typingMs);
+    };
+    void this.track(check().catch((err: unknown) => this.log.debug({ err, chatId: card.chatId }, 'could not show typing')));
   }
 
   /** Forgets a card: its run ended and the card shows it (or the card could not be kept). */
@@ -422,27 +442,28 @@ export class RunDelivery {
 
   // ------------------------------------------------------------------------------ pipelines
 
-  private onQueued(runId: number): void {
+  private async onQueued(runId: number): Promise<void> {
     let run: RunRow;
     try {
-      run = this.engine.runner.get(runId);
+      run = await this.engine.runner.get(runId);
     } catch {
       return;
     }
     if (run.pipelineRunId == null) return;
-    for (const w of this.pipelines.values()) if (w.pipelineRunId === run.pipelineRunId) this.reconcile(w);
+    for (const w of [...this.pipelines.values()]) if (w.pipelineRunId === run.pipelineRunId) await this.reconcile(w);
   }
 
   /** Opens a card for each started step of a watched pipeline run that has none in its chat yet. */
-  private reconcile(w: PipelineWatch): void {
+  private async reconcile(w: PipelineWatch): Promise<void> {
     if (!w.place || this.stopped) return;
     let view;
     try {
-      view = this.engine.pipelines.getRun(w.pipelineRunId);
+      view = await this.engine.pipelines.getRun(w.pipelineRunId);
     } catch {
       this.pipelines.delete(`${w.pipelineRunId}:${w.chatId}`);
       return;
     }
+    if (!w.place || this.stopped) return;
     const place = { chatId: w.place.chatId, ...(w.place.threadId ? { threadId: w.place.threadId } : {}) };
     for (const step of view.steps) {
       if (step.runId == null || this.cards.has(`${step.runId}:${w.chatId}`) || this.carded.get(step.runId)?.has(w.chatId)) continue;
@@ -456,19 +477,19 @@ export class RunDelivery {
     if (this.subscribers === false || this.dispatched.has(runId)) return;
     let run: RunRow;
     try {
-      run = this.engine.runner.get(runId);
+      run = await this.engine.runner.get(runId);
     } catch {
       return;
     }
-    if (!isFinalRunStatus(run.status)) return;
+    if (!isFinalRunStatus(run.status) || this.dispatched.has(runId)) return;
     this.dispatched.add(runId);
     if (this.dispatched.size > MAX_TRACKED) this.dispatched.delete(this.dispatched.values().next().value!);
-    const subs = this.engine.subscriptions.listForBot(run.botId, this.sender.platform);
+    const subs = await this.engine.subscriptions.listForBot(run.botId, this.sender.platform);
     if (subs.length === 0) return;
-    const facts = this.facts(null, run);
+    const facts = await this.facts(null, run);
     if (!facts) return;
     const msg = runCard(facts);
-    const starter = this.starterOf(run);
+    const starter = await this.starterOf(run);
     const now = Date.now();
     await Promise.all(
       subs.map(async (sub) => {
@@ -487,13 +508,13 @@ export class RunDelivery {
    * and are not muted; each once.
    */
   private async serveDraft(runId: number): Promise<void> {
-    const approval = this.engine.approvals.byRun(runId);
+    const approval = await this.engine.approvals.byRun(runId);
     if (!approval || approval.status !== 'pending') return;
     let run: RunRow;
     let msg: Message;
     try {
-      run = this.engine.runner.get(runId);
-      msg = approvalDraftMessage(this.engine.approvals.get(approval.id));
+      run = await this.engine.runner.get(runId);
+      msg = approvalDraftMessage(await this.engine.approvals.get(approval.id));
     } catch {
       return;
     }
@@ -502,7 +523,7 @@ export class RunDelivery {
     for (const chatId of this.carded.get(runId) ?? []) if (!places.has(chatId)) places.set(chatId, { chatId });
     if (run.pipelineRunId != null) for (const w of this.pipelines.values()) if (w.pipelineRunId === run.pipelineRunId && !places.has(w.chatId)) places.set(w.chatId, w.place ?? { chatId: w.chatId });
     const now = Date.now();
-    for (const sub of this.subscribers === false ? [] : this.engine.subscriptions.listForBot(run.botId, this.sender.platform)) {
+    for (const sub of this.subscribers === false ? [] : await this.engine.subscriptions.listForBot(run.botId, this.sender.platform)) {
       if (places.has(sub.chatId) || sub.policy === 'failures' || (sub.mutedUntil != null && sub.mutedUntil > now)) continue;
       places.set(sub.chatId, { chatId: sub.chatId, ...(sub.threadId ? { threadId: sub.threadId } : {}) });
     }
@@ -510,11 +531,11 @@ export class RunDelivery {
   }
 
   /** The user of this platform who started the run from a chat (directly, or its pipeline), if any. */
-  private starterOf(run: RunRow): string | null {
+  private async starterOf(run: RunRow): Promise<string | null> {
     let trigger = run.trigger;
     if (run.pipelineRunId != null) {
       try {
-        trigger = this.engine.pipelines.getRun(run.pipelineRunId).trigger;
+        trigger = (await this.engine.pipelines.getRun(run.pipelineRunId)).trigger;
       } catch {
         // deleted since
       }

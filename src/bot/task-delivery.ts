@@ -49,7 +49,7 @@ export class TaskDelivery {
     if (this.delivered.has(taskId)) return;
     let view;
     try {
-      view = this.engine.swarm.tasks.view(taskId);
+      view = await this.engine.swarm.tasks.view(taskId);
     } catch {
       return; // gone since
     }

@@ -26,7 +26,7 @@ export class ActivityLog {
     this.offs.push(
       this.bus.on('run.queued', (e) => {
         if (e.run.attempt > 1) return; // `run.retrying` said it
-        this.record({ botId: e.botId, runId: e.runId, kind: 'run.queued', message: `${e.bot.emoji} ${e.bot.name}: run #${e.runId} started (${e.trigger})` });
+        return this.record({ botId: e.botId, runId: e.runId, kind: 'run.queued', message: `${e.bot.emoji} ${e.bot.name}: run #${e.runId} started (${e.trigger})` });
       }),
       this.bus.on('run.retrying', (e) =>
         this.record({
@@ -48,19 +48,18 @@ export class ActivityLog {
   }
 
   /** The newest `limit` entries (1..200), newest first; with `ownerId`, only those about that user's bots. */
-  list(limit = 20, ownerId?: number): EventRow[] {
+  async list(limit = 20, ownerId?: number): Promise<EventRow[]> {
     const q = this.db.select().from(events);
     // An operator's feed: events about their bots (notices about no bot are for admins and viewers).
-    return (ownerId === undefined ? q : q.where(sql`${events.botId} in (select id from bots where owner_id = ${ownerId})`))
+    return await (ownerId === undefined ? q : q.where(sql`${events.botId} in (select id from bots where owner_id = ${ownerId})`))
       .orderBy(desc(events.id))
-      .limit(Math.min(Math.max(limit, 1), 200))
-      .all();
+      .limit(Math.min(Math.max(limit, 1), 200));
   }
 
-  private onFinished(e: EngineEvents['run.finished']): void {
+  private async onFinished(e: EngineEvents['run.finished']): Promise<void> {
     const facts = RUN_STATUS_TABLE[e.status];
     const detail = e.status === 'completed' ? firstLine(e.output ?? '') : (e.error ?? e.status);
-    this.record({
+    await this.record({
       botId: e.botId,
       runId: e.runId,
       kind: `run.${e.status}`,
@@ -70,13 +69,12 @@ export class ActivityLog {
   }
 
   /** Appends one entry and announces it on the bus as `activity`. */
-  private record(entry: { botId?: number | null; runId?: number | null; kind: string; message: string; level?: ActivityLevel }): EventRow {
-    const row = this.db
+  private async record(entry: { botId?: number | null; runId?: number | null; kind: string; message: string; level?: ActivityLevel }): Promise<EventRow> {
+    const [row] = await this.db
       .insert(events)
       .values({ botId: entry.botId ?? null, runId: entry.runId ?? null, kind: entry.kind, message: entry.message, level: entry.level ?? 'info', createdAt: Date.now() })
-      .returning()
-      .get();
-    this.bus.emit('activity', { id: row.id, botId: row.botId, runId: row.runId, kind: row.kind, message: row.message, level: row.level });
-    return row;
+      .returning();
+    this.bus.emit('activity', { id: row!.id, botId: row!.botId, runId: row!.runId, kind: row!.kind, message: row!.message, level: row!.level });
+    return row!;
   }
 }

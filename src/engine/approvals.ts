@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, inArray, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, lte, min, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { validationError } from './bots.ts';
-import type { Db } from './db/database.ts';
+import { rowsChanged, transaction, type Db } from './db/database.ts';
 import { approvals, pipelineRuns, pipelines, runs, type ApprovalRow, type RunRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBot, EventBus } from './event-bus.ts';
@@ -78,6 +78,8 @@ export class ApprovalService {
   private readonly logs: RunLogStore;
   private offs: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** Expiry checks and timer arming, one after another. */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ApprovalDeps) {
     this.now = deps.now ?? Date.now;
@@ -89,11 +91,11 @@ export class ApprovalService {
    * the expiry timer and is announced in the activity feed; a run that ends otherwise while it
    * waits (cancelled, its bot deleted) closes its approval as `cancelled`. Idempotent.
    */
-  start(): void {
+  async start(): Promise<void> {
     if (this.offs.length > 0) return;
     this.offs.push(
-      this.deps.bus.on('run.awaiting_approval', (e) => {
-        const a = this.byRun(e.runId);
+      this.deps.bus.on('run.awaiting_approval', async (e) => {
+        const a = await this.byRun(e.runId);
         const where = e.run.pipelineRunId != null ? ` (pipeline step ${(e.run.pipelineStep ?? 0) + 1})` : '';
         this.deps.bus.emit('notice', {
           botId: e.botId,
@@ -102,22 +104,21 @@ export class ApprovalService {
           message: `‖ ${e.bot.emoji} ${e.bot.name}: run #${e.runId}'s draft waits for approval${where}${a ? ` — approval #${a.id}` : ''}`,
           level: 'warn',
         });
-        this.arm();
+        await this.arm();
       }),
-      this.deps.bus.on('run.finished', (e) => {
+      this.deps.bus.on('run.finished', async (e) => {
         if (e.status === 'completed' || e.status === 'rejected') return;
-        const r = this.deps.db
+        const [r] = await this.deps.db
           .update(approvals)
           .set({ status: 'cancelled', decidedAt: this.now(), reason: e.error ?? e.status })
           .where(and(eq(approvals.runId, e.runId), eq(approvals.status, 'pending')))
-          .returning()
-          .get();
+          .returning();
         if (r) this.deps.bus.emit('approval.decided', { approvalId: r.id, runId: r.runId, botId: r.botId, status: 'cancelled', decidedBy: null });
       }),
     );
-    const expired = this.expireDue();
+    const expired = await this.expireDue();
     if (expired > 0) this.deps.log.info({ expired }, 'drafts that expired while the process was down were rejected');
-    this.arm();
+    await this.arm();
   }
 
   /** Stops listening and disarms the expiry timer. */
@@ -131,36 +132,37 @@ export class ApprovalService {
    * Approvals, newest first: `pending` (what waits, the inbox), `decided` (everything else), or
    * one status; all when none is given. At most `limit` (1..500).
    */
-  list(filter: { status?: ApprovalStatus | 'decided'; botId?: number; limit?: number; ownerId?: number } = {}): ApprovalView[] {
+  async list(filter: { status?: ApprovalStatus | 'decided'; botId?: number; limit?: number; ownerId?: number } = {}): Promise<ApprovalView[]> {
     const conds = [];
     if (filter.ownerId !== undefined) conds.push(ownedBy(filter.ownerId));
     if (filter.status === 'decided') conds.push(ne(approvals.status, 'pending'));
     else if (filter.status) conds.push(eq(approvals.status, filter.status));
     if (filter.botId !== undefined) conds.push(eq(approvals.botId, filter.botId));
-    const rows = this.deps.db
+    const rows = await this.deps.db
       .select()
       .from(approvals)
       .where(conds.length ? and(...conds) : undefined)
       .orderBy(desc(approvals.id))
-      .limit(Math.min(Math.max(filter.limit ?? 100, 1), 500))
-      .all();
-    return this.views(rows);
+      .limit(Math.min(Math.max(filter.limit ?? 100, 1), 500));
+    return await this.views(rows);
   }
 
   /** How many drafts wait for a decision (the dashboard's bell); with `ownerId`, on that user's bots only. */
-  pendingCount(ownerId?: number): number {
+  async pendingCount(ownerId?: number): Promise<number> {
     const pending = eq(approvals.status, 'pending');
-    return this.deps.db.select({ n: sql<number>`count(*)` }).from(approvals).where(ownerId === undefined ? pending : and(pending, ownedBy(ownerId))).get()?.n ?? 0;
+    const [row] = await this.deps.db.select({ n: count() }).from(approvals).where(ownerId === undefined ? pending : and(pending, ownedBy(ownerId)));
+    return row?.n ?? 0;
   }
 
   /** @throws {AppError} APPROVAL_NOT_FOUND */
-  get(id: number): ApprovalView {
-    return this.views([this.row(id)])[0]!;
+  async get(id: number): Promise<ApprovalView> {
+    return (await this.views([await this.row(id)]))[0]!;
   }
 
   /** The approval of a run, if it required one. */
-  byRun(runId: number): ApprovalRow | undefined {
-    return this.deps.db.select().from(approvals).where(eq(approvals.runId, runId)).get();
+  async byRun(runId: number): Promise<ApprovalRow | undefined> {
+    const [row] = await this.deps.db.select().from(approvals).where(eq(approvals.runId, runId)).limit(1);
+    return row;
   }
 
   /**
@@ -171,26 +173,26 @@ export class ApprovalService {
    * @throws {AppError} APPROVAL_NOT_FOUND, VALIDATION_FAILED, APPROVAL_DECIDED (already decided,
    *   expired meanwhile, or its run no longer waits)
    */
-  approve(id: number, input: unknown, by: Decider): ApprovalView {
+  async approve(id: number, input: unknown, by: Decider): Promise<ApprovalView> {
     const parsed = approveInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    const a = this.pending(id);
+    const a = await this.pending(id);
     const text = parsed.data?.text ?? a.draft;
     const edited = text !== a.draft;
     const now = this.now();
     let newResults = 0;
-    this.deps.db.transaction(() => {
-      this.claim(a, { status: 'approved', finalText: text, edited, decidedBy: by, decidedAt: now });
-      for (const item of a.heldResults) if (this.deps.results.record(a.botId, a.runId, item).isNew) newResults++;
-      if (a.answerIsResult && text.trim() && this.deps.results.record(a.botId, a.runId, outputAsResult(text)).isNew) newResults++;
+    await transaction(this.deps.db, async (tx) => {
+      await this.claim(tx, a, { status: 'approved', finalText: text, edited, decidedBy: by, decidedAt: now });
+      for (const item of a.heldResults) if ((await this.deps.results.record(a.botId, a.runId, item)).isNew) newResults++;
+      if (a.answerIsResult && text.trim() && (await this.deps.results.record(a.botId, a.runId, outputAsResult(text))).isNew) newResults++;
       const found = a.heldResults.length + (a.answerIsResult && text.trim() ? 1 : 0);
-      this.logs.append(a.runId, a.botId, 'system', `approved by ${by}${edited ? ' (edited)' : ''}${found ? ` · ${found} result${found === 1 ? '' : 's'} found, ${newResults} new` : ''}`);
-      this.logs.release(a.runId);
-      const run = transitionRun(this.deps, a.runId, ['awaiting_approval'], 'completed', { output: text, finishedAt: now }, { newResults });
+      await this.logs.append(a.runId, a.botId, 'system', `approved by ${by}${edited ? ' (edited)' : ''}${found ? ` · ${found} result${found === 1 ? '' : 's'} found, ${newResults} new` : ''}`);
+      await this.logs.release(a.runId);
+      const run = await transitionRun({ ...this.deps, db: tx }, a.runId, ['awaiting_approval'], 'completed', { output: text, finishedAt: now }, { newResults });
       if (!run) throw new AppError('APPROVAL_DECIDED', `Run #${a.runId} no longer waits for approval.`);
     });
-    this.decided(a, 'approved', by, `✓ ${this.botName(a)}: run #${a.runId} approved by ${by}${edited ? ' (edited)' : ''}`, 'success');
-    return this.get(id);
+    await this.decided(a, 'approved', by, `✓ ${await this.botName(a)}: run #${a.runId} approved by ${by}${edited ? ' (edited)' : ''}`, 'success');
+    return await this.get(id);
   }
 
   /**
@@ -199,13 +201,13 @@ export class ApprovalService {
    * @param input `{reason}`; see {@link rejectInputSchema}.
    * @throws {AppError} APPROVAL_NOT_FOUND, VALIDATION_FAILED, APPROVAL_DECIDED
    */
-  reject(id: number, input: unknown, by: Decider): ApprovalView {
+  async reject(id: number, input: unknown, by: Decider): Promise<ApprovalView> {
     const parsed = rejectInputSchema.safeParse(input ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    const a = this.pending(id);
-    this.end(a, 'rejected', by, parsed.data.reason, `rejected by ${by}: ${parsed.data.reason}`);
-    this.decided(a, 'rejected', by, `⊘ ${this.botName(a)}: run #${a.runId} rejected by ${by} — ${parsed.data.reason}`, 'warn');
-    return this.get(id);
+    const a = await this.pending(id);
+    await this.end(a, 'rejected', by, parsed.data.reason, `rejected by ${by}: ${parsed.data.reason}`);
+    await this.decided(a, 'rejected', by, `⊘ ${await this.botName(a)}: run #${a.runId} rejected by ${by} — ${parsed.data.reason}`, 'warn');
+    return await this.get(id);
   }
 
   /**
@@ -213,15 +215,15 @@ export class ApprovalService {
    * call this).
    * @returns how many expired.
    */
-  expireDue(): number {
+  async expireDue(): Promise<number> {
     const now = this.now();
-    const due = this.deps.db.select().from(approvals).where(and(eq(approvals.status, 'pending'), lte(approvals.expiresAt, now))).orderBy(asc(approvals.id)).all();
+    const due = await this.deps.db.select().from(approvals).where(and(eq(approvals.status, 'pending'), lte(approvals.expiresAt, now))).orderBy(asc(approvals.id));
     let n = 0;
     for (const a of due) {
       try {
         const limit = formatSeconds(Math.round((a.expiresAt - a.createdAt) / 1000));
-        this.end(a, 'expired', 'timeout', `not decided within ${limit}`, `expired: not decided within ${limit}`);
-        this.decided(a, 'expired', 'timeout', `⊘ ${this.botName(a)}: run #${a.runId}'s draft expired (not decided within ${limit})`, 'warn');
+        await this.end(a, 'expired', 'timeout', `not decided within ${limit}`, `expired: not decided within ${limit}`);
+        await this.decided(a, 'expired', 'timeout', `⊘ ${await this.botName(a)}: run #${a.runId}'s draft expired (not decided within ${limit})`, 'warn');
         n++;
       } catch (err) {
         if (!(err instanceof AppError && err.code === 'APPROVAL_DECIDED')) this.deps.log.error({ err, approvalId: a.id }, 'could not expire a draft');
@@ -231,34 +233,33 @@ export class ApprovalService {
   }
 
   /** Ends a pending approval and its run as rejected (by a person, or expired). */
-  private end(a: ApprovalRow, status: 'rejected' | 'expired', by: Decider, reason: string, runError: string): void {
+  private async end(a: ApprovalRow, status: 'rejected' | 'expired', by: Decider, reason: string, runError: string): Promise<void> {
     const now = this.now();
-    this.deps.db.transaction(() => {
-      this.claim(a, { status, reason, decidedBy: by, decidedAt: now });
-      this.logs.append(a.runId, a.botId, 'system', runError);
-      this.logs.release(a.runId);
-      const run = transitionRun(this.deps, a.runId, ['awaiting_approval'], 'rejected', { error: runError, finishedAt: now }, { newResults: 0 });
+    await transaction(this.deps.db, async (tx) => {
+      await this.claim(tx, a, { status, reason, decidedBy: by, decidedAt: now });
+      await this.logs.append(a.runId, a.botId, 'system', runError);
+      await this.logs.release(a.runId);
+      const run = await transitionRun({ ...this.deps, db: tx }, a.runId, ['awaiting_approval'], 'rejected', { error: runError, finishedAt: now }, { newResults: 0 });
       if (!run) throw new AppError('APPROVAL_DECIDED', `Run #${a.runId} no longer waits for approval.`);
     });
   }
 
   /** The one conditional update that decides: whoever moves it out of `pending` first wins. */
-  private claim(a: ApprovalRow, set: Partial<typeof approvals.$inferInsert>): void {
-    const r = this.deps.db
+  private async claim(tx: Db, a: ApprovalRow, set: Partial<typeof approvals.$inferInsert>): Promise<void> {
+    const r = await tx
       .update(approvals)
       .set(set)
-      .where(and(eq(approvals.id, a.id), eq(approvals.status, 'pending')))
-      .run();
-    if (r.changes !== 1) throw this.alreadyDecided(this.row(a.id));
+      .where(and(eq(approvals.id, a.id), eq(approvals.status, 'pending')));
+    if (rowsChanged(r) !== 1) throw this.alreadyDecided(await this.row(a.id, tx));
   }
 
   /** A pending approval; one past its expiry is expired now. @throws {AppError} APPROVAL_NOT_FOUND, APPROVAL_DECIDED */
-  private pending(id: number): ApprovalRow {
-    const a = this.row(id);
+  private async pending(id: number): Promise<ApprovalRow> {
+    const a = await this.row(id);
     if (a.status !== 'pending') throw this.alreadyDecided(a);
     if (a.expiresAt <= this.now()) {
-      this.expireDue();
-      throw this.alreadyDecided(this.row(id));
+      await this.expireDue();
+      throw this.alreadyDecided(await this.row(id));
     }
     return a;
   }
@@ -269,67 +270,81 @@ export class ApprovalService {
     return new AppError('APPROVAL_DECIDED', `Approval #${a.id} was already decided: ${a.status}${who}${when}.`, { status: a.status, decided_by: a.decidedBy });
   }
 
-  private decided(a: ApprovalRow, status: 'approved' | 'rejected' | 'expired', by: Decider, message: string, level: 'success' | 'warn'): void {
+  private async decided(a: ApprovalRow, status: 'approved' | 'rejected' | 'expired', by: Decider, message: string, level: 'success' | 'warn'): Promise<void> {
     this.deps.bus.emit('approval.decided', { approvalId: a.id, runId: a.runId, botId: a.botId, status, decidedBy: by });
     this.deps.bus.emit('notice', { botId: a.botId, runId: a.runId, kind: `approval.${status}`, message, level });
-    this.arm();
+    await this.arm();
   }
 
-  /** Arms the timer for the next pending expiry (at most {@link MAX_TIMER_MS} ahead; it re-arms then). */
-  private arm(): void {
+  /**
+   * Arms the timer for the next pending expiry (at most {@link MAX_TIMER_MS} ahead; it re-arms then).
+   * Calls take turns, so the timer left armed is the one for the latest state.
+   */
+  private arm(): Promise<void> {
+    const out = this.chain.then(() => this.armNow());
+    this.chain = out.catch((err: unknown) => this.deps.log.error({ err }, 'could not arm the approval expiry timer'));
+    return out;
+  }
+
+  private async armNow(): Promise<void> {
+    if (this.offs.length === 0) return;
+    const [row] = await this.deps.db.select({ at: min(approvals.expiresAt) }).from(approvals).where(eq(approvals.status, 'pending'));
     if (this.offs.length === 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const next = this.deps.db.select({ at: sql<number | null>`min(${approvals.expiresAt})` }).from(approvals).where(eq(approvals.status, 'pending')).get()?.at;
+    const next = row?.at;
     if (next == null) return;
     this.timer = setTimeout(
       () => {
         this.timer = null;
-        this.expireDue();
-        this.arm();
+        void this.expireDue()
+          .then(() => this.arm())
+          .catch((err: unknown) => this.deps.log.error({ err }, 'could not expire drafts'));
       },
       Math.min(Math.max(0, next - this.now()), MAX_TIMER_MS),
     );
     this.timer.unref();
   }
 
-  private row(id: number): ApprovalRow {
-    const row = Number.isSafeInteger(id) ? this.deps.db.select().from(approvals).where(eq(approvals.id, id)).get() : undefined;
+  private async row(id: number, db: Db = this.deps.db): Promise<ApprovalRow> {
+    const [row] = Number.isSafeInteger(id) ? await db.select().from(approvals).where(eq(approvals.id, id)) : [];
     if (!row) throw new AppError('APPROVAL_NOT_FOUND', `No approval with id ${id}.`);
     return row;
   }
 
-  private botName(a: ApprovalRow): string {
-    const b = eventBot(this.deps.db, a.botId);
+  private async botName(a: ApprovalRow): Promise<string> {
+    const b = await eventBot(this.deps.db, a.botId);
     return `${b.emoji} ${b.name}`;
   }
 
-  private views(rows: ApprovalRow[]): ApprovalView[] {
+  private async views(rows: ApprovalRow[]): Promise<ApprovalView[]> {
     if (rows.length === 0) return [];
-    const runRows = new Map(this.deps.db.select().from(runs).where(inArray(runs.id, rows.map((r) => r.runId))).all().map((r) => [r.id, r]));
+    const runRows = new Map((await this.deps.db.select().from(runs).where(inArray(runs.id, rows.map((r) => r.runId)))).map((r) => [r.id, r]));
     const prIds = [...new Set([...runRows.values()].flatMap((r) => (r.pipelineRunId == null ? [] : [r.pipelineRunId])))];
     const prs = new Map(
       prIds.length
-        ? this.deps.db
-            .select({ id: pipelineRuns.id, pipelineId: pipelineRuns.pipelineId, steps: pipelineRuns.steps, name: pipelines.name })
-            .from(pipelineRuns)
-            .innerJoin(pipelines, eq(pipelines.id, pipelineRuns.pipelineId))
-            .where(inArray(pipelineRuns.id, prIds))
-            .all()
-            .map((p) => [p.id, p])
+        ? (
+            await this.deps.db
+              .select({ id: pipelineRuns.id, pipelineId: pipelineRuns.pipelineId, steps: pipelineRuns.steps, name: pipelines.name })
+              .from(pipelineRuns)
+              .innerJoin(pipelines, eq(pipelines.id, pipelineRuns.pipelineId))
+              .where(inArray(pipelineRuns.id, prIds))
+          ).map((p) => [p.id, p])
         : [],
     );
-    return rows.map((a) => {
+    const out: ApprovalView[] = [];
+    for (const a of rows) {
       const run = runRows.get(a.runId)!;
       const pr = run.pipelineRunId != null ? prs.get(run.pipelineRunId) : undefined;
-      return {
+      out.push({
         ...a,
         status: a.status as ApprovalStatus,
-        bot: eventBot(this.deps.db, a.botId),
+        bot: await eventBot(this.deps.db, a.botId),
         run,
         pipeline: pr ? { id: pr.pipelineId, name: pr.name, pipelineRunId: pr.id, step: (run.pipelineStep ?? 0) + 1, totalSteps: pr.steps.length } : null,
-      };
-    });
+      });
+    }
+    return out;
   }
 }
 

@@ -1,14 +1,15 @@
 import { MAX_RETRIES } from './runner/retry-policy.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import { FIRST_ADMIN_ID } from './access.ts';
 import { z } from 'zod';
-import type { Db } from './db/database.ts';
-import type { Statement } from 'better-sqlite3';
+import { transaction, type Db } from './db/database.ts';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { removeBotSecrets } from './bot-secrets.ts';
 import { botState, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
-import { bots, type BotRow } from './db/schema.ts';
+import { bots, results, runs, triggers, type BotRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBot, EventBus } from './event-bus.ts';
 import { parseModel, type ProviderName } from './providers/models.ts';
@@ -115,14 +116,14 @@ export class BotService {
   ) {}
 
   /** All bots, oldest first; with `ownerId`, only that user's (see `readScope` in access.ts). */
-  list(ownerId?: number): BotRow[] {
+  async list(ownerId?: number): Promise<BotRow[]> {
     const q = this.db.select().from(bots);
-    return (ownerId === undefined ? q : q.where(eq(bots.ownerId, ownerId))).orderBy(bots.id).all();
+    return (ownerId === undefined ? q : q.where(eq(bots.ownerId, ownerId))).orderBy(bots.id);
   }
 
   /** All bots (with `ownerId`, that user's) with state, last run and counts (grouped queries, whatever the number of bots). */
-  listSummaries(ownerId?: number): BotSummary[] {
-    return this.summaries(this.list(ownerId));
+  async listSummaries(ownerId?: number): Promise<BotSummary[]> {
+    return this.summaries(await this.list(ownerId));
   }
 
   /**
@@ -132,34 +133,37 @@ export class BotService {
    * each bot's newest run by one index seek, the bots), so the cost grows with the page and the
    * fleet's size in bots, not with its runs and results.
    */
-  listPage(query: BotPageQuery = {}): BotPage {
+  async listPage(query: BotPageQuery = {}): Promise<BotPage> {
     const perPage = Math.min(Math.max(Math.trunc(query.perPage ?? BOTS_PER_PAGE), 1), 200);
     const needle = query.q ? nameKey(query.q) : '';
-    // `owner_id = ? or ? is null`: null takes every owner's bots.
+    // null takes every owner's bots.
     const owner = query.ownerId ?? null;
+    const reads = this.reads;
     if (!needle && !query.status) {
       // The whole fleet (or one owner's), oldest first: one page by the primary key.
-      const total = (this.stmts.count.get(owner, owner) as { n: number }).n;
+      const total = await reads.count(owner);
       const pages = Math.max(1, Math.ceil(total / perPage));
       const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
-      const ids = (this.stmts.pageIds.all(owner, owner, perPage, (page - 1) * perPage) as { id: number }[]).map((r) => r.id);
-      return { bots: this.summaries(this.rows(ids)), total, page, pages, perPage };
+      const ids = await reads.pageIds(owner, perPage, (page - 1) * perPage);
+      return { bots: await this.summaries(await this.rows(ids)), total, page, pages, perPage };
     }
-    let light = (this.stmts.light.all(owner, owner) as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) }));
+    let light = await reads.light(owner);
     if (needle) light = light.filter((b) => b.nameKey.includes(needle));
     if (query.status) {
-      const facts = this.stateFacts(light, { detail: false });
+      const facts = await this.stateFacts(light, { detail: false });
       light = light.filter((b) => botState(facts(b)).kind === query.status);
     }
     const pages = Math.max(1, Math.ceil(light.length / perPage));
     const page = Math.min(Math.max(Math.trunc(query.page ?? 1) || 1, 1), pages);
     const ids = light.slice((page - 1) * perPage, page * perPage).map((b) => b.id);
-    return { bots: this.summaries(this.rows(ids)), total: light.length, page, pages, perPage };
+    return { bots: await this.summaries(await this.rows(ids)), total: light.length, page, pages, perPage };
   }
 
   /** The bots with these ids (unknown ids are left out), oldest first. */
-  rows(ids: number[]): BotRow[] {
+  async rows(ids: number[]): Promise<BotRow[]> {
     if (ids.length === 0) return [];
+    if (!isBetterSqlite(this.db)) return this.db.select().from(bots).where(inArray(bots.id, ids)).orderBy(bots.id);
+    // SQLite: one prepared statement whatever the number of ids (they are passed as a JSON array).
     this.byIds ??= this.db
       .select()
       .from(bots)
@@ -172,13 +176,13 @@ export class BotService {
   private byIds: { all(values: { ids: string }): BotRow[] } | undefined;
 
   /** Summaries of the bots with these ids (unknown ids are left out), oldest first. */
-  summarizeIds(ids: number[]): BotSummary[] {
-    return this.summaries(this.rows(ids));
+  async summarizeIds(ids: number[]): Promise<BotSummary[]> {
+    return this.summaries(await this.rows(ids));
   }
 
   /** @throws {AppError} BOT_NOT_FOUND */
-  get(id: number): BotRow {
-    const row = Number.isSafeInteger(id) ? this.db.select().from(bots).where(eq(bots.id, id)).get() : undefined;
+  async get(id: number): Promise<BotRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.db.select().from(bots).where(eq(bots.id, id)) : [];
     if (!row) throw new AppError('BOT_NOT_FOUND', `No bot with id ${id}.`);
     return row;
   }
@@ -187,39 +191,39 @@ export class BotService {
    * Finds a bot by name, case-insensitively; undefined when none. Names are unique per owner: with
    * `ownerId` only that user's bots are looked at; without it, the oldest bot of that name.
    */
-  findByName(name: string, ownerId?: number): BotRow | undefined {
+  async findByName(name: string, ownerId?: number): Promise<BotRow | undefined> {
     const key = eq(bots.nameKey, nameKey(name));
-    return this.db
+    const [row] = await this.db
       .select()
       .from(bots)
       .where(ownerId === undefined ? key : and(key, eq(bots.ownerId, ownerId)))
       .orderBy(bots.id)
-      .get();
+      .limit(1);
+    return row;
   }
 
   /** The bot with its state, last run and counts. */
-  summarize(bot: BotRow): BotSummary {
-    return this.summaries([bot])[0]!;
+  async summarize(bot: BotRow): Promise<BotSummary> {
+    return (await this.summaries([bot]))[0]!;
   }
 
   /**
    * Tells the service where a queued run stands in the runner's queue (1-based, null when not
    * waiting for a slot), for the `queued` state. The engine wires it to the runner.
    */
-  useQueuePositions(position: (runId: number) => number | null): void {
+  useQueuePositions(position: (runId: number) => number | null | Promise<number | null>): void {
     this.queuePosition = position;
   }
 
-  private queuePosition: (runId: number) => number | null = () => null;
+  private queuePosition: (runId: number) => number | null | Promise<number | null> = () => null;
 
   /** Summaries of `rows`: their states plus run and result counts (grouped queries over these bots). */
-  private summaries(rows: BotRow[]): BotSummary[] {
+  private async summaries(rows: BotRow[]): Promise<BotSummary[]> {
     if (rows.length === 0) return [];
-    const ids = JSON.stringify(rows.map((b) => b.id));
-    const facts = this.stateFacts(rows, { detail: true });
-    const counts = (stmt: Statement) => new Map((stmt.all(ids) as { botId: number; n: number }[]).map((r) => [r.botId, r.n]));
-    const runCounts = counts(this.stmts.runCounts);
-    const resultCounts = counts(this.stmts.resultCounts);
+    const ids = rows.map((b) => b.id);
+    const facts = await this.stateFacts(rows, { detail: true });
+    const runCounts = new Map((await this.reads.runCounts(ids)).map((r) => [r.botId, r.n]));
+    const resultCounts = new Map((await this.reads.resultCounts(ids)).map((r) => [r.botId, r.n]));
     return rows.map((b) => {
       const next = nextRunAt(b);
       const f = facts(b, () => next);
@@ -245,30 +249,39 @@ export class BotService {
    * come from, and each bot's newest run (one index seek per bot). `detail` adds queue positions;
    * without it a schedule's next occurrence is not computed (the state's kind does not need it).
    */
-  private stateFacts(
+  private async stateFacts(
     list: { id: number; paused: boolean; schedule: string | null }[],
     opts: { detail: boolean },
-  ): (bot: { id: number; paused: boolean; schedule: string | null }, next?: () => number | null) => BotStateFacts & { lastRun: LastRun | null } {
+  ): Promise<(bot: { id: number; paused: boolean; schedule: string | null }, next?: () => number | null) => BotStateFacts & { lastRun: LastRun | null }> {
+    const reads = this.reads;
     const running = new Map<number, { id: number; startedAt: number | null }>();
     const queued = new Map<number, number>();
-    for (const r of this.stmts.active.all(JSON.stringify(ACTIVE_RUN_STATUSES)) as { id: number; botId: number; status: RunStatus; startedAt: number | null }[]) {
+    for (const r of await reads.active()) {
       if (r.status === 'running') running.set(r.botId, { id: r.id, startedAt: r.startedAt }); // newest wins
       else if (!queued.has(r.botId)) queued.set(r.botId, r.id); // oldest wins
     }
     // Incoming connections whose source is busy: this bot is likely next.
     const waiting = new Map<number, number>();
     if (running.size + queued.size > 0) {
-      for (const l of this.stmts.links.all() as { source: number; target: number }[]) {
+      for (const l of await reads.links()) {
         if ((running.has(l.source) || queued.has(l.source)) && !waiting.has(l.target)) waiting.set(l.target, l.source);
       }
     }
     const sources = new Map<number, EventBot>();
     if (waiting.size > 0) {
-      for (const b of this.stmts.names.all(JSON.stringify([...new Set(waiting.values())])) as EventBot[]) sources.set(b.id, b);
+      for (const b of await reads.names([...new Set(waiting.values())])) sources.set(b.id, b);
     }
     // Each bot's newest run: one seek in runs_bot_idx per bot (a grouped max() would scan them all).
-    const lastRows = (list.length > 200 ? this.stmts.lastAll.all() : this.stmts.lastSome.all(JSON.stringify(list.map((b) => b.id)))) as (LastRun & { botId: number })[];
+    const lastRows = await reads.lastRuns(list.length > 200 ? null : list.map((b) => b.id));
     const lastRuns = new Map(lastRows.map((r) => [r.botId, r]));
+    // Queue positions of the listed bots' queued runs (asked of the runner before deciding).
+    const positions = new Map<number, number | null>();
+    if (opts.detail) {
+      for (const b of list) {
+        const q = queued.get(b.id);
+        if (q !== undefined) positions.set(q, await this.queuePosition(q));
+      }
+    }
     return (bot, next = () => (opts.detail ? nextRunAt(bot) : null)) => {
       const q = queued.get(bot.id);
       const src = waiting.get(bot.id);
@@ -276,7 +289,7 @@ export class BotService {
         paused: bot.paused,
         schedule: bot.schedule,
         running: running.get(bot.id) ?? null,
-        queued: q === undefined ? null : { id: q, position: opts.detail ? this.queuePosition(q) : null },
+        queued: q === undefined ? null : { id: q, position: positions.get(q) ?? null },
         waitingOn: src === undefined ? null : (sources.get(src) ?? null),
         lastRun: lastRuns.get(bot.id) ?? null,
         nextRunAt: next,
@@ -284,31 +297,17 @@ export class BotService {
     };
   }
 
-  /** The hot read paths of summaries, prepared once (ids are passed as a JSON array). */
-  private get stmts() {
-    if (!this.prepared) {
-      const c = this.db.$client;
-      const inIds = 'in (select value from json_each(?))';
-      const last = `select b.id as botId, r.id, r.status, r.error, r.created_at as createdAt, r.started_at as startedAt
-        from bots b join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1)`;
-      this.prepared = {
-        // An owner filter: (owner, owner) with null for every owner's bots.
-        light: c.prepare('select id, name_key as nameKey, paused, schedule from bots where (owner_id = ? or ? is null) order by id'),
-        count: c.prepare('select count(*) as n from bots where (owner_id = ? or ? is null)'),
-        pageIds: c.prepare('select id from bots where (owner_id = ? or ? is null) order by id limit ? offset ?'),
-        active: c.prepare(`select id, bot_id as botId, status, started_at as startedAt from runs where status ${inIds} order by id`),
-        links: c.prepare('select source_bot_id as source, target_bot_id as target from triggers where enabled = 1 order by id'),
-        names: c.prepare(`select id, name, emoji from bots where id ${inIds}`),
-        lastAll: c.prepare(last),
-        lastSome: c.prepare(`${last} where b.id ${inIds}`),
-        runCounts: c.prepare(`select bot_id as botId, count(*) as n from runs where bot_id ${inIds} group by bot_id`),
-        resultCounts: c.prepare(`select bot_id as botId, count(*) as n from results where bot_id ${inIds} group by bot_id`),
-      };
-    }
-    return this.prepared;
+  /**
+   * The hot read paths of summaries: on better-sqlite3 raw statements prepared once (the
+   * dashboard's measured fast path; ids are passed as a JSON array), elsewhere the same queries
+   * with drizzle's query builder. Both give the same shapes.
+   */
+  private get reads(): SummaryReads {
+    this.summaryReads ??= isBetterSqlite(this.db) ? sqliteSummaryReads(this.db.$client) : portableSummaryReads(this.db);
+    return this.summaryReads;
   }
 
-  private prepared: Record<'light' | 'count' | 'pageIds' | 'active' | 'links' | 'names' | 'lastAll' | 'lastSome' | 'runCounts' | 'resultCounts', Statement> | undefined;
+  private summaryReads: SummaryReads | undefined;
 
   /**
    * Creates a bot and its docs folder `DATA_DIR/bots/<id>/`.
@@ -317,16 +316,16 @@ export class BotService {
    * @throws {AppError} VALIDATION_FAILED (bad field, unknown or unconfigured model, bad schedule),
    *   BOT_NAME_TAKEN (the owner has a bot of that name, any case).
    */
-  create(input: unknown, ownerId: number = FIRST_ADMIN_ID): BotRow {
+  async create(input: unknown, ownerId: number = FIRST_ADMIN_ID): Promise<BotRow> {
     const parsed = botInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     const model = this.checkModel(v.model ?? 'echo');
     const schedule = this.checkSchedule(v.schedule);
-    this.checkNameFree(v.name, ownerId);
+    await this.checkNameFree(v.name, ownerId);
     const now = Date.now();
-    const row = this.db.transaction((tx) => {
-      const inserted = tx
+    const row = await transaction(this.db, async (tx) => {
+      const [inserted] = await tx
         .insert(bots)
         .values({
           name: v.name,
@@ -348,11 +347,11 @@ export class BotService {
           createdAt: now,
           updatedAt: now,
         })
-        .returning()
-        .get();
-      const docsPath = path.join(this.opts.dataDir, 'bots', String(inserted.id));
+        .returning();
+      const docsPath = path.join(this.opts.dataDir, 'bots', String(inserted!.id));
       fs.mkdirSync(docsPath, { recursive: true });
-      return tx.update(bots).set({ docsPath }).where(eq(bots.id, inserted.id)).returning().get();
+      const [withDocs] = await tx.update(bots).set({ docsPath }).where(eq(bots.id, inserted!.id)).returning();
+      return withDocs!;
     });
     this.bus.emit('bot.changed', { botId: row.id, change: 'created' });
     return row;
@@ -362,14 +361,14 @@ export class BotService {
    * Updates the given fields of a bot.
    * @throws {AppError} BOT_NOT_FOUND, VALIDATION_FAILED, BOT_NAME_TAKEN
    */
-  update(id: number, patch: unknown): BotRow {
-    const bot = this.get(id);
+  async update(id: number, patch: unknown): Promise<BotRow> {
+    const bot = await this.get(id);
     const parsed = botPatchSchema.safeParse(patch);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     const set: Partial<typeof bots.$inferInsert> = { updatedAt: Date.now() };
     if (v.name !== undefined && v.name !== bot.name) {
-      if (nameKey(v.name) !== bot.nameKey) this.checkNameFree(v.name, bot.ownerId);
+      if (nameKey(v.name) !== bot.nameKey) await this.checkNameFree(v.name, bot.ownerId);
       set.name = v.name;
       set.nameKey = nameKey(v.name);
     }
@@ -388,9 +387,9 @@ export class BotService {
     if (v.retries !== undefined) set.retries = v.retries;
     if (v.requires_approval !== undefined) set.requiresApproval = v.requires_approval;
     if (v.approval_timeout_s !== undefined) set.approvalTimeoutS = v.approval_timeout_s;
-    const row = this.db.update(bots).set(set).where(eq(bots.id, id)).returning().get();
+    const [row] = await this.db.update(bots).set(set).where(eq(bots.id, id)).returning();
     this.bus.emit('bot.changed', { botId: id, change: 'updated' });
-    return row;
+    return row!;
   }
 
   /**
@@ -398,18 +397,18 @@ export class BotService {
    * active runs first (see `Engine.deleteBot`).
    * @throws {AppError} BOT_NOT_FOUND
    */
-  delete(id: number): void {
-    const bot = this.get(id);
+  async delete(id: number): Promise<void> {
+    const bot = await this.get(id);
     // Secrets first: a folder that cannot be removed keeps the bot, never orphans its secrets.
     removeBotSecrets(this.opts.dataDir, id);
-    this.db.delete(bots).where(eq(bots.id, id)).run();
+    await this.db.delete(bots).where(eq(bots.id, id));
     fs.rmSync(bot.docsPath, { recursive: true, force: true });
     this.bus.emit('bot.changed', { botId: id, change: 'deleted' });
   }
 
   /** @throws {AppError} BOT_NAME_TAKEN when `ownerId` has a bot of that name (names are unique per owner). */
-  private checkNameFree(name: string, ownerId: number): void {
-    const other = this.findByName(name, ownerId);
+  private async checkNameFree(name: string, ownerId: number): Promise<void> {
+    const other = await this.findByName(name, ownerId);
     if (other) throw new AppError('BOT_NAME_TAKEN', `A bot named "${other.name}" already exists (names are case-insensitive).`);
   }
 
@@ -466,6 +465,88 @@ interface LastRun {
   error: string | null;
   createdAt: number;
   startedAt: number | null;
+}
+
+/** The reads behind bot summaries and the grid's pages; `owner` null means every owner's bots. */
+interface SummaryReads {
+  light(owner: number | null): Promise<LightBot[]>;
+  count(owner: number | null): Promise<number>;
+  pageIds(owner: number | null, limit: number, offset: number): Promise<number[]>;
+  /** The active runs (queued, running, …), oldest first. */
+  active(): Promise<{ id: number; botId: number; status: RunStatus; startedAt: number | null }[]>;
+  /** The enabled connections, oldest first. */
+  links(): Promise<{ source: number; target: number }[]>;
+  names(ids: number[]): Promise<EventBot[]>;
+  /** Each bot's newest run (of these bots; null: of every bot). */
+  lastRuns(ids: number[] | null): Promise<(LastRun & { botId: number })[]>;
+  runCounts(ids: number[]): Promise<{ botId: number; n: number }[]>;
+  resultCounts(ids: number[]): Promise<{ botId: number; n: number }[]>;
+}
+
+/** `true` when `db` runs on better-sqlite3 (its raw client prepares statements synchronously). */
+function isBetterSqlite(db: Db): boolean {
+  const client = db.$client as unknown as Record<string, unknown> | null | undefined;
+  return typeof client?.prepare === 'function' && 'inTransaction' in client;
+}
+
+/** {@link SummaryReads} as raw better-sqlite3 statements, prepared once (SQLite-only SQL: json_each, `enabled = 1`). */
+function sqliteSummaryReads(c: SqliteDatabase): SummaryReads {
+  const inIds = 'in (select value from json_each(?))';
+  const last = `select b.id as botId, r.id, r.status, r.error, r.created_at as createdAt, r.started_at as startedAt
+    from bots b join runs r on r.id = (select id from runs where bot_id = b.id order by id desc limit 1)`;
+  // An owner filter: (owner, owner) with null for every owner's bots.
+  const light = c.prepare('select id, name_key as nameKey, paused, schedule from bots where (owner_id = ? or ? is null) order by id');
+  const countBots = c.prepare('select count(*) as n from bots where (owner_id = ? or ? is null)');
+  const pageIds = c.prepare('select id from bots where (owner_id = ? or ? is null) order by id limit ? offset ?');
+  const active = c.prepare(`select id, bot_id as botId, status, started_at as startedAt from runs where status ${inIds} order by id`);
+  const links = c.prepare('select source_bot_id as source, target_bot_id as target from triggers where enabled = 1 order by id');
+  const names = c.prepare(`select id, name, emoji from bots where id ${inIds}`);
+  const lastAll = c.prepare(last);
+  const lastSome = c.prepare(`${last} where b.id ${inIds}`);
+  const runCounts = c.prepare(`select bot_id as botId, count(*) as n from runs where bot_id ${inIds} group by bot_id`);
+  const resultCounts = c.prepare(`select bot_id as botId, count(*) as n from results where bot_id ${inIds} group by bot_id`);
+  const activeStatuses = JSON.stringify(ACTIVE_RUN_STATUSES);
+  return {
+    light: async (owner) => (light.all(owner, owner) as LightBot[]).map((b) => ({ ...b, paused: Boolean(b.paused) })),
+    count: async (owner) => (countBots.get(owner, owner) as { n: number }).n,
+    pageIds: async (owner, limit, offset) => (pageIds.all(owner, owner, limit, offset) as { id: number }[]).map((r) => r.id),
+    active: async () => active.all(activeStatuses) as Awaited<ReturnType<SummaryReads['active']>>,
+    links: async () => links.all() as { source: number; target: number }[],
+    names: async (ids) => names.all(JSON.stringify(ids)) as EventBot[],
+    lastRuns: async (ids) => (ids === null ? lastAll.all() : lastSome.all(JSON.stringify(ids))) as (LastRun & { botId: number })[],
+    runCounts: async (ids) => runCounts.all(JSON.stringify(ids)) as { botId: number; n: number }[],
+    resultCounts: async (ids) => resultCounts.all(JSON.stringify(ids)) as { botId: number; n: number }[],
+  };
+}
+
+/** {@link SummaryReads} with drizzle's query builder: the same queries on any driver. */
+function portableSummaryReads(db: Db): SummaryReads {
+  const ofOwner = (owner: number | null) => (owner === null ? undefined : eq(bots.ownerId, owner));
+  const lastRuns = (ids: number[] | null) => {
+    const newest = alias(runs, 'newest');
+    const newestId = db.select({ id: newest.id }).from(newest).where(eq(newest.botId, bots.id)).orderBy(desc(newest.id)).limit(1);
+    return db
+      .select({ botId: bots.id, id: runs.id, status: runs.status, error: runs.error, createdAt: runs.createdAt, startedAt: runs.startedAt })
+      .from(bots)
+      .innerJoin(runs, eq(runs.id, sql`(${newestId})`))
+      .where(ids === null ? undefined : inArray(bots.id, ids));
+  };
+  return {
+    light: async (owner) => db.select({ id: bots.id, nameKey: bots.nameKey, paused: bots.paused, schedule: bots.schedule }).from(bots).where(ofOwner(owner)).orderBy(bots.id),
+    count: async (owner) => (await db.select({ n: count() }).from(bots).where(ofOwner(owner)))[0]?.n ?? 0,
+    pageIds: async (owner, limit, offset) => (await db.select({ id: bots.id }).from(bots).where(ofOwner(owner)).orderBy(bots.id).limit(limit).offset(offset)).map((r) => r.id),
+    active: async () =>
+      db.select({ id: runs.id, botId: runs.botId, status: runs.status, startedAt: runs.startedAt }).from(runs).where(inArray(runs.status, ACTIVE_RUN_STATUSES)).orderBy(runs.id),
+    links: async () =>
+      (await db.select({ source: triggers.sourceBotId, target: triggers.targetBotId }).from(triggers).where(eq(triggers.enabled, true)).orderBy(triggers.id)) as {
+        source: number;
+        target: number;
+      }[],
+    names: async (ids) => db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids)),
+    lastRuns: async (ids) => lastRuns(ids),
+    runCounts: async (ids) => db.select({ botId: runs.botId, n: count() }).from(runs).where(inArray(runs.botId, ids)).groupBy(runs.botId),
+    resultCounts: async (ids) => db.select({ botId: results.botId, n: count() }).from(results).where(inArray(results.botId, ids)).groupBy(results.botId),
+  };
 }
 
 /** The case-insensitive key of a bot or pipeline name. */

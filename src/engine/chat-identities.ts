@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { and, asc, desc, eq, gt, isNull } from 'drizzle-orm';
 import type { Caller } from './access.ts';
-import type { Db } from './db/database.ts';
+import { transaction, type Db } from './db/database.ts';
 import { chatIdentities, pairingCodes, users, type ChatIdentityRow, type PairingCodeRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { ChatPlatform } from './subscriptions.ts';
@@ -57,32 +57,34 @@ export class ChatIdentityService {
    * `displayName` is remembered for the admin's list of pending codes.
    * @throws {AppError} PAIRING_RATE_LIMITED when {@link MAX_CODES_PER_HOUR} codes were given within the last hour.
    */
-  codeFor(platform: ChatPlatform, externalId: string, displayName: string): PairingCodeRow {
+  async codeFor(platform: ChatPlatform, externalId: string, displayName: string): Promise<PairingCodeRow> {
     const now = this.now();
     const mine = and(eq(pairingCodes.platform, platform), eq(pairingCodes.externalId, externalId));
-    const open = this.db
+    const [open] = await this.db
       .select()
       .from(pairingCodes)
       .where(and(mine, isNull(pairingCodes.usedAt), gt(pairingCodes.expiresAt, now)))
       .orderBy(desc(pairingCodes.createdAt))
-      .get();
+      .limit(1);
     if (open) return open;
-    const recent = this.db
-      .select({ id: pairingCodes.id })
-      .from(pairingCodes)
-      .where(and(mine, gt(pairingCodes.createdAt, now - CODE_TTL_MS)))
-      .all().length;
+    const recent = (
+      await this.db
+        .select({ id: pairingCodes.id })
+        .from(pairingCodes)
+        .where(and(mine, gt(pairingCodes.createdAt, now - CODE_TTL_MS)))
+    ).length;
     if (recent >= MAX_CODES_PER_HOUR) {
       throw new AppError('PAIRING_RATE_LIMITED', `You asked for ${MAX_CODES_PER_HOUR} pairing codes within an hour; please wait an hour before asking for another.`);
     }
     for (;;) {
       const code = Array.from({ length: CODE_LENGTH }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
-      if (this.db.select({ id: pairingCodes.id }).from(pairingCodes).where(eq(pairingCodes.code, code)).get()) continue;
-      return this.db
+      const [taken] = await this.db.select({ id: pairingCodes.id }).from(pairingCodes).where(eq(pairingCodes.code, code)).limit(1);
+      if (taken) continue;
+      const [row] = await this.db
         .insert(pairingCodes)
         .values({ code, platform, externalId, displayName: displayName.slice(0, 100), createdAt: now, expiresAt: now + CODE_TTL_MS })
-        .returning()
-        .get();
+        .returning();
+      return row!;
     }
   }
 
@@ -91,8 +93,8 @@ export class ChatIdentityService {
    * account moves). Case, spaces and dashes in `code` do not matter.
    * @throws {AppError} PAIRING_CODE_UNKNOWN, PAIRING_CODE_USED (single use), PAIRING_CODE_EXPIRED (older than 1 h).
    */
-  redeem(code: string, caller: Caller): ChatIdentityView {
-    const row = this.db.select().from(pairingCodes).where(eq(pairingCodes.code, normalizeCode(code))).get();
+  async redeem(code: string, caller: Caller): Promise<ChatIdentityView> {
+    const [row] = await this.db.select().from(pairingCodes).where(eq(pairingCodes.code, normalizeCode(code))).limit(1);
     if (!row) throw new AppError('PAIRING_CODE_UNKNOWN', 'No pairing code like that was given; check the 8 characters the chat bot sent you.');
     return this.link(row, caller.userId);
   }
@@ -102,38 +104,39 @@ export class ChatIdentityService {
    * @throws {AppError} FORBIDDEN_ROLE (not an admin), PAIRING_CODE_UNKNOWN, PAIRING_CODE_USED,
    *   PAIRING_CODE_EXPIRED, VALIDATION_FAILED (no such user).
    */
-  approve(codeId: number, userId: number, admin: Caller): ChatIdentityView {
+  async approve(codeId: number, userId: number, admin: Caller): Promise<ChatIdentityView> {
     if (admin.role !== 'admin') throw new AppError('FORBIDDEN_ROLE', 'Only an admin approves pairing codes; enter your own code on this page instead.');
-    const row = this.db.select().from(pairingCodes).where(eq(pairingCodes.id, codeId)).get();
+    const [row] = await this.db.select().from(pairingCodes).where(eq(pairingCodes.id, codeId));
     if (!row) throw new AppError('PAIRING_CODE_UNKNOWN', `No pairing code with id ${codeId}.`);
-    if (!this.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) throw new AppError('VALIDATION_FAILED', `No user with id ${userId}.`);
+    const [user] = await this.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+    if (!user) throw new AppError('VALIDATION_FAILED', `No user with id ${userId}.`);
     return this.link(row, userId);
   }
 
-  private link(row: PairingCodeRow, userId: number): ChatIdentityView {
+  private async link(row: PairingCodeRow, userId: number): Promise<ChatIdentityView> {
     const now = this.now();
     if (row.usedAt !== null) throw new AppError('PAIRING_CODE_USED', 'That pairing code was already used; codes work once. Send the chat bot any command for a new one.');
     if (row.expiresAt <= now) throw new AppError('PAIRING_CODE_EXPIRED', 'That pairing code has expired (codes last 1 hour). Send the chat bot any command for a new one.');
-    const id = this.db.transaction((tx) => {
-      tx.update(pairingCodes).set({ usedAt: now }).where(eq(pairingCodes.id, row.id)).run();
-      return tx
+    const id = await transaction(this.db, async (tx) => {
+      await tx.update(pairingCodes).set({ usedAt: now }).where(eq(pairingCodes.id, row.id));
+      const [linked] = await tx
         .insert(chatIdentities)
         .values({ platform: row.platform, externalId: row.externalId, displayName: row.displayName, userId, linkedAt: now })
         .onConflictDoUpdate({ target: [chatIdentities.platform, chatIdentities.externalId], set: { userId, displayName: row.displayName, linkedAt: now } })
-        .returning()
-        .get().id;
+        .returning();
+      return linked!.id;
     });
-    return this.view(id)!;
+    return (await this.view(id))!;
   }
 
   /** The account a chat user acts as, or null when the identity is not linked. */
-  callerFor(platform: ChatPlatform, externalId: string): Caller | null {
-    const row = this.db
+  async callerFor(platform: ChatPlatform, externalId: string): Promise<Caller | null> {
+    const [row] = await this.db
       .select({ userId: users.id, role: users.role, username: users.username })
       .from(chatIdentities)
       .innerJoin(users, eq(users.id, chatIdentities.userId))
       .where(and(eq(chatIdentities.platform, platform), eq(chatIdentities.externalId, externalId)))
-      .get();
+      .limit(1);
     return row ?? null;
   }
 
@@ -141,42 +144,42 @@ export class ChatIdentityService {
    * Removes a link: the chat user is a stranger again (their next command gets a new code).
    * @throws {AppError} CHAT_IDENTITY_NOT_FOUND when there is none with `identityId` that `caller` owns (admins: any).
    */
-  unlink(identityId: number, caller: Caller): void {
-    const row = this.db.select().from(chatIdentities).where(eq(chatIdentities.id, identityId)).get();
+  async unlink(identityId: number, caller: Caller): Promise<void> {
+    const [row] = await this.db.select().from(chatIdentities).where(eq(chatIdentities.id, identityId));
     if (!row || (caller.role !== 'admin' && row.userId !== caller.userId)) throw new AppError('CHAT_IDENTITY_NOT_FOUND', `No linked chat identity with id ${identityId}.`);
-    this.db.delete(chatIdentities).where(eq(chatIdentities.id, identityId)).run();
+    await this.db.delete(chatIdentities).where(eq(chatIdentities.id, identityId));
   }
 
   /** The identities linked to `userId`, oldest link first. */
-  listFor(userId: number): ChatIdentityView[] {
-    return this.views().filter((v) => v.userId === userId);
+  async listFor(userId: number): Promise<ChatIdentityView[]> {
+    return (await this.views()).filter((v) => v.userId === userId);
   }
 
   /** Every linked identity (an admin's view), oldest link first. */
-  listAll(): ChatIdentityView[] {
+  async listAll(): Promise<ChatIdentityView[]> {
     return this.views();
   }
 
   /** Codes neither used nor expired, newest first (an admin approves them). */
-  pendingCodes(): PairingCodeRow[] {
+  async pendingCodes(): Promise<PairingCodeRow[]> {
     return this.db
       .select()
       .from(pairingCodes)
       .where(and(isNull(pairingCodes.usedAt), gt(pairingCodes.expiresAt, this.now())))
-      .orderBy(desc(pairingCodes.createdAt))
-      .all();
+      .orderBy(desc(pairingCodes.createdAt));
   }
 
   /** The identity with `id`, or undefined. */
-  get(id: number): ChatIdentityRow | undefined {
-    return this.db.select().from(chatIdentities).where(eq(chatIdentities.id, id)).get();
+  async get(id: number): Promise<ChatIdentityRow | undefined> {
+    const [row] = await this.db.select().from(chatIdentities).where(eq(chatIdentities.id, id));
+    return row;
   }
 
-  private view(id: number): ChatIdentityView | undefined {
-    return this.views(id)[0];
+  private async view(id: number): Promise<ChatIdentityView | undefined> {
+    return (await this.views(id))[0];
   }
 
-  private views(id?: number): ChatIdentityView[] {
+  private async views(id?: number): Promise<ChatIdentityView[]> {
     return this.db
       .select({
         id: chatIdentities.id,
@@ -190,7 +193,6 @@ export class ChatIdentityService {
       .from(chatIdentities)
       .innerJoin(users, eq(users.id, chatIdentities.userId))
       .where(id === undefined ? undefined : eq(chatIdentities.id, id))
-      .orderBy(asc(chatIdentities.linkedAt), asc(chatIdentities.id))
-      .all();
+      .orderBy(asc(chatIdentities.linkedAt), asc(chatIdentities.id));
   }
 }

@@ -79,16 +79,40 @@ export class Engine {
   readonly botSecrets: BotSecretStore;
 
   /**
+   * Locks the data dir, opens the database (applying migrations), makes sure the first admin
+   * exists and applies `ADMIN_PASSWORD`, then builds the services. Call {@link start} before serving.
    * @param deps.now the clock of the run engine, of approvals' expiry and of pairing codes (epoch ms), for tests.
    * @throws {DataDirLockedError} when another live process uses `config.dataDir`.
    */
-  constructor(
+  static async open(config: Config, log: Logger, deps: { now?: () => number } = {}): Promise<Engine> {
+    const unlockDataDir = lockDataDir(config.dataDir);
+    try {
+      const db = await openDatabase(config.dataDir);
+      try {
+        const engine = new Engine(config, log, db, unlockDataDir, deps);
+        await engine.users.ensureFirstAdmin();
+        if (config.adminPassword) await engine.users.applyAdminPassword(config.adminPassword);
+        return engine;
+      } catch (err) {
+        db.$client.close();
+        throw err;
+      }
+    } catch (err) {
+      unlockDataDir();
+      throw err;
+    }
+  }
+
+  /** Builds the services over an open database; see {@link Engine.open}. */
+  private constructor(
     readonly config: Config,
     readonly log: Logger,
-    deps: { now?: () => number } = {},
+    db: Db,
+    unlockDataDir: () => void,
+    deps: { now?: () => number },
   ) {
-    this.unlockDataDir = lockDataDir(config.dataDir);
-    this.db = openDatabase(config.dataDir);
+    this.unlockDataDir = unlockDataDir;
+    this.db = db;
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'event listener failed'));
     this.activity = new ActivityLog(this.db, this.bus);
     this.bots = new BotService(this.db, this.bus, { dataDir: config.dataDir, providers: configuredProviders(config), ownProviders: (id) => this.botSecrets.ownProviders(id) });
@@ -96,10 +120,8 @@ export class Engine {
     this.subscriptions = new SubscriptionService(this.db);
     this.runHistory = new RunHistory(this.db);
     this.users = new UserService(this.db);
-    this.users.ensureFirstAdmin();
     this.chatIdentities = new ChatIdentityService(this.db, { now: deps.now });
     this.userTelegramTokens = new UserTelegramTokens(config.dataDir);
-    if (config.adminPassword) this.users.applyAdminPassword(config.adminPassword);
     this.sessions = new SessionService(this.db);
     this.codeSandbox = new CodeSandbox({ bwrapPath: config.bwrapPath });
     this.botSecrets = new BotSecretStore(config.dataDir);
@@ -147,19 +169,19 @@ export class Engine {
    * order), then the scheduler (which records schedule occurrences missed while down). Call once
    * before serving.
    */
-  start(): void {
+  async start(): Promise<void> {
     this.activity.start();
-    this.approvals.start();
-    this.pipelines.start();
+    await this.approvals.start();
+    await this.pipelines.start();
     this.triggers.start();
     this.notifier.start();
     const sandbox = this.codeSandbox.status();
     if (sandbox.available) this.log.info({ bwrap: sandbox.bwrap, proc: sandbox.withProc }, 'run_code runs inside bubblewrap');
     else this.log.warn(codeSandboxOffMessage(sandbox.reason));
-    const { interrupted, retried } = this.runner.start();
+    const { interrupted, retried } = await this.runner.start();
     if (interrupted + retried > 0) this.log.warn({ interrupted, retried }, 'runs whose process stopped with the last process were marked interrupted or queued again');
-    this.scheduler.start();
-    this.swarm.start();
+    await this.scheduler.start();
+    await this.swarm.start();
     this.retention.start();
   }
 
@@ -167,9 +189,9 @@ export class Engine {
    * Creates a bot (owned by `caller`, else the first admin) and records it in the activity feed.
    * See `BotService.create` for errors; FORBIDDEN_ROLE for a viewer.
    */
-  createBot(input: unknown, caller?: Caller): BotRow {
+  async createBot(input: unknown, caller?: Caller): Promise<BotRow> {
     if (caller) assertMayCreate(caller);
-    const bot = this.bots.create(input, caller?.userId ?? FIRST_ADMIN_ID);
+    const bot = await this.bots.create(input, caller?.userId ?? FIRST_ADMIN_ID);
     this.bus.emit('notice', { botId: bot.id, kind: 'bot.created', message: `${bot.emoji} ${bot.name} was created` });
     return bot;
   }
@@ -179,9 +201,9 @@ export class Engine {
    * is not found; a viewer is refused); without one the engine acts as the bot's owner.
    * @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE, QUEUE_FULL, SHUTTING_DOWN
    */
-  startRun(botId: number, req: RunRequest, caller?: Caller): RunRow {
-    const bot = caller ? this.scope.bot(caller, botId, 'write') : this.bots.get(botId);
-    return this.runner.enqueue(bot, req);
+  async startRun(botId: number, req: RunRequest, caller?: Caller): Promise<RunRow> {
+    const bot = caller ? await this.scope.bot(caller, botId, 'write') : await this.bots.get(botId);
+    return await this.runner.enqueue(bot, req);
   }
 
   /**
@@ -190,9 +212,9 @@ export class Engine {
    * With `caller`, as {@link startRun}.
    * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_RETRYABLE (still active, or completed), BOT_NOT_FOUND, FORBIDDEN_ROLE
    */
-  retryRun(runId: number, caller?: Caller): RunRow {
-    const old = caller ? this.scope.run(caller, runId, 'write') : this.runner.get(runId);
-    return this.startRun(old.botId, retryRequest(old), caller);
+  async retryRun(runId: number, caller?: Caller): Promise<RunRow> {
+    const old = caller ? await this.scope.run(caller, runId, 'write') : await this.runner.get(runId);
+    return await this.startRun(old.botId, retryRequest(old), caller);
   }
 
   /**
@@ -201,9 +223,9 @@ export class Engine {
    * @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE
    */
   async deleteBot(botId: number, caller?: Caller): Promise<void> {
-    const bot = caller ? this.scope.bot(caller, botId, 'write') : this.bots.get(botId);
+    const bot = caller ? await this.scope.bot(caller, botId, 'write') : await this.bots.get(botId);
     await this.runner.cancelAllForBot(botId, 'the bot was deleted');
-    this.bots.delete(botId);
+    await this.bots.delete(botId);
     this.bus.emit('notice', { kind: 'bot.deleted', message: `${bot.emoji} ${bot.name} was deleted` });
   }
 
@@ -214,12 +236,12 @@ export class Engine {
    * @throws {AppError} USER_NOT_FOUND, LAST_ADMIN, FORBIDDEN_ROLE (deleting yourself)
    */
   async deleteUser(userId: number, caller: Caller): Promise<void> {
-    const user = this.users.assertDeletable(userId);
+    const user = await this.users.assertDeletable(userId);
     if (user.id === caller.userId) throw new AppError('FORBIDDEN_ROLE', 'You cannot delete your own account; another admin can.');
-    for (const bot of this.bots.list().filter((b) => b.ownerId === userId)) await this.deleteBot(bot.id);
-    for (const key of this.swarm.keys.list().filter((k) => k.userId === userId && k.revokedAt === null)) this.swarm.keys.revoke(key.id, `user:${caller.username}`);
-    this.sessions.deleteForUser(userId);
-    this.users.deleteRow(userId);
+    for (const bot of (await this.bots.list()).filter((b) => b.ownerId === userId)) await this.deleteBot(bot.id);
+    for (const key of (await this.swarm.keys.list()).filter((k) => k.userId === userId && k.revokedAt === null)) await this.swarm.keys.revoke(key.id, `user:${caller.username}`);
+    await this.sessions.deleteForUser(userId);
+    await this.users.deleteRow(userId);
   }
 
   /**
@@ -230,7 +252,7 @@ export class Engine {
    */
   async close(opts: { deadline?: number } = {}): Promise<void> {
     // Orchestration first, so the runs interrupted below start nothing new.
-    this.scheduler.stop();
+    await this.scheduler.stop();
     this.swarm.stop();
     await this.retention.stop();
     this.triggers.stop();

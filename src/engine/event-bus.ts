@@ -86,6 +86,8 @@ export class EventBus {
   private scheduled = false;
   private closed = false;
   private idle: (() => void)[] = [];
+  /** Async listeners still running (settled ones leave the set). */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly onListenerError: (err: unknown, event: string) => void = () => {}) {
     this.emitter.setMaxListeners(0);
@@ -93,14 +95,21 @@ export class EventBus {
 
   /**
    * Subscribes `listener`; returns the function that unsubscribes it. A listener may be async: its
-   * rejection goes where a thrown error goes (the bus's `onListenerError`), and the bus does not
-   * wait for it.
+   * rejection goes where a thrown error goes (the bus's `onListenerError`); the bus does not wait
+   * for it before the next event, but {@link flush} does.
    */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => unknown): () => void {
     const wrapped = (payload: EngineEvents[K]) => {
       try {
         const out = listener(payload);
-        if (out instanceof Promise) out.catch((err: unknown) => this.onListenerError(err, event));
+        if (out instanceof Promise) {
+          const done: Promise<void> = out.then(
+            () => {},
+            (err: unknown) => this.onListenerError(err, event),
+          );
+          this.running.add(done);
+          void done.finally(() => this.running.delete(done));
+        }
       } catch (err) {
         this.onListenerError(err, event);
       }
@@ -119,10 +128,16 @@ export class EventBus {
     }
   }
 
-  /** Resolves once every event emitted so far (and those its listeners emitted) was delivered. */
-  flush(): Promise<void> {
-    if (!this.scheduled && this.pending.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+  /**
+   * Resolves once every event emitted so far (and those its listeners emitted) was delivered and
+   * every async listener it started has settled.
+   */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.scheduled || this.pending.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+      else if (this.running.size > 0) await Promise.all([...this.running]);
+      else return;
+    }
   }
 
   /** Delivers what is pending, then drops every later event (the engine is closing). */

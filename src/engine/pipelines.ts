@@ -2,7 +2,7 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { nameKey, validationError, type BotService } from './bots.ts';
-import type { Db } from './db/database.ts';
+import { rowsChanged, type Db } from './db/database.ts';
 import { bots, pipelineRuns, pipelines, runs, triggers, type BotRow, type PipelineRow, type PipelineRunRow, type RunRow, type StoredPipelineStep } from './db/schema.ts';
 import { checkDocName, type DocsStore } from './docs.ts';
 import { AppError } from './errors.ts';
@@ -209,19 +209,19 @@ export class PipelineService {
    * while the process was going down advances now; one without a step run is `interrupted`. Then
    * listens to finished runs. Idempotent.
    */
-  start(): void {
+  async start(): Promise<void> {
     if (this.off) return;
     this.off = this.deps.bus.on('run.finished', (e) => this.advance(e.run));
-    const open = this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.status, 'running')).all();
+    const open = await this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.status, 'running'));
     for (const pr of open) {
-      const step = this.stepRuns(pr.id).filter((r) => r.pipelineStep === pr.currentStep).at(-1);
+      const step = (await this.stepRuns(pr.id)).filter((r) => r.pipelineStep === pr.currentStep).at(-1);
       if (step && !isFinalRunStatus(step.status)) continue;
       if (step) {
-        this.advance(step);
+        await this.advance(step);
         continue;
       }
-      if (this.finishRun(pr, 'interrupted', { error: 'the process stopped while this pipeline ran' })) {
-        this.deps.bus.emit('notice', { kind: 'pipeline.interrupted', message: `🧩 ${this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} was interrupted by a restart`, level: 'warn' });
+      if (await this.finishRun(pr, 'interrupted', { error: 'the process stopped while this pipeline ran' })) {
+        this.deps.bus.emit('notice', { kind: 'pipeline.interrupted', message: `🧩 ${await this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} was interrupted by a restart`, level: 'warn' });
       }
     }
   }
@@ -239,29 +239,32 @@ export class PipelineService {
   }
 
   /** All pipelines, oldest first; with `ownerId`, only that user's (see `readScope` in access.ts). */
-  list(ownerId?: number): PipelineView[] {
+  async list(ownerId?: number): Promise<PipelineView[]> {
     const q = this.deps.db.select().from(pipelines);
-    return (ownerId === undefined ? q : q.where(eq(pipelines.ownerId, ownerId))).orderBy(pipelines.id).all().map((p) => this.view(p));
+    const rows = await (ownerId === undefined ? q : q.where(eq(pipelines.ownerId, ownerId))).orderBy(pipelines.id);
+    const out: PipelineView[] = [];
+    for (const p of rows) out.push(await this.view(p));
+    return out;
   }
 
   /** @throws {AppError} PIPELINE_NOT_FOUND */
-  get(id: number): PipelineView {
-    return this.view(this.row(id));
+  async get(id: number): Promise<PipelineView> {
+    return await this.view(await this.row(id));
   }
 
   /**
    * Finds a pipeline by name, case-insensitively; undefined when none. Names are unique per owner:
    * with `ownerId` only that user's are looked at, without it the oldest of that name.
    */
-  findByName(name: string, ownerId?: number): PipelineView | undefined {
+  async findByName(name: string, ownerId?: number): Promise<PipelineView | undefined> {
     const key = eq(pipelines.nameKey, nameKey(name));
-    const row = this.deps.db
+    const [row] = await this.deps.db
       .select()
       .from(pipelines)
       .where(ownerId === undefined ? key : and(key, eq(pipelines.ownerId, ownerId)))
       .orderBy(pipelines.id)
-      .get();
-    return row && this.view(row);
+      .limit(1);
+    return row && (await this.view(row));
   }
 
   /**
@@ -273,48 +276,48 @@ export class PipelineService {
    * @throws {AppError} VALIDATION_FAILED (bad field or schedule), BOT_NOT_FOUND (a step),
    *   PIPELINE_NAME_TAKEN
    */
-  create(input: unknown, ownerId: number = FIRST_ADMIN_ID): PipelineView {
+  async create(input: unknown, ownerId: number = FIRST_ADMIN_ID): Promise<PipelineView> {
     const parsed = pipelineInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
-    const steps = this.resolveSteps(v.steps, ownerId);
+    const steps = await this.resolveSteps(v.steps, ownerId);
     const schedule = checkSchedule(v.schedule);
-    this.checkNameFree(v.name, ownerId);
+    await this.checkNameFree(v.name, ownerId);
     const now = Date.now();
-    const row = this.deps.db
+    const [row] = await this.deps.db
       .insert(pipelines)
       .values({ name: v.name, nameKey: nameKey(v.name), ownerId, description: v.description ?? '', steps, schedule, createdAt: now, updatedAt: now })
-      .returning()
-      .get();
-    this.deps.bus.emit('notice', { kind: 'pipeline.created', message: `🧩 ${row.name} was created (${this.stepNames(row).join(' → ')})` });
-    this.changed(row.id);
-    return this.view(row);
+      .returning();
+    const view = await this.view(row!);
+    this.deps.bus.emit('notice', { kind: 'pipeline.created', message: `🧩 ${row!.name} was created (${stepNames(view).join(' → ')})` });
+    this.changed(row!.id);
+    return view;
   }
 
   /**
    * Changes a pipeline; a running pipeline run keeps the steps it started with.
    * @throws {AppError} PIPELINE_NOT_FOUND, VALIDATION_FAILED, BOT_NOT_FOUND, PIPELINE_NAME_TAKEN
    */
-  update(id: number, patch: unknown): PipelineView {
-    const row = this.row(id);
+  async update(id: number, patch: unknown): Promise<PipelineView> {
+    const row = await this.row(id);
     const parsed = pipelinePatchSchema.safeParse(patch);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     const set: Partial<typeof pipelines.$inferInsert> = { updatedAt: Date.now() };
     if (v.name !== undefined && v.name !== row.name) {
-      if (nameKey(v.name) !== row.nameKey) this.checkNameFree(v.name, row.ownerId);
+      if (nameKey(v.name) !== row.nameKey) await this.checkNameFree(v.name, row.ownerId);
       set.name = v.name;
       set.nameKey = nameKey(v.name);
     }
     if (v.description !== undefined) set.description = v.description;
-    if (v.steps !== undefined) set.steps = this.resolveSteps(v.steps, row.ownerId);
+    if (v.steps !== undefined) set.steps = await this.resolveSteps(v.steps, row.ownerId);
     if (v.schedule !== undefined) {
       set.schedule = checkSchedule(v.schedule);
       if (set.schedule !== row.schedule) set.scheduleClaimedAt = null;
     }
-    const updated = this.deps.db.update(pipelines).set(set).where(eq(pipelines.id, id)).returning().get();
+    const [updated] = await this.deps.db.update(pipelines).set(set).where(eq(pipelines.id, id)).returning();
     this.changed(id);
-    return this.view(updated);
+    return await this.view(updated!);
   }
 
   /**
@@ -323,12 +326,12 @@ export class PipelineService {
    * @throws {AppError} PIPELINE_NOT_FOUND
    */
   async delete(id: number): Promise<void> {
-    const row = this.row(id);
-    const active = this.activeRun(id);
+    const row = await this.row(id);
+    const active = await this.activeRun(id);
     if (active) await this.cancelRun(active.id, 'the pipeline was deleted').catch(() => {});
     // Explicit: the migration that added triggers.target_pipeline_id could not declare its cascade.
-    this.deps.db.delete(triggers).where(eq(triggers.targetPipelineId, id)).run();
-    this.deps.db.delete(pipelines).where(eq(pipelines.id, id)).run();
+    await this.deps.db.delete(triggers).where(eq(triggers.targetPipelineId, id));
+    await this.deps.db.delete(pipelines).where(eq(pipelines.id, id));
     this.deps.bus.emit('notice', { kind: 'pipeline.deleted', message: `🧩 ${row.name} was deleted` });
     this.changed(id);
   }
@@ -341,54 +344,55 @@ export class PipelineService {
    *   first), DOC_NOT_FOUND (step 1 reads a document that is missing; the pipeline run is recorded
    *   as failed)
    */
-  run(id: number, req: PipelineRunRequest): PipelineRunView {
-    const p = this.row(id);
+  async run(id: number, req: PipelineRunRequest): Promise<PipelineRunView> {
+    const p = await this.row(id);
     const steps = normalizeSteps(p.steps);
-    const first = this.stepBot(p, steps, 0);
-    for (let i = 1; i < steps.length; i++) this.stepBot(p, steps, i);
+    const first = await this.stepBot(p, steps, 0);
+    for (let i = 1; i < steps.length; i++) await this.stepBot(p, steps, i);
     const now = Date.now();
-    const pr = this.deps.db
+    const [pr] = await this.deps.db
       .insert(pipelineRuns)
       .values({ pipelineId: id, trigger: req.trigger, status: 'running', input: req.input ?? null, currentStep: 0, steps, createdAt: now, startedAt: now })
-      .returning()
-      .get();
-    this.deps.bus.emit('notice', { kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr.id} started (${req.trigger}) — 0/${steps.length}` });
+      .returning();
+    this.deps.bus.emit('notice', { kind: 'pipeline.started', message: `🧩 ${p.name}: pipeline run #${pr!.id} started (${req.trigger}) — 0/${steps.length}` });
     try {
-      this.startStep(p, pr, 0, first, req.input ?? null);
+      await this.startStep(p, pr!, 0, first, req.input ?? null);
     } catch (err) {
-      this.fail(p, pr, `step 1/${steps.length} could not start: ${(err as Error).message}`);
+      await this.fail(p, pr!, `step 1/${steps.length} could not start: ${(err as Error).message}`);
       throw err;
     }
-    return this.getRun(pr.id);
+    return await this.getRun(pr!.id);
   }
 
   /** The pipeline's runs, newest first (at most `limit`, 1..200). @throws {AppError} PIPELINE_NOT_FOUND */
-  listRuns(pipelineId: number, limit = 20): PipelineRunView[] {
-    const p = this.row(pipelineId);
-    return this.deps.db
+  async listRuns(pipelineId: number, limit = 20): Promise<PipelineRunView[]> {
+    const p = await this.row(pipelineId);
+    const rows = await this.deps.db
       .select()
       .from(pipelineRuns)
       .where(eq(pipelineRuns.pipelineId, pipelineId))
       .orderBy(desc(pipelineRuns.id))
-      .limit(Math.min(Math.max(limit, 1), 200))
-      .all()
-      .map((pr) => this.runView(p, pr));
+      .limit(Math.min(Math.max(limit, 1), 200));
+    const out: PipelineRunView[] = [];
+    for (const pr of rows) out.push(await this.runView(p, pr));
+    return out;
   }
 
   /** @throws {AppError} PIPELINE_RUN_NOT_FOUND */
-  getRun(pipelineRunId: number): PipelineRunView {
-    const pr = this.runRow(pipelineRunId);
-    return this.runView(this.row(pr.pipelineId), pr);
+  async getRun(pipelineRunId: number): Promise<PipelineRunView> {
+    const pr = await this.runRow(pipelineRunId);
+    return await this.runView(await this.row(pr.pipelineId), pr);
   }
 
   /** The pipeline's run still going, if any. */
-  activeRun(pipelineId: number): PipelineRunRow | undefined {
-    return this.deps.db
+  async activeRun(pipelineId: number): Promise<PipelineRunRow | undefined> {
+    const [row] = await this.deps.db
       .select()
       .from(pipelineRuns)
       .where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.status, 'running')))
       .orderBy(desc(pipelineRuns.id))
-      .get();
+      .limit(1);
+    return row;
   }
 
   /**
@@ -396,55 +400,54 @@ export class PipelineService {
    * @throws {AppError} PIPELINE_RUN_NOT_FOUND, PIPELINE_RUN_NOT_ACTIVE (it already ended)
    */
   async cancelRun(pipelineRunId: number, reason = 'cancelled'): Promise<PipelineRunView> {
-    const pr = this.runRow(pipelineRunId);
-    const marked = this.finishRun(pr, 'cancelled', { error: reason });
+    const pr = await this.runRow(pipelineRunId);
+    const marked = await this.finishRun(pr, 'cancelled', { error: reason });
     if (!marked) throw new AppError('PIPELINE_RUN_NOT_ACTIVE', `Pipeline run #${pr.id} already ended (${pr.status}).`);
-    const step = this.stepRuns(pr.id).find((r) => r.pipelineStep === pr.currentStep && !isFinalRunStatus(r.status));
+    const step = (await this.stepRuns(pr.id)).find((r) => r.pipelineStep === pr.currentStep && !isFinalRunStatus(r.status));
     if (step) await this.deps.runner.cancel(step.id, reason).catch((err) => this.deps.log.warn({ err, runId: step.id }, 'could not cancel a pipeline step'));
-    this.deps.bus.emit('notice', { kind: 'pipeline.cancelled', message: `🧩 ${this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} cancelled at step ${pr.currentStep + 1}`, level: 'warn' });
-    return this.getRun(pr.id);
+    this.deps.bus.emit('notice', { kind: 'pipeline.cancelled', message: `🧩 ${await this.nameOf(pr.pipelineId)}: pipeline run #${pr.id} cancelled at step ${pr.currentStep + 1}`, level: 'warn' });
+    return await this.getRun(pr.id);
   }
 
   /** Moves a pipeline run on after its current step's run ended (`run` is that run's final row). */
-  private advance(run: RunRow): void {
+  private async advance(run: RunRow): Promise<void> {
     if (run.pipelineRunId == null || run.pipelineStep == null || !isFinalRunStatus(run.status)) return;
     const e = { status: run.status as FinalRunStatus, output: run.output, error: run.error };
-    const pr = this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.id, run.pipelineRunId)).get();
+    const [pr] = await this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.id, run.pipelineRunId));
     if (!pr || pr.status !== 'running' || pr.currentStep !== run.pipelineStep) return;
-    const p = this.deps.db.select().from(pipelines).where(eq(pipelines.id, pr.pipelineId)).get();
+    const [p] = await this.deps.db.select().from(pipelines).where(eq(pipelines.id, pr.pipelineId));
     if (!p) return;
     // A run keeps the steps it started with even if the pipeline was edited since.
     const steps = this.stepsOf(p, pr);
     const n = steps.length;
     const step = run.pipelineStep;
     const where = `step ${step + 1}/${n}`;
-    const botName = this.botLabel(run.botId);
+    const botName = await this.botLabel(run.botId);
     switch (e.status) {
       case 'completed': {
         this.deps.bus.emit('notice', { runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} completed`, level: 'success' });
         try {
-          this.deliverOutput(steps[step], run);
+          await this.deliverOutput(steps[step], run);
         } catch (err) {
-          this.fail(p, pr, `${where} (${botName}) could not store its output: ${(err as Error).message}`);
+          await this.fail(p, pr, `${where} (${botName}) could not store its output: ${(err as Error).message}`);
           return;
         }
         if (step + 1 >= n) {
-          if (this.finishRun(pr, 'completed', { output: e.output })) {
+          if (await this.finishRun(pr, 'completed', { output: e.output })) {
             this.deps.bus.emit('notice', { kind: 'pipeline.completed', message: `🧩 ${p.name}: pipeline run #${pr.id} completed (${n}/${n})`, level: 'success' });
           }
           return;
         }
-        const advanced = this.deps.db
+        const advanced = await this.deps.db
           .update(pipelineRuns)
           .set({ currentStep: step + 1 })
-          .where(and(eq(pipelineRuns.id, pr.id), eq(pipelineRuns.status, 'running'), eq(pipelineRuns.currentStep, step)))
-          .run();
-        if (advanced.changes !== 1) return;
+          .where(and(eq(pipelineRuns.id, pr.id), eq(pipelineRuns.status, 'running'), eq(pipelineRuns.currentStep, step)));
+        if (rowsChanged(advanced) !== 1) return;
         this.deps.bus.emit('pipeline.changed', { pipelineId: p.id, pipelineRunId: pr.id });
         try {
-          this.startStep(p, { ...pr, currentStep: step + 1 }, step + 1, this.stepBot(p, steps, step + 1), e.output);
+          await this.startStep(p, { ...pr, currentStep: step + 1 }, step + 1, await this.stepBot(p, steps, step + 1), e.output);
         } catch (err) {
-          this.fail(p, pr, `step ${step + 2}/${n} could not start: ${(err as Error).message}`);
+          await this.fail(p, pr, `step ${step + 2}/${n} could not start: ${(err as Error).message}`);
         }
         return;
       }
@@ -455,7 +458,7 @@ export class PipelineService {
         const detail = e.error ?? e.status;
         this.deps.bus.emit('notice', { runId: run.id, botId: run.botId, kind: 'pipeline.step', message: `🧩 ${p.name} ${where}: ${botName} ${e.status} — ${detail}`, level: 'error' });
         const status = e.status;
-        if (this.finishRun(pr, status, { error: `${where} (${botName}) ${e.status}: ${detail}` })) {
+        if (await this.finishRun(pr, status, { error: `${where} (${botName}) ${e.status}: ${detail}` })) {
           this.deps.bus.emit('notice', {
             kind: `pipeline.${status}`,
             message: `🧩 ${p.name}: pipeline run #${pr.id} ${status} at ${where} (${botName}) — later steps did not run`,
@@ -474,7 +477,7 @@ export class PipelineService {
    * the run's input), the run's input, the step's text, or its document.
    * @throws {AppError} DOC_NOT_FOUND, DOC_INVALID_NAME (input document), QUEUE_FULL, SHUTTING_DOWN
    */
-  private startStep(p: PipelineRow, pr: PipelineRunRow, step: number, bot: BotRow, previous: string | null): void {
+  private async startStep(p: PipelineRow, pr: PipelineRunRow, step: number, bot: BotRow, previous: string | null): Promise<void> {
     const s = this.stepsOf(p, pr)[step]!;
     let input: string | null;
     switch (s.input_source) {
@@ -500,7 +503,7 @@ export class PipelineService {
       default:
         assertNever(s.input_source);
     }
-    const run = this.deps.runner.enqueue(bot, {
+    const run = await this.deps.runner.enqueue(bot, {
       input,
       trigger: `pipeline:${p.id}`,
       pipelineRunId: pr.id,
@@ -517,7 +520,7 @@ export class PipelineService {
   }
 
   /** Where a completed step's output goes besides the next step: its bot's results or a document. */
-  private deliverOutput(step: PipelineStep | undefined, run: RunRow): void {
+  private async deliverOutput(step: PipelineStep | undefined, run: RunRow): Promise<void> {
     const output = run.output ?? '';
     if (!step || !output.trim()) return;
     const target = step.output_target;
@@ -525,10 +528,10 @@ export class PipelineService {
       case 'next':
         return;
       case 'results':
-        this.deps.results.record(run.botId, run.id, { title: firstLine(output) || 'Output', content: output });
+        await this.deps.results.record(run.botId, run.id, { title: firstLine(output) || 'Output', content: output });
         return;
       case 'doc': {
-        const bot = this.deps.db.select().from(bots).where(eq(bots.id, run.botId)).get();
+        const [bot] = await this.deps.db.select().from(bots).where(eq(bots.id, run.botId));
         if (bot && step.output_doc) this.deps.docs.write(bot.docsPath, step.output_doc, output);
         return;
       }
@@ -537,25 +540,25 @@ export class PipelineService {
     }
   }
 
-  private fail(p: PipelineRow, pr: PipelineRunRow, error: string): void {
-    if (this.finishRun(pr, 'failed', { error })) {
+  private async fail(p: PipelineRow, pr: PipelineRunRow, error: string): Promise<void> {
+    if (await this.finishRun(pr, 'failed', { error })) {
       this.deps.bus.emit('notice', { kind: 'pipeline.failed', message: `🧩 ${p.name}: pipeline run #${pr.id} failed — ${error}`, level: 'error' });
     }
   }
 
   /** Ends a running pipeline run; false when it had already ended (exactly one caller wins). */
-  private finishRun(pr: PipelineRunRow, status: Exclude<PipelineRunStatus, 'running'>, fields: { output?: string | null; error?: string }): boolean {
-    const r = this.deps.db
+  private async finishRun(pr: PipelineRunRow, status: Exclude<PipelineRunStatus, 'running'>, fields: { output?: string | null; error?: string }): Promise<boolean> {
+    const r = await this.deps.db
       .update(pipelineRuns)
       .set({ status, finishedAt: Date.now(), output: fields.output ?? null, error: fields.error ?? null })
-      .where(and(eq(pipelineRuns.id, pr.id), eq(pipelineRuns.status, 'running')))
-      .run();
-    if (r.changes === 1) this.deps.bus.emit('pipeline.changed', { pipelineId: pr.pipelineId, pipelineRunId: pr.id });
-    return r.changes === 1;
+      .where(and(eq(pipelineRuns.id, pr.id), eq(pipelineRuns.status, 'running')));
+    const won = rowsChanged(r) === 1;
+    if (won) this.deps.bus.emit('pipeline.changed', { pipelineId: pr.pipelineId, pipelineRunId: pr.id });
+    return won;
   }
 
-  private runView(p: PipelineRow, pr: PipelineRunRow): PipelineRunView {
-    const stepRuns = this.stepRuns(pr.id);
+  private async runView(p: PipelineRow, pr: PipelineRunRow): Promise<PipelineRunView> {
+    const stepRuns = await this.stepRuns(pr.id);
     const planned = this.stepsOf(p, pr);
     const total = planned.length;
     const steps: PipelineRunStep[] = [];
@@ -563,7 +566,7 @@ export class PipelineService {
       const r = stepRuns.filter((s) => s.pipelineStep === i).at(-1);
       const step = planned[i]!;
       const botId = r?.botId ?? step.bot_id;
-      const b = this.deps.db.select({ name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId)).get();
+      const [b] = await this.deps.db.select({ name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId));
       steps.push({
         index: i,
         botId,
@@ -589,22 +592,24 @@ export class PipelineService {
   }
 
   /** Steps as accepted, with their bots (all of `ownerId`) resolved to ids. @throws {AppError} BOT_NOT_FOUND */
-  private resolveSteps(input: z.output<typeof pipelineStepSchema>[], ownerId: number): PipelineStep[] {
-    return input.map((raw) => {
+  private async resolveSteps(input: z.output<typeof pipelineStepSchema>[], ownerId: number): Promise<PipelineStep[]> {
+    const out: PipelineStep[] = [];
+    for (const raw of input) {
       const s = raw as Partial<PipelineStep> & { bot_id: number | string };
-      return normalizeStep({ ...s, bot_id: resolveBotRef(this.deps.bots, s.bot_id, ownerId).id } as StoredPipelineStep);
-    });
+      out.push(normalizeStep({ ...s, bot_id: (await resolveBotRef(this.deps.bots, s.bot_id, ownerId)).id } as StoredPipelineStep));
+    }
+    return out;
   }
 
-  private stepRuns(pipelineRunId: number): RunRow[] {
-    return this.deps.db.select().from(runs).where(eq(runs.pipelineRunId, pipelineRunId)).orderBy(runs.id).all();
+  private async stepRuns(pipelineRunId: number): Promise<RunRow[]> {
+    return await this.deps.db.select().from(runs).where(eq(runs.pipelineRunId, pipelineRunId)).orderBy(runs.id);
   }
 
-  private view(p: PipelineRow): PipelineView {
+  private async view(p: PipelineRow): Promise<PipelineView> {
     const steps = normalizeSteps(p.steps);
     const ids = [...new Set(steps.map((s) => s.bot_id))];
     const byId = new Map(
-      ids.length ? this.deps.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids)).all().map((b) => [b.id, b]) : [],
+      ids.length ? (await this.deps.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids))).map((b) => [b.id, b]) : [],
     );
     const stepBots = steps.map((step, index) => {
       const b = byId.get(step.bot_id);
@@ -613,14 +618,10 @@ export class PipelineService {
     return { ...p, steps, stepBots, broken: stepBots.some((s) => s.broken) };
   }
 
-  private stepNames(p: PipelineRow): string[] {
-    return this.view(p).stepBots.map((s) => s.name ?? `#${s.botId}`);
-  }
-
   /** @throws {AppError} PIPELINE_BROKEN when the step's bot no longer exists */
-  private stepBot(p: PipelineRow, steps: PipelineStep[], step: number): BotRow {
+  private async stepBot(p: PipelineRow, steps: PipelineStep[], step: number): Promise<BotRow> {
     const id = steps[step]!.bot_id;
-    const bot = this.deps.db.select().from(bots).where(eq(bots.id, id)).get();
+    const [bot] = await this.deps.db.select().from(bots).where(eq(bots.id, id));
     if (!bot) {
       throw new AppError('PIPELINE_BROKEN', `Step ${step + 1} of ${p.name} uses bot #${id}, which was deleted: pick another bot for that step or remove it, then run the pipeline again.`, {
         step: step + 1,
@@ -630,29 +631,30 @@ export class PipelineService {
     return bot;
   }
 
-  private row(id: number): PipelineRow {
-    const row = Number.isSafeInteger(id) ? this.deps.db.select().from(pipelines).where(eq(pipelines.id, id)).get() : undefined;
+  private async row(id: number): Promise<PipelineRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.deps.db.select().from(pipelines).where(eq(pipelines.id, id)) : [];
     if (!row) throw new AppError('PIPELINE_NOT_FOUND', `No pipeline with id ${id}.`);
     return row;
   }
 
-  private runRow(id: number): PipelineRunRow {
-    const row = Number.isSafeInteger(id) ? this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.id, id)).get() : undefined;
+  private async runRow(id: number): Promise<PipelineRunRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.deps.db.select().from(pipelineRuns).where(eq(pipelineRuns.id, id)) : [];
     if (!row) throw new AppError('PIPELINE_RUN_NOT_FOUND', `No pipeline run with id ${id}.`);
     return row;
   }
 
-  private checkNameFree(name: string, ownerId: number): void {
-    const other = this.findByName(name, ownerId);
+  private async checkNameFree(name: string, ownerId: number): Promise<void> {
+    const other = await this.findByName(name, ownerId);
     if (other) throw new AppError('PIPELINE_NAME_TAKEN', `A pipeline named "${other.name}" already exists (names are case-insensitive).`);
   }
 
-  private nameOf(pipelineId: number): string {
-    return this.deps.db.select({ name: pipelines.name }).from(pipelines).where(eq(pipelines.id, pipelineId)).get()?.name ?? `pipeline #${pipelineId}`;
+  private async nameOf(pipelineId: number): Promise<string> {
+    const [row] = await this.deps.db.select({ name: pipelines.name }).from(pipelines).where(eq(pipelines.id, pipelineId));
+    return row?.name ?? `pipeline #${pipelineId}`;
   }
 
-  private botLabel(botId: number): string {
-    const b = this.deps.db.select({ name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId)).get();
+  private async botLabel(botId: number): Promise<string> {
+    const [b] = await this.deps.db.select({ name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId));
     return b ? `${b.emoji} ${b.name}` : `bot #${botId}`;
   }
 
@@ -665,6 +667,11 @@ export class PipelineService {
       }
     }
   }
+}
+
+/** The names of a pipeline's step bots (`#<id>` for a deleted one), in order. */
+function stepNames(view: PipelineView): string[] {
+  return view.stepBots.map((s) => s.name ?? `#${s.botId}`);
 }
 
 /** A stored step in its full shape; a bare bot id (rows from before steps were objects) gets the defaults. */

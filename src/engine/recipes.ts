@@ -2,7 +2,7 @@ import { FIRST_ADMIN_ID } from './access.ts';
 import { eq, inArray, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { TOOL_NAMES, botInputSchema, nameKey, validationError, type BotService } from './bots.ts';
-import type { Db } from './db/database.ts';
+import { transaction, type Db } from './db/database.ts';
 import { triggers, type BotRow } from './db/schema.ts';
 import type { DocsStore } from './docs.ts';
 import { AppError } from './errors.ts';
@@ -298,7 +298,7 @@ export class RecipeService {
    *   made free among that user's bots and pipelines. Callers check the user may create.
    * @throws {AppError} VALIDATION_FAILED (not a recipe, or a bad field: every issue named)
    */
-  create(input: unknown, ownerId: number = FIRST_ADMIN_ID): RecipeCreated {
+  async create(input: unknown, ownerId: number = FIRST_ADMIN_ID): Promise<RecipeCreated> {
     const parsed = recipeSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const recipe = parsed.data;
@@ -308,10 +308,10 @@ export class RecipeService {
       const ok = pipelineStepSchema.safeParse({ ...s, bot_id: 1 });
       if (!ok.success) throw validationError(new z.ZodError(ok.error.issues.map((iss) => ({ ...iss, path: ['pipeline', 'steps', i, ...iss.path] }))));
     });
-    return this.deps.db.transaction(() => {
+    return await transaction(this.deps.db, async () => {
       const byRef = new Map<string, BotRow>();
       for (const b of recipe.bots) {
-        const name = this.freeName(b.name, (n) => this.deps.bots.findByName(n, ownerId) !== undefined);
+        const name = await this.freeName(b.name, async (n) => (await this.deps.bots.findByName(n, ownerId)) !== undefined);
         if (name !== b.name) notes.push(`A bot named "${b.name}" already exists; this one is "${name}".`);
         let model = b.model ?? this.deps.defaultModel;
         const ref = parseModel(model);
@@ -319,7 +319,7 @@ export class RecipeService {
           notes.push(`${name}: model "${model}" is not configured here; it uses ${this.deps.defaultModel}.`);
           model = this.deps.defaultModel;
         }
-        const bot = this.deps.bots.create({
+        const bot = await this.deps.bots.create({
           name,
           emoji: b.emoji,
           description: b.description,
@@ -337,22 +337,25 @@ export class RecipeService {
       }
       let pipeline: PipelineView | null = null;
       if (recipe.pipeline) {
-        const pname = this.freeName(recipe.pipeline.name, (n) => this.deps.pipelines.findByName(n, ownerId) !== undefined);
+        const pname = await this.freeName(recipe.pipeline.name, async (n) => (await this.deps.pipelines.findByName(n, ownerId)) !== undefined);
         if (pname !== recipe.pipeline.name) notes.push(`A pipeline named "${recipe.pipeline.name}" already exists; this one is "${pname}".`);
-        pipeline = this.deps.pipelines.create({
+        pipeline = await this.deps.pipelines.create({
           name: pname,
           description: recipe.pipeline.description ?? recipe.description ?? '',
           schedule: recipe.pipeline.schedule ?? null,
           steps: recipe.pipeline.steps.map(({ bot, ...s }) => ({ ...s, bot_id: byRef.get(bot)!.id })),
         }, ownerId);
       }
-      const connections = (recipe.connections ?? []).map((c) =>
-        this.deps.triggers.create({
-          source_bot: byRef.get(c.source)!.id,
-          event: c.event,
-          ...(c.target_pipeline ? { target_pipeline: pipeline!.id } : { target_bot: byRef.get(c.target!)!.id }),
-        }),
-      );
+      const connections: TriggerView[] = [];
+      for (const c of recipe.connections ?? []) {
+        connections.push(
+          await this.deps.triggers.create({
+            source_bot: byRef.get(c.source)!.id,
+            event: c.event,
+            ...(c.target_pipeline ? { target_pipeline: pipeline!.id } : { target_bot: byRef.get(c.target!)!.id }),
+          }),
+        );
+      }
       const start = recipe.start ? byRef.get(recipe.start)! : null;
       this.deps.bus.emit('notice', { kind: 'recipe.created', message: `📦 ${recipe.name}: created ${[...byRef.values()].map((b) => b.name).join(', ')}${pipeline ? ` and the pipeline ${pipeline.name}` : ''}` });
       return { bots: [...byRef.values()], pipeline, connections, start, notes };
@@ -365,15 +368,16 @@ export class RecipeService {
    * among those bots or into this pipeline.
    * @throws {AppError} PIPELINE_NOT_FOUND, PIPELINE_BROKEN (a step's bot was deleted)
    */
-  exportPipeline(pipelineId: number): Recipe {
-    const p = this.deps.pipelines.get(pipelineId);
+  async exportPipeline(pipelineId: number): Promise<Recipe> {
+    const p = await this.deps.pipelines.get(pipelineId);
     const broken = p.stepBots.find((s) => s.broken);
     if (broken) throw new AppError('PIPELINE_BROKEN', `Step ${broken.index + 1} of ${p.name} uses a bot that was deleted; fix it before exporting.`);
     const ids = [...new Set(p.steps.map((s) => s.bot_id))];
     const refs = new Map<number, string>();
     const used = new Set<string>();
-    const bots = ids.map((id) => {
-      const b = this.deps.bots.get(id);
+    const bots: Recipe['bots'] = [];
+    for (const id of ids) {
+      const b = await this.deps.bots.get(id);
       let ref = b.name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48) || `bot-${id}`;
       while (used.has(ref)) ref = `${ref}-${id}`;
       used.add(ref);
@@ -389,7 +393,7 @@ export class RecipeService {
             return [];
           }
         });
-      return {
+      bots.push({
         ref,
         name: b.name,
         emoji: b.emoji,
@@ -403,14 +407,14 @@ export class RecipeService {
         requires_approval: b.requiresApproval,
         approval_timeout_s: b.approvalTimeoutS,
         ...(docs.length ? { docs } : {}),
-      };
-    });
-    const links = this.deps.db
-      .select()
-      .from(triggers)
-      .where(or(inArray(triggers.sourceBotId, ids), eq(triggers.targetPipelineId, p.id)))
-      .all()
-      .filter((t) => refs.has(t.sourceBotId) && (t.targetPipelineId === p.id || (t.targetBotId !== null && refs.has(t.targetBotId))));
+      });
+    }
+    const links = (
+      await this.deps.db
+        .select()
+        .from(triggers)
+        .where(or(inArray(triggers.sourceBotId, ids), eq(triggers.targetPipelineId, p.id)))
+    ).filter((t) => refs.has(t.sourceBotId) && (t.targetPipelineId === p.id || (t.targetBotId !== null && refs.has(t.targetBotId))));
     return {
       ...PREFIX,
       name: p.name,
@@ -439,12 +443,12 @@ export class RecipeService {
   }
 
   /** `name`, else `name 2`, `name 3`, … (at most 64 characters), whichever is free. */
-  private freeName(name: string, taken: (n: string) => boolean): string {
-    if (!taken(name)) return name;
+  private async freeName(name: string, taken: (n: string) => Promise<boolean>): Promise<string> {
+    if (!(await taken(name))) return name;
     for (let i = 2; ; i++) {
       const suffix = ` ${i}`;
       const candidate = name.slice(0, 64 - suffix.length) + suffix;
-      if (!taken(candidate) && nameKey(candidate) !== nameKey(name)) return candidate;
+      if (nameKey(candidate) !== nameKey(name) && !(await taken(candidate))) return candidate;
     }
   }
 }

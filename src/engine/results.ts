@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, desc, eq, isNull, ne, or } from 'drizzle-orm';
-import type { Db } from './db/database.ts';
+import { transaction, type Db } from './db/database.ts';
 import { results, type ResultRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
@@ -58,24 +58,24 @@ export class ResultService {
    * title and content) is not stored again.
    * @returns the stored row and whether it was new.
    */
-  record(botId: number, runId: number | null, item: ResultInput): { result: ResultRow; isNew: boolean } {
+  async record(botId: number, runId: number | null, item: ResultInput): Promise<{ result: ResultRow; isNew: boolean }> {
     const key = resultKey(item);
-    const existing = this.db
+    const [existing] = await this.db
       .select()
       .from(results)
       .where(and(eq(results.botId, botId), eq(results.dedupeKey, key)))
-      .get();
+      .limit(1);
     if (existing) return { result: existing, isNew: false };
-    const row = this.db.transaction((tx) => {
+    const row = await transaction(this.db, async (tx) => {
       // "New" means found by the bot's latest run that found anything: a run's first new item
       // retires the earlier runs' items from the new list.
       if (runId !== null) {
-        tx.update(results)
+        await tx
+          .update(results)
           .set({ isNew: false })
-          .where(and(eq(results.botId, botId), eq(results.isNew, true), or(isNull(results.runId), ne(results.runId, runId))))
-          .run();
+          .where(and(eq(results.botId, botId), eq(results.isNew, true), or(isNull(results.runId), ne(results.runId, runId))));
       }
-      return tx
+      const [inserted] = await tx
         .insert(results)
         .values({
           botId,
@@ -88,40 +88,41 @@ export class ResultService {
           dedupeKey: key,
           createdAt: Date.now(),
         })
-        .returning()
-        .get();
+        .returning();
+      return inserted!;
     });
     this.bus.emit('result.created', { resultId: row.id, botId, runId, isNew: true });
     return { result: row, isNew: true };
   }
 
   /** `true` when the bot already has this item (same normalized URL, or same title and content). */
-  isKnown(botId: number, item: ResultInput): boolean {
-    return this.db.select({ id: results.id }).from(results).where(and(eq(results.botId, botId), eq(results.dedupeKey, resultKey(item)))).get() !== undefined;
+  async isKnown(botId: number, item: ResultInput): Promise<boolean> {
+    const [row] = await this.db.select({ id: results.id }).from(results).where(and(eq(results.botId, botId), eq(results.dedupeKey, resultKey(item)))).limit(1);
+    return row !== undefined;
   }
 
   /** A bot's results, newest first; `onlyNew` keeps those its latest finding run found. */
-  list(botId: number, opts: { limit?: number; onlyNew?: boolean } = {}): ResultRow[] {
+  async list(botId: number, opts: { limit?: number; onlyNew?: boolean } = {}): Promise<ResultRow[]> {
     const where = opts.onlyNew ? and(eq(results.botId, botId), eq(results.isNew, true)) : eq(results.botId, botId);
     return this.db
       .select()
       .from(results)
       .where(where)
       .orderBy(desc(results.id))
-      .limit(Math.min(opts.limit ?? 50, 500))
-      .all();
+      .limit(Math.min(opts.limit ?? 50, 500));
   }
 
   /** @throws {AppError} RESULT_NOT_FOUND */
-  get(id: number): ResultRow {
-    const row = this.db.select().from(results).where(eq(results.id, id)).get();
+  async get(id: number): Promise<ResultRow> {
+    const [row] = await this.db.select().from(results).where(eq(results.id, id));
     if (!row) throw new AppError('RESULT_NOT_FOUND', `No result with id ${id}.`);
     return row;
   }
 
   /** Pins or unpins a result. @throws {AppError} RESULT_NOT_FOUND */
-  setPinned(id: number, pinned: boolean): ResultRow {
-    this.get(id);
-    return this.db.update(results).set({ pinned }).where(eq(results.id, id)).returning().get();
+  async setPinned(id: number, pinned: boolean): Promise<ResultRow> {
+    await this.get(id);
+    const [row] = await this.db.update(results).set({ pinned }).where(eq(results.id, id)).returning();
+    return row!;
   }
 }

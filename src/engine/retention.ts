@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNotNull, lt, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, lt, notInArray, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from './db/database.ts';
+import { rowsChanged, transaction, type Db } from './db/database.ts';
 import { events, results, runLogs, runs } from './db/schema.ts';
 import { ACTIVE_RUN_STATUSES, FINAL_RUN_STATUSES } from './run-status.ts';
 
@@ -111,8 +111,8 @@ export class RetentionPruner {
     if (this.opts.logDays > 0) {
       const cutoff = started - this.opts.logDays * DAY_MS;
       const active = db.select({ id: runs.id }).from(runs).where(inArray(runs.status, ACTIVE_RUN_STATUSES));
-      await this.batches(report, 'logLines', () =>
-        db.delete(runLogs).where(sql`rowid IN (${db.select({ r: sql`rowid` }).from(runLogs).where(and(lt(runLogs.ts, cutoff), notInArray(runLogs.runId, active))).limit(n)})`).run().changes,
+      await this.batches(report, 'logLines', async () =>
+        rowsChanged(await db.delete(runLogs).where(logLinesIn(db.select({ runId: runLogs.runId, seq: runLogs.seq }).from(runLogs).where(and(lt(runLogs.ts, cutoff), notInArray(runLogs.runId, active))).limit(n)))),
       );
     }
 
@@ -121,29 +121,29 @@ export class RetentionPruner {
       const pinned = db.select({ id: results.runId }).from(results).where(and(eq(results.pinned, true), isNotNull(results.runId)));
       for (;;) {
         if (this.stopped) return report;
-        const ids = db
-          .select({ id: runs.id })
-          .from(runs)
-          .where(and(lt(runs.finishedAt, cutoff), inArray(runs.status, FINAL_RUN_STATUSES), notInArray(runs.id, pinned)))
-          .limit(n)
-          .all()
-          .map((r) => r.id);
+        const ids = (
+          await db
+            .select({ id: runs.id })
+            .from(runs)
+            .where(and(lt(runs.finishedAt, cutoff), inArray(runs.status, FINAL_RUN_STATUSES), notInArray(runs.id, pinned)))
+            .limit(n)
+        ).map((r) => r.id);
         if (ids.length === 0) break;
         // Their log lines first, in batches, so deleting the runs cascades to nothing big.
-        await this.batches(report, 'logLines', () =>
-          db.delete(runLogs).where(sql`rowid IN (${db.select({ r: sql`rowid` }).from(runLogs).where(inArray(runLogs.runId, ids)).limit(n)})`).run().changes,
+        await this.batches(report, 'logLines', async () =>
+          rowsChanged(await db.delete(runLogs).where(logLinesIn(db.select({ runId: runLogs.runId, seq: runLogs.seq }).from(runLogs).where(inArray(runLogs.runId, ids)).limit(n)))),
         );
         if (this.stopped) return report;
-        db.transaction((tx) => {
-          report.results += tx.delete(results).where(and(inArray(results.runId, ids), eq(results.pinned, false))).run().changes;
-          report.runs += tx.delete(runs).where(inArray(runs.id, ids)).run().changes;
+        await transaction(db, async (tx) => {
+          report.results += rowsChanged(await tx.delete(results).where(and(inArray(results.runId, ids), eq(results.pinned, false))));
+          report.runs += rowsChanged(await tx.delete(runs).where(inArray(runs.id, ids)));
         });
         report.batches++;
         await yieldToLoop();
         if (ids.length < n) break;
       }
-      await this.batches(report, 'events', () =>
-        db.delete(events).where(inArray(events.id, db.select({ id: events.id }).from(events).where(lt(events.createdAt, cutoff)).limit(n))).run().changes,
+      await this.batches(report, 'events', async () =>
+        rowsChanged(await db.delete(events).where(inArray(events.id, db.select({ id: events.id }).from(events).where(lt(events.createdAt, cutoff)).limit(n)))),
       );
     }
 
@@ -153,16 +153,24 @@ export class RetentionPruner {
   }
 
   /** Runs `deleteBatch` until it deletes fewer than a batch, yielding to the event loop after each. */
-  private async batches(report: PruneReport, field: 'logLines' | 'events', deleteBatch: () => number): Promise<void> {
+  private async batches(report: PruneReport, field: 'logLines' | 'events', deleteBatch: () => Promise<number>): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const changes = deleteBatch();
+      const changes = await deleteBatch();
       report[field] += changes;
       report.batches++;
       await yieldToLoop();
       if (changes < this.batchRows) return;
     }
   }
+}
+
+/**
+ * Log lines whose primary key `(run_id, seq)` is among those `keys` selects (a sub-select with a
+ * limit: one batch). Row values with IN work on SQLite (3.15+) and Postgres alike.
+ */
+function logLinesIn(keys: SQLWrapper): SQL {
+  return sql`(${runLogs.runId}, ${runLogs.seq}) in ${keys}`;
 }
 
 /** Lets pending I/O (HTTP requests, IPC from run processes) run before the next batch. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db/database.ts';
 import { bots, runs, type RunRow } from './db/schema.ts';
 import { AppError } from './errors.ts';
@@ -59,17 +59,18 @@ export class RunHistory {
    * How many runs failed since `since` (epoch ms; default the last {@link RECENT_FAILURES_MS}), of
    * the bots of `ownerId` when given (the header's failures count, see `readScope` in access.ts).
    */
-  failedSince(since = Date.now() - RECENT_FAILURES_MS, ownerId?: number): number {
+  async failedSince(since = Date.now() - RECENT_FAILURES_MS, ownerId?: number): Promise<number> {
     const where = [eq(runs.status, 'failed'), gte(runs.createdAt, since)];
     if (ownerId !== undefined) where.push(sql`${runs.botId} in (select id from bots where owner_id = ${ownerId})`);
-    return this.db.select({ n: sql<number>`count(*)` }).from(runs).where(and(...where)).get()?.n ?? 0;
+    const [row] = await this.db.select({ n: count() }).from(runs).where(and(...where));
+    return row?.n ?? 0;
   }
 
   /**
    * One page of runs matching `filter`, newest first.
    * @throws {AppError} VALIDATION_FAILED when `cursor` is not one this list gave out
    */
-  list(filter: RunFilter): RunPage {
+  async list(filter: RunFilter): Promise<RunPage> {
     const where: SQL[] = [];
     if (filter.botId !== undefined) where.push(eq(runs.botId, filter.botId));
     if (filter.ownerId !== undefined) where.push(eq(bots.ownerId, filter.ownerId));
@@ -83,14 +84,13 @@ export class RunHistory {
     if (filter.until !== undefined) where.push(lte(runs.createdAt, filter.until));
     if (filter.cursor !== undefined) where.push(lt(runs.id, decodeCursor(filter.cursor)));
     const limit = Math.min(Math.max(Math.trunc(filter.limit), 1), MAX_RUN_PAGE);
-    const rows = this.db
+    const rows = await this.db
       .select({ run: runs, botName: bots.name, botEmoji: bots.emoji })
       .from(runs)
       .innerJoin(bots, eq(bots.id, runs.botId))
       .where(where.length ? and(...where) : undefined)
       .orderBy(desc(runs.id))
-      .limit(limit + 1)
-      .all();
+      .limit(limit + 1);
     const page = rows.slice(0, limit).map((r) => ({ ...r.run, botName: r.botName, botEmoji: r.botEmoji }));
     return { runs: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
   }

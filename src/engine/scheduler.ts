@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from './db/database.ts';
+import { rowsChanged, type Db } from './db/database.ts';
 import { bots, pipelines } from './db/schema.ts';
 import type { EventBus } from './event-bus.ts';
 import type { PipelineService } from './pipelines.ts';
@@ -51,32 +51,43 @@ export class Scheduler {
   private readonly tasks = new Map<string, { expression: string; task: ScheduledTask }>();
   private offs: (() => void)[] = [];
   private started = false;
+  /** Syncs and firings, one after another (a task is armed from a row read in the same turn). */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: SchedulerDeps) {}
 
   /** Accounts for occurrences missed while down, then schedules every bot and pipeline. Idempotent. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    for (const b of this.deps.db.select({ id: bots.id }).from(bots).where(isNotNull(bots.schedule)).all()) this.sync('bot', b.id, true);
-    for (const p of this.deps.db.select({ id: pipelines.id }).from(pipelines).where(isNotNull(pipelines.schedule)).all()) this.sync('pipeline', p.id, true);
-    this.offs.push(this.deps.bus.on('bot.changed', ({ botId }) => this.sync('bot', botId, false)));
-    this.offs.push(this.deps.pipelines.onChange((id) => this.sync('pipeline', id, false)));
+    for (const b of await this.deps.db.select({ id: bots.id }).from(bots).where(isNotNull(bots.schedule))) await this.sync('bot', b.id, true);
+    for (const p of await this.deps.db.select({ id: pipelines.id }).from(pipelines).where(isNotNull(pipelines.schedule))) await this.sync('pipeline', p.id, true);
+    this.offs.push(this.deps.bus.on('bot.changed', ({ botId }) => this.inTurn(() => this.sync('bot', botId, false))));
+    this.offs.push(this.deps.pipelines.onChange((id) => void this.inTurn(() => this.sync('pipeline', id, false))));
   }
 
-  /** Stops every task and listener; nothing fires afterwards. */
-  stop(): void {
+  /** Stops every task and listener; nothing fires afterwards. Resolves once a sync or firing under way is done. */
+  async stop(): Promise<void> {
     for (const off of this.offs.splice(0)) off();
+    this.started = false;
+    await this.chain;
     for (const { task } of this.tasks.values()) void task.destroy();
     this.tasks.clear();
-    this.started = false;
+  }
+
+  /** Runs `fn` after the syncs and firings before it; its failure is logged. */
+  private inTurn(fn: () => Promise<void>): Promise<void> {
+    const out = this.chain.then(fn).catch((err: unknown) => this.deps.log.error({ err }, 'scheduler: could not sync or fire a schedule'));
+    this.chain = out;
+    return out;
   }
 
   /** Brings one bot's or pipeline's task in line with its row (created, changed, paused, deleted). */
-  private sync(kind: ScheduleKind, id: number, atStart: boolean): void {
+  private async sync(kind: ScheduleKind, id: number, atStart: boolean): Promise<void> {
     if (!this.started) return;
     const key = `${kind}:${id}`;
-    const target = this.load(kind, id);
+    const target = await this.load(kind, id);
+    if (!this.started) return;
     const want = target?.active ? target.schedule : null;
     const have = this.tasks.get(key);
     if (have && have.expression === want) return;
@@ -86,14 +97,14 @@ export class Scheduler {
     }
     if (!target || !want) return;
     try {
-      this.arm(key, target, want, atStart);
+      await this.arm(key, target, want, atStart);
     } catch (err) {
       this.deps.log.error({ err, kind, id, schedule: want }, 'could not arm a schedule');
       this.deps.bus.emit('notice', { botId: target.botId, kind: 'schedule.error', message: `${target.label}: schedule "${want}" could not be armed`, level: 'error' });
     }
   }
 
-  private arm(key: string, target: Target, expression: string, atStart: boolean): void {
+  private async arm(key: string, target: Target, expression: string, atStart: boolean): Promise<void> {
     const second = floorSecond(Date.now());
     if (atStart) {
       const baseline = target.claimedAt ?? target.updatedAt;
@@ -109,49 +120,49 @@ export class Scheduler {
       }
     }
     // Everything before this second is accounted for, so a later start does not count it again.
-    this.raiseWatermark(target.kind, target.id, second - 1);
+    await this.raiseWatermark(target.kind, target.id, second - 1);
     // node-cron fires from the next second on; the current one, when it is an occurrence, is
     // tried here. The claim makes that safe when a previous process already fired it.
-    if (atStart && isOccurrence(expression, second)) this.fire(target.kind, target.id, second);
-    const task = cron.schedule(expression, (ctx) => this.fire(target.kind, target.id, floorSecond(ctx.date.getTime())), {
+    if (atStart && isOccurrence(expression, second)) await this.fire(target.kind, target.id, second);
+    const task = cron.schedule(expression, (ctx) => void this.inTurn(() => this.fire(target.kind, target.id, floorSecond(ctx.date.getTime()))), {
       name: `openorchestrator-${key}`,
       missedExecutionTolerance: 30_000,
     });
-    task.on('execution:missed', (ctx) => this.missed(target.kind, target.id, floorSecond(ctx.date.getTime())));
+    task.on('execution:missed', (ctx) => void this.inTurn(() => this.missed(target.kind, target.id, floorSecond(ctx.date.getTime()))));
     this.tasks.set(key, { expression, task });
   }
 
   /** One occurrence: claim it, then start a run unless the previous one is still going. */
-  private fire(kind: ScheduleKind, id: number, occurrence: number): void {
+  private async fire(kind: ScheduleKind, id: number, occurrence: number): Promise<void> {
     try {
-      const target = this.load(kind, id);
+      const target = await this.load(kind, id);
       if (!target?.active || !target.schedule) return;
-      if (!this.claim(kind, id, occurrence)) {
+      if (!(await this.claim(kind, id, occurrence))) {
         this.deps.log.debug({ kind, id, occurrence }, 'schedule occurrence already claimed');
         return;
       }
       const at = new Date(occurrence).toLocaleTimeString('en-GB');
       if (kind === 'bot') {
-        const bot = this.deps.db.select().from(bots).where(eq(bots.id, id)).get()!;
-        const active = this.deps.runner.activeForBot(id);
+        const [bot] = await this.deps.db.select().from(bots).where(eq(bots.id, id));
+        const active = await this.deps.runner.activeForBot(id);
         if (active.length > 0) {
           this.skipped(target, at, `run #${active[0]!.id} is still ${active[0]!.status}`);
           return;
         }
-        const run = this.deps.runner.enqueue(bot, { trigger: 'schedule' });
+        const run = await this.deps.runner.enqueue(bot!, { trigger: 'schedule' });
         this.deps.bus.emit('notice', { botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
       } else {
-        const active = this.deps.pipelines.activeRun(id);
+        const active = await this.deps.pipelines.activeRun(id);
         if (active) {
           this.skipped(target, at, `pipeline run #${active.id} is still running`);
           return;
         }
-        const pr = this.deps.pipelines.run(id, { trigger: 'schedule' });
+        const pr = await this.deps.pipelines.run(id, { trigger: 'schedule' });
         this.deps.bus.emit('notice', { kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled pipeline run #${pr.id} started (occurrence ${at})` });
       }
     } catch (err) {
       this.deps.log.error({ err, kind, id, occurrence }, 'scheduled occurrence failed');
-      const target = this.safeLoad(kind, id);
+      const target = await this.safeLoad(kind, id);
       this.deps.bus.emit('notice', {
         botId: target?.botId ?? null,
         kind: 'schedule.error',
@@ -162,9 +173,9 @@ export class Scheduler {
   }
 
   /** node-cron saw an occurrence too late (a stalled event loop): account for it, do not run it. */
-  private missed(kind: ScheduleKind, id: number, occurrence: number): void {
-    const target = this.safeLoad(kind, id);
-    if (!target?.active || !this.claim(kind, id, occurrence)) return;
+  private async missed(kind: ScheduleKind, id: number, occurrence: number): Promise<void> {
+    const target = await this.safeLoad(kind, id);
+    if (!target?.active || !(await this.claim(kind, id, occurrence))) return;
     this.deps.log.warn({ kind, id, occurrence }, 'schedule occurrence missed (event loop was busy)');
     this.deps.bus.emit('notice', {
       botId: target.botId,
@@ -182,32 +193,31 @@ export class Scheduler {
    * Claims one occurrence. Atomic in SQLite: of any number of callers (this process after a
    * restart, a second process), exactly one sees a changed row.
    */
-  private claim(kind: ScheduleKind, id: number, occurrence: number): boolean {
+  private async claim(kind: ScheduleKind, id: number, occurrence: number): Promise<boolean> {
     const t = kind === 'bot' ? bots : pipelines;
-    const r = this.deps.db
+    const r = await this.deps.db
       .update(t)
       .set({ scheduleClaimedAt: occurrence })
-      .where(and(eq(t.id, id), or(isNull(t.scheduleClaimedAt), lt(t.scheduleClaimedAt, occurrence))))
-      .run();
-    return r.changes === 1;
+      .where(and(eq(t.id, id), or(isNull(t.scheduleClaimedAt), lt(t.scheduleClaimedAt, occurrence))));
+    return rowsChanged(r) === 1;
   }
 
-  private raiseWatermark(kind: ScheduleKind, id: number, ms: number): void {
-    this.claim(kind, id, ms);
+  private async raiseWatermark(kind: ScheduleKind, id: number, ms: number): Promise<void> {
+    await this.claim(kind, id, ms);
   }
 
-  private load(kind: ScheduleKind, id: number): Target | undefined {
+  private async load(kind: ScheduleKind, id: number): Promise<Target | undefined> {
     if (kind === 'bot') {
-      const b = this.deps.db.select().from(bots).where(eq(bots.id, id)).get();
+      const [b] = await this.deps.db.select().from(bots).where(eq(bots.id, id));
       return b && { kind, id, label: `${b.emoji} ${b.name}`, schedule: b.schedule, active: !b.paused, claimedAt: b.scheduleClaimedAt, updatedAt: b.updatedAt, botId: b.id };
     }
-    const p = this.deps.db.select().from(pipelines).where(eq(pipelines.id, id)).get();
+    const [p] = await this.deps.db.select().from(pipelines).where(eq(pipelines.id, id));
     return p && { kind, id, label: `🧩 ${p.name}`, schedule: p.schedule, active: true, claimedAt: p.scheduleClaimedAt, updatedAt: p.updatedAt, botId: null };
   }
 
-  private safeLoad(kind: ScheduleKind, id: number): Target | undefined {
+  private async safeLoad(kind: ScheduleKind, id: number): Promise<Target | undefined> {
     try {
-      return this.load(kind, id);
+      return await this.load(kind, id);
     } catch {
       return undefined;
     }

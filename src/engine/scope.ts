@@ -33,50 +33,50 @@ export class Scope {
   constructor(private readonly deps: ScopeDeps) {}
 
   /** @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE */
-  bot(caller: Caller, id: number, action: Action = 'read'): BotRow {
-    const bot = this.deps.bots.get(id);
+  async bot(caller: Caller, id: number, action: Action = 'read'): Promise<BotRow> {
+    const bot = await this.deps.bots.get(id);
     assertAccess(caller, bot.ownerId, action, { code: 'BOT_NOT_FOUND', message: `No bot with id ${id}.` });
     return bot;
   }
 
   /** @throws {AppError} RUN_NOT_FOUND, FORBIDDEN_ROLE */
-  run(caller: Caller, id: number, action: Action = 'read'): RunRow {
-    const run = this.deps.runner.get(id);
-    assertAccess(caller, this.ownerOfBot(run.botId), action, { code: 'RUN_NOT_FOUND', message: `No run with id ${id}.` });
+  async run(caller: Caller, id: number, action: Action = 'read'): Promise<RunRow> {
+    const run = await this.deps.runner.get(id);
+    assertAccess(caller, await this.ownerOfBot(run.botId), action, { code: 'RUN_NOT_FOUND', message: `No run with id ${id}.` });
     return run;
   }
 
   /** @throws {AppError} RESULT_NOT_FOUND, FORBIDDEN_ROLE */
-  result(caller: Caller, id: number, action: Action = 'read'): ResultRow {
-    const result = this.deps.results.get(id);
-    assertAccess(caller, this.ownerOfBot(result.botId), action, { code: 'RESULT_NOT_FOUND', message: `No result with id ${id}.` });
+  async result(caller: Caller, id: number, action: Action = 'read'): Promise<ResultRow> {
+    const result = await this.deps.results.get(id);
+    assertAccess(caller, await this.ownerOfBot(result.botId), action, { code: 'RESULT_NOT_FOUND', message: `No result with id ${id}.` });
     return result;
   }
 
   /** @throws {AppError} PIPELINE_NOT_FOUND, FORBIDDEN_ROLE */
-  pipeline(caller: Caller, id: number, action: Action = 'read'): PipelineView {
-    const p = this.deps.pipelines.get(id);
+  async pipeline(caller: Caller, id: number, action: Action = 'read'): Promise<PipelineView> {
+    const p = await this.deps.pipelines.get(id);
     assertAccess(caller, p.ownerId, action, { code: 'PIPELINE_NOT_FOUND', message: `No pipeline with id ${id}.` });
     return p;
   }
 
   /** @throws {AppError} PIPELINE_RUN_NOT_FOUND, FORBIDDEN_ROLE */
-  pipelineRun(caller: Caller, id: number, action: Action = 'read'): PipelineRunView {
-    const run = this.deps.pipelines.getRun(id);
-    assertAccess(caller, this.deps.pipelines.get(run.pipelineId).ownerId, action, { code: 'PIPELINE_RUN_NOT_FOUND', message: `No pipeline run with id ${id}.` });
+  async pipelineRun(caller: Caller, id: number, action: Action = 'read'): Promise<PipelineRunView> {
+    const run = await this.deps.pipelines.getRun(id);
+    assertAccess(caller, (await this.deps.pipelines.get(run.pipelineId)).ownerId, action, { code: 'PIPELINE_RUN_NOT_FOUND', message: `No pipeline run with id ${id}.` });
     return run;
   }
 
   /** @throws {AppError} APPROVAL_NOT_FOUND, FORBIDDEN_ROLE */
-  approval(caller: Caller, id: number, action: Action = 'read'): ApprovalView {
-    const a = this.deps.approvals.get(id);
-    assertAccess(caller, this.ownerOfBot(a.botId), action, { code: 'APPROVAL_NOT_FOUND', message: `No approval with id ${id}.` });
+  async approval(caller: Caller, id: number, action: Action = 'read'): Promise<ApprovalView> {
+    const a = await this.deps.approvals.get(id);
+    assertAccess(caller, await this.ownerOfBot(a.botId), action, { code: 'APPROVAL_NOT_FOUND', message: `No approval with id ${id}.` });
     return a;
   }
 
   /** @throws {AppError} TASK_NOT_FOUND, FORBIDDEN_ROLE */
-  task(caller: Caller, id: number, action: Action = 'read'): TaskRow {
-    const row = Number.isSafeInteger(id) ? this.deps.db.select().from(tasks).where(eq(tasks.id, id)).get() : undefined;
+  async task(caller: Caller, id: number, action: Action = 'read'): Promise<TaskRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.deps.db.select().from(tasks).where(eq(tasks.id, id)) : [];
     const notFound = { code: 'TASK_NOT_FOUND' as const, message: `No task with id ${id}.` };
     if (!row) throw new AppError(notFound.code, notFound.message);
     assertAccess(caller, row.ownerId, action, notFound);
@@ -84,7 +84,7 @@ export class Scope {
   }
 
   /** The owner (`users.id`) of a bot. @throws {AppError} BOT_NOT_FOUND */
-  ownerOfBot(botId: number): number {
-    return this.deps.bots.get(botId).ownerId;
+  async ownerOfBot(botId: number): Promise<number> {
+    return (await this.deps.bots.get(botId)).ownerId;
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { eq, lt } from 'drizzle-orm';
-import type { Db } from './db/database.ts';
+import { rowsChanged, type Db } from './db/database.ts';
 import { sessions, users, type UserRow } from './db/schema.ts';
 
 /** A session lives this long after its last use (sliding expiry), in ms: 30 days. */
@@ -30,11 +30,11 @@ export class SessionService {
    * that expired unused (a browser that never came back) are deleted first, so the table holds
    * at most the live sessions plus those that expired since the last sign-in.
    */
-  create(userId: number): string {
-    this.prune();
+  async create(userId: number): Promise<string> {
+    await this.prune();
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
-    this.db.insert(sessions).values({ id: tokenHash(token), userId, createdAt: now, lastSeenAt: now, expiresAt: now + SESSION_TTL_MS }).run();
+    await this.db.insert(sessions).values({ id: tokenHash(token), userId, createdAt: now, lastSeenAt: now, expiresAt: now + SESSION_TTL_MS });
     return token;
   }
 
@@ -43,33 +43,33 @@ export class SessionService {
    * Pushes the expiry forward (at most once a minute); `touched` says it did, so the cookie's
    * own expiry can be renewed too.
    */
-  resolve(token: string): { user: UserRow; touched: boolean } | undefined {
+  async resolve(token: string): Promise<{ user: UserRow; touched: boolean } | undefined> {
     if (!token) return undefined;
     const id = tokenHash(token);
-    const row = this.db.select().from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(eq(sessions.id, id)).get();
+    const [row] = await this.db.select().from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(eq(sessions.id, id));
     if (!row) return undefined;
     const now = this.now();
     if (row.sessions.expiresAt <= now) {
-      this.db.delete(sessions).where(eq(sessions.id, id)).run();
+      await this.db.delete(sessions).where(eq(sessions.id, id));
       return undefined;
     }
     const touched = now - row.sessions.lastSeenAt >= TOUCH_EVERY_MS;
-    if (touched) this.db.update(sessions).set({ lastSeenAt: now, expiresAt: now + SESSION_TTL_MS }).where(eq(sessions.id, id)).run();
+    if (touched) await this.db.update(sessions).set({ lastSeenAt: now, expiresAt: now + SESSION_TTL_MS }).where(eq(sessions.id, id));
     return { user: row.users, touched };
   }
 
   /** Ends the session of `token` (logout); an unknown token is no error. */
-  delete(token: string): void {
-    this.db.delete(sessions).where(eq(sessions.id, tokenHash(token))).run();
+  async delete(token: string): Promise<void> {
+    await this.db.delete(sessions).where(eq(sessions.id, tokenHash(token)));
   }
 
   /** Ends every session of a user (after a password change, or when they are deleted). */
-  deleteForUser(userId: number): void {
-    this.db.delete(sessions).where(eq(sessions.userId, userId)).run();
+  async deleteForUser(userId: number): Promise<void> {
+    await this.db.delete(sessions).where(eq(sessions.userId, userId));
   }
 
   /** Deletes expired sessions; returns how many. */
-  prune(): number {
-    return this.db.delete(sessions).where(lt(sessions.expiresAt, this.now())).run().changes;
+  async prune(): Promise<number> {
+    return rowsChanged(await this.db.delete(sessions).where(lt(sessions.expiresAt, this.now())));
   }
 }

@@ -79,99 +79,99 @@ export class SubscriptionService {
    * @returns the subscription and whether it is new.
    * @throws {AppError} BOT_NOT_FOUND
    */
-  subscribe(botId: number, platform: ChatPlatform, chatId: string, opts: SubscribeOptions = {}): { subscription: SubscriptionRow; created: boolean } {
-    if (!this.db.select({ id: bots.id }).from(bots).where(eq(bots.id, botId)).get()) {
+  async subscribe(botId: number, platform: ChatPlatform, chatId: string, opts: SubscribeOptions = {}): Promise<{ subscription: SubscriptionRow; created: boolean }> {
+    const [bot] = await this.db.select({ id: bots.id }).from(bots).where(eq(bots.id, botId));
+    if (!bot) {
       throw new AppError('BOT_NOT_FOUND', `No bot with id ${botId}.`);
     }
-    const existing = this.find(botId, platform, chatId);
+    const existing = await this.find(botId, platform, chatId);
     if (existing) {
       const set: Partial<typeof subscriptions.$inferInsert> = {};
       if (opts.policy && opts.policy !== existing.policy) set.policy = opts.policy;
       if (opts.threadId !== undefined && opts.threadId !== existing.threadId) set.threadId = opts.threadId;
       if (Object.keys(set).length === 0) return { subscription: existing, created: false };
-      return { subscription: this.db.update(subscriptions).set(set).where(eq(subscriptions.id, existing.id)).returning().get(), created: false };
+      const [updated] = await this.db.update(subscriptions).set(set).where(eq(subscriptions.id, existing.id)).returning();
+      return { subscription: updated!, created: false };
     }
-    const row = this.db
+    const [row] = await this.db
       .insert(subscriptions)
       .values({ botId, platform, chatId, threadId: opts.threadId ?? null, policy: opts.policy ?? 'all', createdAt: Date.now() })
       .onConflictDoNothing()
-      .returning()
-      .get();
+      .returning();
     // A concurrent insert won the unique index: theirs is as good as ours.
-    return row ? { subscription: row, created: true } : { subscription: this.find(botId, platform, chatId)!, created: false };
+    return row ? { subscription: row, created: true } : { subscription: (await this.find(botId, platform, chatId))!, created: false };
   }
 
   /**
    * Mutes a chat's subscription until `until` (ms since the epoch); null unmutes.
    * @returns the subscription, or undefined when the chat is not subscribed.
    */
-  mute(botId: number, platform: ChatPlatform, chatId: string, until: number | null): SubscriptionRow | undefined {
-    return this.db
+  async mute(botId: number, platform: ChatPlatform, chatId: string, until: number | null): Promise<SubscriptionRow | undefined> {
+    const [row] = await this.db
       .update(subscriptions)
       .set({ mutedUntil: until })
       .where(and(eq(subscriptions.botId, botId), eq(subscriptions.platform, platform), eq(subscriptions.chatId, chatId)))
-      .returning()
-      .get();
+      .returning();
+    return row;
   }
 
   /**
    * Changes a subscription by its id (the dashboard): policy and/or mute (`mutedUntil` null unmutes).
    * @throws {AppError} SUBSCRIPTION_NOT_FOUND when there is no such subscription of that bot.
    */
-  update(botId: number, id: number, patch: { policy?: SubscriptionPolicy; mutedUntil?: number | null }): SubscriptionRow {
+  async update(botId: number, id: number, patch: { policy?: SubscriptionPolicy; mutedUntil?: number | null }): Promise<SubscriptionRow> {
     const set: Partial<typeof subscriptions.$inferInsert> = {};
     if (patch.policy) set.policy = patch.policy;
     if (patch.mutedUntil !== undefined) set.mutedUntil = patch.mutedUntil;
     const where = and(eq(subscriptions.id, id), eq(subscriptions.botId, botId));
-    const row = Object.keys(set).length ? this.db.update(subscriptions).set(set).where(where).returning().get() : this.db.select().from(subscriptions).where(where).get();
+    const [row] = Object.keys(set).length ? await this.db.update(subscriptions).set(set).where(where).returning() : await this.db.select().from(subscriptions).where(where);
     if (!row) throw new AppError('SUBSCRIPTION_NOT_FOUND', `No subscription #${id} of bot #${botId}.`);
     return row;
   }
 
   /** Removes a subscription by its id. @returns whether there was one. */
-  remove(botId: number, id: number): boolean {
-    return this.db.delete(subscriptions).where(and(eq(subscriptions.id, id), eq(subscriptions.botId, botId))).returning({ id: subscriptions.id }).all().length > 0;
+  async remove(botId: number, id: number): Promise<boolean> {
+    return (await this.db.delete(subscriptions).where(and(eq(subscriptions.id, id), eq(subscriptions.botId, botId))).returning({ id: subscriptions.id })).length > 0;
   }
 
   /** Removes a chat's subscription to a bot. @returns whether there was one. */
-  unsubscribe(botId: number, platform: ChatPlatform, chatId: string): boolean {
-    const gone = this.db
+  async unsubscribe(botId: number, platform: ChatPlatform, chatId: string): Promise<boolean> {
+    const gone = await this.db
       .delete(subscriptions)
       .where(and(eq(subscriptions.botId, botId), eq(subscriptions.platform, platform), eq(subscriptions.chatId, chatId)))
-      .returning({ id: subscriptions.id })
-      .all();
+      .returning({ id: subscriptions.id });
     return gone.length > 0;
   }
 
   /** The chats subscribed to a bot (only those of `platform` when given), oldest first. */
-  listForBot(botId: number, platform?: ChatPlatform): SubscriptionRow[] {
+  async listForBot(botId: number, platform?: ChatPlatform): Promise<SubscriptionRow[]> {
     const where = platform
       ? and(eq(subscriptions.botId, botId), eq(subscriptions.platform, platform))
       : eq(subscriptions.botId, botId);
-    return this.db.select().from(subscriptions).where(where).orderBy(asc(subscriptions.id)).all();
+    return this.db.select().from(subscriptions).where(where).orderBy(asc(subscriptions.id));
   }
 
   /** The bots a chat is subscribed to, as subscriptions, oldest first. */
-  listForChat(platform: ChatPlatform, chatId: string): SubscriptionRow[] {
+  async listForChat(platform: ChatPlatform, chatId: string): Promise<SubscriptionRow[]> {
     return this.db
       .select()
       .from(subscriptions)
       .where(and(eq(subscriptions.platform, platform), eq(subscriptions.chatId, chatId)))
-      .orderBy(asc(subscriptions.id))
-      .all();
+      .orderBy(asc(subscriptions.id));
   }
 
   /** `true` when the chat is subscribed to the bot. */
-  isSubscribed(botId: number, platform: ChatPlatform, chatId: string): boolean {
-    return this.find(botId, platform, chatId) !== undefined;
+  async isSubscribed(botId: number, platform: ChatPlatform, chatId: string): Promise<boolean> {
+    return (await this.find(botId, platform, chatId)) !== undefined;
   }
 
   /** The chat's subscription to the bot, if any. */
-  find(botId: number, platform: ChatPlatform, chatId: string): SubscriptionRow | undefined {
-    return this.db
+  async find(botId: number, platform: ChatPlatform, chatId: string): Promise<SubscriptionRow | undefined> {
+    const [row] = await this.db
       .select()
       .from(subscriptions)
       .where(and(eq(subscriptions.botId, botId), eq(subscriptions.platform, platform), eq(subscriptions.chatId, chatId)))
-      .get();
+      .limit(1);
+    return row;
   }
 }

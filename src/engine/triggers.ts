@@ -37,15 +37,15 @@ export type BotRef = z.infer<typeof botRefSchema>;
  * BOT_NOT_FOUND, as if it did not exist).
  * @throws {AppError} BOT_NOT_FOUND
  */
-export function resolveBotRef(botService: BotService, ref: BotRef, ownerId?: number): BotRow {
+export async function resolveBotRef(botService: BotService, ref: BotRef, ownerId?: number): Promise<BotRow> {
   const owned = (bot: BotRow) => {
     if (ownerId !== undefined && bot.ownerId !== ownerId) throw new AppError('BOT_NOT_FOUND', `No bot with id ${bot.id}.`);
     return bot;
   };
-  if (typeof ref === 'number') return owned(botService.get(ref));
-  const byName = botService.findByName(ref, ownerId);
+  if (typeof ref === 'number') return owned(await botService.get(ref));
+  const byName = await botService.findByName(ref, ownerId);
   if (byName) return byName;
-  if (/^\d{1,15}$/.test(ref)) return owned(botService.get(Number(ref)));
+  if (/^\d{1,15}$/.test(ref)) return owned(await botService.get(Number(ref)));
   throw new AppError('BOT_NOT_FOUND', `No bot named "${ref}".`);
 }
 
@@ -104,15 +104,15 @@ export interface TriggerDeps {
  * The pipeline a reference names: an id, or a name (case-insensitive); with `ownerId`, only that
  * user's. @throws {AppError} PIPELINE_NOT_FOUND
  */
-function resolvePipelineRef(p: TriggerDeps['pipelines'], ref: BotRef, ownerId?: number): { id: number; name: string } {
+async function resolvePipelineRef(p: TriggerDeps['pipelines'], ref: BotRef, ownerId?: number): Promise<{ id: number; name: string }> {
   const owned = (pipeline: { id: number; name: string; ownerId: number }) => {
     if (ownerId !== undefined && pipeline.ownerId !== ownerId) throw new AppError('PIPELINE_NOT_FOUND', `No pipeline with id ${pipeline.id}.`);
     return pipeline;
   };
-  if (typeof ref === 'number') return owned(p.get(ref));
-  const byName = p.findByName(ref, ownerId);
+  if (typeof ref === 'number') return owned(await p.get(ref));
+  const byName = await p.findByName(ref, ownerId);
   if (byName) return byName;
-  if (/^\d{1,15}$/.test(ref)) return owned(p.get(Number(ref)));
+  if (/^\d{1,15}$/.test(ref)) return owned(await p.get(Number(ref)));
   throw new AppError('PIPELINE_NOT_FOUND', `No pipeline named "${ref}".`);
 }
 
@@ -145,22 +145,21 @@ export class TriggerService {
    * All triggers, newest first; with `botId`, only those where the bot is source or target; with
    * `ownerId`, only those from that user's bots (a connection belongs to its source bot's owner).
    */
-  list(filter: { botId?: number; ownerId?: number } = {}): TriggerView[] {
+  async list(filter: { botId?: number; ownerId?: number } = {}): Promise<TriggerView[]> {
     const conds = [];
     if (filter.botId !== undefined) conds.push(or(eq(triggers.sourceBotId, filter.botId), eq(triggers.targetBotId, filter.botId)));
     if (filter.ownerId !== undefined) conds.push(inArray(triggers.sourceBotId, this.deps.db.select({ id: bots.id }).from(bots).where(eq(bots.ownerId, filter.ownerId))));
-    const rows = this.deps.db
+    const rows = await this.deps.db
       .select()
       .from(triggers)
       .where(conds.length ? and(...conds) : undefined)
-      .orderBy(desc(triggers.id))
-      .all();
-    return this.views(rows);
+      .orderBy(desc(triggers.id));
+    return await this.views(rows);
   }
 
   /** @throws {AppError} TRIGGER_NOT_FOUND */
-  get(id: number): TriggerView {
-    return this.views([this.row(id)])[0]!;
+  async get(id: number): Promise<TriggerView> {
+    return (await this.views([await this.row(id)]))[0]!;
   }
 
   /**
@@ -173,29 +172,28 @@ export class TriggerService {
    *   source, event and target), TRIGGER_CYCLE (the target bot already leads back to the source,
    *   or source = target). A pipeline target closes no loop: its steps fire no connections.
    */
-  create(input: unknown, caller?: Caller): TriggerView {
+  async create(input: unknown, caller?: Caller): Promise<TriggerView> {
     const parsed = triggerInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
-    const source = this.source(v.source_bot, caller);
+    const source = await this.source(v.source_bot, caller);
     let targetBotId: number | null = null;
     let targetPipelineId: number | null = null;
     if (v.target_pipeline !== undefined) {
-      const p = resolvePipelineRef(this.deps.pipelines, v.target_pipeline, source.ownerId);
-      this.checkPipelineLink(source, v.event, p);
+      const p = await resolvePipelineRef(this.deps.pipelines, v.target_pipeline, source.ownerId);
+      await this.checkPipelineLink(source, v.event, p);
       targetPipelineId = p.id;
     } else {
-      const target = resolveBotRef(this.deps.bots, v.target_bot!, source.ownerId);
-      this.checkLink(source, v.event, target);
+      const target = await resolveBotRef(this.deps.bots, v.target_bot!, source.ownerId);
+      await this.checkLink(source, v.event, target);
       targetBotId = target.id;
     }
-    const row = this.deps.db
+    const [row] = await this.deps.db
       .insert(triggers)
       .values({ sourceBotId: source.id, event: v.event, targetBotId, targetPipelineId, targetAction: 'start', enabled: v.enabled ?? true, createdAt: Date.now() })
-      .returning()
-      .get();
-    const view = this.get(row.id);
-    this.announce(row, 'created');
+      .returning();
+    const view = await this.get(row!.id);
+    this.announce(row!, 'created');
     this.deps.bus.emit('notice', { botId: source.id, kind: 'trigger.created', message: `🔗 ${view.label} linked` });
     return view;
   }
@@ -205,34 +203,33 @@ export class TriggerService {
    * Like {@link create}, both ends stay with one owner, and a `caller` must be allowed to change it.
    * @throws {AppError} TRIGGER_NOT_FOUND, VALIDATION_FAILED, BOT_NOT_FOUND, FORBIDDEN_ROLE, TRIGGER_EXISTS, TRIGGER_CYCLE
    */
-  update(id: number, patch: unknown, caller?: Caller): TriggerView {
-    const row = this.row(id, caller, 'write');
+  async update(id: number, patch: unknown, caller?: Caller): Promise<TriggerView> {
+    const row = await this.row(id, caller, 'write');
     const parsed = triggerPatchSchema.safeParse(patch);
     if (!parsed.success) throw validationError(parsed.error);
     const v = parsed.data;
     if (v.target_bot !== undefined && v.target_pipeline !== undefined) {
       throw new AppError('VALIDATION_FAILED', 'give target_bot or target_pipeline (one of the two)', { fields: [{ field: 'target_bot', message: 'one of target_bot, target_pipeline' }] });
     }
-    const source = v.source_bot !== undefined ? this.source(v.source_bot, caller) : this.deps.bots.get(row.sourceBotId);
+    const source = v.source_bot !== undefined ? await this.source(v.source_bot, caller) : await this.deps.bots.get(row.sourceBotId);
     const event = v.event ?? row.event;
     const toPipeline = v.target_pipeline !== undefined || (v.target_bot === undefined && row.targetPipelineId !== null);
     let targetBotId: number | null = null;
     let targetPipelineId: number | null = null;
     if (toPipeline) {
-      const p = resolvePipelineRef(this.deps.pipelines, v.target_pipeline ?? row.targetPipelineId!, source.ownerId);
-      if (source.id !== row.sourceBotId || p.id !== row.targetPipelineId || event !== row.event) this.checkPipelineLink(source, event, p, id);
+      const p = await resolvePipelineRef(this.deps.pipelines, v.target_pipeline ?? row.targetPipelineId!, source.ownerId);
+      if (source.id !== row.sourceBotId || p.id !== row.targetPipelineId || event !== row.event) await this.checkPipelineLink(source, event, p, id);
       targetPipelineId = p.id;
     } else {
-      const target = resolveBotRef(this.deps.bots, v.target_bot ?? row.targetBotId!, source.ownerId);
-      if (source.id !== row.sourceBotId || target.id !== row.targetBotId || event !== row.event) this.checkLink(source, event, target, id);
+      const target = await resolveBotRef(this.deps.bots, v.target_bot ?? row.targetBotId!, source.ownerId);
+      if (source.id !== row.sourceBotId || target.id !== row.targetBotId || event !== row.event) await this.checkLink(source, event, target, id);
       targetBotId = target.id;
     }
-    this.deps.db
+    await this.deps.db
       .update(triggers)
       .set({ sourceBotId: source.id, targetBotId, targetPipelineId, event, ...(v.enabled !== undefined && { enabled: v.enabled }) })
-      .where(eq(triggers.id, id))
-      .run();
-    const view = this.get(id);
+      .where(eq(triggers.id, id));
+    const view = await this.get(id);
     // Both ends: a bot that stops being a target stops "waiting on" its old source.
     if (row.sourceBotId !== source.id || row.targetBotId !== targetBotId || row.targetPipelineId !== targetPipelineId) this.announce(row, 'updated');
     this.announce({ id, sourceBotId: source.id, targetBotId, targetPipelineId }, 'updated');
@@ -248,9 +245,9 @@ export class TriggerService {
   }
 
   /** @param caller when given, must be allowed to change the source bot. @throws {AppError} TRIGGER_NOT_FOUND, FORBIDDEN_ROLE */
-  delete(id: number, caller?: Caller): void {
-    const view = this.views([this.row(id, caller, 'write')])[0]!;
-    this.deps.db.delete(triggers).where(eq(triggers.id, id)).run();
+  async delete(id: number, caller?: Caller): Promise<void> {
+    const view = (await this.views([await this.row(id, caller, 'write')]))[0]!;
+    await this.deps.db.delete(triggers).where(eq(triggers.id, id));
     this.announce(view, 'deleted');
     this.deps.bus.emit('notice', { botId: view.sourceBotId, kind: 'trigger.deleted', message: `🔗 ${view.label} unlinked` });
   }
@@ -261,18 +258,18 @@ export class TriggerService {
    * @returns the removed triggers.
    * @throws {AppError} VALIDATION_FAILED, BOT_NOT_FOUND, TRIGGER_NOT_FOUND (no such link)
    */
-  unlink(input: unknown, caller?: Caller): TriggerView[] {
+  async unlink(input: unknown, caller?: Caller): Promise<TriggerView[]> {
     const parsed = unlinkInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    const source = this.source(parsed.data.source_bot, caller);
-    const target = resolveBotRef(this.deps.bots, parsed.data.target_bot, source.ownerId);
-    const found = this.list({ botId: source.id }).filter(
+    const source = await this.source(parsed.data.source_bot, caller);
+    const target = await resolveBotRef(this.deps.bots, parsed.data.target_bot, source.ownerId);
+    const found = (await this.list({ botId: source.id })).filter(
       (t) => t.sourceBotId === source.id && t.targetBotId === target.id && (!parsed.data.event || t.event === parsed.data.event),
     );
     if (found.length === 0) {
       throw new AppError('TRIGGER_NOT_FOUND', `${source.name} is not linked to ${target.name}${parsed.data.event ? ` on ${parsed.data.event}` : ''}.`);
     }
-    for (const t of found) this.delete(t.id);
+    for (const t of found) await this.delete(t.id);
     return found;
   }
 
@@ -280,49 +277,48 @@ export class TriggerService {
    * One connection as `caller` (when given) may see it, or change it with `write` (it belongs to
    * its source bot's owner). @throws {AppError} TRIGGER_NOT_FOUND, FORBIDDEN_ROLE
    */
-  getFor(caller: Caller, id: number, action: 'read' | 'write' = 'read'): TriggerView {
-    return this.views([this.row(id, caller, action)])[0]!;
+  async getFor(caller: Caller, id: number, action: 'read' | 'write' = 'read'): Promise<TriggerView> {
+    return (await this.views([await this.row(id, caller, action)]))[0]!;
   }
 
-  private row(id: number, caller?: Caller, action: 'read' | 'write' = 'read'): TriggerRow {
-    const row = Number.isSafeInteger(id) ? this.deps.db.select().from(triggers).where(eq(triggers.id, id)).get() : undefined;
+  private async row(id: number, caller?: Caller, action: 'read' | 'write' = 'read'): Promise<TriggerRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.deps.db.select().from(triggers).where(eq(triggers.id, id)) : [];
     const notFound = { code: 'TRIGGER_NOT_FOUND' as const, message: `No trigger with id ${id}.` };
     if (!row) throw new AppError(notFound.code, notFound.message);
-    if (caller) assertAccess(caller, this.deps.bots.get(row.sourceBotId).ownerId, action, notFound);
+    if (caller) assertAccess(caller, (await this.deps.bots.get(row.sourceBotId)).ownerId, action, notFound);
     return row;
   }
 
   /** The source bot of a new or changed connection: `caller` (when given) must be allowed to change it. */
-  private source(ref: BotRef, caller?: Caller): BotRow {
-    const bot = resolveBotRef(this.deps.bots, ref, readScope(caller));
+  private async source(ref: BotRef, caller?: Caller): Promise<BotRow> {
+    const bot = await resolveBotRef(this.deps.bots, ref, readScope(caller));
     if (caller) assertAccess(caller, bot.ownerId, 'write', { code: 'BOT_NOT_FOUND', message: `No bot with id ${bot.id}.` });
     return bot;
   }
 
   /** @throws {AppError} TRIGGER_EXISTS */
-  private checkPipelineLink(source: BotRow, event: TriggerEvent, p: { id: number; name: string }, ignoreId?: number): void {
-    const same = this.deps.db
+  private async checkPipelineLink(source: BotRow, event: TriggerEvent, p: { id: number; name: string }, ignoreId?: number): Promise<void> {
+    const [same] = await this.deps.db
       .select()
       .from(triggers)
       .where(and(eq(triggers.sourceBotId, source.id), eq(triggers.event, event), eq(triggers.targetPipelineId, p.id), ignoreId === undefined ? undefined : ne(triggers.id, ignoreId)))
-      .get();
+      .limit(1);
     if (same) throw new AppError('TRIGGER_EXISTS', `${source.name} —${event}→ pipeline ${p.name} already exists (trigger #${same.id}).`);
   }
 
   /** @throws {AppError} TRIGGER_EXISTS, TRIGGER_CYCLE */
-  private checkLink(source: BotRow, event: TriggerEvent, target: BotRow, ignoreId?: number): void {
+  private async checkLink(source: BotRow, event: TriggerEvent, target: BotRow, ignoreId?: number): Promise<void> {
     // Bot → bot edges only: a pipeline target's steps fire no connections, so it closes no loop.
-    const others = this.deps.db
+    const others = (await this.deps.db
       .select()
       .from(triggers)
-      .where(ignoreId === undefined ? undefined : ne(triggers.id, ignoreId))
-      .all()
+      .where(ignoreId === undefined ? undefined : ne(triggers.id, ignoreId)))
       .filter((t): t is TriggerRow & { targetBotId: number } => t.targetBotId !== null);
     const same = others.find((t) => t.sourceBotId === source.id && t.targetBotId === target.id && t.event === event);
     if (same) throw new AppError('TRIGGER_EXISTS', `${source.name} —${event}→ ${target.name} already exists (trigger #${same.id}).`);
     const loop = findPath(others, target.id, source.id);
     if (loop) {
-      const names = new Map(this.deps.db.select({ id: bots.id, name: bots.name }).from(bots).all().map((b) => [b.id, b.name]));
+      const names = new Map((await this.deps.db.select({ id: bots.id, name: bots.name }).from(bots)).map((b) => [b.id, b.name]));
       const pathNames = [source.id, ...loop].map((id) => names.get(id) ?? `#${id}`);
       throw new AppError(
         'TRIGGER_CYCLE',
@@ -332,15 +328,15 @@ export class TriggerService {
     }
   }
 
-  private views(rows: TriggerRow[]): TriggerView[] {
+  private async views(rows: TriggerRow[]): Promise<TriggerView[]> {
     if (rows.length === 0) return [];
     const ids = [...new Set(rows.flatMap((r) => [r.sourceBotId, ...(r.targetBotId === null ? [] : [r.targetBotId])]))];
     const byId = new Map(
-      this.deps.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids)).all().map((b) => [b.id, b]),
+      (await this.deps.db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(inArray(bots.id, ids))).map((b) => [b.id, b]),
     );
     const pipelineIds = [...new Set(rows.flatMap((r) => (r.targetPipelineId === null ? [] : [r.targetPipelineId])))];
     const pipelineNames = new Map(
-      pipelineIds.length ? this.deps.db.select({ id: pipelines.id, name: pipelines.name }).from(pipelines).where(inArray(pipelines.id, pipelineIds)).all().map((p) => [p.id, p.name]) : [],
+      pipelineIds.length ? (await this.deps.db.select({ id: pipelines.id, name: pipelines.name }).from(pipelines).where(inArray(pipelines.id, pipelineIds))).map((p) => [p.id, p.name]) : [],
     );
     return rows.map((r) => {
       const source = byId.get(r.sourceBotId) ?? { id: r.sourceBotId, name: `#${r.sourceBotId}`, emoji: '🤖' };
@@ -354,7 +350,7 @@ export class TriggerService {
     });
   }
 
-  private onRunFinished(e: EngineEvents['run.finished']): void {
+  private async onRunFinished(e: EngineEvents['run.finished']): Promise<void> {
     if (e.status !== 'completed' && e.status !== 'failed') return;
     // A pipeline is the chain of its steps: a step's run fires none of its bot's connections.
     if (e.run.pipelineRunId != null) return;
@@ -363,26 +359,25 @@ export class TriggerService {
     if (this.handled.size > 10_000) this.handled.delete(this.handled.values().next().value!);
 
     const events: TriggerEvent[] = e.status === 'failed' ? ['failed'] : e.newResults > 0 ? ['completed', 'result'] : ['completed'];
-    const fired = this.deps.db
+    const fired = await this.deps.db
       .select()
       .from(triggers)
       .where(and(eq(triggers.sourceBotId, e.botId), eq(triggers.enabled, true), inArray(triggers.event, events)))
-      .orderBy(triggers.id)
-      .all();
+      .orderBy(triggers.id);
     if (fired.length === 0) return;
-    const run = this.deps.runner.get(e.runId);
-    const source = this.deps.db.select().from(bots).where(eq(bots.id, e.botId)).get();
+    const run = await this.deps.runner.get(e.runId);
+    const [source] = await this.deps.db.select().from(bots).where(eq(bots.id, e.botId));
     if (!source) return;
     const depth = run.chainDepth + 1;
-    for (const view of this.views(fired)) {
+    for (const view of await this.views(fired)) {
       try {
         if (view.targetPipelineId !== null) {
           const input = e.status === 'failed' ? (e.error ?? run.error ?? '') : (e.output ?? run.output ?? '');
-          const pr = this.deps.pipelines.run(view.targetPipelineId, { input, trigger: `trigger:${source.name}` });
+          const pr = await this.deps.pipelines.run(view.targetPipelineId, { input, trigger: `trigger:${source.name}` });
           this.deps.bus.emit('notice', { botId: source.id, runId: run.id, kind: 'trigger.fired', message: `🔗 ${view.label}: pipeline run #${pr.id} started from run #${run.id}` });
           continue;
         }
-        const target = this.deps.db.select().from(bots).where(eq(bots.id, view.targetBotId!)).get();
+        const [target] = await this.deps.db.select().from(bots).where(eq(bots.id, view.targetBotId!));
         if (!target) continue;
         if (depth > MAX_CHAIN_DEPTH) {
           this.deps.bus.emit('notice', {
@@ -399,7 +394,7 @@ export class TriggerService {
           continue;
         }
         const input = e.status === 'failed' ? (e.error ?? run.error ?? '') : (e.output ?? run.output ?? '');
-        const started = this.deps.runner.enqueue(target, { input, trigger: `trigger:${source.name}`, chainDepth: depth, parentRunId: run.id });
+        const started = await this.deps.runner.enqueue(target, { input, trigger: `trigger:${source.name}`, chainDepth: depth, parentRunId: run.id });
         this.deps.bus.emit('notice', {
           botId: target.id,
           runId: started.id,

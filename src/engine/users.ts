@@ -58,14 +58,14 @@ export class UserService {
    * Makes sure user {@link FIRST_ADMIN_ID} exists (an admin without a password on a new data
    * folder), so rows from before accounts and a loopback quickstart have an owner.
    */
-  ensureFirstAdmin(now = Date.now()): UserRow {
-    const existing = this.get(FIRST_ADMIN_ID);
+  async ensureFirstAdmin(now = Date.now()): Promise<UserRow> {
+    const existing = await this.get(FIRST_ADMIN_ID);
     if (existing) return existing;
-    return this.db
+    const [row] = await this.db
       .insert(users)
       .values({ id: FIRST_ADMIN_ID, username: FIRST_ADMIN_NAME, usernameKey: FIRST_ADMIN_NAME, passwordHash: null, role: 'admin', createdAt: now, updatedAt: now })
-      .returning()
-      .get();
+      .returning();
+    return row!;
   }
 
   /**
@@ -74,10 +74,10 @@ export class UserService {
    * runs once, at start.
    * @returns `true` when the password was set now.
    */
-  applyAdminPassword(password: string, now = Date.now()): boolean {
-    const admin = this.get(FIRST_ADMIN_ID) ?? this.ensureFirstAdmin(now);
+  async applyAdminPassword(password: string, now = Date.now()): Promise<boolean> {
+    const admin = (await this.get(FIRST_ADMIN_ID)) ?? (await this.ensureFirstAdmin(now));
     if (admin.passwordHash) return false;
-    this.db.update(users).set({ passwordHash: hashSync(password), updatedAt: now }).where(eq(users.id, admin.id)).run();
+    await this.db.update(users).set({ passwordHash: hashSync(password), updatedAt: now }).where(eq(users.id, admin.id));
     return true;
   }
 
@@ -85,13 +85,13 @@ export class UserService {
    * Stores a new user. `passwordHash` is a finished hash (or null: no password sign-in).
    * @throws {AppError} USERNAME_TAKEN when the name (case-insensitively) is taken.
    */
-  create(input: { username: string; role: Role; passwordHash?: string | null }, now = Date.now()): UserRow {
-    if (this.byName(input.username)) throw new AppError('USERNAME_TAKEN', `There is already a user called ${input.username}.`);
-    return this.db
+  async create(input: { username: string; role: Role; passwordHash?: string | null }, now = Date.now()): Promise<UserRow> {
+    if (await this.byName(input.username)) throw new AppError('USERNAME_TAKEN', `There is already a user called ${input.username}.`);
+    const [row] = await this.db
       .insert(users)
       .values({ username: input.username, usernameKey: input.username.toLowerCase(), passwordHash: input.passwordHash ?? null, role: input.role, createdAt: now, updatedAt: now })
-      .returning()
-      .get();
+      .returning();
+    return row!;
   }
 
   /**
@@ -102,39 +102,43 @@ export class UserService {
   async createWithPassword(input: unknown): Promise<UserRow> {
     const parsed = newUserSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    if (this.byName(parsed.data.username)) throw new AppError('USERNAME_TAKEN', `There is already a user called ${parsed.data.username}.`);
+    if (await this.byName(parsed.data.username)) throw new AppError('USERNAME_TAKEN', `There is already a user called ${parsed.data.username}.`);
     const passwordHash = await hashPassword(parsed.data.password);
     return this.create({ username: parsed.data.username, role: parsed.data.role, passwordHash });
   }
 
   /** The user with `id`, or undefined. */
-  get(id: number): UserRow | undefined {
-    return Number.isSafeInteger(id) ? this.db.select().from(users).where(eq(users.id, id)).get() : undefined;
+  async get(id: number): Promise<UserRow | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    const [row] = await this.db.select().from(users).where(eq(users.id, id));
+    return row;
   }
 
   /** @throws {AppError} USER_NOT_FOUND */
-  require(id: number): UserRow {
-    const row = this.get(id);
+  async require(id: number): Promise<UserRow> {
+    const row = await this.get(id);
     if (!row) throw new AppError('USER_NOT_FOUND', `No user with id ${id}.`);
     return row;
   }
 
   /** The user called `username` (case-insensitively), or undefined. */
-  byName(username: string): UserRow | undefined {
-    return this.db.select().from(users).where(eq(users.usernameKey, username.trim().toLowerCase())).get();
+  async byName(username: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.usernameKey, username.trim().toLowerCase()));
+    return row;
   }
 
   /** Every user, oldest first. */
-  list(): UserRow[] {
-    return this.db.select().from(users).orderBy(asc(users.id)).all();
+  async list(): Promise<UserRow[]> {
+    return this.db.select().from(users).orderBy(asc(users.id));
   }
 
   /**
    * `true` once accounts are configured: some user has a password. From then on every request
    * needs credentials (a session, Basic Auth, an API key or the dashboard token), loopback or not.
    */
-  accountsConfigured(): boolean {
-    return this.db.select({ id: users.id }).from(users).where(isNotNull(users.passwordHash)).limit(1).get() !== undefined;
+  async accountsConfigured(): Promise<boolean> {
+    const [row] = await this.db.select({ id: users.id }).from(users).where(isNotNull(users.passwordHash)).limit(1);
+    return row !== undefined;
   }
 
   /**
@@ -142,24 +146,26 @@ export class UserService {
    * @throws {AppError} USER_NOT_FOUND, VALIDATION_FAILED (shorter than {@link MIN_PASSWORD_LENGTH})
    */
   async setPassword(id: number, password: string, now = Date.now()): Promise<UserRow> {
-    this.require(id);
+    await this.require(id);
     const parsed = passwordSchema.safeParse(password);
     if (!parsed.success) throw validationError(parsed.error);
     const passwordHash = await hashPassword(parsed.data);
-    return this.db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id)).returning().get();
+    const [row] = await this.db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id)).returning();
+    return row!;
   }
 
   /**
    * Renames a user (the setup page lets the first admin choose a name).
    * @throws {AppError} USER_NOT_FOUND, VALIDATION_FAILED, USERNAME_TAKEN
    */
-  rename(id: number, username: string, now = Date.now()): UserRow {
-    this.require(id);
+  async rename(id: number, username: string, now = Date.now()): Promise<UserRow> {
+    await this.require(id);
     const parsed = usernameSchema.safeParse(username);
     if (!parsed.success) throw validationError(parsed.error);
-    const other = this.byName(parsed.data);
+    const other = await this.byName(parsed.data);
     if (other && other.id !== id) throw new AppError('USERNAME_TAKEN', `There is already a user called ${parsed.data}.`);
-    return this.db.update(users).set({ username: parsed.data, usernameKey: parsed.data.toLowerCase(), updatedAt: now }).where(eq(users.id, id)).returning().get();
+    const [row] = await this.db.update(users).set({ username: parsed.data, usernameKey: parsed.data.toLowerCase(), updatedAt: now }).where(eq(users.id, id)).returning();
+    return row!;
   }
 
   /**
@@ -168,7 +174,7 @@ export class UserService {
    * hash, so it takes as long as a wrong password.
    */
   async verifyPassword(username: string, password: string): Promise<UserRow | null> {
-    const user = this.byName(username);
+    const user = await this.byName(username);
     const stored = user?.passwordHash ?? DUMMY_HASH;
     let ok = false;
     try {
@@ -183,14 +189,15 @@ export class UserService {
    * Changes a user's role. The last admin cannot stop being one (someone must manage users).
    * @throws {AppError} USER_NOT_FOUND, VALIDATION_FAILED, LAST_ADMIN
    */
-  setRole(id: number, role: unknown, now = Date.now()): UserRow {
-    const user = this.require(id);
+  async setRole(id: number, role: unknown, now = Date.now()): Promise<UserRow> {
+    const user = await this.require(id);
     const parsed = roleSchema.safeParse(role);
     if (!parsed.success) throw validationError(parsed.error);
-    if (user.role === 'admin' && parsed.data !== 'admin' && this.otherAdmins(id) === 0) {
+    if (user.role === 'admin' && parsed.data !== 'admin' && (await this.otherAdmins(id)) === 0) {
       throw new AppError('LAST_ADMIN', `${user.username} is the last admin; make another user admin first.`);
     }
-    return this.db.update(users).set({ role: parsed.data, updatedAt: now }).where(eq(users.id, id)).returning().get();
+    const [row] = await this.db.update(users).set({ role: parsed.data, updatedAt: now }).where(eq(users.id, id)).returning();
+    return row!;
   }
 
   /**
@@ -198,15 +205,15 @@ export class UserService {
    * user's bots, is `Engine.deleteUser`.)
    * @throws {AppError} USER_NOT_FOUND, LAST_ADMIN
    */
-  assertDeletable(id: number): UserRow {
-    const user = this.require(id);
-    if (user.role === 'admin' && this.otherAdmins(id) === 0) throw new AppError('LAST_ADMIN', `${user.username} is the last admin and cannot be deleted.`);
+  async assertDeletable(id: number): Promise<UserRow> {
+    const user = await this.require(id);
+    if (user.role === 'admin' && (await this.otherAdmins(id)) === 0) throw new AppError('LAST_ADMIN', `${user.username} is the last admin and cannot be deleted.`);
     return user;
   }
 
   /** Removes the user row (sessions go with it: foreign key cascade). Use `Engine.deleteUser`, which deletes their bots first. */
-  deleteRow(id: number): void {
-    this.db.delete(users).where(eq(users.id, id)).run();
+  async deleteRow(id: number): Promise<void> {
+    await this.db.delete(users).where(eq(users.id, id));
   }
 
   /** The {@link Caller} a user acts as. */
@@ -215,7 +222,8 @@ export class UserService {
   }
 
   /** How many admins there are besides user `id`. */
-  private otherAdmins(id: number): number {
-    return this.db.select({ n: count() }).from(users).where(and(eq(users.role, 'admin'), ne(users.id, id))).get()?.n ?? 0;
+  private async otherAdmins(id: number): Promise<number> {
+    const [row] = await this.db.select({ n: count() }).from(users).where(and(eq(users.role, 'admin'), ne(users.id, id)));
+    return row?.n ?? 0;
   }
 }

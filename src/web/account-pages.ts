@@ -32,7 +32,7 @@ export function installUserMenu(app: FastifyInstance, engine: Engine, viewsDir: 
     if (typeof payload !== 'string' || !payload.includes(USER_MENU_MARKER) || !req.caller) return payload;
     const type = String(reply.getHeader('content-type') ?? '');
     if (!type.startsWith('text/html')) return payload;
-    const user = engine.users.get(req.caller.userId);
+    const user = await engine.users.get(req.caller.userId);
     const menu = render('partials/user-menu', {
       caller: req.caller,
       needsPassword: !!user && !user.passwordHash,
@@ -61,19 +61,19 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
       const r = attempts ? await attempts(req) : null;
       if (r && !r.isAllowed && r.isExceeded) throw new AppError('RATE_LIMITED', `Too many sign-in attempts from this address: at most ${SIGN_IN_ATTEMPTS_PER_MIN} a minute. Try again in ${r.ttlInSeconds} s.`);
     };
-    const firstAdminHasPassword = () => !!engine.users.get(FIRST_ADMIN_ID)?.passwordHash;
-    const setupOpen = () => !engine.users.accountsConfigured();
+    const firstAdminHasPassword = async () => !!(await engine.users.get(FIRST_ADMIN_ID))?.passwordHash;
+    const setupOpen = async () => !(await engine.users.accountsConfigured());
 
-    const signIn = (req: FastifyRequest, reply: FastifyReply, userId: number, next: string) => {
-      setSessionCookie(req, reply, engine.sessions.create(userId));
+    const signIn = async (req: FastifyRequest, reply: FastifyReply, userId: number, next: string) => {
+      setSessionCookie(req, reply, await engine.sessions.create(userId));
       return reply.redirect(safeNext(next), 303);
     };
 
-    const loginPage = (data: { next: string; error?: string; username?: string; notice?: string }) => render('login', { ...data, setupOpen: setupOpen() });
+    const loginPage = async (data: { next: string; error?: string; username?: string; notice?: string }) => render('login', { ...data, setupOpen: await setupOpen() });
 
     app.get<{ Querystring: { next?: string } }>(LOGIN_PATH, async (req, reply) => {
       if (req.signedInBy === 'session' || req.signedInBy === 'basic') return reply.redirect(safeNext(req.query.next), 303);
-      return html(reply, loginPage({ next: safeNext(req.query.next) }));
+      return html(reply, await loginPage({ next: safeNext(req.query.next) }));
     });
 
     app.post(LOGIN_PATH, async (req, reply) => {
@@ -81,13 +81,13 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
       const f = form(req);
       const username = str(f.username).trim();
       const user = username ? await engine.users.verifyPassword(username, str(f.password)) : null;
-      if (!user) return html(reply, loginPage({ next: safeNext(str(f.next)), username, error: 'The user name or the password is wrong.' }), 401);
+      if (!user) return html(reply, await loginPage({ next: safeNext(str(f.next)), username, error: 'The user name or the password is wrong.' }), 401);
       return signIn(req, reply, user.id, str(f.next));
     });
 
     app.post('/logout', async (req, reply) => {
       const token = req.cookies[SESSION_COOKIE];
-      if (token) engine.sessions.delete(token);
+      if (token) await engine.sessions.delete(token);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       reply.clearCookie('oo_token', { path: '/' });
       return reply.redirect(LOGIN_PATH, 303);
@@ -96,12 +96,12 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
     const setupPage = (data: { username: string; error?: string }) => render('setup', { ...data, min: MIN_PASSWORD_LENGTH });
 
     app.get(SETUP_PATH, async (_req, reply) => {
-      if (firstAdminHasPassword()) return reply.redirect(LOGIN_PATH, 303);
-      return html(reply, setupPage({ username: engine.users.get(FIRST_ADMIN_ID)?.username ?? 'admin' }));
+      if (await firstAdminHasPassword()) return reply.redirect(LOGIN_PATH, 303);
+      return html(reply, setupPage({ username: (await engine.users.get(FIRST_ADMIN_ID))?.username ?? 'admin' }));
     });
 
     app.post(SETUP_PATH, async (req, reply) => {
-      if (firstAdminHasPassword()) return reply.redirect(LOGIN_PATH, 303);
+      if (await firstAdminHasPassword()) return reply.redirect(LOGIN_PATH, 303);
       await countAttempt(req);
       const f = form(req);
       const username = str(f.username).trim();
@@ -111,7 +111,7 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
         const pw = passwordSchema.safeParse(str(f.password));
         if (!pw.success) throw validationError(pw.error);
         if (str(f.password) !== str(f.confirm)) throw new AppError('VALIDATION_FAILED', 'The two passwords differ.');
-        engine.users.rename(FIRST_ADMIN_ID, name.data);
+        await engine.users.rename(FIRST_ADMIN_ID, name.data);
         await engine.users.setPassword(FIRST_ADMIN_ID, pw.data);
       } catch (err) {
         if (!isAppError(err)) throw err;
@@ -125,22 +125,22 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
     const requireAdmin = (req: FastifyRequest) => {
       if (req.caller.role !== 'admin') throw new AppError('FORBIDDEN_ROLE', 'Only admins manage users.');
     };
-    const usersPage = (req: FastifyRequest, extra: { error?: string; notice?: string; values?: Form } = {}) =>
-      render('users', { caller: req.caller, users: engine.users.list(), roles: ROLES, min: MIN_PASSWORD_LENGTH, values: extra.values ?? {}, error: extra.error, notice: extra.notice });
+    const usersPage = async (req: FastifyRequest, extra: { error?: string; notice?: string; values?: Form } = {}) =>
+      render('users', { caller: req.caller, users: await engine.users.list(), roles: ROLES, min: MIN_PASSWORD_LENGTH, values: extra.values ?? {}, error: extra.error, notice: extra.notice });
     const usersAction = async (req: FastifyRequest, reply: FastifyReply, act: () => Promise<string>) => {
       requireAdmin(req);
       try {
         const notice = await act();
-        return html(reply, usersPage(req, { notice }));
+        return html(reply, await usersPage(req, { notice }));
       } catch (err) {
         if (!isAppError(err) || err.code === 'USER_NOT_FOUND') throw err;
-        return html(reply, usersPage(req, { error: err.message, values: err.code === 'FORBIDDEN_ROLE' || err.code === 'LAST_ADMIN' ? {} : form(req) }), err.status);
+        return html(reply, await usersPage(req, { error: err.message, values: err.code === 'FORBIDDEN_ROLE' || err.code === 'LAST_ADMIN' ? {} : form(req) }), err.status);
       }
     };
 
     app.get('/users', async (req, reply) => {
       requireAdmin(req);
-      return html(reply, usersPage(req));
+      return html(reply, await usersPage(req));
     });
 
     app.post('/users', async (req, reply) =>
@@ -153,7 +153,7 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
 
     app.post<{ Params: { id: string } }>('/users/:id/role', async (req, reply) =>
       usersAction(req, reply, async () => {
-        const user = engine.users.setRole(pathId(req.params.id, 'USER_NOT_FOUND', 'user'), str(form(req).role));
+        const user = await engine.users.setRole(pathId(req.params.id, 'USER_NOT_FOUND', 'user'), str(form(req).role));
         return `${user.username} is now ${user.role === 'viewer' ? 'a' : 'an'} ${user.role}.`;
       }),
     );
@@ -161,7 +161,7 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
     app.post<{ Params: { id: string } }>('/users/:id/delete', async (req, reply) =>
       usersAction(req, reply, async () => {
         const id = pathId(req.params.id, 'USER_NOT_FOUND', 'user');
-        const name = engine.users.require(id).username;
+        const name = (await engine.users.require(id)).username;
         await engine.deleteUser(id, req.caller);
         return `${name} and their bots were deleted.`;
       }),
@@ -169,26 +169,26 @@ export const accountPages = (engine: Engine, viewsDir: string): FastifyPluginAsy
 
     // ——— own account ———
 
-    const settingsPage = (req: FastifyRequest, extra: { error?: string; notice?: string } = {}) =>
-      render('settings', { caller: req.caller, hasPassword: !!engine.users.get(req.caller.userId)?.passwordHash, min: MIN_PASSWORD_LENGTH, loopback: isLoopbackHost(engine.config.host), ...extra });
+    const settingsPage = async (req: FastifyRequest, extra: { error?: string; notice?: string } = {}) =>
+      render('settings', { caller: req.caller, hasPassword: !!(await engine.users.get(req.caller.userId))?.passwordHash, min: MIN_PASSWORD_LENGTH, loopback: isLoopbackHost(engine.config.host), ...extra });
 
-    app.get('/settings', async (req, reply) => html(reply, settingsPage(req)));
+    app.get('/settings', async (req, reply) => html(reply, await settingsPage(req)));
 
     app.post('/settings/password', async (req, reply) => {
       await countAttempt(req);
       const f = form(req);
-      const me = engine.users.require(req.caller.userId);
+      const me = await engine.users.require(req.caller.userId);
       try {
         if (me.passwordHash && !(await engine.users.verifyPassword(me.username, str(f.current)))) throw new AppError('LOGIN_FAILED', 'The current password is wrong.');
         if (str(f.password) !== str(f.confirm)) throw new AppError('VALIDATION_FAILED', 'The two new passwords differ.');
         await engine.users.setPassword(me.id, str(f.password));
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, settingsPage(req, { error: err.message }), err.status);
+        return html(reply, await settingsPage(req, { error: err.message }), err.status);
       }
       // Every other session of this user ends; this browser gets a fresh one.
-      engine.sessions.deleteForUser(me.id);
-      setSessionCookie(req, reply, engine.sessions.create(me.id));
-      return html(reply, settingsPage(req, { notice: 'Your password was saved.' }));
+      await engine.sessions.deleteForUser(me.id);
+      setSessionCookie(req, reply, await engine.sessions.create(me.id));
+      return html(reply, await settingsPage(req, { notice: 'Your password was saved.' }));
     });
   };

@@ -51,7 +51,7 @@ export function registerApiKeyAuth(app: FastifyInstance, engine: Engine): void {
   app.addHook('onRequest', async (req) => {
     const header = req.headers[API_KEY_HEADER];
     if (header === undefined) return;
-    const key = engine.swarm.keys.verify(Array.isArray(header) ? (header[0] ?? '') : header.trim());
+    const key = await engine.swarm.keys.verify(Array.isArray(header) ? (header[0] ?? '') : header.trim());
     if (!key) throw new AppError('UNAUTHORIZED', 'The API key is not valid: it is unknown or was revoked.');
     const path = req.url.split('?')[0] ?? '';
     const needed = scopeFor(req.method, path);
@@ -60,17 +60,17 @@ export function registerApiKeyAuth(app: FastifyInstance, engine: Engine): void {
     }
     req.apiKey = key;
     if (req.method !== 'GET' && req.method !== 'HEAD' && !path.endsWith('/heartbeat')) {
-      engine.swarm.audit.record({ taskId: existingTaskId(engine, path), actor: `key:${key.name}`, event: 'key.used', payload: { key_id: key.id, method: req.method, path } });
+      await engine.swarm.audit.record({ taskId: await existingTaskId(engine, path), actor: `key:${key.name}`, event: 'key.used', payload: { key_id: key.id, method: req.method, path } });
     }
   });
 }
 
 /** The id of the task a `/api/tasks/<id>…` path names, when that task exists. */
-function existingTaskId(engine: Engine, path: string): number | null {
+async function existingTaskId(engine: Engine, path: string): Promise<number | null> {
   const m = /^\/api\/tasks\/(\d{1,15})(?:\/|$)/.exec(path);
   if (!m) return null;
   try {
-    return engine.swarm.tasks.get(Number(m[1])).id;
+    return (await engine.swarm.tasks.get(Number(m[1]))).id;
   } catch {
     return null;
   }

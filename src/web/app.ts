@@ -154,7 +154,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
   app.decorate('live', live);
   live.view.start();
   app.addHook('onClose', async () => {
-    live.view.stop();
+    await live.view.stop();
     live.hub.close();
   });
   await app.register(

@@ -29,9 +29,9 @@ const DECISION_LABELS: Record<ApprovalStatus, string> = {
 export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
-    const inboxData = (caller: Caller, extra: { error?: string; notice?: string } = {}) => ({
-      pending: engine.approvals.list({ status: 'pending', ownerId: readScope(caller) }).reverse(),
-      decided: engine.approvals.list({ status: 'decided', limit: 50, ownerId: readScope(caller) }),
+    const inboxData = async (caller: Caller, extra: { error?: string; notice?: string } = {}) => ({
+      pending: (await engine.approvals.list({ status: 'pending', ownerId: readScope(caller) })).reverse(),
+      decided: await engine.approvals.list({ status: 'decided', limit: 50, ownerId: readScope(caller) }),
       readOnly: caller.role === 'viewer',
       decisionLabel: (s: ApprovalStatus) => DECISION_LABELS[s],
       h: view,
@@ -40,34 +40,34 @@ export const approvalPages = (engine: Engine, viewsDir: string, hub: StreamHub):
     });
     const html = (reply: FastifyReply, name: string, data: Record<string, unknown>) => reply.type('text/html; charset=utf-8').send(eta.render(name, data));
 
-    app.get('/approvals', async (req, reply) => html(reply, 'approvals', { ...inboxData(req.caller), stream: dashboardStream(hub, req.caller) }));
+    app.get('/approvals', async (req, reply) => html(reply, 'approvals', { ...(await inboxData(req.caller)), stream: dashboardStream(hub, req.caller) }));
     // The caller's bell: drafts waiting on the bots they may see.
-    app.get('/partials/approvals-bell', async (req, reply) => html(reply, 'partials/approvals-bell', { count: engine.approvals.pendingCount(readScope(req.caller)) }));
+    app.get('/partials/approvals-bell', async (req, reply) => html(reply, 'partials/approvals-bell', { count: await engine.approvals.pendingCount(readScope(req.caller)) }));
 
-    const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => string) => {
+    const decide = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, act: (id: number, body: Form) => Promise<string>) => {
       const htmx = Boolean(req.headers['hx-request']);
       try {
-        const notice = act(engine.scope.approval(req.caller, pathId(req.params.id, 'APPROVAL_NOT_FOUND', 'approval'), 'write').id, (req.body ?? {}) as Form);
+        const notice = await act((await engine.scope.approval(req.caller, pathId(req.params.id, 'APPROVAL_NOT_FOUND', 'approval'), 'write')).id, (req.body ?? {}) as Form);
         if (!htmx) return reply.redirect('/approvals', 303);
-        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData(req.caller, { notice }));
+        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', await inboxData(req.caller, { notice }));
       } catch (err) {
         if (!isAppError(err) || !htmx) throw err;
-        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', inboxData(req.caller, { error: err.message }));
+        return html(reply.header('hx-trigger', 'approvals-changed'), 'partials/approval-inbox', await inboxData(req.caller, { error: err.message }));
       }
     };
 
     app.post<{ Params: { id: string } }>('/approvals/:id/approve', async (req, reply) =>
-      decide(req, reply, (id, body) => {
+      decide(req, reply, async (id, body) => {
         // Browsers send a textarea's line breaks as CRLF (HTML's form encoding); the draft has LF.
         const text = typeof body.text === 'string' ? body.text.replace(/\r\n?/g, '\n').replace(/^\n/, '') : undefined;
-        const a = engine.approvals.approve(id, text === undefined ? {} : { text }, 'dashboard');
+        const a = await engine.approvals.approve(id, text === undefined ? {} : { text }, 'dashboard');
         return `Approved run #${a.runId} of ${a.bot.name}${a.edited ? ' with your edit' : ''}.`;
       }),
     );
 
     app.post<{ Params: { id: string } }>('/approvals/:id/reject', async (req, reply) =>
-      decide(req, reply, (id, body) => {
-        const a = engine.approvals.reject(id, { reason: typeof body.reason === 'string' ? body.reason : '' }, 'dashboard');
+      decide(req, reply, async (id, body) => {
+        const a = await engine.approvals.reject(id, { reason: typeof body.reason === 'string' ? body.reason : '' }, 'dashboard');
         return `Rejected run #${a.runId} of ${a.bot.name}.`;
       }),
     );

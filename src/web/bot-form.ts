@@ -64,11 +64,11 @@ export function scheduleFields(schedule: string): Pick<NewBotFormValues, 'schedu
 }
 
 /** What the form's selects and hints need besides the values. */
-export function newBotFormOptions(engine: Engine, caller?: Caller) {
+export async function newBotFormOptions(engine: Engine, caller?: Caller) {
   return {
     models: suggestedModels(engine.config),
     // "Run after": only bots the new bot's owner has (a connection stays within one owner).
-    bots: engine.bots.list(caller?.userId).map((b) => ({ id: b.id, name: b.name, emoji: b.emoji })),
+    bots: (await engine.bots.list(caller?.userId)).map((b) => ({ id: b.id, name: b.name, emoji: b.emoji })),
     telegramReady: Boolean(engine.config.telegram.token) && engine.config.telegram.allowedUsers.length > 0,
     smtpReady: Boolean(engine.config.smtp),
   };
@@ -122,13 +122,13 @@ export async function createBotFromForm(engine: Engine, v: NewBotFormValues, cal
   let after: BotRow | undefined;
   if (v.scheduleMode === 'after') {
     if (!/^\d{1,15}$/.test(v.afterBot)) throw new AppError('VALIDATION_FAILED', 'Which bot should it run after? Pick one.', { fields: [{ field: 'after_bot', message: 'pick a bot' }] });
-    after = caller ? engine.scope.bot(caller, Number(v.afterBot), 'write') : engine.bots.get(Number(v.afterBot));
+    after = caller ? await engine.scope.bot(caller, Number(v.afterBot), 'write') : await engine.bots.get(Number(v.afterBot));
   }
   if (v.sendEmail && !v.emailTo) throw new AppError('VALIDATION_FAILED', 'Send results to e-mail: which address?', { fields: [{ field: 'email_to', message: 'an e-mail address' }] });
   const notify: Record<string, unknown> = {};
   if (v.sendTelegram) notify.telegram = true;
   if (v.sendEmail) notify.email = { to: v.emailTo, on: ['completed', 'failed'] };
-  const bot = engine.createBot({
+  const bot = await engine.createBot({
     name: v.name,
     emoji: v.emoji,
     description: v.description,
@@ -140,11 +140,11 @@ export async function createBotFromForm(engine: Engine, v: NewBotFormValues, cal
     requires_approval: v.requiresApproval,
   }, caller);
   try {
-    if (after) engine.triggers.create({ source_bot: after.id, event: v.afterEvent, target_bot: bot.id }, caller);
+    if (after) await engine.triggers.create({ source_bot: after.id, event: v.afterEvent, target_bot: bot.id }, caller);
   } catch (err) {
     await engine.deleteBot(bot.id);
     throw err;
   }
-  if (v.sendTelegram) for (const user of engine.config.telegram.allowedUsers) engine.subscriptions.subscribe(bot.id, 'telegram', user);
+  if (v.sendTelegram) for (const user of engine.config.telegram.allowedUsers) await engine.subscriptions.subscribe(bot.id, 'telegram', user);
   return bot;
 }

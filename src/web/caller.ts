@@ -96,7 +96,7 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
   app.decorateRequest('signedInBy', null);
   const loopback = isLoopbackHost(engine.config.host);
   const token = engine.config.dashboardToken;
-  const firstAdmin = () => engine.users.callerOf(engine.users.get(FIRST_ADMIN_ID) ?? engine.users.ensureFirstAdmin());
+  const firstAdmin = async () => engine.users.callerOf((await engine.users.get(FIRST_ADMIN_ID)) ?? (await engine.users.ensureFirstAdmin()));
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
@@ -107,7 +107,7 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
       return;
     }
     if (req.apiKey) {
-      const owner = engine.users.get(req.apiKey.userId);
+      const owner = await engine.users.get(req.apiKey.userId);
       if (!owner) throw new AppError('UNAUTHORIZED', 'The API key is not valid: its user was deleted.');
       req.caller = engine.users.callerOf(owner);
       req.signedInBy = 'api-key';
@@ -127,7 +127,7 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
     }
     const sessionToken = req.cookies[SESSION_COOKIE];
     if (sessionToken) {
-      const session = engine.sessions.resolve(sessionToken);
+      const session = await engine.sessions.resolve(sessionToken);
       if (session) {
         if (session.touched) setSessionCookie(req, reply, sessionToken);
         req.caller = engine.users.callerOf(session.user);
@@ -138,7 +138,7 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
     if (token) {
       const r = checkToken(req, token);
       if (r.ok) {
-        req.caller = firstAdmin();
+        req.caller = await firstAdmin();
         req.signedInBy = 'token';
         if (r.setCookie) reply.header('set-cookie', r.setCookie);
         // A page opened as /?token=… comes back without it, so the token leaves the address bar
@@ -149,9 +149,9 @@ export async function registerCaller(app: FastifyInstance, engine: Engine, opts:
       }
     }
 
-    req.caller = firstAdmin();
+    req.caller = await firstAdmin();
     req.signedInBy = null;
-    if (engine.users.accountsConfigured()) {
+    if (await engine.users.accountsConfigured()) {
       if (isSignInPath(path)) return;
       if (isPageRequest(req, path)) return reply.redirect(`${LOGIN_PATH}?next=${encodeURIComponent(req.url)}`, 303);
       if (req.headers['hx-request']) reply.header('hx-redirect', LOGIN_PATH);

@@ -78,7 +78,7 @@ const chatApi = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const linked = ids.redeem(req.body.code, req.caller);
+        const linked = await ids.redeem(req.body.code, req.caller);
         req.log.info({ identityId: linked.id, platform: linked.platform, userId: linked.userId }, 'a chat identity was linked by its pairing code');
         return reply.code(201).send(identityJson(linked));
       },
@@ -95,7 +95,7 @@ const chatApi = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         if (req.caller.role !== 'admin') throw new AppError('FORBIDDEN_ROLE', 'Only an admin sees the pending pairing codes.');
-        return ids.pendingCodes().map(pendingJson);
+        return (await ids.pendingCodes()).map(pendingJson);
       },
     );
 
@@ -110,13 +110,13 @@ const chatApi = (engine: Engine): FastifyPluginAsync =>
           response: { 201: json(ChatIdentityJson, 'the linked chat identity'), ...errorResponses(...REDEEM_ERRORS, 'FORBIDDEN_ROLE') },
         },
       },
-      async (req, reply) => reply.code(201).send(identityJson(ids.approve(pathId(req.params.id, 'PAIRING_CODE_UNKNOWN', 'pairing code'), req.body.userId, req.caller))),
+      async (req, reply) => reply.code(201).send(identityJson(await ids.approve(pathId(req.params.id, 'PAIRING_CODE_UNKNOWN', 'pairing code'), req.body.userId, req.caller))),
     );
 
     app.get(
       '/chat/identities',
       { schema: { tags: ['chat'], summary: "The caller's linked chat identities, oldest link first", response: { 200: json(z.array(ChatIdentityJson), 'the linked identities') } } },
-      async (req) => ids.listFor(req.caller.userId).map(identityJson),
+      async (req) => (await ids.listFor(req.caller.userId)).map(identityJson),
     );
 
     app.delete(
@@ -131,7 +131,7 @@ const chatApi = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const id = pathId(req.params.id, 'CHAT_IDENTITY_NOT_FOUND', 'chat identity');
-        ids.unlink(id, req.caller);
+        await ids.unlink(id, req.caller);
         return { unlinked: id };
       },
     );
@@ -149,14 +149,14 @@ export const chatPairingWeb = (engine: Engine, viewsDir: string): FastifyPluginA
     const ids = engine.chatIdentities;
     const tokens = engine.userTelegramTokens;
 
-    const page = (req: FastifyRequest, reply: FastifyReply, flash: { ok?: string; error?: string } = {}, status = 200) => {
+    const page = async (req: FastifyRequest, reply: FastifyReply, flash: { ok?: string; error?: string } = {}, status = 200) => {
       const caller = req.caller;
       const admin = caller.role === 'admin';
       const data = {
         caller,
-        identities: ids.listFor(caller.userId),
-        pending: admin ? ids.pendingCodes() : [],
-        users: admin ? engine.db.select({ id: users.id, username: users.username, role: users.role }).from(users).orderBy(users.id).all() : [],
+        identities: await ids.listFor(caller.userId),
+        pending: admin ? await ids.pendingCodes() : [],
+        users: admin ? await engine.db.select({ id: users.id, username: users.username, role: users.role }).from(users).orderBy(users.id) : [],
         tokenSet: tokens.has(caller.userId),
         ok: flash.ok,
         error: flash.error,
@@ -171,14 +171,14 @@ export const chatPairingWeb = (engine: Engine, viewsDir: string): FastifyPluginA
         .send(eta.render(name, { ...data, stream: dashboardStream(app.live.hub) }));
     };
     /** Runs `change`; an AppError is shown on the page, anything else thrown. */
-    const act = async (req: FastifyRequest, reply: FastifyReply, change: () => string) => {
+    const act = async (req: FastifyRequest, reply: FastifyReply, change: () => string | Promise<string>) => {
       try {
-        const ok = change();
-        return req.headers['hx-request'] ? page(req, reply, { ok }) : reply.redirect('/settings/chat', 303);
+        const ok = await change();
+        return req.headers['hx-request'] ? await page(req, reply, { ok }) : reply.redirect('/settings/chat', 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
         // htmx swaps only 2xx answers: a refusal it shows is a 200; a plain form post keeps the status.
-        return page(req, reply, { error: err.message }, req.headers['hx-request'] ? 200 : err.status);
+        return await page(req, reply, { error: err.message }, req.headers['hx-request'] ? 200 : err.status);
       }
     };
     const field = (req: FastifyRequest, name: string) => {
@@ -189,26 +189,26 @@ export const chatPairingWeb = (engine: Engine, viewsDir: string): FastifyPluginA
     app.get('/settings/chat', async (req, reply) => page(req, reply));
 
     app.post('/settings/chat/pair', async (req, reply) =>
-      act(req, reply, () => {
+      act(req, reply, async () => {
         const code = field(req, 'code');
         if (!code) throw new AppError('VALIDATION_FAILED', 'Enter the 8-character code the chat bot sent you.');
-        const linked = ids.redeem(code, req.caller);
+        const linked = await ids.redeem(code, req.caller);
         return `Linked ${linked.platform === 'telegram' ? 'Telegram' : 'Discord'} user ${linked.displayName}: their commands now act as you.`;
       }),
     );
 
     app.post<{ Params: { id: string } }>('/settings/chat/identities/:id/unlink', async (req, reply) =>
-      act(req, reply, () => {
-        ids.unlink(pathId(req.params.id, 'CHAT_IDENTITY_NOT_FOUND', 'chat identity'), req.caller);
+      act(req, reply, async () => {
+        await ids.unlink(pathId(req.params.id, 'CHAT_IDENTITY_NOT_FOUND', 'chat identity'), req.caller);
         return 'Unlinked. That chat user gets a new pairing code with their next command.';
       }),
     );
 
     app.post<{ Params: { id: string } }>('/settings/chat/pairings/:id/approve', async (req, reply) =>
-      act(req, reply, () => {
+      act(req, reply, async () => {
         const userId = Number(field(req, 'userId'));
         if (!Number.isInteger(userId) || userId <= 0) throw new AppError('VALIDATION_FAILED', 'Choose the user the chat identity should act as.');
-        const linked = ids.approve(pathId(req.params.id, 'PAIRING_CODE_UNKNOWN', 'pairing code'), userId, req.caller);
+        const linked = await ids.approve(pathId(req.params.id, 'PAIRING_CODE_UNKNOWN', 'pairing code'), userId, req.caller);
         return `Approved: ${linked.displayName} now acts as ${linked.username}.`;
       }),
     );

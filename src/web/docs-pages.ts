@@ -54,7 +54,7 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
     };
 
     app.get<{ Params: { id: string }; Querystring: { open?: string | string[] } }>('/partials/bots/:id/docs', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, botId(req.params.id));
+      const bot = await engine.scope.bot(req.caller, botId(req.params.id));
       // `?open=a&open=b` arrives as a list: the first one is opened.
       const open = ([] as unknown[]).concat(req.query.open ?? [])[0];
       if (typeof open !== 'string' || !open) return panel(reply, bot);
@@ -67,7 +67,7 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
     });
 
     app.post<{ Params: { id: string } }>('/bots/:id/docs', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, botId(req.params.id), 'write');
+      const bot = await engine.scope.bot(req.caller, botId(req.params.id), 'write');
       return change(req, reply, bot, async () => {
         if (req.isMultipart()) {
           const names: string[] = [];
@@ -87,7 +87,7 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
     });
 
     app.post<{ Params: { id: string; name: string } }>('/bots/:id/docs/:name', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, botId(req.params.id), 'write');
+      const bot = await engine.scope.bot(req.caller, botId(req.params.id), 'write');
       return change(req, reply, bot, async () => {
         const content = (req.body as Record<string, unknown> | undefined)?.content;
         if (typeof content !== 'string') throw new AppError('VALIDATION_FAILED', 'content is required.');
@@ -98,7 +98,7 @@ export const docsPageRoutes = (engine: Engine, viewsDir: string): FastifyPluginA
     });
 
     app.post<{ Params: { id: string; name: string } }>('/bots/:id/docs/:name/delete', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, botId(req.params.id), 'write');
+      const bot = await engine.scope.bot(req.caller, botId(req.params.id), 'write');
       return change(req, reply, bot, async () => {
         engine.docs.delete(bot.docsPath, req.params.name);
         return { notice: `Deleted ${req.params.name}.` };

@@ -3,6 +3,8 @@
  * what works and what is degraded). Both are open without the dashboard token, for probes.
  */
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'drizzle-orm';
+import { users } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
 
 /** A chat platform's connection as its adapter sees it (bot/adapter.ts reports these). */
@@ -35,12 +37,12 @@ export interface HealthReport {
   };
 }
 
-function queueCheck(engine: Engine): HealthReport['checks']['queue'] {
+async function queueCheck(engine: Engine): Promise<HealthReport['checks']['queue']> {
   const max = engine.config.maxQueuedRuns;
   const base = { running: engine.runner.runningCount, max_concurrent: engine.config.maxConcurrentRuns, max_queued: max };
   let queued: number;
   try {
-    queued = engine.runner.queuedCount; // the queue lives in the database
+    queued = await engine.runner.queuedCount(); // the queue lives in the database
   } catch (err) {
     return { status: 'degraded', detail: `the queue cannot be read: ${(err as Error).message}`, queued: null, ...base };
   }
@@ -52,13 +54,15 @@ function queueCheck(engine: Engine): HealthReport['checks']['queue'] {
  * Builds the report: the database answers a query, each configured chat adapter is connected, the
  * run queue is not full.
  */
-export function healthReport(engine: Engine, chatStatus: () => readonly ChatStatus[]): HealthReport {
+export async function healthReport(engine: Engine, chatStatus: () => readonly ChatStatus[]): Promise<HealthReport> {
   let database: HealthCheck = { status: 'ok' };
   try {
-    engine.db.$client.prepare('SELECT 1').get();
+    // A query any SQL database answers the same way (the table may be empty: it still has to be read).
+    await engine.db.select({ one: sql`1` }).from(users).limit(1);
   } catch (err) {
     database = { status: 'degraded', detail: `the database does not answer: ${(err as Error).message}` };
   }
+  const queue = await queueCheck(engine);
   const statuses = chatStatus();
   const chat = (platform: ChatStatus['platform'], token: string | undefined): HealthCheck => {
     if (!token) return { status: 'not_configured' };
@@ -70,7 +74,7 @@ export function healthReport(engine: Engine, chatStatus: () => readonly ChatStat
     database,
     telegram: chat('telegram', engine.config.telegram.token),
     discord: chat('discord', engine.config.discord.token),
-    queue: queueCheck(engine),
+    queue,
   };
   const degraded = Object.entries(checks)
     .filter(([, c]) => c.status === 'degraded')
@@ -85,12 +89,12 @@ export const HEALTH_PATHS: readonly string[] = ['/health', '/healthz'];
 export function healthRoutes(engine: Engine, chatStatus: () => readonly ChatStatus[]) {
   return async (app: FastifyInstance) => {
     app.get('/health', async (_req, reply) => {
-      const report = healthReport(engine, chatStatus);
+      const report = await healthReport(engine, chatStatus);
       return reply.code(report.status === 'ok' ? 200 : 503).send(report);
     });
     app.get('/healthz', async () => ({
       status: 'ok',
-      runs: { running: engine.runner.runningCount, queued: engine.runner.queuedCount },
+      runs: { running: engine.runner.runningCount, queued: await engine.runner.queuedCount() },
     }));
   };
 }

@@ -77,10 +77,10 @@ export class AppMetrics {
       name: `${PREFIX}runs_queued`,
       help: 'Runs waiting for a free slot.',
       registers: [this.registry],
-      collect() {
+      async collect() {
         // The queue lives in the database: while it does not answer, the gauge keeps its last value.
         try {
-          this.set(runner.queuedCount);
+          this.set(await runner.queuedCount());
         } catch {
           // /health says what is wrong
         }
@@ -144,11 +144,11 @@ export class AppMetrics {
     this.queueWait.observe({ bot: e.bot.name }, Math.max(0, run.startedAt - run.createdAt) / 1000);
   }
 
-  private onFinished(e: EngineEvents['run.finished']): void {
+  private async onFinished(e: EngineEvents['run.finished']): Promise<void> {
     const { run, bot } = e;
     this.runs.inc({ bot: bot.name, status: e.status });
     if (run.durationMs != null) this.duration.observe({ bot: bot.name, status: e.status }, run.durationMs / 1000);
-    const model = this.botModel(e.botId);
+    const model = await this.botModel(e.botId);
     if (!model) return;
     if (run.tokensIn) this.tokens.inc({ model, direction: 'in' }, run.tokensIn);
     if (run.tokensOut) this.tokens.inc({ model, direction: 'out' }, run.tokensOut);
@@ -163,9 +163,9 @@ export class AppMetrics {
   }
 
   /** The bot's model (run rows do not name it), or the last one seen when the bot is gone. */
-  private botModel(botId: number): string | undefined {
+  private async botModel(botId: number): Promise<string | undefined> {
     try {
-      const model = this.engine.bots.get(botId).model;
+      const model = (await this.engine.bots.get(botId)).model;
       this.botModels.set(botId, model);
       return model;
     } catch {

@@ -22,20 +22,20 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       reply.type('text/html; charset=utf-8').send(eta.render(name, { ...data, h: view }));
 
     // What the caller may see (src/engine/access.ts): an operator's own connections, bots, pipelines.
-    const connections = (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
+    const connections = async (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/connections', {
         listOnly: extra.listOnly ?? false,
-        triggers: engine.triggers.list({ ownerId: readScope(req.caller) }),
-        bots: engine.bots.list(readScope(req.caller)),
-        pipelines: engine.pipelines.list(readScope(req.caller)),
+        triggers: await engine.triggers.list({ ownerId: readScope(req.caller) }),
+        bots: await engine.bots.list(readScope(req.caller)),
+        pipelines: await engine.pipelines.list(readScope(req.caller)),
         events: TRIGGER_EVENTS,
         error: extra.error,
         values: extra.values ?? {},
       });
 
-    const pipelines = (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
+    const pipelines = async (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form; listOnly?: boolean } = {}) =>
       html(reply, 'partials/pipelines', {
-        pipelines: pipelineListData(engine, readScope(req.caller)),
+        pipelines: await pipelineListData(engine, readScope(req.caller)),
         error: extra.error,
         values: extra.values ?? {},
         listOnly: extra.listOnly ?? false,
@@ -46,7 +46,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       req: FastifyRequest,
       reply: FastifyReply,
       action: () => unknown,
-      panel: (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form }) => FastifyReply,
+      panel: (req: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Form }) => Promise<FastifyReply>,
     ) => {
       const htmx = Boolean(req.headers['hx-request']);
       try {
@@ -63,7 +63,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
     app.get<{ Querystring: { list?: string } }>('/partials/connections', async (req, reply) => connections(req, reply, { listOnly: req.query.list === '1' }));
     // The pipeline form's suggestions: the names of the bots a new pipeline of the caller may use (their own).
     app.get('/partials/bot-names', async (req, reply) =>
-      html(reply, 'partials/bot-names', { names: engine.bots.list(req.caller.userId).map((b) => b.name) }),
+      html(reply, 'partials/bot-names', { names: (await engine.bots.list(req.caller.userId)).map((b) => b.name) }),
     );
 
     app.post('/connections', async (req, reply) => {
@@ -78,9 +78,9 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       act(
         req,
         reply,
-        () => {
+        async () => {
           const id = pathId(req.params.id, 'TRIGGER_NOT_FOUND', 'trigger');
-          engine.triggers.update(id, { enabled: !engine.triggers.getFor(req.caller, id, 'write').enabled }, req.caller);
+          await engine.triggers.update(id, { enabled: !(await engine.triggers.getFor(req.caller, id, 'write')).enabled }, req.caller);
         },
         connections,
       ),
@@ -101,7 +101,7 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
       return act(
         req,
         reply,
-        () => {
+        async () => {
           assertMayCreate(req.caller);
           return engine.pipelines.create({ name: String(body.name ?? ''), steps, schedule: String(body.schedule ?? '').trim() || null }, req.caller.userId);
         },
@@ -111,11 +111,11 @@ export const orchestrationPages = (engine: Engine, viewsDir: string): FastifyPlu
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/run', async (req, reply) => {
       const input = String(((req.body ?? {}) as Form).input ?? '').trim();
-      return act(req, reply, () => engine.pipelines.run(engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), 'write').id, { input: input || null, trigger: 'manual' }), pipelines);
+      return act(req, reply, async () => engine.pipelines.run((await engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'), 'write')).id, { input: input || null, trigger: 'manual' }), pipelines);
     });
 
     app.post<{ Params: { id: string } }>('/pipeline-runs/:id/cancel', async (req, reply) =>
-      act(req, reply, () => engine.pipelines.cancelRun(engine.scope.pipelineRun(req.caller, pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'), 'write').id), pipelines),
+      act(req, reply, async () => engine.pipelines.cancelRun((await engine.scope.pipelineRun(req.caller, pathId(req.params.id, 'PIPELINE_RUN_NOT_FOUND', 'pipeline run'), 'write')).id), pipelines),
     );
   };
 

@@ -52,10 +52,10 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     const render = (reply: FastifyReply, name: string, data: Record<string, unknown>) => html(reply, parts.render(name, data));
 
     // The New-bot form's fields and what they wire up live in bot-form.ts.
-    const formContext = (caller: Caller, values: NewBotFormValues = newBotFormDefaults(engine), error?: string) => ({
+    const formContext = async (caller: Caller, values: NewBotFormValues = newBotFormDefaults(engine), error?: string) => ({
       values,
       error,
-      ...newBotFormOptions(engine, caller),
+      ...(await newBotFormOptions(engine, caller)),
       tools: TOOL_NAMES,
       templates: BOT_TEMPLATES,
     });
@@ -79,7 +79,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
 
     // The bot page's settings panel: edit, pause, resume. Answers with the panel as it now is.
     app.post<{ Params: { id: string } }>('/bots/:id/settings', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, idOf(req.params.id, 'bot'), 'write');
+      const bot = await engine.scope.bot(req.caller, idOf(req.params.id, 'bot'), 'write');
       const body = (req.body ?? {}) as Record<string, string | string[] | undefined>;
       const values: SettingsValues = {
         name: String(body.name ?? bot.name),
@@ -93,7 +93,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       };
       try {
         const { requiresApproval, ...fields } = values;
-        const updated = engine.bots.update(bot.id, { ...fields, requires_approval: requiresApproval, schedule: values.schedule.trim() || null });
+        const updated = await engine.bots.update(bot.id, { ...fields, requires_approval: requiresApproval, schedule: values.schedule.trim() || null });
         // A new name or emoji shows in the page's header too: reload it.
         if (updated.name !== bot.name || updated.emoji !== bot.emoji) reply.header('hx-refresh', 'true');
         return render(reply, 'partials/bot-settings', settingsContext(updated, { saved: 'Saved.' }));
@@ -104,7 +104,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
     });
     for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
       app.post<{ Params: { id: string } }>(`/bots/:id/${action}`, async (req, reply) => {
-        const bot = engine.bots.update(engine.scope.bot(req.caller, idOf(req.params.id, 'bot'), 'write').id, { paused });
+        const bot = await engine.bots.update((await engine.scope.bot(req.caller, idOf(req.params.id, 'bot'), 'write')).id, { paused });
         return render(reply, 'partials/bot-settings', settingsContext(bot, { saved: paused ? 'Paused: schedules and triggers will not start it.' : 'Resumed.' }));
       });
     }
@@ -120,16 +120,16 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
         query,
         readOnly: req.caller.role === 'viewer',
         states: BOT_STATE_KINDS,
-        grid: parts.grid(query, owner),
-        activity: parts.activity(owner),
-        pipelines: { pipelines: pipelineListData(engine, owner), values: {}, listOnly: false },
-        form: formContext(req.caller),
+        grid: await parts.grid(query, owner),
+        activity: await parts.activity(owner),
+        pipelines: { pipelines: await pipelineListData(engine, owner), values: {}, listOnly: false },
+        form: await formContext(req.caller),
       });
     });
     app.get('/stream', async (req, reply) => hub.serve(req, reply, DASHBOARD_SCOPE));
     app.get('/stream/tasks', async (req, reply) => hub.serve(req, reply, TASKS_SCOPE));
     app.get<{ Params: { id: string } }>('/bots/:id/stream', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, idOf(req.params.id, 'bot'));
+      const bot = await engine.scope.bot(req.caller, idOf(req.params.id, 'bot'));
       hub.serve(req, reply, botScope(bot.id));
     });
 
@@ -138,7 +138,7 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const tpl = req.query.template ? findTemplate(req.query.template) : undefined;
       const defaults = newBotFormDefaults(engine);
       const values = tpl ? { ...defaults, ...tpl, tools: [...tpl.tools], ...scheduleFields(tpl.schedule) } : defaults;
-      return render(reply, 'partials/bot-form', { form: formContext(req.caller, values) });
+      return render(reply, 'partials/bot-form', { form: await formContext(req.caller, values) });
     });
     // One page of the grid for a search, a status filter or a page link (asked by a person, or
     // once by the stream when a bot was created or deleted); the address bar follows.
@@ -146,9 +146,9 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       const query = gridQuery(req.query);
       const qs = gridQueryString(query);
       if (req.headers['hx-request']) reply.header('hx-replace-url', qs ? `/?${qs}` : '/');
-      return html(reply, parts.grid(query, readScope(req.caller)));
+      return html(reply, await parts.grid(query, readScope(req.caller)));
     });
-    app.get('/partials/activity', async (req, reply) => html(reply, parts.activity(readScope(req.caller))));
+    app.get('/partials/activity', async (req, reply) => html(reply, await parts.activity(readScope(req.caller))));
 
     app.post('/bots', async (req, reply) => {
       const values = readNewBotForm((req.body ?? {}) as Record<string, string | string[] | undefined>);
@@ -158,58 +158,58 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
         return reply.redirect(`/bots/${bot.id}`, 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return render(reply.code(req.headers['hx-request'] ? 200 : err.status), 'partials/bot-form', { form: formContext(req.caller, values, err.message) });
+        return render(reply.code(req.headers['hx-request'] ? 200 : err.status), 'partials/bot-form', { form: await formContext(req.caller, values, err.message) });
       }
     });
 
     app.get<{ Params: { id: string }; Querystring: { run?: string } }>('/bots/:id', async (req, reply) => {
       const botId = idOf(req.params.id, 'bot');
       const stream = `/bots/${botId}/stream?after=${hub.lastEventId}`;
-      const row = engine.scope.bot(req.caller, botId);
+      const row = await engine.scope.bot(req.caller, botId);
       hub.noteInterest(botScope(botId), req.caller);
-      const bot = engine.bots.summarize(row);
+      const bot = await engine.bots.summarize(row);
       // A page opened on a given run stays on it; otherwise it follows the bot's current run.
-      const pinned = req.query.run ? engine.scope.run(req.caller, idOf(req.query.run, 'run')) : undefined;
+      const pinned = req.query.run ? await engine.scope.run(req.caller, idOf(req.query.run, 'run')) : undefined;
       if (pinned && pinned.botId !== bot.id) throw new AppError('RUN_NOT_FOUND', `Run #${pinned.id} is not a run of ${bot.name}.`);
       return render(reply, 'bot', {
         stream,
         bot,
         canChange: mayWrite(req.caller, row.ownerId),
         head: parts.head(bot),
-        stats: parts.stats(bot),
-        runPanel: parts.runPanel(row, pinned ?? parts.currentRun(bot.id), !pinned),
-        results: parts.results(row, false),
-        runs: parts.runs(row),
+        stats: await parts.stats(bot),
+        runPanel: await parts.runPanel(row, pinned ?? (await parts.currentRun(bot.id)), !pinned),
+        results: await parts.results(row, false),
+        runs: await parts.runs(row),
         settings: settingsContext(row),
         docs: engine.docs.list(bot.docsPath),
       });
     });
     // The parts of a bot page, each as the stream sends it (a page re-fetches them after a resync).
     app.get<{ Params: { id: string } }>('/partials/bots/:id/head', async (req, reply) =>
-      html(reply, parts.head(engine.bots.summarize(engine.scope.bot(req.caller, idOf(req.params.id, 'bot'))))),
+      html(reply, parts.head(await engine.bots.summarize(await engine.scope.bot(req.caller, idOf(req.params.id, 'bot'))))),
     );
     app.get<{ Params: { id: string } }>('/partials/bots/:id/stats', async (req, reply) =>
-      html(reply, parts.stats(engine.bots.summarize(engine.scope.bot(req.caller, idOf(req.params.id, 'bot'))))),
+      html(reply, await parts.stats(await engine.bots.summarize(await engine.scope.bot(req.caller, idOf(req.params.id, 'bot'))))),
     );
     app.get<{ Params: { id: string } }>('/partials/bots/:id/run-panel', async (req, reply) => {
-      const bot = engine.scope.bot(req.caller, idOf(req.params.id, 'bot'));
-      return html(reply, parts.runPanel(bot, parts.currentRun(bot.id), true));
+      const bot = await engine.scope.bot(req.caller, idOf(req.params.id, 'bot'));
+      return html(reply, await parts.runPanel(bot, await parts.currentRun(bot.id), true));
     });
 
     app.post<{ Params: { id: string } }>('/bots/:id/run', async (req, reply) => {
       const botId = idOf(req.params.id, 'bot');
       const body = (req.body ?? {}) as Record<string, unknown>;
       const input = String(body.input ?? '').trim();
-      const run = engine.startRun(botId, { input: input || null, trigger: 'manual' }, req.caller);
+      const run = await engine.startRun(botId, { input: input || null, trigger: 'manual' }, req.caller);
       // From a card: stay on the dashboard; the card follows the run over the stream.
       if (req.headers['hx-request'] && body.from === 'card') return reply.code(204).send();
-      if (req.headers['hx-target'] === 'run-panel') return html(reply, parts.runPanel(engine.bots.get(botId), run, true));
+      if (req.headers['hx-target'] === 'run-panel') return html(reply, await parts.runPanel(await engine.bots.get(botId), run, true));
       if (req.headers['hx-request']) return reply.header('hx-redirect', `/bots/${botId}?run=${run.id}`).send('');
       return reply.redirect(`/bots/${botId}?run=${run.id}`, 303);
     });
 
     app.post<{ Params: { id: string } }>('/runs/:id/cancel', async (req, reply) => {
-      const run = await engine.runner.cancel(engine.scope.run(req.caller, idOf(req.params.id, 'run'), 'write').id);
+      const run = await engine.runner.cancel((await engine.scope.run(req.caller, idOf(req.params.id, 'run'), 'write')).id);
       if (req.headers['hx-request']) return reply.send('');
       return reply.redirect(`/bots/${run.botId}?run=${run.id}`, 303);
     });
@@ -220,22 +220,22 @@ export const pageRoutes = (engine: Engine, live: Live): FastifyPluginAsync =>
       return reply.redirect('/', 303);
     });
 
-    const renderResults = (reply: FastifyReply, bot: BotRow, onlyNew: boolean) => html(reply, parts.results(bot, onlyNew));
+    const renderResults = async (reply: FastifyReply, bot: BotRow, onlyNew: boolean) => html(reply, await parts.results(bot, onlyNew));
     app.get<{ Params: { id: string }; Querystring: { new?: string } }>('/partials/bots/:id/results', async (req, reply) =>
-      renderResults(reply, engine.scope.bot(req.caller, idOf(req.params.id, 'bot')), req.query.new === '1'),
+      renderResults(reply, await engine.scope.bot(req.caller, idOf(req.params.id, 'bot')), req.query.new === '1'),
     );
     // Pin or unpin from the results panel; answers with the panel as it now is.
     app.post<{ Params: { id: string }; Querystring: { new?: string } }>('/results/:id/pin', async (req, reply) => {
       const id = idOf(req.params.id, 'result');
       const pinned = String((req.body as Record<string, unknown> | undefined)?.pinned ?? 'true') !== 'false';
-      const result = engine.results.setPinned(engine.scope.result(req.caller, id, 'write').id, pinned);
-      return renderResults(reply, engine.bots.get(result.botId), req.query.new === '1');
+      const result = await engine.results.setPinned((await engine.scope.result(req.caller, id, 'write')).id, pinned);
+      return renderResults(reply, await engine.bots.get(result.botId), req.query.new === '1');
     });
-    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => html(reply, parts.runs(engine.scope.bot(req.caller, idOf(req.params.id, 'bot')))));
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/runs', async (req, reply) => html(reply, await parts.runs(await engine.scope.bot(req.caller, idOf(req.params.id, 'bot')))));
 
     // The dashboard's live log: the same stream as /api/runs/:id/events, rendered as HTML for htmx.
     app.get<{ Params: { id: string } }>('/runs/:id/stream', async (req, reply) => {
-      streamRunLog(engine, req, reply, engine.scope.run(req.caller, idOf(req.params.id, 'run')).id, htmlFormat);
+      await streamRunLog(engine, req, reply, (await engine.scope.run(req.caller, idOf(req.params.id, 'run'))).id, htmlFormat);
     });
   };
 

@@ -99,41 +99,41 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
     const idOf = (raw: string) => pathId(raw, 'PIPELINE_NOT_FOUND', 'pipeline');
 
     // A step may only use a bot of the pipeline's owner (src/engine/pipelines.ts).
-    const editorData = (p: PipelineView, extra: { error?: string; saved?: string; focus?: number } = {}) => ({ pipeline: p, bots: engine.bots.list(p.ownerId), ...extra });
+    const editorData = async (p: PipelineView, extra: { error?: string; saved?: string; focus?: number } = {}) => ({ pipeline: p, bots: await engine.bots.list(p.ownerId), ...extra });
     /** The pipeline of the path as the caller may see it (`write`: change it). */
     const pipelineOf = (req: FastifyRequest<{ Params: { id: string } }>, action: Action = 'read') => engine.scope.pipeline(req.caller, idOf(req.params.id), action);
-    const historyData = (p: PipelineView, extra: { error?: string } = {}) => ({ pipeline: p, runs: engine.pipelines.listRuns(p.id, 20), ...extra });
+    const historyData = async (p: PipelineView, extra: { error?: string } = {}) => ({ pipeline: p, runs: await engine.pipelines.listRuns(p.id, 20), ...extra });
 
     app.get<{ Params: { id: string } }>('/pipelines/:id', async (req, reply) => {
-      const p = pipelineOf(req);
+      const p = await pipelineOf(req);
       return html(reply, 'pipeline', {
-        ...editorData(p),
-        ...historyData(p),
+        ...(await editorData(p)),
+        ...(await historyData(p)),
         nextRunAt: nextRunAt({ schedule: p.schedule }),
         stream: dashboardStream(hub, req.caller),
-        connections: engine.triggers.list().filter((t) => t.targetKind === 'pipeline' && t.target.id === p.id),
+        connections: (await engine.triggers.list()).filter((t) => t.targetKind === 'pipeline' && t.target.id === p.id),
       });
     });
 
     /** Runs `change` and answers with the steps editor (htmx) or the page (a plain post). */
-    const editSteps = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, change: (p: PipelineView, body: Form) => { focus?: number; saved: string }) => {
-      const id = pipelineOf(req, 'write').id;
+    const editSteps = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, change: (p: PipelineView, body: Form) => Promise<{ focus?: number; saved: string }>) => {
+      const id = (await pipelineOf(req, 'write')).id;
       const body = (req.body ?? {}) as Form;
       const htmx = Boolean(req.headers['hx-request']);
       try {
-        const { focus, saved } = change(engine.pipelines.get(id), body);
+        const { focus, saved } = await change(await engine.pipelines.get(id), body);
         if (!htmx) return reply.redirect(`/pipelines/${id}`, 303);
-        return html(reply, 'partials/pipeline-steps', editorData(engine.pipelines.get(id), { saved, focus }));
+        return html(reply, 'partials/pipeline-steps', await editorData(await engine.pipelines.get(id), { saved, focus }));
       } catch (err) {
         if (!isAppError(err) || !htmx) throw err;
-        return html(reply, 'partials/pipeline-steps', editorData(engine.pipelines.get(id), { error: err.message }));
+        return html(reply, 'partials/pipeline-steps', await editorData(await engine.pipelines.get(id), { error: err.message }));
       }
     };
 
     // The steps form: saves the steps in the order they stand; `move` (`<i>:up|down`) or `remove`
     // (`<i>`) change that order first (the ↑ ↓ ✕ buttons).
     app.post<{ Params: { id: string } }>('/pipelines/:id/steps', async (req, reply) =>
-      editSteps(req, reply, (p, body) => {
+      editSteps(req, reply, async (p, body) => {
         const steps = stepsFromForm(body);
         let focus: number | undefined;
         let saved = 'Steps saved.';
@@ -152,24 +152,24 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
           steps.splice(remove, 1);
           saved = `Step ${remove + 1} removed.`;
         }
-        engine.pipelines.update(p.id, { steps });
+        await engine.pipelines.update(p.id, { steps });
         return { focus, saved };
       }),
     );
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/steps/add', async (req, reply) =>
-      editSteps(req, reply, (p, body) => {
-        const bot = engine.bots.get(pathId(String(body.bot_id ?? ''), 'BOT_NOT_FOUND', 'bot'));
-        engine.pipelines.update(p.id, { steps: [...stepsOf(p), { bot_id: bot.id }] });
+      editSteps(req, reply, async (p, body) => {
+        const bot = await engine.bots.get(pathId(String(body.bot_id ?? ''), 'BOT_NOT_FOUND', 'bot'));
+        await engine.pipelines.update(p.id, { steps: [...stepsOf(p), { bot_id: bot.id }] });
         return { saved: `${bot.name} added as step ${p.steps.length + 1}.`, focus: p.steps.length };
       }),
     );
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/rename', async (req, reply) => {
-      const id = pipelineOf(req, 'write').id;
+      const id = (await pipelineOf(req, 'write')).id;
       const body = (req.body ?? {}) as Form;
       try {
-        engine.pipelines.update(id, { name: String(body.name ?? ''), description: String(body.description ?? '') });
+        await engine.pipelines.update(id, { name: String(body.name ?? ''), description: String(body.description ?? '') });
       } catch (err) {
         if (!isAppError(err) || !req.headers['hx-request']) throw err;
         return reply.type('text/html; charset=utf-8').send(`<div class="form-error" role="alert">${escapeHtml(err.message)}</div>`);
@@ -179,32 +179,32 @@ export const pipelinePages = (engine: Engine, viewsDir: string, hub: StreamHub):
     });
 
     app.post<{ Params: { id: string } }>('/pipelines/:id/delete', async (req, reply) => {
-      await engine.pipelines.delete(pipelineOf(req, 'write').id);
+      await engine.pipelines.delete((await pipelineOf(req, 'write')).id);
       if (req.headers['hx-request']) return reply.header('hx-redirect', '/').send('');
       return reply.redirect('/', 303);
     });
 
     // The run form: starts a run with the input typed; answers with the history.
     app.post<{ Params: { id: string } }>('/pipelines/:id/runs', async (req, reply) => {
-      const p = pipelineOf(req, 'write');
+      const p = await pipelineOf(req, 'write');
       const input = String(((req.body ?? {}) as Form).input ?? '').replace(/\r\n?/g, '\n').trim();
       const htmx = Boolean(req.headers['hx-request']);
       try {
-        engine.pipelines.run(p.id, { input: input || null, trigger: 'manual' });
+        await engine.pipelines.run(p.id, { input: input || null, trigger: 'manual' });
       } catch (err) {
         if (!isAppError(err) || !htmx) throw err;
-        return html(reply, 'partials/pipeline-history', historyData(engine.pipelines.get(p.id), { error: err.message }));
+        return html(reply, 'partials/pipeline-history', await historyData(await engine.pipelines.get(p.id), { error: err.message }));
       }
       if (!htmx) return reply.redirect(`/pipelines/${p.id}`, 303);
-      return html(reply, 'partials/pipeline-history', historyData(engine.pipelines.get(p.id)));
+      return html(reply, 'partials/pipeline-history', await historyData(await engine.pipelines.get(p.id)));
     });
 
-    app.get<{ Params: { id: string } }>('/partials/pipelines/:id/history', async (req, reply) => html(reply, 'partials/pipeline-history', historyData(pipelineOf(req))));
+    app.get<{ Params: { id: string } }>('/partials/pipelines/:id/history', async (req, reply) => html(reply, 'partials/pipeline-history', await historyData(await pipelineOf(req))));
 
     // The Result view: the last completed run's output, its Markdown rendered (raw HTML shown as text).
     app.get<{ Params: { id: string } }>('/pipelines/:id/result', async (req, reply) => {
-      const p = pipelineOf(req);
-      const last = engine.pipelines.listRuns(p.id, 200).find((r) => r.status === 'completed');
+      const p = await pipelineOf(req);
+      const last = (await engine.pipelines.listRuns(p.id, 200)).find((r) => r.status === 'completed');
       return html(reply, 'pipeline-result', { pipeline: p, last: last ?? null, rendered: last?.output ? markdownToHtml(last.output) : '', stream: dashboardStream(hub, req.caller) });
     });
   };

@@ -26,14 +26,14 @@ export const recipePages = (engine: Engine, viewsDir: string, hub: StreamHub): F
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
     // "Export a pipeline" offers the caller's pipelines (all of them for an admin or viewer).
-    const render = (req: FastifyRequest, reply: FastifyReply, data: { error?: string; json?: string } = {}) =>
-      reply.type('text/html; charset=utf-8').send(eta.render('recipes', { recipes: engine.recipes.list(), pipelines: engine.pipelines.list(readScope(req.caller)), h: view, tz: view.tz, stream: dashboardStream(hub, req.caller), ...data }));
+    const render = async (req: FastifyRequest, reply: FastifyReply, data: { error?: string; json?: string } = {}) =>
+      reply.type('text/html; charset=utf-8').send(eta.render('recipes', { recipes: engine.recipes.list(), pipelines: await engine.pipelines.list(readScope(req.caller)), h: view, tz: view.tz, stream: dashboardStream(hub, req.caller), ...data }));
 
     app.get('/recipes', async (req, reply) => render(req, reply));
 
     app.post<{ Params: { id: string } }>('/recipes/:id/create', async (req, reply) => {
       assertMayCreate(req.caller);
-      const made = engine.recipes.create(engine.recipes.get(req.params.id), req.caller.userId);
+      const made = await engine.recipes.create(engine.recipes.get(req.params.id), req.caller.userId);
       if (req.headers['hx-request']) return reply.header('hx-redirect', landing(made)).send('');
       return reply.redirect(landing(made), 303);
     });
@@ -55,7 +55,7 @@ export const recipePages = (engine: Engine, viewsDir: string, hub: StreamHub): F
           throw new AppError('VALIDATION_FAILED', 'That is not JSON: pick a recipe file (.recipe.json) exported from openOrchestrator, or paste its text.');
         }
         assertMayCreate(req.caller);
-        const made = engine.recipes.create(parsed, req.caller.userId);
+        const made = await engine.recipes.create(parsed, req.caller.userId);
         return reply.redirect(landing(made), 303);
       } catch (err) {
         if (!isAppError(err)) throw err;

@@ -53,14 +53,14 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
 
     /** The page's state for `values` (filters as typed) and an optional cursor; a bad filter is `error`. */
-    const tableData = (caller: Caller, values: FilterValues, cursor?: string, extra: { notice?: string; error?: string } = {}) => {
+    const tableData = async (caller: Caller, values: FilterValues, cursor?: string, extra: { notice?: string; error?: string } = {}) => {
       let page: RunPage = { runs: [], nextCursor: null };
       let error = extra.error;
       const parsed = runsQuery.safeParse({ ...values, ...(cursor ? { cursor } : {}), limit: PAGE_SIZE });
       if (!parsed.success) error = validationError(parsed.error).message;
       else {
         try {
-          page = engine.runHistory.list(runFilterOf(parsed.data, readScope(caller)));
+          page = await engine.runHistory.list(runFilterOf(parsed.data, readScope(caller)));
         } catch (err) {
           if (!isAppError(err)) throw err;
           error = err.message;
@@ -83,9 +83,9 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
       };
     };
 
-    const pageData = (caller: Caller, values: FilterValues, cursor?: string, extra: { notice?: string; error?: string } = {}) => ({
-      ...tableData(caller, values, cursor, extra),
-      bots: engine.bots.list(readScope(caller)),
+    const pageData = async (caller: Caller, values: FilterValues, cursor?: string, extra: { notice?: string; error?: string } = {}) => ({
+      ...(await tableData(caller, values, cursor, extra)),
+      bots: await engine.bots.list(readScope(caller)),
       statuses: STATUS_CHOICES,
       origins: ORIGIN_KINDS,
       tz: view.tz,
@@ -98,21 +98,21 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
 
     // The header's failures count: the caller's runs that failed in the last 24 h (links to them).
     app.get('/partials/failures-badge', async (req, reply) => {
-      return html(reply, 'partials/failures-badge', { count: engine.runHistory.failedSince(Date.now() - RECENT_FAILURES_MS, readScope(req.caller)) });
+      return html(reply, 'partials/failures-badge', { count: await engine.runHistory.failedSince(Date.now() - RECENT_FAILURES_MS, readScope(req.caller)) });
     });
 
     app.get('/runs', async (req, reply) => {
       const q = (req.query ?? {}) as Form;
       const values = filterValues(q);
       const cursor = first(q.cursor) || undefined;
-      if (wantsTable(req)) return html(reply, 'partials/all-runs', tableData(req.caller, values, cursor));
-      const data = pageData(req.caller, values, cursor);
+      if (wantsTable(req)) return html(reply, 'partials/all-runs', await tableData(req.caller, values, cursor));
+      const data = await pageData(req.caller, values, cursor);
       return html(reply.code(data.error ? 400 : 200), 'all-runs', { ...data, stream: dashboardStream(req.server.live.hub, req.caller) });
     });
 
     /** After an action: htmx gets the table (first page, same filters) with `notice`; a form post a redirect. */
-    const after = (req: FastifyRequest, reply: FastifyReply, values: FilterValues, notice: string) => {
-      if (req.headers['hx-request']) return html(reply, 'partials/all-runs', tableData(req.caller, values, undefined, { notice }));
+    const after = async (req: FastifyRequest, reply: FastifyReply, values: FilterValues, notice: string) => {
+      if (req.headers['hx-request']) return html(reply, 'partials/all-runs', await tableData(req.caller, values, undefined, { notice }));
       const q = new URLSearchParams(cleanValues(values)).toString();
       return reply.redirect(`/runs${q ? `?${q}` : ''}`, 303);
     };
@@ -121,11 +121,11 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
       const values = filterValues((req.body ?? {}) as Form);
       const id = pathId(req.params.id, 'RUN_NOT_FOUND', 'run');
       try {
-        const run = engine.retryRun(id, req.caller);
-        return after(req, reply, values, `Retrying run #${id} as run #${run.id}.`);
+        const run = await engine.retryRun(id, req.caller);
+        return await after(req, reply, values, `Retrying run #${id} as run #${run.id}.`);
       } catch (err) {
         if (!isAppError(err) || !req.headers['hx-request']) throw err;
-        return html(reply, 'partials/all-runs', tableData(req.caller, values, undefined, { error: err.message }));
+        return html(reply, 'partials/all-runs', await tableData(req.caller, values, undefined, { error: err.message }));
       }
     });
 
@@ -137,13 +137,13 @@ export const runsPage = (engine: Engine, viewsDir: string): FastifyPluginAsync =
       if (ids.length === 0 || ids.length > MAX_CANCEL_IDS || ids.length !== raw.length) {
         const e = new AppError('VALIDATION_FAILED', ids.length > MAX_CANCEL_IDS ? `Select at most ${MAX_CANCEL_IDS} runs.` : 'Select the runs to cancel.');
         if (!req.headers['hx-request']) throw e;
-        return html(reply, 'partials/all-runs', tableData(req.caller, values, undefined, { error: e.message }));
+        return html(reply, 'partials/all-runs', await tableData(req.caller, values, undefined, { error: e.message }));
       }
       const outcomes = await cancelRuns(engine, ids, req.caller);
       const done = outcomes.filter((o) => o.ok).map((o) => `#${o.id}`);
       const notDone = outcomes.filter((o) => !o.ok).map((o) => `#${o.id} (${o.error?.message})`);
       const notice = [done.length ? `Cancelled ${done.join(', ')}.` : '', notDone.length ? `Not cancelled: ${notDone.join('; ')}` : ''].filter(Boolean).join(' ');
-      return after(req, reply, values, notice);
+      return await after(req, reply, values, notice);
     });
   };
 

@@ -50,10 +50,10 @@ export const secretPages = (engine: Engine, viewsDir: string): FastifyPluginAsyn
       }
     };
 
-    app.get<{ Params: { id: string } }>('/partials/bots/:id/secrets', async (req, reply) => panel(req, reply, secretsBot(engine, req.caller, req.params.id, 'read')));
+    app.get<{ Params: { id: string } }>('/partials/bots/:id/secrets', async (req, reply) => panel(req, reply, await secretsBot(engine, req.caller, req.params.id, 'read')));
 
     app.post<{ Params: { id: string } }>('/bots/:id/secrets', async (req, reply) => {
-      const bot = secretsBot(engine, req.caller, req.params.id, 'write');
+      const bot = await secretsBot(engine, req.caller, req.params.id, 'write');
       return change(req, reply, bot, () => {
         const body = req.body as Form;
         const info = engine.botSecrets.set(bot.id, String(body?.name ?? '').trim(), String(body?.value ?? ''));
@@ -63,7 +63,7 @@ export const secretPages = (engine: Engine, viewsDir: string): FastifyPluginAsyn
     });
 
     app.post<{ Params: { id: string; name: string } }>('/bots/:id/secrets/:name/delete', async (req, reply) => {
-      const bot = secretsBot(engine, req.caller, req.params.id, 'write');
+      const bot = await secretsBot(engine, req.caller, req.params.id, 'write');
       return change(req, reply, bot, () => {
         engine.botSecrets.delete(bot.id, req.params.name);
         engine.bus.emit('notice', { botId: bot.id, kind: 'bot.secret', message: `${bot.emoji} ${bot.name}: secret ${req.params.name} deleted` });

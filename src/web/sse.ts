@@ -34,8 +34,8 @@ export const jsonFormat: LogStreamFormat = {
  * drops the rows it has not rendered, waits for `drain`, and reads on from the last sequence
  * number it sent. So an idle reader costs one chunk, whatever the log's size (and lines' length).
  */
-export function streamRunLog(engine: Engine, request: FastifyRequest, reply: FastifyReply, runId: number, format: LogStreamFormat): void {
-  engine.runner.get(runId); // throws RUN_NOT_FOUND before any header is sent
+export async function streamRunLog(engine: Engine, request: FastifyRequest, reply: FastifyReply, runId: number, format: LogStreamFormat): Promise<void> {
+  await engine.runner.get(runId); // throws RUN_NOT_FOUND before any header is sent
   const header = request.headers['last-event-id'];
   const fromQuery = (request.query as { lastEventId?: string } | undefined)?.lastEventId;
   let lastSeq = Math.max(0, Number.parseInt(String(header ?? fromQuery ?? '0'), 10) || 0);
@@ -81,12 +81,13 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
 
 
   /**
-   * Renders and writes the next page of lines (synchronously: the rows are gone once it returns).
+   * Reads the next page of lines, then renders and writes it (synchronously once read: the rows
+   * are gone once it returns).
    * 'full': the socket is full, wait for 'drain'; 'more': a whole page went out, more may follow;
    * 'caught-up': every stored line was sent.
    */
-  const sendPage = (): 'full' | 'more' | 'caught-up' => {
-    const rows = engine.runner.logs(runId, lastSeq, PAGE);
+  const sendPage = async (): Promise<'full' | 'more' | 'caught-up'> => {
+    const rows = await engine.runner.logs(runId, lastSeq, PAGE);
     let chunk = '';
     for (const row of rows) {
       chunk += `id: ${row.seq}\nevent: log\ndata: ${dataLines(format.line(row))}\n\n`;
@@ -105,8 +106,8 @@ export function streamRunLog(engine: Engine, request: FastifyRequest, reply: Fas
       while (!closed) {
         dirty = false;
         // Read the status before the rows: if it is final now, no row can follow those we read.
-        const run = engine.runner.get(runId);
-        const step = sendPage();
+        const run = await engine.runner.get(runId);
+        const step = await sendPage();
         if (step === 'full') await drained();
         if (closed) return;
         if (step !== 'caught-up') {

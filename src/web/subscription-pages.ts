@@ -17,12 +17,12 @@ type Form = Record<string, string | string[] | undefined>;
 export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPluginAsync =>
   async (app) => {
     const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: false });
-    const panel = (req: FastifyRequest, reply: FastifyReply, botId: number, error?: string) => {
-      const bot = engine.scope.bot(req.caller, botId);
+    const panel = async (req: FastifyRequest, reply: FastifyReply, botId: number, error?: string) => {
+      const bot = await engine.scope.bot(req.caller, botId);
       return reply.type('text/html; charset=utf-8').send(
         eta.render('partials/subscriptions', {
           bot,
-          subs: engine.subscriptions.listForBot(bot.id),
+          subs: await engine.subscriptions.listForBot(bot.id),
           policies: SUBSCRIPTION_POLICIES.map((p) => ({ value: p, label: POLICY_LABELS[p] })),
           now: Date.now(),
           error,
@@ -39,7 +39,7 @@ export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPlug
     app.post<{ Params: { id: string; sub: string } }>('/bots/:id/subscriptions/:sub', async (req, reply) => {
       const botId = pathId(req.params.id, 'BOT_NOT_FOUND', 'bot');
       const subId = pathId(req.params.sub, 'SUBSCRIPTION_NOT_FOUND', 'subscription');
-      engine.scope.bot(req.caller, botId, 'write');
+      await engine.scope.bot(req.caller, botId, 'write');
       const body = (req.body ?? {}) as Form;
       try {
         const policy = String(body.policy ?? '');
@@ -48,7 +48,7 @@ export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPlug
         }
         const mute = String(body.mute ?? '').trim();
         const ms = mute ? parseMuteDuration(mute) : undefined;
-        engine.subscriptions.update(botId, subId, {
+        await engine.subscriptions.update(botId, subId, {
           ...(policy ? { policy: policy as SubscriptionPolicy } : {}),
           ...(ms !== undefined ? { mutedUntil: ms > 0 ? Date.now() + ms : null } : {}),
         });
@@ -62,8 +62,8 @@ export const subscriptionPages = (engine: Engine, viewsDir: string): FastifyPlug
     app.post<{ Params: { id: string; sub: string } }>('/bots/:id/subscriptions/:sub/delete', async (req, reply) => {
       const botId = pathId(req.params.id, 'BOT_NOT_FOUND', 'bot');
       const subId = pathId(req.params.sub, 'SUBSCRIPTION_NOT_FOUND', 'subscription');
-      engine.scope.bot(req.caller, botId, 'write');
-      if (!engine.subscriptions.remove(botId, subId)) throw new AppError('SUBSCRIPTION_NOT_FOUND', `No subscription #${subId} of bot #${botId}.`);
+      await engine.scope.bot(req.caller, botId, 'write');
+      if (!(await engine.subscriptions.remove(botId, subId))) throw new AppError('SUBSCRIPTION_NOT_FOUND', `No subscription #${subId} of bot #${botId}.`);
       return done(req, reply, botId);
     });
   };

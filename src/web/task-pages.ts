@@ -41,11 +41,11 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
     const str = (v: string | string[] | undefined) => String(Array.isArray(v) ? v[0] : (v ?? '')).trim();
     const list = (v: string | string[] | undefined) => (Array.isArray(v) ? v : v ? [v] : []).map((s) => s.trim()).filter(Boolean);
 
-    const tasksPage = (req: FastifyRequest, extra: { error?: string; values?: Form; agentError?: string; agentValues?: Form } = {}) =>
+    const tasksPage = async (req: FastifyRequest, extra: { error?: string; values?: Form; agentError?: string; agentValues?: Form } = {}) =>
       render('tasks', {
-        tasks: ownTasks(req),
-        agents: swarm.agentStates(),
-        bots: engine.bots.list(readScope(req.caller)),
+        tasks: await ownTasks(req),
+        agents: await swarm.agentStates(),
+        bots: await engine.bots.list(readScope(req.caller)),
         roles: AGENT_ROLES,
         priorities: TASK_PRIORITIES,
         maxRounds: MAX_ROUNDS,
@@ -55,17 +55,17 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
         agentValues: extra.agentValues ?? {},
       });
 
-    const detail = (id: number) => render('partials/task-detail', { v: swarm.tasks.view(id), audit: swarm.audit.forTask(id, 0, 1000) });
+    const detail = async (id: number) => render('partials/task-detail', { v: await swarm.tasks.view(id), audit: await swarm.audit.forTask(id, 0, 1000) });
 
-    app.get('/tasks', async (req, reply) => html(reply, tasksPage(req)));
+    app.get('/tasks', async (req, reply) => html(reply, await tasksPage(req)));
 
-    app.get('/partials/tasks', async (req, reply) => html(reply, render('partials/task-list', { tasks: ownTasks(req) })));
+    app.get('/partials/tasks', async (req, reply) => html(reply, render('partials/task-list', { tasks: await ownTasks(req) })));
 
     app.post('/tasks', async (req, reply) => {
       const f = form(req);
       try {
         assertMayCreate(req.caller);
-        const task = swarm.createTask(
+        const task = await swarm.createTask(
           { title: str(f.title), description: str(f.description), priority: str(f.priority) || undefined, max_rounds: Number(str(f.max_rounds)) || undefined },
           requestActor(req),
           { ownerId: req.caller.userId },
@@ -73,7 +73,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
         return reply.redirect(`/tasks/${task.id}`, 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, tasksPage(req, { error: err.message, values: f }), err.status);
+        return html(reply, await tasksPage(req, { error: err.message, values: f }), err.status);
       }
     });
 
@@ -81,47 +81,53 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
       const f = form(req);
       const bot = str(f.bot);
       try {
-        swarm.enrol({ bot: /^\d{1,15}$/.test(bot) ? Number(bot) : bot, role: str(f.role), skills: str(f.skills).split(',').map((s) => s.trim()).filter(Boolean) }, requestActor(req), req.caller);
+        await swarm.enrol({ bot: /^\d{1,15}$/.test(bot) ? Number(bot) : bot, role: str(f.role), skills: str(f.skills).split(',').map((s) => s.trim()).filter(Boolean) }, requestActor(req), req.caller);
         return reply.redirect('/tasks#agents', 303);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, tasksPage(req, { agentError: err.message, agentValues: f }), err.status);
+        return html(reply, await tasksPage(req, { agentError: err.message, agentValues: f }), err.status);
       }
     });
 
     app.post<{ Params: { id: string } }>('/tasks/agents/:id/remove', async (req, reply) => {
-      swarm.removeAgent(pathId(req.params.id, 'AGENT_NOT_FOUND', 'agent'), requestActor(req));
+      await swarm.removeAgent(pathId(req.params.id, 'AGENT_NOT_FOUND', 'agent'), requestActor(req));
       return reply.redirect('/tasks#agents', 303);
     });
 
     app.get<{ Params: { id: string } }>('/tasks/:id', async (req, reply) => {
-      const id = engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
-      return html(reply, render('task', { task: swarm.tasks.get(id), detail: detail(id) }));
+      const id = (await engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task'))).id;
+      return html(reply, render('task', { task: await swarm.tasks.get(id), detail: await detail(id) }));
     });
 
     for (const action of ['cancel', 'archive'] as const) {
       app.post<{ Params: { id: string } }>(`/tasks/:id/${action}`, async (req, reply) => {
-        const id = engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task'), 'write').id;
-        if (action === 'cancel') swarm.cancelTask(id, requestActor(req));
-        else swarm.archiveTask(id, requestActor(req));
+        const id = (await engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task'), 'write')).id;
+        if (action === 'cancel') await swarm.cancelTask(id, requestActor(req));
+        else await swarm.archiveTask(id, requestActor(req));
         // htmx: the page's stream shows the change; a plain form post goes back to the page.
-        return req.headers['hx-request'] ? html(reply, detail(id)) : reply.redirect(`/tasks/${id}`, 303);
+        return req.headers['hx-request'] ? html(reply, await detail(id)) : reply.redirect(`/tasks/${id}`, 303);
       });
     }
 
     // The task's page stays live: on every change of the task, its detail is rendered again and
     // sent as one `task` event; an archived task gets a last render and `end`.
     app.get<{ Params: { id: string } }>('/tasks/:id/stream', async (req, reply) => {
-      const id = engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task')).id;
+      const id = (await engine.scope.task(req.caller, pathId(req.params.id, 'TASK_NOT_FOUND', 'task'))).id;
       const res = openEventStream(reply);
       let timer: NodeJS.Timeout | null = null;
       let closed = false;
+      // Renders take turns, so the page gets them in the order the changes were heard.
+      let sending: Promise<void> = Promise.resolve();
       const send = () => {
         timer = null;
+        sending = sending.then(renderAndSend);
+      };
+      // Never rejects: a failed read or write ends the stream.
+      const renderAndSend = async () => {
         if (closed) return;
         try {
-          res.write(`event: task\ndata: ${dataLines(detail(id))}\n\n`);
-          if (swarm.tasks.get(id).status === 'ARCHIVED') {
+          res.write(`event: task\ndata: ${dataLines(await detail(id))}\n\n`);
+          if ((await swarm.tasks.get(id)).status === 'ARCHIVED') {
             res.write('event: end\ndata: archived\n\n');
             cleanup();
             res.end();
@@ -147,29 +153,29 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
       send();
     });
 
-    const keysPage = (req: FastifyRequest, extra: { created?: { name: string; key: string }; error?: string; values?: Form } = {}) =>
-      render('keys', { keys: swarm.keys.list().filter((k) => mayRead(req.caller, k.userId)), scopes: API_KEY_SCOPES, created: extra.created, error: extra.error, values: extra.values ?? {} });
+    const keysPage = async (req: FastifyRequest, extra: { created?: { name: string; key: string }; error?: string; values?: Form } = {}) =>
+      render('keys', { keys: (await swarm.keys.list()).filter((k) => mayRead(req.caller, k.userId)), scopes: API_KEY_SCOPES, created: extra.created, error: extra.error, values: extra.values ?? {} });
 
-    app.get('/keys', async (req, reply) => html(reply, keysPage(req)));
+    app.get('/keys', async (req, reply) => html(reply, await keysPage(req)));
 
     app.post('/keys', async (req, reply) => {
       const f = form(req);
       try {
         // A key acts as the user who made it (a viewer makes none).
         assertMayCreate(req.caller);
-        const { row, key } = swarm.keys.create({ name: str(f.name), scopes: list(f.scopes) }, requestActor(req), null, req.caller.userId);
+        const { row, key } = await swarm.keys.create({ name: str(f.name), scopes: list(f.scopes) }, requestActor(req), null, req.caller.userId);
         // The key is shown on this answer only; it is never stored or shown again.
-        return html(reply.header('cache-control', 'no-store'), keysPage(req, { created: { name: row.name, key } }), 201);
+        return html(reply.header('cache-control', 'no-store'), await keysPage(req, { created: { name: row.name, key } }), 201);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        return html(reply, keysPage(req, { error: err.message, values: f }), err.status);
+        return html(reply, await keysPage(req, { error: err.message, values: f }), err.status);
       }
     });
 
     app.post<{ Params: { id: string } }>('/keys/:id/revoke', async (req, reply) => {
       const keyId = pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key');
-      assertAccess(req.caller, swarm.keys.get(keyId).userId, 'write', { code: 'API_KEY_NOT_FOUND', message: `No API key with id ${keyId}.` });
-      swarm.keys.revoke(keyId, requestActor(req));
+      assertAccess(req.caller, (await swarm.keys.get(keyId)).userId, 'write', { code: 'API_KEY_NOT_FOUND', message: `No API key with id ${keyId}.` });
+      await swarm.keys.revoke(keyId, requestActor(req));
       return reply.redirect('/keys', 303);
     });
   };

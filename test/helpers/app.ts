@@ -38,8 +38,8 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
   const dataDir = env.DATA_DIR ?? tempDataDir();
   const config = loadConfig({ PORT: '0', ECHO_DELAY_MS: '20', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
   const logger = pino({ level: config.logLevel });
-  const engine = new Engine(config, logger, opts.now ? { now: opts.now } : {});
-  engine.start();
+  const engine = await Engine.open(config, logger, opts.now ? { now: opts.now } : {});
+  await engine.start();
   const app = await buildApp({ engine, logger, onRoute: opts.onRoute });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();

@@ -48,30 +48,30 @@ function decidedMessage(a: ApprovalView): Message {
 }
 
 /** A press of Approve or Reject: decides, and answers with the decided draft in place of the buttons. */
-function decide(ctx: CommandContext, verdict: 'approve' | 'reject', rawId: string): ActionResult {
+async function decide(ctx: CommandContext, verdict: 'approve' | 'reject', rawId: string): Promise<ActionResult> {
   const { engine, caller } = ctx;
   if (!/^\d{1,15}$/.test(rawId)) throw new AppError('APPROVAL_NOT_FOUND', `No approval with id ${rawId}.`);
   const id = Number(rawId);
   let botId: number | undefined;
   try {
-    botId = engine.approvals.get(id).botId;
+    botId = (await engine.approvals.get(id)).botId;
   } catch {
     // unknown: the engine's answer below says so
   }
-  if (botId !== undefined) ctx.botById(String(botId)); // may the account decide for this bot?
+  if (botId !== undefined) await ctx.botById(String(botId)); // may the account decide for this bot?
   const by = `${caller.platform}:${caller.userId}`;
   try {
     const a =
       verdict === 'approve'
-        ? engine.approvals.approve(id, {}, by)
-        : engine.approvals.reject(id, { reason: `rejected from ${caller.platform === 'telegram' ? 'Telegram' : 'Discord'}` }, by);
+        ? await engine.approvals.approve(id, {}, by)
+        : await engine.approvals.reject(id, { reason: `rejected from ${caller.platform === 'telegram' ? 'Telegram' : 'Discord'}` }, by);
     return { message: decidedMessage(a), toast: a.status === 'approved' ? '✅ Approved' : '🚫 Rejected' };
   } catch (err) {
     if (!isAppError(err) || (err.code !== 'APPROVAL_DECIDED' && err.code !== 'APPROVAL_NOT_FOUND')) throw err;
     // Decided already (say, from the dashboard): the message shows how, and nothing changes.
     let shown: Message = failure(err.message);
     try {
-      shown = decidedMessage(engine.approvals.get(id));
+      shown = decidedMessage(await engine.approvals.get(id));
     } catch {
       // gone with its bot
     }
@@ -87,9 +87,9 @@ export const approvalsCommand: Command = {
   name: 'approvals',
   description: 'Drafts waiting for your approval, with Approve / Reject buttons',
   params: [],
-  run(ctx) {
-    const owners = new Set(ctx.engine.bots.list().filter((b) => ctx.mayRead(b.ownerId)).map((b) => b.id));
-    const visible = ctx.engine.approvals.list({ status: 'pending', limit: 500 }).filter((a) => owners.has(a.botId));
+  async run(ctx) {
+    const owners = new Set((await ctx.engine.bots.list()).filter((b) => ctx.mayRead(b.ownerId)).map((b) => b.id));
+    const visible = (await ctx.engine.approvals.list({ status: 'pending', limit: 500 })).filter((a) => owners.has(a.botId));
     const waiting = visible.slice(0, 10).reverse();
     if (waiting.length === 0) return say('Nothing waits for your approval.');
     const total = visible.length;

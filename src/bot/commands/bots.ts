@@ -9,8 +9,8 @@ const ONE_PAGE = 5;
 const PAGE_SIZE = 4;
 
 /** Page `page` (0-based, clamped) of the bot list, with Run / Logs / Pause buttons per bot and ◀ ▶ between pages. */
-function botsPage(engine: Engine, page: number, visible: (ownerId: number) => boolean): Message {
-  const bots = engine.bots.listSummaries().filter((b) => visible(b.ownerId));
+async function botsPage(engine: Engine, page: number, visible: (ownerId: number) => boolean): Promise<Message> {
+  const bots = (await engine.bots.listSummaries()).filter((b) => visible(b.ownerId));
   if (bots.length === 0) return say('No bots yet. Create one: ', code('/newbot Scout find Nike Air Max under 50 €'), ', or send /newbot to start from a template.');
   const size = bots.length <= ONE_PAGE ? ONE_PAGE : PAGE_SIZE;
   const pages = Math.ceil(bots.length / size);
@@ -37,5 +37,5 @@ export const botsCommand: Command = {
   description: 'List the bots with their status and last run',
   params: [],
   run: (ctx) => botsPage(ctx.engine, 0, ctx.mayRead),
-  actions: { bots: { mode: 'replace', run: (ctx, page) => ({ message: botsPage(ctx.engine, Number(page), ctx.mayRead), toast: 'Bots' }) } },
+  actions: { bots: { mode: 'replace', run: async (ctx, page) => ({ message: await botsPage(ctx.engine, Number(page), ctx.mayRead), toast: 'Bots' }) } },
 };

@@ -8,8 +8,8 @@ export const deleteCommand: Command = {
   writes: true,
   description: 'Delete a bot (asks to confirm)',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run(ctx, args) {
-    const bot = ctx.engine.bots.summarize(ctx.bot(args.bot));
+  async run(ctx, args) {
+    const bot = await ctx.engine.bots.summarize(await ctx.bot(args.bot));
     return {
       blocks: [
         line('Delete ', bold(botLabel(bot)), '?'),
@@ -28,11 +28,11 @@ export const deleteCommand: Command = {
     delete: {
       mode: 'replace',
       async run(ctx, id) {
-        const bot = ctx.botById(id);
+        const bot = await ctx.botById(id);
         await ctx.engine.deleteBot(bot.id);
         return { message: say('🗑 Deleted ', bold(botLabel(bot)), '.'), toast: 'Deleted' };
       },
     },
-    keep: { mode: 'replace', run: (ctx, id) => ({ message: say('Kept ', bold(botLabel(ctx.botById(id))), '.'), toast: 'Kept' }) },
+    keep: { mode: 'replace', run: async (ctx, id) => ({ message: say('Kept ', bold(botLabel(await ctx.botById(id))), '.'), toast: 'Kept' }) },
   },
 };

@@ -16,13 +16,13 @@ export const linkCommand: Command = {
     { name: 'event', kind: 'choice', required: true, description: 'When: completed, failed or result', choices: TRIGGER_EVENTS },
     { name: 'target', kind: 'bot', required: true, description: 'The bot to start (it gets the output as input)' },
   ],
-  run(ctx, args) {
-    const source = ctx.bot(args.bot);
+  async run(ctx, args) {
+    const source = await ctx.bot(args.bot);
     if (!args.event || !(TRIGGER_EVENTS as readonly string[]).includes(args.event)) {
       throw new AppError('VALIDATION_FAILED', `When should it fire: ${TRIGGER_EVENTS.join(', ')}? Usage: ${ctx.usage('link')}`);
     }
-    const target = ctx.bot(args.target);
-    const t = ctx.engine.triggers.create({ source_bot: source.id, event: args.event, target_bot: target.id });
+    const target = await ctx.bot(args.target);
+    const t = await ctx.engine.triggers.create({ source_bot: source.id, event: args.event, target_bot: target.id });
     return {
       blocks: [
         line('🔗 Linked: when ', bold(botLabel(source)), ` ${EVENT_WORDS[t.event]}, `, bold(botLabel(target)), ' starts with its ', t.event === 'failed' ? 'error' : 'output', ' as input.'),

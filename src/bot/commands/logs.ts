@@ -14,10 +14,10 @@ const MAX_LINE = 300;
  * The tail of the bot's last run, always one message (so 🔄 Refresh can redraw it in place):
  * at most 40 lines, each cut at 300 characters, the oldest dropped past the block's size.
  */
-function logsOf(engine: Engine, bot: BotRow): Message {
-  const [run] = engine.runner.listForBot(bot.id, 1);
+async function logsOf(engine: Engine, bot: BotRow): Promise<Message> {
+  const [run] = await engine.runner.listForBot(bot.id, 1);
   if (!run) return say(bold(botLabel(bot)), ' has not run yet.');
-  const { lines, total } = logTail(engine, run.id, TAIL_LINES);
+  const { lines, total } = await logTail(engine, run.id, TAIL_LINES);
   const text = lines.map((l) => excerpt(l.stream === 'stdout' ? l.text : `[${l.stream}] ${l.text}`, MAX_LINE)).join('\n');
   return {
     blocks: [
@@ -33,10 +33,10 @@ export const logsCommand: Command = {
   name: 'logs',
   description: 'The tail of a bot’s last run log',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run: (ctx, args) => logsOf(ctx.engine, ctx.bot(args.bot)),
+  run: async (ctx, args) => logsOf(ctx.engine, await ctx.bot(args.bot)),
   actions: {
-    logs: { mode: 'reply', run: (ctx, id) => ({ message: logsOf(ctx.engine, ctx.botById(id)), toast: '📜 Logs' }) },
+    logs: { mode: 'reply', run: async (ctx, id) => ({ message: await logsOf(ctx.engine, await ctx.botById(id)), toast: '📜 Logs' }) },
     // 🔄 Refresh redraws the tail in the message that carries the button.
-    tail: { mode: 'replace', run: (ctx, id) => ({ message: logsOf(ctx.engine, ctx.botById(id)), toast: '🔄 Refreshed' }) },
+    tail: { mode: 'replace', run: async (ctx, id) => ({ message: await logsOf(ctx.engine, await ctx.botById(id)), toast: '🔄 Refreshed' }) },
   },
 };

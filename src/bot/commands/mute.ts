@@ -21,12 +21,12 @@ export const muteCommand: Command = {
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
     { name: 'duration', kind: 'word', required: true, description: 'For how long: 30m, 2h, 1d, 1w, or off to unmute' },
   ],
-  run(ctx, args) {
-    const bot = ctx.bot(args.bot);
+  async run(ctx, args) {
+    const bot = await ctx.bot(args.bot);
     if (!args.duration) throw new AppError('VALIDATION_FAILED', `For how long: 30m, 2h, 1d, or off? Usage: ${ctx.usage('mute')}`);
     const ms = parseMuteDuration(args.duration);
     const { platform, chatId } = ctx.caller;
-    const sub = ctx.engine.subscriptions.mute(bot.id, platform, chatId, ms > 0 ? Date.now() + ms : null);
+    const sub = await ctx.engine.subscriptions.mute(bot.id, platform, chatId, ms > 0 ? Date.now() + ms : null);
     if (!sub) throw new AppError('VALIDATION_FAILED', `This chat is not subscribed to ${bot.name}, so there is nothing to mute. Subscribe with /subscribe ${bot.name}.`);
     if (ms === 0) return say('🔔 ', bold(botLabel(bot)), ' is no longer muted here.');
     return say('🔕 ', bold(botLabel(bot)), ` is muted here for ${span(ms)}; runs started here still report back. Unmute with `, code(`/mute ${bot.name} off`), '.');

@@ -22,9 +22,9 @@ const MAX_MODEL_BUTTONS = 5;
 const MAX_NAME_WORDS = 3;
 
 /** A name the chat may still take: the template's, else with a number (`eBay-Scout 2`). */
-function freeName(engine: Engine, name: string, ownerId: number): string {
-  if (!engine.bots.findByName(name, ownerId)) return name;
-  for (let i = 2; ; i++) if (!engine.bots.findByName(`${name} ${i}`, ownerId)) return `${name} ${i}`;
+async function freeName(engine: Engine, name: string, ownerId: number): Promise<string> {
+  if (!(await engine.bots.findByName(name, ownerId))) return name;
+  for (let i = 2; ; i++) if (!(await engine.bots.findByName(`${name} ${i}`, ownerId))) return `${name} ${i}`;
 }
 
 /**
@@ -32,11 +32,11 @@ function freeName(engine: Engine, name: string, ownerId: number): string {
  * come back there. It gets the first suggested model of a configured provider, else `echo`.
  * @throws {AppError} VALIDATION_FAILED, BOT_NAME_TAKEN
  */
-function createBot(ctx: CommandContext, input: { name: string; prompt: string; template?: BotTemplate }): BotRow {
+async function createBot(ctx: CommandContext, input: { name: string; prompt: string; template?: BotTemplate }): Promise<BotRow> {
   const model = suggestedModels(ctx.engine.config).find((m) => m !== 'echo') ?? 'echo';
   const t = input.template;
   // The bot belongs to the account the chat acts as; its name is unique among that account's bots.
-  const bot = ctx.engine.createBot(
+  const bot = await ctx.engine.createBot(
     {
       name: input.name,
       prompt: input.prompt,
@@ -45,7 +45,7 @@ function createBot(ctx: CommandContext, input: { name: string; prompt: string; t
     },
     ctx.account,
   );
-  ctx.engine.subscriptions.subscribe(bot.id, ctx.caller.platform, ctx.caller.chatId, { threadId: ctx.caller.threadId ?? null });
+  await ctx.engine.subscriptions.subscribe(bot.id, ctx.caller.platform, ctx.caller.chatId, { threadId: ctx.caller.threadId ?? null });
   return bot;
 }
 
@@ -122,17 +122,17 @@ export const newbotCommand: Command = {
     { name: 'prompt', kind: 'text', required: false, description: 'What the bot should do: its instructions' },
     { name: 'template', kind: 'choice', required: false, discordOnly: true, description: 'Start from a template instead', choices: BOT_TEMPLATES.map((t) => t.id) },
   ],
-  run(ctx, args) {
+  async run(ctx, args) {
     if (args.template) {
       const t = findTemplate(args.template);
       if (!t) throw new AppError('VALIDATION_FAILED', `No template "${args.template}": ${BOT_TEMPLATES.map((x) => x.id).join(', ')}.`);
-      const bot = createBot(ctx, { name: args.name ?? freeName(ctx.engine, t.name, ctx.account.userId), prompt: args.prompt ?? t.prompt, template: t });
+      const bot = await createBot(ctx, { name: args.name ?? (await freeName(ctx.engine, t.name, ctx.account.userId)), prompt: args.prompt ?? t.prompt, template: t });
       return setupCard(ctx.engine, bot, 'created');
     }
     if (!args.name) return templatePicker();
     if (!args.prompt) {
       if (!ctx.canAsk) throw new AppError('VALIDATION_FAILED', `A new bot needs a name and a prompt. Usage: ${ctx.usage('newbot')}`);
-      if (ctx.engine.bots.findByName(args.name, ctx.account.userId)) return askName(ctx, `A bot named "${args.name}" already exists. What should the new bot be called? (or /cancel)`);
+      if (await ctx.engine.bots.findByName(args.name, ctx.account.userId)) return askName(ctx, `A bot named "${args.name}" already exists. What should the new bot be called? (or /cancel)`);
       return askPrompt(ctx, args.name);
     }
     const typed = ctx.typed?.trim();
@@ -150,20 +150,20 @@ export const newbotCommand: Command = {
         };
       }
     }
-    return setupCard(ctx.engine, createBot(ctx, { name: args.name, prompt: args.prompt }), 'created');
+    return setupCard(ctx.engine, await createBot(ctx, { name: args.name, prompt: args.prompt }), 'created');
   },
 
-  answer(ctx, state: FlowState, text) {
+  async answer(ctx, state: FlowState, text) {
     const answer = unquote(text);
     if (state.data.step === 'name') {
       if (!answer || answer.length > 64) return askName(ctx, 'A name has 1 to 64 characters. What should the new bot be called?');
-      const taken = ctx.engine.bots.findByName(answer, ctx.account.userId);
+      const taken = await ctx.engine.bots.findByName(answer, ctx.account.userId);
       if (taken) return askName(ctx, `A bot named "${taken.name}" already exists. Send another name (or /cancel).`);
       return askPrompt(ctx, answer);
     }
     if (state.data.step === 'prompt') {
       ctx.flow.clear();
-      return setupCard(ctx.engine, createBot(ctx, { name: state.data.name!, prompt: text.trim() }), 'created');
+      return setupCard(ctx.engine, await createBot(ctx, { name: state.data.name!, prompt: text.trim() }), 'created');
     }
     return say('Please press one of the buttons above, or send /cancel.');
   },
@@ -172,10 +172,10 @@ export const newbotCommand: Command = {
     nbtpl: {
       mode: 'replace',
       writes: true,
-      run(ctx, id) {
+      async run(ctx, id) {
         const t = findTemplate(id);
         if (!t) throw new AppError('VALIDATION_FAILED', 'That template no longer exists; send /newbot again.');
-        return { message: setupCard(ctx.engine, createBot(ctx, { name: freeName(ctx.engine, t.name, ctx.account.userId), prompt: t.prompt, template: t }), 'created'), toast: `${t.emoji} ${t.name}` };
+        return { message: setupCard(ctx.engine, await createBot(ctx, { name: await freeName(ctx.engine, t.name, ctx.account.userId), prompt: t.prompt, template: t }), 'created'), toast: `${t.emoji} ${t.name}` };
       },
     },
     nbscratch: {
@@ -188,41 +188,41 @@ export const newbotCommand: Command = {
     nbname: {
       mode: 'replace',
       writes: true,
-      run(ctx, n) {
+      async run(ctx, n) {
         const state = ctx.flow.get();
         if (state?.command !== 'newbot' || state.data.step !== 'pick-name') throw new AppError('VALIDATION_FAILED', 'This question has expired (or is someone else’s); send /newbot again.');
         ctx.flow.clear();
         const words = state.data.text!.split(/\s+/);
         const k = Math.min(Math.max(1, Number(n) || 1), words.length - 1);
-        return { message: setupCard(ctx.engine, createBot(ctx, { name: words.slice(0, k).join(' '), prompt: words.slice(k).join(' ') }), 'created') };
+        return { message: setupCard(ctx.engine, await createBot(ctx, { name: words.slice(0, k).join(' '), prompt: words.slice(k).join(' ') }), 'created') };
       },
     },
     nbmodel: {
       mode: 'replace',
       writes: true,
-      run(ctx, args) {
+      async run(ctx, args) {
         const [id = '', i = ''] = args.split(':');
         const model = suggestedModels(ctx.engine.config)[Number(i)];
         if (!model) throw new AppError('VALIDATION_FAILED', 'That model is no longer offered; change it on the dashboard.');
-        const bot = ctx.engine.bots.update(ctx.botById(id).id, { model });
+        const bot = await ctx.engine.bots.update((await ctx.botById(id)).id, { model });
         return { message: setupCard(ctx.engine, bot, 'changed'), toast: `Model: ${model}` };
       },
     },
     nbsched: {
       mode: 'replace',
       writes: true,
-      run(ctx, args) {
+      async run(ctx, args) {
         const [id = '', key = ''] = args.split(':');
         const choice = SCHEDULES.find((s) => s.key === key);
         if (!choice) throw new AppError('VALIDATION_FAILED', 'That schedule is no longer offered; use /schedule.');
-        const bot = ctx.engine.bots.update(ctx.botById(id).id, { schedule: choice.spec });
+        const bot = await ctx.engine.bots.update((await ctx.botById(id)).id, { schedule: choice.spec });
         return { message: setupCard(ctx.engine, bot, 'changed'), toast: choice.label };
       },
     },
     nbdone: {
       mode: 'replace',
-      run(ctx, id) {
-        const bot = ctx.botById(id);
+      async run(ctx, id) {
+        const bot = await ctx.botById(id);
         return {
           message: {
             blocks: [

@@ -4,10 +4,10 @@ import { botLabel } from '../format.ts';
 import { bold, code, say, type Message } from '../message.ts';
 import type { Command } from './types.ts';
 
-function pause(engine: Engine, bot: BotRow): Message {
+async function pause(engine: Engine, bot: BotRow): Promise<Message> {
   const resume = [[{ label: '▶ Resume', action: `resume:${bot.id}`, style: 'success' as const }]];
   if (bot.paused) return { ...say(bold(botLabel(bot)), ' is already paused.'), buttons: resume };
-  engine.bots.update(bot.id, { paused: true });
+  await engine.bots.update(bot.id, { paused: true });
   return { ...say('⏸ Paused ', bold(botLabel(bot)), ': its schedule and links will not start it until ', code(`/resume ${bot.name}`), '.'), buttons: resume };
 }
 
@@ -17,6 +17,6 @@ export const pauseCommand: Command = {
   writes: true,
   description: 'Pause a bot: its schedule and links stop starting it',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run: (ctx, args) => pause(ctx.engine, ctx.bot(args.bot)),
-  actions: { pause: { mode: 'reply', writes: true, run: (ctx, id) => ({ message: pause(ctx.engine, ctx.botById(id)), toast: '⏸ Paused' }) } },
+  run: async (ctx, args) => pause(ctx.engine, await ctx.bot(args.bot)),
+  actions: { pause: { mode: 'reply', writes: true, run: async (ctx, id) => ({ message: await pause(ctx.engine, await ctx.botById(id)), toast: '⏸ Paused' }) } },
 };

@@ -13,12 +13,12 @@ export const pipelinesCommand: Command = {
   name: 'pipelines',
   description: 'List the pipelines with their steps and last run',
   params: [],
-  run(ctx) {
-    const list = ctx.engine.pipelines.list().filter((p) => ctx.mayRead(p.ownerId));
+  async run(ctx) {
+    const list = (await ctx.engine.pipelines.list()).filter((p) => ctx.mayRead(p.ownerId));
     if (list.length === 0) return say('No pipelines yet. Create one on the dashboard (Pipelines), then run it here with ', code('/runpipeline <name>'), '.');
     const blocks: Block[] = [line(bold(`Pipelines (${list.length})`))];
     for (const p of list) {
-      const last = ctx.engine.pipelines.listRuns(p.id, 1)[0];
+      const last = (await ctx.engine.pipelines.listRuns(p.id, 1))[0];
       blocks.push(
         line(
           '🧩 ',
@@ -37,16 +37,16 @@ export const pipelinesCommand: Command = {
     runpl: {
       mode: 'reply',
       writes: true,
-      run(ctx, id) {
+      async run(ctx, id) {
         let p;
         try {
-          p = ctx.engine.pipelines.get(Number(id));
+          p = await ctx.engine.pipelines.get(Number(id));
         } catch {
           throw new AppError('PIPELINE_NOT_FOUND', 'That pipeline no longer exists.');
         }
         if (!ctx.mayRead(p.ownerId)) throw new AppError('PIPELINE_NOT_FOUND', 'That pipeline no longer exists.');
         if (!mayWrite(ctx.account, p.ownerId)) throw new AppError('FORBIDDEN_ROLE', 'You may look at this pipeline, but not run it.');
-        return { message: startPipelineFromChat(ctx, p, null), toast: '▶ Started' };
+        return { message: await startPipelineFromChat(ctx, p, null), toast: '▶ Started' };
       },
     },
   },

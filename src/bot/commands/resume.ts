@@ -4,9 +4,9 @@ import { botLabel } from '../format.ts';
 import { bold, say, type Message } from '../message.ts';
 import type { Command } from './types.ts';
 
-function resume(engine: Engine, bot: BotRow): Message {
+async function resume(engine: Engine, bot: BotRow): Promise<Message> {
   if (!bot.paused) return say(bold(botLabel(bot)), ' is not paused.');
-  engine.bots.update(bot.id, { paused: false });
+  await engine.bots.update(bot.id, { paused: false });
   return {
     ...say('▶ Resumed ', bold(botLabel(bot)), bot.schedule ? ': its schedule is on again.' : '.'),
     buttons: [[{ label: '⏸ Pause', action: `pause:${bot.id}`, style: 'secondary' }]],
@@ -19,6 +19,6 @@ export const resumeCommand: Command = {
   writes: true,
   description: 'Resume a paused bot',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run: (ctx, args) => resume(ctx.engine, ctx.bot(args.bot)),
-  actions: { resume: { mode: 'reply', writes: true, run: (ctx, id) => ({ message: resume(ctx.engine, ctx.botById(id)), toast: '▶ Resumed' }) } },
+  run: async (ctx, args) => resume(ctx.engine, await ctx.bot(args.bot)),
+  actions: { resume: { mode: 'reply', writes: true, run: async (ctx, id) => ({ message: await resume(ctx.engine, await ctx.botById(id)), toast: '▶ Resumed' }) } },
 };

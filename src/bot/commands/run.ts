@@ -6,8 +6,8 @@ import type { Command, CommandContext } from './types.ts';
  * Starts a run of `bot` from this chat. The answer is the run's live card: it says the run
  * started and is edited as the run goes, until it shows the outcome.
  */
-export function startRunFromChat(ctx: CommandContext, bot: BotRow, input: string | null): Message {
-  const run = ctx.engine.startRun(bot.id, { input, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
+export async function startRunFromChat(ctx: CommandContext, bot: BotRow, input: string | null): Promise<Message> {
+  const run = await ctx.engine.startRun(bot.id, { input, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
   ctx.watchRun(run.id);
   return { blocks: [], card: { runId: run.id } };
 }
@@ -21,9 +21,9 @@ export const runCommand: Command = {
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
     { name: 'input', kind: 'text', required: false, description: 'Input for this run (optional)' },
   ],
-  run: (ctx, args) => startRunFromChat(ctx, ctx.bot(args.bot), args.input ?? null),
+  run: async (ctx, args) => startRunFromChat(ctx, await ctx.bot(args.bot), args.input ?? null),
   actions: {
     // ▶ Run / ▶ Run again
-    run: { mode: 'reply', writes: true, run: (ctx, id) => ({ message: startRunFromChat(ctx, ctx.botById(id), null), toast: '▶ Started' }) },
+    run: { mode: 'reply', writes: true, run: async (ctx, id) => ({ message: await startRunFromChat(ctx, await ctx.botById(id), null), toast: '▶ Started' }) },
   },
 };

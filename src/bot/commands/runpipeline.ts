@@ -13,8 +13,8 @@ export function stepsText(p: PipelineView): string {
  * Starts a run of the pipeline from this chat; once the answer is posted, each step's live card
  * follows in this chat as the step starts.
  */
-export function startPipelineFromChat(ctx: CommandContext, p: PipelineView, input: string | null): Message {
-  const pr = ctx.engine.pipelines.run(p.id, { input, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
+export async function startPipelineFromChat(ctx: CommandContext, p: PipelineView, input: string | null): Promise<Message> {
+  const pr = await ctx.engine.pipelines.run(p.id, { input, trigger: `${ctx.caller.platform}:${ctx.caller.userId}` });
   ctx.watchPipeline(pr.id);
   return {
     blocks: [
@@ -35,13 +35,13 @@ export const runpipelineCommand: Command = {
     { name: 'pipeline', kind: 'pipeline', required: true, description: 'Which pipeline' },
     { name: 'input', kind: 'text', required: false, description: 'Input for its first step (optional)' },
   ],
-  run: (ctx, args) => startPipelineFromChat(ctx, ctx.pipeline(args.pipeline), args.input ?? null),
+  run: async (ctx, args) => startPipelineFromChat(ctx, await ctx.pipeline(args.pipeline), args.input ?? null),
   actions: {
     plstop: {
       mode: 'reply',
       writes: true,
       async run(ctx, id) {
-        const owner = ctx.engine.pipelines.get(ctx.engine.pipelines.getRun(Number(id)).pipelineId).ownerId;
+        const owner = (await ctx.engine.pipelines.get((await ctx.engine.pipelines.getRun(Number(id))).pipelineId)).ownerId;
         if (!ctx.mayRead(owner)) throw new AppError('PIPELINE_RUN_NOT_FOUND', `No pipeline run with id ${id}.`);
         if (!mayWrite(ctx.account, owner)) throw new AppError('FORBIDDEN_ROLE', 'You may look at this pipeline, but not stop it.');
         const pr = await ctx.engine.pipelines.cancelRun(Number(id), `stopped from ${ctx.caller.platform} by user ${ctx.caller.userId}`);

@@ -12,12 +12,12 @@ export const scheduleCommand: Command = {
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
     { name: 'spec', kind: 'text', required: true, description: 'every 30m | every 2h | a cron expression like 0 8 * * * | off' },
   ],
-  run(ctx, args) {
-    const bot = ctx.bot(args.bot);
+  async run(ctx, args) {
+    const bot = await ctx.bot(args.bot);
     if (!args.spec) {
       throw new AppError('VALIDATION_FAILED', `${bot.name} runs on schedule: ${describeSchedule(bot.schedule)}. To change it: ${ctx.usage('schedule')}`);
     }
-    const updated = ctx.engine.bots.update(bot.id, { schedule: args.spec });
+    const updated = await ctx.engine.bots.update(bot.id, { schedule: args.spec });
     if (!updated.schedule) return say('⏰ ', bold(botLabel(updated)), ' has no schedule now; it runs only when started.');
     return say('⏰ ', bold(botLabel(updated)), ' runs ', ...scheduleSpans(updated.schedule), updated.paused ? ' — but it is paused; /resume it.' : '.');
   },

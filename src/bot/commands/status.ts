@@ -6,18 +6,18 @@ import { ago, botButtons, botLabel, botStateIcon, duration, fromNow, scheduleSpa
 import { bold, line, type Block, type Message } from '../message.ts';
 import type { Command, CommandContext } from './types.ts';
 
-function statusOf(ctx: CommandContext, row: BotRow): Message {
+async function statusOf(ctx: CommandContext, row: BotRow): Promise<Message> {
   const { engine, caller } = ctx;
-  const bot = engine.bots.summarize(row);
-  const counts = engine.runner.statusCounts(bot.id);
+  const bot = await engine.bots.summarize(row);
+  const counts = await engine.runner.statusCounts(bot.id);
   const rate = successRate(counts);
   const byStatus = FINAL_RUN_STATUSES.filter((s) => counts[s])
     .map((s) => `${counts[s]} ${s}`)
     .join(', ');
-  const [last] = engine.runner.listForBot(bot.id, 1);
-  const links = engine.triggers.list({ botId: bot.id });
+  const [last] = await engine.runner.listForBot(bot.id, 1);
+  const links = await engine.triggers.list({ botId: bot.id });
   const next = nextRunAt(bot);
-  const sub = engine.subscriptions.find(bot.id, caller.platform, caller.chatId);
+  const sub = await engine.subscriptions.find(bot.id, caller.platform, caller.chatId);
   const muted = sub?.mutedUntil != null && sub.mutedUntil > Date.now() ? ` (muted ${fromNow(sub.mutedUntil).replace(/^in /, 'for ')})` : '';
   const blocks: Block[] = [
     line(`${botStateIcon(bot.status)} `, bold(botLabel(bot)), ` — ${bot.status}`),
@@ -43,6 +43,6 @@ export const statusCommand: Command = {
   name: 'status',
   description: 'A bot’s runs, results, schedule, success rate and last run',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run: (ctx, args) => statusOf(ctx, ctx.bot(args.bot)),
-  actions: { status: { mode: 'reply', run: (ctx, id) => ({ message: statusOf(ctx, ctx.botById(id)), toast: 'Status' }) } },
+  run: async (ctx, args) => statusOf(ctx, await ctx.bot(args.bot)),
+  actions: { status: { mode: 'reply', run: async (ctx, id) => ({ message: await statusOf(ctx, await ctx.botById(id)), toast: 'Status' }) } },
 };

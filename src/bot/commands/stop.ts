@@ -6,7 +6,7 @@ import type { Command, CommandContext } from './types.ts';
 
 /** Cancels the bot's active runs; this chat's answer stands for their cancelled outcome here. */
 async function stopBot(ctx: CommandContext, bot: BotRow): Promise<Message> {
-  const active = ctx.engine.runner.activeForBot(bot.id);
+  const active = await ctx.engine.runner.activeForBot(bot.id);
   if (active.length === 0) return say(bold(botLabel(bot)), ' has no active run.');
   ctx.stopping(active.map((r) => r.id));
   const stopped: number[] = [];
@@ -29,16 +29,16 @@ export const stopCommand: Command = {
   writes: true,
   description: 'Cancel a bot’s running run',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run: (ctx, args) => stopBot(ctx, ctx.bot(args.bot)),
+  run: async (ctx, args) => stopBot(ctx, await ctx.bot(args.bot)),
   actions: {
-    stop: { mode: 'reply', writes: true, run: async (ctx, id) => ({ message: await stopBot(ctx, ctx.botById(id)), toast: '⏹ Stopped' }) },
+    stop: { mode: 'reply', writes: true, run: async (ctx, id) => ({ message: await stopBot(ctx, await ctx.botById(id)), toast: '⏹ Stopped' }) },
     // ⏹ Stop on a run's live card: that run only; the card itself then shows it cancelled.
     cancel: {
       mode: 'none',
       writes: true,
       async run(ctx, id) {
         const runId = Number(id);
-        ctx.botById(String(ctx.engine.runner.get(runId).botId)); // may the account stop it?
+        await ctx.botById(String((await ctx.engine.runner.get(runId)).botId)); // may the account stop it?
         ctx.stopping([runId]);
         try {
           await ctx.engine.runner.cancel(runId, `stopped from ${ctx.caller.platform} by user ${ctx.caller.userId}`);

@@ -12,10 +12,10 @@ const WHAT: Record<SubscriptionPolicy, string> = {
 };
 
 /** Subscribes this chat (its topic, on Telegram) with `policy`; answers with what it now gets and buttons to change it. */
-function subscribe(ctx: CommandContext, bot: BotRow, policy: SubscriptionPolicy | undefined): Message {
+async function subscribe(ctx: CommandContext, bot: BotRow, policy: SubscriptionPolicy | undefined): Promise<Message> {
   const { caller } = ctx;
-  const before = ctx.engine.subscriptions.find(bot.id, caller.platform, caller.chatId);
-  const { subscription: sub } = ctx.engine.subscriptions.subscribe(bot.id, caller.platform, caller.chatId, {
+  const before = await ctx.engine.subscriptions.find(bot.id, caller.platform, caller.chatId);
+  const { subscription: sub } = await ctx.engine.subscriptions.subscribe(bot.id, caller.platform, caller.chatId, {
     ...(policy ? { policy } : {}),
     threadId: caller.threadId ?? null,
   });
@@ -42,8 +42,8 @@ export const subscribeCommand: Command = {
     { name: 'bot', kind: 'bot', required: true, description: 'Which bot' },
     { name: 'policy', kind: 'choice', required: false, description: 'Which runs: all (default), failures or new (results)', choices: SUBSCRIPTION_POLICIES },
   ],
-  run(ctx, args) {
-    const bot = ctx.bot(args.bot);
+  async run(ctx, args) {
+    const bot = await ctx.bot(args.bot);
     if (args.policy && !(SUBSCRIPTION_POLICIES as readonly string[]).includes(args.policy)) {
       throw new AppError('VALIDATION_FAILED', `Which runs: ${SUBSCRIPTION_POLICIES.join(', ')}? Usage: ${ctx.usage('subscribe')}`);
     }
@@ -52,10 +52,10 @@ export const subscribeCommand: Command = {
   actions: {
     sub: {
       mode: 'replace',
-      run(ctx, args) {
+      async run(ctx, args) {
         const [id = '', policy = ''] = args.split(':');
         if (!(SUBSCRIPTION_POLICIES as readonly string[]).includes(policy)) throw new AppError('VALIDATION_FAILED', 'This button no longer works; send /help.');
-        return { message: subscribe(ctx, ctx.botById(id), policy as SubscriptionPolicy), toast: `🔔 ${POLICY_LABELS[policy as SubscriptionPolicy]}` };
+        return { message: await subscribe(ctx, await ctx.botById(id), policy as SubscriptionPolicy), toast: `🔔 ${POLICY_LABELS[policy as SubscriptionPolicy]}` };
       },
     },
   },

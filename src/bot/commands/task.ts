@@ -36,19 +36,19 @@ export const taskCommand: Command = {
   creates: true,
   description: 'Start a swarm task (planner, executors, evaluator), or show one: /task #12',
   params: [{ name: 'input', kind: 'text', required: true, description: 'What the swarm should do, or #<id> of a task to show' }],
-  run(ctx, args) {
+  async run(ctx, args) {
     const text = args.input?.trim();
     if (!text) throw new AppError('VALIDATION_FAILED', `What should the swarm do? Usage: ${ctx.usage('task')}`);
     const swarm = ctx.engine.swarm;
     const shown = /^#(\d{1,15})$/.exec(text);
     if (shown) {
-      const task = swarm.tasks.view(Number(shown[1]));
+      const task = await swarm.tasks.view(Number(shown[1]));
       if (!ctx.mayRead(task.task.ownerId)) throw new AppError('TASK_NOT_FOUND', `No task #${shown[1]}.`);
       return taskMessage(task);
     }
     const first = text.split('\n')[0]!.trim();
     const title = first.length > MAX_TITLE ? `${first.slice(0, MAX_TITLE - 1)}…` : first;
-    const task = swarm.createTask({ title, description: text }, `${ctx.caller.platform}:${ctx.caller.userId}`, { originChat: `${ctx.caller.platform}:${ctx.caller.chatId}`, ownerId: ctx.account.userId });
+    const task = await swarm.createTask({ title, description: text }, `${ctx.caller.platform}:${ctx.caller.userId}`, { originChat: `${ctx.caller.platform}:${ctx.caller.chatId}`, ownerId: ctx.account.userId });
     return {
       blocks: [
         line('📋 Started ', bold(`task #${task.id}`), ` ${task.title}.`),

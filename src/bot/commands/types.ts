@@ -69,20 +69,20 @@ export interface CommandContext {
    * @throws {AppError} VALIDATION_FAILED when `name` is missing (the message shows the usage),
    *   BOT_NOT_FOUND repeating the name and suggesting the closest ones.
    */
-  bot(name: string | undefined): BotRow;
+  bot(name: string | undefined): Promise<BotRow>;
   /**
    * The bot a button names by id (`run:12` → 12), checked like {@link bot}.
    * @throws {AppError} BOT_NOT_FOUND when it was deleted since (or is not the account's to see),
    *   FORBIDDEN_ROLE when the command changes it and the account may only look.
    */
-  botById(id: string): BotRow;
+  botById(id: string): Promise<BotRow>;
   /** Whether the account may see a row owned by `ownerId` (src/engine/access.ts `mayRead`). */
   mayRead(ownerId: number): boolean;
   /**
    * The pipeline `name` names, case-insensitively.
    * @throws {AppError} VALIDATION_FAILED when missing, PIPELINE_NOT_FOUND with suggestions.
    */
-  pipeline(name: string | undefined): PipelineView;
+  pipeline(name: string | undefined): Promise<PipelineView>;
   /** Says this chat started the run, whose live card the reply (with `card`) becomes. */
   watchRun(runId: number): void;
   /** Says these runs are being stopped from this chat: its "Stopped" reply takes the place of their cancelled outcome. */

@@ -13,15 +13,15 @@ export const unlinkCommand: Command = {
     { name: 'event', kind: 'choice', required: false, description: 'Only this event (default: all)', choices: TRIGGER_EVENTS },
     { name: 'target', kind: 'bot', required: true, description: 'The bot it starts' },
   ],
-  run(ctx, args) {
-    const source = ctx.bot(args.bot);
+  async run(ctx, args) {
+    const source = await ctx.bot(args.bot);
     if (!args.target) {
-      const links = ctx.engine.triggers.list({ botId: source.id }).filter((t) => t.sourceBotId === source.id);
+      const links = (await ctx.engine.triggers.list({ botId: source.id })).filter((t) => t.sourceBotId === source.id);
       const list = links.length ? `Its links: ${links.map((t) => t.label).join('; ')}.` : `${source.name} has no links.`;
       throw new AppError('VALIDATION_FAILED', `Unlink ${source.name} from which bot? ${list} Usage: ${ctx.usage('unlink')}`);
     }
-    const target = ctx.bot(args.target);
-    const removed = ctx.engine.triggers.unlink({ source_bot: source.id, target_bot: target.id, ...(args.event ? { event: args.event } : {}) });
+    const target = await ctx.bot(args.target);
+    const removed = await ctx.engine.triggers.unlink({ source_bot: source.id, target_bot: target.id, ...(args.event ? { event: args.event } : {}) });
     return say('✂️ Unlinked: ', removed.map((t) => t.label).join('; '), '.');
   },
 };

@@ -7,9 +7,9 @@ export const unsubscribeCommand: Command = {
   name: 'unsubscribe',
   description: 'Stop getting a bot’s runs in this chat',
   params: [{ name: 'bot', kind: 'bot', required: true, description: 'Which bot' }],
-  run(ctx, args) {
-    const bot = ctx.bot(args.bot);
-    const removed = ctx.engine.subscriptions.unsubscribe(bot.id, ctx.caller.platform, ctx.caller.chatId);
+  async run(ctx, args) {
+    const bot = await ctx.bot(args.bot);
+    const removed = await ctx.engine.subscriptions.unsubscribe(bot.id, ctx.caller.platform, ctx.caller.chatId);
     return removed
       ? say('🔕 This chat will no longer get the runs of ', bold(botLabel(bot)), '. (Runs started here still report back here.)')
       : say('This chat was not subscribed to ', bold(botLabel(bot)), '. Subscribe with ', code(`/subscribe ${bot.name}`), '.');

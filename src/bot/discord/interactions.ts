@@ -125,7 +125,7 @@ async function answer(i: RepliableInteraction, delivery: RunDelivery, caller: Ca
 /** A slash command: each registered option is read as a string and handed to the core. */
 export async function onChatInput(core: CommandCore, delivery: RunDelivery, i: ChatInputCommandInteraction, log: Logger): Promise<void> {
   const caller = callerOf(i);
-  if (!core.isAllowed(caller)) return ephemeral(i, core.refusal(caller), null);
+  if (!(await core.isAllowed(caller))) return ephemeral(i, await core.refusal(caller), null);
   const args: Args = {};
   for (const p of core.command(i.commandName)?.params ?? []) {
     const v = i.options.getString(p.name);
@@ -146,7 +146,7 @@ export async function onChatInput(core: CommandCore, delivery: RunDelivery, i: C
 /** A button press: updates the message carrying the button, answers with a new one, or only acknowledges (⏹ Stop on a card). */
 export async function onButton(core: CommandCore, delivery: RunDelivery, i: ButtonInteraction, log: Logger): Promise<void> {
   const caller = callerOf(i);
-  if (!core.isAllowed(caller)) return ephemeral(i, core.refusal(caller), null);
+  if (!(await core.isAllowed(caller))) return ephemeral(i, await core.refusal(caller), null);
   const mode = core.actionMode(i.customId);
   const work = core.handleAction(caller, i.customId);
   const quick = await quickly(work);
@@ -180,6 +180,6 @@ export async function onButton(core: CommandCore, delivery: RunDelivery, i: Butt
 export async function onAutocomplete(core: CommandCore, i: AutocompleteInteraction): Promise<void> {
   const focused = i.options.getFocused(true);
   const kind = focused.name === 'bot' || focused.name === 'target' ? 'bot' : focused.name === 'pipeline' ? 'pipeline' : null;
-  const names = kind ? core.nameChoices(callerOf(i), kind, String(focused.value)) : [];
+  const names = kind ? await core.nameChoices(callerOf(i), kind, String(focused.value)) : [];
   await i.respond(names.map((n) => ({ name: n, value: n })));
 }

@@ -19,10 +19,10 @@ export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs:
     const caller = callerOf(ctx);
     if (!caller) return; // channel posts, polls and the like: nothing to command
     if (isForAnotherBot(ctx)) return; // not ours to answer, nor to refuse
-    if (core.isAllowed(caller)) return next();
+    if (await core.isAllowed(caller)) return next();
     if (ctx.callbackQuery) {
       // An alert holds at most 200 characters (https://core.telegram.org/bots/api#answercallbackquery).
-      await ctx.answerCallbackQuery({ text: excerpt(messageText(core.refusal(caller)), 200), show_alert: true });
+      await ctx.answerCallbackQuery({ text: excerpt(messageText(await core.refusal(caller)), 200), show_alert: true });
       return;
     }
     const text = ctx.message?.text ?? '';
@@ -32,7 +32,7 @@ export function allowList(core: CommandCore, sender: TelegramSender, cooldownMs:
     if (now - (lastRefusal.get(caller.userId) ?? 0) < cooldownMs) return;
     lastRefusal.set(caller.userId, now);
     if (lastRefusal.size > 10_000) lastRefusal.delete(lastRefusal.keys().next().value!);
-    await sender.post(placeOf(ctx, caller), core.refusal(caller)).catch(() => {}); // retried and logged by the sender
+    await sender.post(placeOf(ctx, caller), await core.refusal(caller)).catch(() => {}); // retried and logged by the sender
   });
   return composer;
 }

@@ -122,9 +122,9 @@ export class Notifier {
     this.deps.email?.close();
   }
 
-  private onRunFinished(e: EngineEvents['run.finished']): void {
+  private async onRunFinished(e: EngineEvents['run.finished']): Promise<void> {
     if (e.status !== 'completed' && e.status !== 'failed') return;
-    const bot = this.deps.db.select().from(bots).where(eq(bots.id, e.botId)).get();
+    const [bot] = await this.deps.db.select().from(bots).where(eq(bots.id, e.botId));
     if (!bot || !bot.notify || Object.keys(bot.notify).length === 0) return;
     const parsed = notifySchema.safeParse(bot.notify);
     if (!parsed.success) {
@@ -134,8 +134,8 @@ export class Notifier {
     }
     const happened: NotifyOn[] = e.status === 'failed' ? ['failed'] : e.newResults > 0 ? ['completed', 'result'] : ['completed'];
     const wants = (on: NotifyOn[] | undefined) => (on ?? DEFAULT_ON).some((o) => happened.includes(o));
-    const run = this.deps.db.select().from(runs).where(eq(runs.id, e.runId)).get();
-    if (!run) return;
+    const [run] = await this.deps.db.select().from(runs).where(eq(runs.id, e.runId));
+    if (!run || !this.off) return;
     const { webhook, email } = parsed.data;
     if (webhook && wants(webhook.on)) this.track(this.sendWebhook(bot, run, e.newResults, webhook));
     if (email && wants(email.on)) this.track(this.sendEmail(bot, run, email));

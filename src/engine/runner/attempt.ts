@@ -29,8 +29,16 @@ export class RunAttempt {
   readonly found = new Set<number>();
   newFound = 0;
   toolCalls = 0;
-  /** Set once the outcome was handed over; later messages are ignored. */
+  /** Set once the outcome is being handed over; later messages are ignored. */
+  private ending = false;
+  /** Set once the outcome was handed over (the finalizer's lines are still logged before). */
   ended = false;
+  /** Settles {@link ours}: true once the run is claimed, false when it is abandoned. */
+  private settleClaim!: (ours: boolean) => void;
+  /** Whether the dispatcher's claim made the run this attempt's; an ending waits for it. */
+  private readonly ours: Promise<boolean> = new Promise((resolve) => (this.settleClaim = resolve));
+  /** The child's messages, handled one after another in the order they came, from the claim on. */
+  private inbox: Promise<void> = this.ours.then(() => {});
   /**
    * Items reported while the run requires approval: they are recorded only once it is approved
    * (kept with its draft), so a rejected draft leaves no results behind.
@@ -49,15 +57,16 @@ export class RunAttempt {
   /**
    * Starts the attempt of `run` (about to be claimed as `running`) of `bot` on `worker`, the bot's
    * run process; an `Error` instead (no worker could be prepared) ends the attempt `failed` on the
-   * next tick.
+   * next tick. `extraTools`: what the swarm adds to this run (`RunSubmissions.toolsFor`).
    */
   constructor(
     private readonly res: RunEngineResources,
-    /** The run row; the dispatcher replaces it with the row it claimed (`running`). */
+    /** The run row; {@link claimed} replaces it with the row the dispatcher claimed (`running`). */
     public run: RunRow,
     bot: BotRow,
     worker: BotWorker | Error,
-    private readonly onEnd: (attempt: RunAttempt, outcome: AttemptOutcome) => void,
+    private readonly onEnd: (attempt: RunAttempt, outcome: AttemptOutcome) => Promise<void>,
+    extraTools: readonly string[] = [],
     /** Called once the attempt ended and left its worker: whether the worker has no run left. */
     private readonly onLeft: (worker: BotWorker, killed: boolean) => void = () => {},
   ) {
@@ -66,7 +75,7 @@ export class RunAttempt {
     this.model = bot.model;
     this.tools = bot.tools;
     this.approvalTimeoutS = bot.approvalTimeoutS;
-    this.tools = [...bot.tools, ...(res.submissions?.toolsFor(run) ?? [])];
+    this.tools = [...bot.tools, ...extraTools];
     let secrets: Record<string, string> = {};
     try {
       secrets = res.secrets?.values(bot.id) ?? {};
@@ -86,7 +95,7 @@ export class RunAttempt {
     if (worker instanceof Error) {
       this.worker = null;
       res.log.error({ err: worker, runId: run.id }, 'could not prepare the run process');
-      setImmediate(() => this.end({ status: 'failed', error: `the run process could not be prepared: ${worker.message}` }));
+      this.inTurn(() => this.end({ status: 'failed', error: `the run process could not be prepared: ${worker.message}` }));
       return;
     }
     this.worker = worker;
@@ -103,10 +112,10 @@ export class RunAttempt {
         secrets,
       },
       {
-        output: (stream, line) => this.log(stream, line),
-        message: (msg) => this.onMessage(msg),
-        spawnFailed: (err) => this.end({ status: 'failed', error: `the run process could not start: ${err.message}` }),
-        closed: (code, signal) => this.end({ status: 'failed', error: `the run process exited unexpectedly (code ${code}, signal ${signal})` }),
+        output: (stream, line) => this.inTurn(() => this.log(stream, line)),
+        message: (msg) => this.inTurn(() => this.onMessage(msg)),
+        spawnFailed: (err) => this.inTurn(() => this.end({ status: 'failed', error: `the run process could not start: ${err.message}` })),
+        closed: (code, signal) => this.inTurn(() => this.end({ status: 'failed', error: `the run process exited unexpectedly (code ${code}, signal ${signal})` })),
       },
     );
   }
@@ -118,7 +127,13 @@ export class RunAttempt {
 
   /** Appends a log line of this run, the bot's secret values redacted (nothing once the attempt ended). */
   log(stream: string, text: string): void {
-    if (!this.ended) this.res.logs.append(this.runId, this.botId, stream, this.clean(text));
+    if (this.ended) return;
+    this.res.logs.append(this.runId, this.botId, stream, this.clean(text)).catch((err: unknown) => this.res.log.error({ err, runId: this.runId }, 'could not store a log line'));
+  }
+
+  /** Queues `fn` behind the messages being handled, so a `done` is handled after the results before it. */
+  private inTurn(fn: () => Promise<void> | void): void {
+    this.inbox = this.inbox.then(fn).catch((err: unknown) => this.res.log.error({ err, runId: this.runId }, 'could not handle a message of the run process'));
   }
 
   /** `value` (a string, or every string in an object) with the bot's secret values replaced by `[redacted NAME]`. */
@@ -126,12 +141,20 @@ export class RunAttempt {
     return redactSecrets(value, this.secretRules);
   }
 
+  /** The dispatcher claimed the run (`row`, now `running`): what the child sends is handled from now on. */
+  claimed(row: RunRow): void {
+    this.run = row;
+    this.settleClaim(true);
+  }
+
   /** Leaves the worker without an outcome: the run was not ours to start after all. */
   abandon(): void {
+    this.settleClaim(false);
     clearTimeout(this.timer);
     this.codeAbort.abort();
+    this.ending = true;
     this.ended = true;
-    this.leave(false);
+    void this.leave(false);
   }
 
   /**
@@ -143,13 +166,19 @@ export class RunAttempt {
     await this.end(outcome);
   }
 
-  private end(outcome: AttemptOutcome): Promise<void> {
-    if (this.ended) return Promise.resolve();
+  private async end(outcome: AttemptOutcome): Promise<void> {
+    if (this.ending) return;
+    this.ending = true;
     clearTimeout(this.timer);
     this.codeAbort.abort();
-    this.onEnd(this, outcome);
-    this.ended = true;
-    return this.leave(outcome.status !== 'completed');
+    // An end before the claim settled (a cancel, a timeout) waits for it; an abandoned run was never ours.
+    if (!(await this.ours)) return;
+    try {
+      await this.onEnd(this, outcome);
+    } finally {
+      this.ended = true;
+    }
+    await this.leave(outcome.status !== 'completed');
   }
 
   /** Leaves the worker; with `abort`, makes sure the run's work stops (see `stop`). */
@@ -164,11 +193,11 @@ export class RunAttempt {
 
   /** Answers a request of this run's child; nothing once the attempt ended. */
   private reply(msg: ParentMessage): void {
-    if (!this.ended) this.worker?.send(this.runId, msg);
+    if (!this.ending) this.worker?.send(this.runId, msg);
   }
 
-  private onMessage(raw: ChildMessage): void {
-    if (this.ended) return;
+  private async onMessage(raw: ChildMessage): Promise<void> {
+    if (this.ending) return;
     // Whatever the child sends may carry a secret the model or a tool echoed: nothing of it is
     // logged, recorded or handed on before the values are redacted.
     const msg = this.clean(raw);
@@ -187,14 +216,14 @@ export class RunAttempt {
       case 'result': {
         if (this.run.requiresApproval) {
           // Held with the draft; the model hears whether the item would be new to the bot.
-          const isNew = !this.res.results.isKnown(this.botId, msg.item);
+          const isNew = !(await this.res.results.isKnown(this.botId, msg.item));
           if (!this.held.some((h) => resultKey(h) === resultKey(msg.item))) this.held.push(msg.item);
           this.reply({ type: 'result.recorded', requestId: msg.requestId, resultId: 0, isNew });
           return;
         }
-        let recorded: ReturnType<RunEngineResources['results']['record']>;
+        let recorded: Awaited<ReturnType<RunEngineResources['results']['record']>>;
         try {
-          recorded = this.res.results.record(this.botId, this.runId, msg.item);
+          recorded = await this.res.results.record(this.botId, this.runId, msg.item);
         } catch (err) {
           this.res.log.error({ err, runId: this.runId }, 'could not record a result');
           this.reply({ type: 'request.failed', requestId: msg.requestId, error: 'the result could not be stored' });
@@ -223,7 +252,7 @@ export class RunAttempt {
         let message: string;
         try {
           if (!this.res.submissions) throw new Error('this server takes no swarm submissions');
-          message = this.res.submissions.accept(this.runId, msg.kind, msg.data);
+          message = await this.res.submissions.accept(this.runId, msg.kind, msg.data);
         } catch (err) {
           this.reply({ type: 'request.failed', requestId: msg.requestId, error: err instanceof Error ? err.message : String(err) });
           return;
@@ -232,11 +261,11 @@ export class RunAttempt {
         return;
       }
       case 'done':
-        this.end({ status: 'completed', output: msg.output });
+        await this.end({ status: 'completed', output: msg.output });
         return;
       case 'fail':
         this.log('stderr', msg.error);
-        this.end({ status: 'failed', error: msg.error });
+        await this.end({ status: 'failed', error: msg.error });
         return;
       default:
         this.res.log.warn({ msg }, 'unknown message from run process');

@@ -1,3 +1,4 @@
+import { transaction } from '../db/database.ts';
 import { approvals } from '../db/schema.ts';
 import { costUsd } from '../pricing.ts';
 import type { AttemptOutcome, RunAttempt } from './attempt.ts';
@@ -14,7 +15,7 @@ import { eventBot, transitionRun } from './transition.ts';
  * seen every line.
  * @returns `'retrying'`, `'held'` or `'final'`, or `null` when the run had already been moved elsewhere.
  */
-export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: AttemptOutcome, opts: { allowRetry: boolean }): 'retrying' | 'held' | 'final' | null {
+export async function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: AttemptOutcome, opts: { allowRetry: boolean }): Promise<'retrying' | 'held' | 'final' | null> {
   const { status } = outcome;
   const hold = status === 'completed' && a.run.requiresApproval;
   let newResults = a.newFound;
@@ -25,7 +26,7 @@ export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: A
   } else if (status === 'completed' && a.toolCalls === 0 && outcome.output && outcome.output.trim()) {
     // A run that used no tool is a plain answer: the answer is its one result. A run that worked
     // with tools reports through report_result; its closing summary is not a finding.
-    const { isNew } = res.results.record(a.botId, a.runId, outputAsResult(outcome.output));
+    const { isNew } = await res.results.record(a.botId, a.runId, outputAsResult(outcome.output));
     newResults = isNew ? 1 : 0;
     a.log('system', `1 result found, ${newResults} new`);
   }
@@ -41,11 +42,11 @@ export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: A
     const delayMs = retryDelayMs(attempt, res.opts.retryBackoffMs);
     const reason = outcome.error ?? status;
     a.log('system', `attempt ${attempt} of ${maxAttempts} ${status}: ${reason} — attempt ${attempt + 1} in ${formatDelay(delayMs)}`);
-    res.logs.release(a.runId);
-    const row = transitionRun(res, a.runId, ['running'], 'queued', { ...tokens, attempt: attempt + 1, availableAt: now + delayMs, error: reason, output: null }, {});
+    await res.logs.release(a.runId);
+    const row = await transitionRun(res, a.runId, ['running'], 'queued', { ...tokens, attempt: attempt + 1, availableAt: now + delayMs, error: reason, output: null }, {});
     if (!row) return null;
     res.queue.push(row.id, row.availableAt);
-    res.bus.emit('run.retrying', { runId: row.id, botId: row.botId, run: row, bot: eventBot(res.db, a.botId), attempt, maxAttempts, delayMs, reason });
+    res.bus.emit('run.retrying', { runId: row.id, botId: row.botId, run: row, bot: await eventBot(res.db, a.botId), attempt, maxAttempts, delayMs, reason });
     return 'retrying';
   }
 
@@ -53,15 +54,14 @@ export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: A
   if (hold) {
     const hours = a.approvalTimeoutS / 3600;
     a.log('system', `draft ready: waiting for approval (expires in ${hours >= 1 ? `${+hours.toFixed(1)} h` : `${Math.round(a.approvalTimeoutS / 60) || 1} min`} unless decided)`);
-    res.logs.release(a.runId);
+    await res.logs.release(a.runId);
     const draft = outcome.output ?? '';
-    const row = res.db.transaction(() => {
-      const held = transitionRun(res, a.runId, ['running'], 'awaiting_approval', { ...tokens, output: draft, error: null, durationMs: now - startedAt }, {});
+    const row = await transaction(res.db, async (tx) => {
+      const held = await transitionRun({ ...res, db: tx }, a.runId, ['running'], 'awaiting_approval', { ...tokens, output: draft, error: null, durationMs: now - startedAt }, {});
       if (!held) return null;
-      res.db
+      await tx
         .insert(approvals)
-        .values({ runId: a.runId, botId: a.botId, status: 'pending', draft, heldResults: a.held, answerIsResult: a.toolCalls === 0, createdAt: now, expiresAt: now + a.approvalTimeoutS * 1000 })
-        .run();
+        .values({ runId: a.runId, botId: a.botId, status: 'pending', draft, heldResults: a.held, answerIsResult: a.toolCalls === 0, createdAt: now, expiresAt: now + a.approvalTimeoutS * 1000 });
       return held;
     });
     if (!row) {
@@ -72,8 +72,8 @@ export function finishAttempt(res: RunEngineResources, a: RunAttempt, outcome: A
   }
 
   if (status === 'completed') a.log('system', 'completed');
-  res.logs.release(a.runId);
-  const row = transitionRun(
+  await res.logs.release(a.runId);
+  const row = await transitionRun(
     res,
     a.runId,
     ['running'],

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, max } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { runLogs, type RunLogRow } from '../db/schema.ts';
 import type { EventBus } from '../event-bus.ts';
@@ -13,6 +13,8 @@ export const MAX_LOG_LINE = 4000;
 export class RunLogStore {
   /** Last sequence number per run that is being written now. */
   private readonly seqs = new Map<number, number>();
+  /** Per run, the last write under way: a run's lines are written one after another, in call order. */
+  private readonly tails = new Map<number, Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -20,36 +22,58 @@ export class RunLogStore {
     private readonly now: () => number,
   ) {}
 
-  /** Appends one line (CR and CRLF become LF; lines over {@link MAX_LOG_LINE} are cut). */
-  append(runId: number, botId: number, stream: string, text: string): void {
+  /**
+   * Appends one line (CR and CRLF become LF; lines over {@link MAX_LOG_LINE} are cut). Lines of one
+   * run are stored in call order, even when the caller does not wait for the previous one.
+   */
+  append(runId: number, botId: number, stream: string, text: string): Promise<void> {
     const plain = text.replace(/\r\n?/g, '\n');
     const line = plain.length > MAX_LOG_LINE ? plain.slice(0, MAX_LOG_LINE) + ' …[cut]' : plain;
-    const seq = this.nextSeq(runId);
     const ts = this.now();
-    this.db.insert(runLogs).values({ runId, seq, ts, stream, text: line }).run();
-    this.bus.emit('run.log', { runId, botId, seq, ts, stream, text: line });
+    return this.inTurn(runId, async () => {
+      const seq = await this.nextSeq(runId);
+      await this.db.insert(runLogs).values({ runId, seq, ts, stream, text: line });
+      this.bus.emit('run.log', { runId, botId, seq, ts, stream, text: line });
+    });
   }
 
-  /** Forgets the run's cached sequence number (its attempt ended). */
-  release(runId: number): void {
-    this.seqs.delete(runId);
+  /**
+   * Forgets the run's cached sequence number (its attempt ended) once the lines appended so far
+   * are written; resolves then, so a caller that awaits it before changing the run's status has
+   * every line stored first.
+   */
+  release(runId: number): Promise<void> {
+    return this.inTurn(runId, async () => {
+      this.seqs.delete(runId);
+    }).catch(() => {});
+  }
+
+  /** Runs `fn` after the run's writes under way; the chain goes on past a failure (the caller hears of it). */
+  private inTurn(runId: number, fn: () => Promise<void>): Promise<void> {
+    const out = (this.tails.get(runId) ?? Promise.resolve()).then(fn);
+    const tail = out.catch(() => {});
+    this.tails.set(runId, tail);
+    void tail.then(() => {
+      if (this.tails.get(runId) === tail) this.tails.delete(runId);
+    });
+    return out;
   }
 
   /** Lines with `seq > afterSeq`, in order, at most `limit`. */
-  read(runId: number, afterSeq = 0, limit = 1000): RunLogRow[] {
-    return this.db
+  async read(runId: number, afterSeq = 0, limit = 1000): Promise<RunLogRow[]> {
+    return await this.db
       .select()
       .from(runLogs)
       .where(and(eq(runLogs.runId, runId), gt(runLogs.seq, afterSeq)))
       .orderBy(asc(runLogs.seq))
-      .limit(limit)
-      .all();
+      .limit(limit);
   }
 
-  private nextSeq(runId: number): number {
+  private async nextSeq(runId: number): Promise<number> {
     let seq = this.seqs.get(runId);
     if (seq === undefined) {
-      seq = this.db.select({ max: sql<number | null>`max(${runLogs.seq})` }).from(runLogs).where(eq(runLogs.runId, runId)).get()?.max ?? 0;
+      const [row] = await this.db.select({ max: max(runLogs.seq) }).from(runLogs).where(eq(runLogs.runId, runId));
+      seq = row?.max ?? 0;
     }
     seq++;
     this.seqs.set(runId, seq);

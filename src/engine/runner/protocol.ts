@@ -86,9 +86,9 @@ export type ChildMessage =
  */
 export interface RunSubmissions {
   /** Tool families to add to a run about to start (`submit_plan`, `submit_verdict`), usually none. */
-  toolsFor(run: { id: number; botId: number; trigger: string }): string[];
-  /** Takes what run `runId` handed in; returns the answer for the model; throws to refuse (its message goes to the model). */
-  accept(runId: number, kind: 'plan' | 'verdict', data: unknown): string;
+  toolsFor(run: { id: number; botId: number; trigger: string }): Promise<string[]>;
+  /** Takes what run `runId` handed in; returns the answer for the model; rejects to refuse (its message goes to the model). */
+  accept(runId: number, kind: 'plan' | 'verdict', data: unknown): Promise<string>;
 }
 
 /** Messages the parent sends to a child. */

@@ -1,4 +1,4 @@
-import { and, asc, eq, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, lt, lte, min, or } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { runs } from '../db/schema.ts';
 
@@ -15,13 +15,13 @@ export interface RunQueue {
   /** A queued run left the queue without starting (cancelled). */
   remove(runId: number): void;
   /** Ids of queued runs due at `now`, in queue order, at most `limit`. */
-  due(limit: number, now: number): number[];
+  due(limit: number, now: number): Promise<number[]>;
   /** When the first queued run that is not due yet becomes due (epoch ms), or null. */
-  nextDueAt(now: number): number | null;
+  nextDueAt(now: number): Promise<number | null>;
   /** Number of queued runs (due or waiting for a retry's backoff). */
-  size(): number;
+  size(): Promise<number>;
   /** 1-based place of a queued run in the queue, or null when it is not queued. */
-  position(runId: number): number | null;
+  position(runId: number): Promise<number | null>;
 }
 
 /** {@link RunQueue} over the `runs` table (status `queued`, ordered by `available_at`, `id`). */
@@ -36,39 +36,37 @@ export class SqliteRunQueue implements RunQueue {
     // The run's status change removes it.
   }
 
-  due(limit: number, now: number): number[] {
+  async due(limit: number, now: number): Promise<number[]> {
     if (limit <= 0) return [];
-    return this.db
+    const rows = await this.db
       .select({ id: runs.id })
       .from(runs)
       .where(and(eq(runs.status, 'queued'), lte(runs.availableAt, now)))
       .orderBy(asc(runs.availableAt), asc(runs.id))
-      .limit(limit)
-      .all()
-      .map((r) => r.id);
+      .limit(limit);
+    return rows.map((r) => r.id);
   }
 
-  nextDueAt(now: number): number | null {
-    const row = this.db
-      .select({ at: sql<number | null>`min(${runs.availableAt})` })
+  async nextDueAt(now: number): Promise<number | null> {
+    const [row] = await this.db
+      .select({ at: min(runs.availableAt) })
       .from(runs)
-      .where(and(eq(runs.status, 'queued'), sql`${runs.availableAt} > ${now}`))
-      .get();
+      .where(and(eq(runs.status, 'queued'), gt(runs.availableAt, now)));
     return row?.at ?? null;
   }
 
-  size(): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(runs).where(eq(runs.status, 'queued')).get()?.n ?? 0;
+  async size(): Promise<number> {
+    const [row] = await this.db.select({ n: count() }).from(runs).where(eq(runs.status, 'queued'));
+    return row?.n ?? 0;
   }
 
-  position(runId: number): number | null {
-    const me = this.db.select({ status: runs.status, availableAt: runs.availableAt }).from(runs).where(eq(runs.id, runId)).get();
+  async position(runId: number): Promise<number | null> {
+    const [me] = await this.db.select({ status: runs.status, availableAt: runs.availableAt }).from(runs).where(eq(runs.id, runId));
     if (!me || me.status !== 'queued') return null;
-    const ahead = this.db
-      .select({ n: sql<number>`count(*)` })
+    const [ahead] = await this.db
+      .select({ n: count() })
       .from(runs)
-      .where(and(eq(runs.status, 'queued'), or(lt(runs.availableAt, me.availableAt), and(eq(runs.availableAt, me.availableAt), lt(runs.id, runId)))))
-      .get();
+      .where(and(eq(runs.status, 'queued'), or(lt(runs.availableAt, me.availableAt), and(eq(runs.availableAt, me.availableAt), lt(runs.id, runId)))));
     return (ahead?.n ?? 0) + 1;
   }
 }

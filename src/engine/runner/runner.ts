@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
 import { bots, runs, type BotRow, type RunLogRow, type RunRow } from '../db/schema.ts';
@@ -49,6 +49,9 @@ export class Runner {
   private readonly pool: WorkerPool;
   private dispatching = false;
   private closed = false;
+  /** A pump under way, and whether another was asked for meanwhile (it runs right after). */
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
   private wakeTimer: NodeJS.Timeout | null = null;
 
   /** @param deps.secrets where each run's bot's secrets are read (none: runs get no secrets). */
@@ -69,16 +72,16 @@ export class Runner {
    * queued runs stay queued and start in their order. Call once.
    * @returns how many runs were interrupted and how many were queued again.
    */
-  start(): { interrupted: number; retried: number } {
+  async start(): Promise<{ interrupted: number; retried: number }> {
     const out = { interrupted: 0, retried: 0 };
-    const stale = this.res.db.select().from(runs).where(eq(runs.status, 'running')).orderBy(asc(runs.id)).all();
+    const stale = await this.res.db.select().from(runs).where(eq(runs.status, 'running')).orderBy(asc(runs.id));
     for (const run of stale) {
       const now = this.res.now();
       if (run.attempt < run.maxAttempts) {
-        this.res.logs.append(run.id, run.botId, 'system', `attempt ${run.attempt} of ${run.maxAttempts} interrupted: ${STOPPED} — attempt ${run.attempt + 1} now`);
-        this.res.logs.release(run.id);
-        if (transitionRun(this.res, run.id, ['running'], 'queued', { attempt: run.attempt + 1, availableAt: now, error: STOPPED }, {})) out.retried++;
-      } else if (transitionRun(this.res, run.id, ['running'], 'interrupted', { finishedAt: now, error: STOPPED }, { newResults: 0 })) {
+        await this.res.logs.append(run.id, run.botId, 'system', `attempt ${run.attempt} of ${run.maxAttempts} interrupted: ${STOPPED} — attempt ${run.attempt + 1} now`);
+        await this.res.logs.release(run.id);
+        if (await transitionRun(this.res, run.id, ['running'], 'queued', { attempt: run.attempt + 1, availableAt: now, error: STOPPED }, {})) out.retried++;
+      } else if (await transitionRun(this.res, run.id, ['running'], 'interrupted', { finishedAt: now, error: STOPPED }, { newResults: 0 })) {
         out.interrupted++;
       }
     }
@@ -93,13 +96,13 @@ export class Runner {
    * Queues a run of `bot`; it starts as soon as it is due and a slot is free.
    * @throws {AppError} QUEUE_FULL (past `maxQueuedRuns`), SHUTTING_DOWN
    */
-  enqueue(bot: BotRow, req: RunRequest): RunRow {
+  async enqueue(bot: BotRow, req: RunRequest): Promise<RunRow> {
     if (this.closed) throw new AppError('SHUTTING_DOWN', 'The server is shutting down; try again when it is back.');
-    if (this.res.queue.size() >= this.res.opts.maxQueuedRuns) {
+    if ((await this.res.queue.size()) >= this.res.opts.maxQueuedRuns) {
       throw new AppError('QUEUE_FULL', `${this.res.opts.maxQueuedRuns} runs are already waiting (MAX_QUEUED_RUNS); try again when some have finished.`);
     }
     const now = this.res.now();
-    const row = this.res.db
+    const [row] = await this.res.db
       .insert(runs)
       .values({
         botId: bot.id,
@@ -117,39 +120,37 @@ export class Runner {
         requiresApproval: req.requiresApproval ?? bot.requiresApproval,
         retryOf: req.retryOf ?? null,
       })
-      .returning()
-      .get();
-    this.res.queue.push(row.id, row.availableAt);
-    announceRun(this.res, row, {});
+      .returning();
+    this.res.queue.push(row!.id, row!.availableAt);
+    await announceRun(this.res, row!, {});
     this.pump();
-    return row;
+    return row!;
   }
 
   /** @throws {AppError} RUN_NOT_FOUND */
-  get(runId: number): RunRow {
-    const row = Number.isSafeInteger(runId) ? this.res.db.select().from(runs).where(eq(runs.id, runId)).get() : undefined;
+  async get(runId: number): Promise<RunRow> {
+    const [row] = Number.isSafeInteger(runId) ? await this.res.db.select().from(runs).where(eq(runs.id, runId)) : [];
     if (!row) throw new AppError('RUN_NOT_FOUND', `No run with id ${runId}.`);
     return row;
   }
 
   /** A bot's runs, newest first (at most `limit`, 1..500). */
-  listForBot(botId: number, limit = 50): RunRow[] {
-    return this.res.db.select().from(runs).where(eq(runs.botId, botId)).orderBy(desc(runs.id)).limit(Math.min(Math.max(limit, 1), 500)).all();
+  async listForBot(botId: number, limit = 50): Promise<RunRow[]> {
+    return await this.res.db.select().from(runs).where(eq(runs.botId, botId)).orderBy(desc(runs.id)).limit(Math.min(Math.max(limit, 1), 500));
   }
 
   /** The bot's queued or running runs, oldest first. */
-  activeForBot(botId: number): RunRow[] {
-    return this.res.db
+  async activeForBot(botId: number): Promise<RunRow[]> {
+    return await this.res.db
       .select()
       .from(runs)
       .where(and(eq(runs.botId, botId), inArray(runs.status, ACTIVE_RUN_STATUSES)))
-      .orderBy(asc(runs.id))
-      .all();
+      .orderBy(asc(runs.id));
   }
 
   /** Log lines of a run with `seq > afterSeq`, in order, at most `limit`. */
-  logs(runId: number, afterSeq = 0, limit = 1000): RunLogRow[] {
-    return this.res.logs.read(runId, afterSeq, limit);
+  async logs(runId: number, afterSeq = 0, limit = 1000): Promise<RunLogRow[]> {
+    return await this.res.logs.read(runId, afterSeq, limit);
   }
 
   /** The pid of a running run's child process, if it has one. */
@@ -158,8 +159,8 @@ export class Runner {
   }
 
   /** 1-based place of a queued run in the queue, or null when it is not queued. */
-  queuePosition(runId: number): number | null {
-    return this.res.queue.position(runId);
+  async queuePosition(runId: number): Promise<number | null> {
+    return await this.res.queue.position(runId);
   }
 
   /**
@@ -169,22 +170,22 @@ export class Runner {
    * @throws {AppError} RUN_NOT_FOUND, RUN_NOT_ACTIVE (the run already ended)
    */
   async cancel(runId: number, reason = 'cancelled'): Promise<RunRow> {
-    const run = this.get(runId);
+    const run = await this.get(runId);
     if (isFinalRunStatus(run.status)) throw new AppError('RUN_NOT_ACTIVE', `Run #${runId} already ended (${run.status}).`);
     const a = this.active.get(runId);
     if (a) {
       a.log('system', `cancel requested: ${reason}`);
       await a.stop({ status: 'cancelled', error: reason });
-    } else if (transitionRun(this.res, runId, ['queued', 'awaiting_approval'], 'cancelled', { error: reason, finishedAt: this.res.now() }, { newResults: 0 })) {
+    } else if (await transitionRun(this.res, runId, ['queued', 'awaiting_approval'], 'cancelled', { error: reason, finishedAt: this.res.now() }, { newResults: 0 })) {
       this.res.queue.remove(runId);
     }
-    return this.get(runId);
+    return await this.get(runId);
   }
 
   /** Cancels every queued, running or awaiting-approval run of a bot (before it is deleted). */
   async cancelAllForBot(botId: number, reason: string): Promise<void> {
-    const waiting = this.res.db.select().from(runs).where(and(eq(runs.botId, botId), eq(runs.status, 'awaiting_approval'))).all();
-    for (const r of [...this.activeForBot(botId), ...waiting]) {
+    const waiting = await this.res.db.select().from(runs).where(and(eq(runs.botId, botId), eq(runs.status, 'awaiting_approval')));
+    for (const r of [...(await this.activeForBot(botId)), ...waiting]) {
       await this.cancel(r.id, reason).catch(() => {});
     }
   }
@@ -197,6 +198,8 @@ export class Runner {
     this.closed = true;
     this.dispatching = false;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    // A pump under way claims no run after this (it checks `closed`); its claims so far are active.
+    await this.pumping;
     await Promise.all([...this.active.values()].map((a) => a.stop({ status: 'interrupted', error: STOPPED })));
     await this.pool.close();
   }
@@ -207,8 +210,8 @@ export class Runner {
   }
 
   /** Number of runs waiting in the queue (due or in a retry's backoff). */
-  get queuedCount(): number {
-    return this.res.queue.size();
+  async queuedCount(): Promise<number> {
+    return await this.res.queue.size();
   }
 
   /** Number of runs with a live child process. */
@@ -217,32 +220,56 @@ export class Runner {
   }
 
   /** Counts of a bot's runs by status, for its success rate (`successRate` in run-status.ts). */
-  statusCounts(botId: number): Record<string, number> {
-    const rows = this.res.db
-      .select({ status: runs.status, n: sql<number>`count(*)` })
+  async statusCounts(botId: number): Promise<Record<string, number>> {
+    const rows = await this.res.db
+      .select({ status: runs.status, n: count() })
       .from(runs)
       .where(eq(runs.botId, botId))
-      .groupBy(runs.status)
-      .all();
+      .groupBy(runs.status);
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
-  /** Gives free slots to due runs, in queue order; wakes itself when a retry's backoff ends. */
+  /**
+   * Gives free slots to due runs (see {@link pumpOnce}). Never two at once: a call while one is
+   * under way makes it go once more when it is done, so no change between is missed.
+   */
   private pump(): void {
     if (!this.dispatching || this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          await this.pumpOnce();
+        } while (this.pumpAgain && this.dispatching && !this.closed);
+      } catch (err) {
+        this.res.log.error({ err }, 'could not give queued runs their slots');
+      } finally {
+        this.pumping = null;
+      }
+    })();
+  }
+
+  /** Gives free slots to due runs, in queue order; wakes itself when a retry's backoff ends. */
+  private async pumpOnce(): Promise<void> {
     const now = this.res.now();
     const free = this.res.opts.maxConcurrentRuns - this.active.size;
-    for (const runId of this.res.queue.due(free, now)) {
+    for (const runId of await this.res.queue.due(free, now)) {
+      if (this.closed) return;
       try {
         // In order: when the head of the queue waits for a process, so does everything behind it.
-        if (this.launch(runId) === 'no-process') break;
+        if ((await this.launch(runId)) === 'no-process') break;
       } catch (err) {
         this.res.log.error({ err, runId }, 'could not start run');
       }
     }
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = null;
-    const next = this.res.queue.nextDueAt(now);
+    const next = await this.res.queue.nextDueAt(now);
+    if (this.closed) return;
     if (next !== null && this.active.size < this.res.opts.maxConcurrentRuns) {
       this.wakeTimer = setTimeout(() => this.pump(), Math.max(0, next - now));
       this.wakeTimer.unref();
@@ -250,11 +277,18 @@ export class Runner {
   }
 
   /** Starts one due run on its bot's worker; `'no-process'` when every run process is busy. */
-  private launch(runId: number): 'started' | 'skipped' | 'no-process' {
-    const run = this.res.db.select().from(runs).where(eq(runs.id, runId)).get();
+  private async launch(runId: number): Promise<'started' | 'skipped' | 'no-process'> {
+    const [run] = await this.res.db.select().from(runs).where(eq(runs.id, runId));
     if (!run || run.status !== 'queued') return 'skipped';
-    const bot = this.res.db.select().from(bots).where(eq(bots.id, run.botId)).get();
+    const [bot] = await this.res.db.select().from(bots).where(eq(bots.id, run.botId));
     if (!bot) return 'skipped';
+    let extraTools: string[] = [];
+    try {
+      extraTools = (await this.res.submissions?.toolsFor(run)) ?? [];
+    } catch (err) {
+      this.res.log.error({ err, runId }, 'could not look up the tools the swarm adds to a run');
+    }
+    if (this.closed) return 'skipped';
     let worker: ReturnType<WorkerPool['acquire']> | Error;
     try {
       worker = this.pool.acquire(bot);
@@ -262,24 +296,26 @@ export class Runner {
       worker = err instanceof Error ? err : new Error(String(err));
     }
     if (worker === null) return 'no-process';
-    const attempt = new RunAttempt(this.res, run, bot, worker, (a, outcome) => this.onAttemptEnd(a, outcome));
+    const attempt = new RunAttempt(this.res, run, bot, worker, (a, outcome) => this.onAttemptEnd(a, outcome), extraTools);
+    // Active from before the claim, so a cancel meanwhile stops this attempt (its end waits for the claim).
+    this.active.set(runId, attempt);
     // The claim: whoever moves the run out of `queued` first owns it.
-    const claimed = transitionRun(this.res, runId, ['queued'], 'running', { startedAt: sql`coalesce(${runs.startedAt}, ${this.res.now()})` as unknown as number }, { pid: attempt.pid ?? -1 });
+    const claimed = await transitionRun(this.res, runId, ['queued'], 'running', { startedAt: sql`coalesce(${runs.startedAt}, ${this.res.now()})` as unknown as number }, { pid: attempt.pid ?? -1 });
     if (!claimed) {
+      if (this.active.get(runId) === attempt) this.active.delete(runId);
       attempt.abandon();
       return 'skipped';
     }
-    attempt.run = claimed;
-    this.active.set(runId, attempt);
+    attempt.claimed(claimed);
     const of = claimed.maxAttempts > 1 ? ` · attempt ${claimed.attempt} of ${claimed.maxAttempts}` : '';
     attempt.log('system', `run #${runId} started (${claimed.trigger})${of}`);
     return 'started';
   }
 
-  private onAttemptEnd(a: RunAttempt, outcome: AttemptOutcome): void {
+  private async onAttemptEnd(a: RunAttempt, outcome: AttemptOutcome): Promise<void> {
     this.active.delete(a.runId);
     try {
-      finishAttempt(this.res, a, outcome, { allowRetry: outcome.status !== 'cancelled' });
+      await finishAttempt(this.res, a, outcome, { allowRetry: outcome.status !== 'cancelled' });
     } catch (err) {
       this.res.log.error({ err, runId: a.runId }, 'could not finish a run attempt');
     }

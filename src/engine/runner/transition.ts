@@ -17,28 +17,27 @@ export type RunChanges = Partial<Omit<typeof runs.$inferInsert, 'id' | 'status' 
  * @returns the updated row, or null when the run was not in one of `from` (it moved elsewhere
  *   first, or does not exist); then nothing is announced.
  */
-export function transitionRun<S extends RunStatus>(
+export async function transitionRun<S extends RunStatus>(
   res: { db: Db; bus: EventBus },
   runId: number,
   from: readonly RunStatus[],
   to: S,
   changes: RunChanges,
   extra: TransitionExtra<S>,
-): RunRow | null {
-  const row = res.db
+): Promise<RunRow | null> {
+  const [row] = await res.db
     .update(runs)
     .set({ ...changes, status: to })
     .where(and(eq(runs.id, runId), inArray(runs.status, [...from])))
-    .returning()
-    .get();
+    .returning();
   if (!row) return null;
-  announceRun(res, row, extra as TransitionExtra<RunStatus>);
+  await announceRun(res, row, extra as TransitionExtra<RunStatus>);
   return row;
 }
 
 /** Announces a run row in its current status (a transition, or the insert of a new queued run). */
-export function announceRun(res: { db: Db; bus: EventBus }, row: RunRow, extra: TransitionExtra<RunStatus>): void {
-  const base = { runId: row.id, botId: row.botId, run: row, bot: eventBot(res.db, row.botId) };
+export async function announceRun(res: { db: Db; bus: EventBus }, row: RunRow, extra: TransitionExtra<RunStatus>): Promise<void> {
+  const base = { runId: row.id, botId: row.botId, run: row, bot: await eventBot(res.db, row.botId) };
   const status = row.status;
   switch (status) {
     case 'queued':
@@ -63,7 +62,7 @@ export function announceRun(res: { db: Db; bus: EventBus }, row: RunRow, extra: 
 }
 
 /** The bot as events show it; a deleted bot is `#<id>`. */
-export function eventBot(db: Db, botId: number): EventBot {
-  const b = db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId)).get();
+export async function eventBot(db: Db, botId: number): Promise<EventBot> {
+  const [b] = await db.select({ id: bots.id, name: bots.name, emoji: bots.emoji }).from(bots).where(eq(bots.id, botId));
   return b ?? { id: botId, name: `#${botId}`, emoji: '🤖' };
 }

@@ -34,11 +34,11 @@ export class ApiKeyService {
    * @returns the row and the key itself (never retrievable again).
    * @throws {AppError} VALIDATION_FAILED
    */
-  create(input: unknown, actor: string, agentId: number | null = null, userId: number = FIRST_ADMIN_ID): { row: ApiKeyRow; key: string } {
+  async create(input: unknown, actor: string, agentId: number | null = null, userId: number = FIRST_ADMIN_ID): Promise<{ row: ApiKeyRow; key: string }> {
     const parsed = apiKeyInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-    const row = this.db
+    const [inserted] = await this.db
       .insert(apiKeys)
       .values({
         name: parsed.data.name,
@@ -49,20 +49,20 @@ export class ApiKeyService {
         userId,
         createdAt: this.now(),
       })
-      .returning()
-      .get();
-    this.audit.record({ actor, event: 'key.created', payload: { key_id: row.id, name: row.name, scopes: row.scopes, agent_id: agentId } });
+      .returning();
+    const row = inserted!;
+    await this.audit.record({ actor, event: 'key.created', payload: { key_id: row.id, name: row.name, scopes: row.scopes, agent_id: agentId } });
     return { row, key };
   }
 
   /** Every key, newest first (revoked ones included). */
-  list(): ApiKeyRow[] {
-    return this.db.select().from(apiKeys).orderBy(desc(apiKeys.id)).all();
+  async list(): Promise<ApiKeyRow[]> {
+    return this.db.select().from(apiKeys).orderBy(desc(apiKeys.id));
   }
 
   /** @throws {AppError} API_KEY_NOT_FOUND */
-  get(id: number): ApiKeyRow {
-    const row = Number.isSafeInteger(id) ? this.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get() : undefined;
+  async get(id: number): Promise<ApiKeyRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.db.select().from(apiKeys).where(eq(apiKeys.id, id)) : [];
     if (!row) throw new AppError('API_KEY_NOT_FOUND', `No API key with id ${id}.`);
     return row;
   }
@@ -71,27 +71,27 @@ export class ApiKeyService {
    * Revokes a key (again: no change).
    * @throws {AppError} API_KEY_NOT_FOUND
    */
-  revoke(id: number, actor: string): ApiKeyRow {
-    const row = this.get(id);
+  async revoke(id: number, actor: string): Promise<ApiKeyRow> {
+    const row = await this.get(id);
     if (row.revokedAt !== null) return row;
-    const out = this.db.update(apiKeys).set({ revokedAt: this.now() }).where(eq(apiKeys.id, id)).returning().get();
-    this.audit.record({ actor, event: 'key.revoked', payload: { key_id: id, name: row.name } });
-    return out;
+    const [out] = await this.db.update(apiKeys).set({ revokedAt: this.now() }).where(eq(apiKeys.id, id)).returning();
+    await this.audit.record({ actor, event: 'key.revoked', payload: { key_id: id, name: row.name } });
+    return out!;
   }
 
   /** Revokes every key bound to an agent (when it is removed). */
-  revokeForAgent(agentId: number, actor: string): void {
-    for (const k of this.db.select().from(apiKeys).where(eq(apiKeys.agentId, agentId)).all()) this.revoke(k.id, actor);
+  async revokeForAgent(agentId: number, actor: string): Promise<void> {
+    for (const k of await this.db.select().from(apiKeys).where(eq(apiKeys.agentId, agentId))) await this.revoke(k.id, actor);
   }
 
   /**
    * The live key `key` is, after noting its use; null for an unknown or revoked key.
    */
-  verify(key: string): ApiKeyRow | null {
+  async verify(key: string): Promise<ApiKeyRow | null> {
     if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
-    const row = this.db.select().from(apiKeys).where(eq(apiKeys.hash, hashKey(key))).get();
+    const [row] = await this.db.select().from(apiKeys).where(eq(apiKeys.hash, hashKey(key))).limit(1);
     if (!row || row.revokedAt !== null) return null;
-    this.db.update(apiKeys).set({ lastUsedAt: this.now() }).where(eq(apiKeys.id, row.id)).run();
+    await this.db.update(apiKeys).set({ lastUsedAt: this.now() }).where(eq(apiKeys.id, row.id));
     return row;
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNotNull, lt } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { assignments, type AssignmentRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -24,9 +24,9 @@ export class AssignmentStore {
   ) {}
 
   /** Inserts an assignment: `offered` with a lease for an external agent, `working` for a bot. */
-  insert(v: { taskId: number; round: number; kind: AssignmentKind; agentId: number; subtaskId: number | null; input: string; external: boolean }): AssignmentRow {
+  async insert(v: { taskId: number; round: number; kind: AssignmentKind; agentId: number; subtaskId: number | null; input: string; external: boolean }): Promise<AssignmentRow> {
     const now = this.opts.now();
-    return this.db
+    const [row] = await this.db
       .insert(assignments)
       .values({
         taskId: v.taskId,
@@ -40,56 +40,55 @@ export class AssignmentStore {
         createdAt: now,
         startedAt: v.external ? null : now,
       })
-      .returning()
-      .get();
+      .returning();
+    return row!;
   }
 
   /** @throws {AppError} ASSIGNMENT_NOT_FOUND */
-  get(id: number): AssignmentRow {
-    const row = Number.isSafeInteger(id) ? this.db.select().from(assignments).where(eq(assignments.id, id)).get() : undefined;
+  async get(id: number): Promise<AssignmentRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.db.select().from(assignments).where(eq(assignments.id, id)) : [];
     if (!row) throw new AppError('ASSIGNMENT_NOT_FOUND', `No assignment with id ${id}.`);
     return row;
   }
 
   /** The assignment a run is doing, if any. */
-  byRun(runId: number): AssignmentRow | undefined {
-    return this.db.select().from(assignments).where(eq(assignments.runId, runId)).get();
+  async byRun(runId: number): Promise<AssignmentRow | undefined> {
+    const [row] = await this.db.select().from(assignments).where(eq(assignments.runId, runId)).limit(1);
+    return row;
   }
 
   /** Links an enrolled bot's assignment to its run. */
-  setRun(id: number, runId: number): void {
-    this.db.update(assignments).set({ runId }).where(eq(assignments.id, id)).run();
+  async setRun(id: number, runId: number): Promise<void> {
+    await this.db.update(assignments).set({ runId }).where(eq(assignments.id, id));
   }
 
   /** Stores what a run handed in (plan or verdict) while it still works. */
-  setResult(id: number, result: Record<string, unknown>): void {
-    this.db.update(assignments).set({ result }).where(and(eq(assignments.id, id), eq(assignments.status, 'working'))).run();
+  async setResult(id: number, result: Record<string, unknown>): Promise<void> {
+    await this.db.update(assignments).set({ result }).where(and(eq(assignments.id, id), eq(assignments.status, 'working')));
   }
 
   /** The open (offered or working) assignments of a task, oldest first; with `kind`, only those. */
-  activeForTask(taskId: number, kind?: AssignmentKind): AssignmentRow[] {
+  async activeForTask(taskId: number, kind?: AssignmentKind): Promise<AssignmentRow[]> {
     const open = and(eq(assignments.taskId, taskId), inArray(assignments.status, ACTIVE));
     return this.db
       .select()
       .from(assignments)
       .where(kind ? and(open, eq(assignments.kind, kind)) : open)
-      .orderBy(asc(assignments.id))
-      .all();
+      .orderBy(asc(assignments.id));
   }
 
   /** The open assignments of an agent, oldest first. */
-  activeForAgent(agentId: number): AssignmentRow[] {
-    return this.db.select().from(assignments).where(and(eq(assignments.agentId, agentId), inArray(assignments.status, ACTIVE))).orderBy(asc(assignments.id)).all();
+  async activeForAgent(agentId: number): Promise<AssignmentRow[]> {
+    return this.db.select().from(assignments).where(and(eq(assignments.agentId, agentId), inArray(assignments.status, ACTIVE))).orderBy(asc(assignments.id));
   }
 
   /** Open assignments per agent id. */
-  loads(): Map<number, number> {
-    const rows = this.db
-      .select({ agentId: assignments.agentId, n: sql<number>`count(*)` })
+  async loads(): Promise<Map<number, number>> {
+    const rows = await this.db
+      .select({ agentId: assignments.agentId, n: count() })
       .from(assignments)
       .where(and(inArray(assignments.status, ACTIVE), isNotNull(assignments.agentId)))
-      .groupBy(assignments.agentId)
-      .all();
+      .groupBy(assignments.agentId);
     return new Map(rows.map((r) => [r.agentId!, r.n]));
   }
 
@@ -97,56 +96,53 @@ export class AssignmentStore {
    * The agent takes its oldest offered assignment: it becomes `working`, its lease renewed.
    * @returns the assignment, or undefined when none is offered to the agent.
    */
-  claimNext(agentId: number): AssignmentRow | undefined {
+  async claimNext(agentId: number): Promise<AssignmentRow | undefined> {
     const now = this.opts.now();
-    const next = this.db
+    const [next] = await this.db
       .select()
       .from(assignments)
       .where(and(eq(assignments.agentId, agentId), eq(assignments.status, 'offered')))
       .orderBy(asc(assignments.id))
-      .limit(1)
-      .get();
+      .limit(1);
     if (!next) return undefined;
-    return this.db
+    const [claimed] = await this.db
       .update(assignments)
       .set({ status: 'working', startedAt: now, leaseExpiresAt: now + this.opts.leaseMs })
       .where(and(eq(assignments.id, next.id), eq(assignments.status, 'offered')))
-      .returning()
-      .get();
+      .returning();
+    return claimed;
   }
 
   /** Renews the leases of an agent's open assignments; returns them. */
-  renew(agentId: number): AssignmentRow[] {
+  async renew(agentId: number): Promise<AssignmentRow[]> {
     const until = this.opts.now() + this.opts.leaseMs;
     return this.db
       .update(assignments)
       .set({ leaseExpiresAt: until })
       .where(and(eq(assignments.agentId, agentId), inArray(assignments.status, ACTIVE), isNotNull(assignments.leaseExpiresAt)))
-      .returning()
-      .all();
+      .returning();
   }
 
   /**
    * Ends an open assignment with `status` and fields.
    * @returns the row, or undefined when it had already ended (nothing is changed then).
    */
-  settle(id: number, status: Exclude<AssignmentStatus, 'offered' | 'working'>, fields: { result?: Record<string, unknown> | null; error?: string | null } = {}): AssignmentRow | undefined {
-    return this.db
+  async settle(id: number, status: Exclude<AssignmentStatus, 'offered' | 'working'>, fields: { result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<AssignmentRow | undefined> {
+    const [row] = await this.db
       .update(assignments)
       .set({ status, finishedAt: this.opts.now(), ...(fields.result !== undefined ? { result: fields.result } : {}), ...(fields.error !== undefined ? { error: fields.error } : {}) })
       .where(and(eq(assignments.id, id), inArray(assignments.status, ACTIVE)))
-      .returning()
-      .get();
+      .returning();
+    return row;
   }
 
   /** Open assignments whose lease has passed. */
-  expired(): AssignmentRow[] {
+  async expired(): Promise<AssignmentRow[]> {
     return this.db
       .select()
       .from(assignments)
       .where(and(inArray(assignments.status, ACTIVE), isNotNull(assignments.leaseExpiresAt), lt(assignments.leaseExpiresAt, this.opts.now())))
-      .orderBy(asc(assignments.id))
-      .all();
+      .orderBy(asc(assignments.id));
   }
 
   /** Wakes the long polls of `agentId` (something was offered to it). */

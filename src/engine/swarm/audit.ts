@@ -35,10 +35,10 @@ export class AuditLog {
   ) {}
 
   /** Appends one row; `payload` is redacted first. */
-  record(entry: { taskId?: number | null; actor: string; event: AuditEvent; payload?: unknown }): AuditRow {
+  async record(entry: { taskId?: number | null; actor: string; event: AuditEvent; payload?: unknown }): Promise<AuditRow> {
     const { value, redactedFields } = redact(entry.payload ?? {}, this.rules);
     const actor = redact(entry.actor, this.rules);
-    return this.db
+    const [row] = await this.db
       .insert(audit)
       .values({
         taskId: entry.taskId ?? null,
@@ -48,18 +48,17 @@ export class AuditLog {
         redactedFields: actor.redactedFields.length ? [...redactedFields, 'actor'] : redactedFields,
         createdAt: this.now(),
       })
-      .returning()
-      .get();
+      .returning();
+    return row!;
   }
 
   /** A task's rows, oldest first, after id `afterId`, at most `limit` (1..1000). */
-  forTask(taskId: number, afterId = 0, limit = 500): AuditRow[] {
+  async forTask(taskId: number, afterId = 0, limit = 500): Promise<AuditRow[]> {
     return this.db
       .select()
       .from(audit)
       .where(and(eq(audit.taskId, taskId), gt(audit.id, afterId)))
       .orderBy(asc(audit.id))
-      .limit(Math.min(Math.max(limit, 1), 1000))
-      .all();
+      .limit(Math.min(Math.max(limit, 1), 1000));
   }
 }

@@ -23,7 +23,7 @@ export interface SwarmDeps {
   bus: EventBus;
   runner: Runner;
   bots: BotService;
-  startRun(botId: number, req: RunRequest): RunRow;
+  startRun(botId: number, req: RunRequest): Promise<RunRow>;
   log: Logger;
   config: Config['swarm'];
   /** The clock, in epoch ms (tests may inject one). */
@@ -82,16 +82,12 @@ export class Swarm {
   }
 
   /** Offers the role tools to runs, resumes active tasks and starts the lease sweeper. Call once. */
-  start(): void {
+  async start(): Promise<void> {
     this.deps.runner.useSubmissions(this.orchestrator);
-    this.orchestrator.start();
+    await this.orchestrator.start();
     const every = Math.min(Math.max(Math.floor(this.deps.config.leaseMs / 4), 50), 5000);
     this.sweeper = setInterval(() => {
-      try {
-        this.orchestrator.sweepLeases();
-      } catch (err) {
-        this.deps.log.error({ err }, 'swarm: lease sweep failed');
-      }
+      void this.orchestrator.sweepLeases().catch((err: unknown) => this.deps.log.error({ err }, 'swarm: lease sweep failed'));
     }, every);
     this.sweeper.unref();
   }
@@ -111,11 +107,12 @@ export class Swarm {
    * `discord:<channel id>`) records the chat it was started from, for its outcome.
    * @throws {AppError} VALIDATION_FAILED, SWARM_INCOMPLETE (no planner, executor or evaluator exists)
    */
-  createTask(input: unknown, actor: string, opts: { originChat?: string; ownerId?: number } = {}): TaskRow {
+  async createTask(input: unknown, actor: string, opts: { originChat?: string; ownerId?: number } = {}): Promise<TaskRow> {
     const parsed = taskInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
     // The owner's own bots (or external agents) do the work: another user's bots never do.
-    const missing = AGENT_ROLES.filter((r) => this.agents.listFor(r, opts.ownerId ?? FIRST_ADMIN_ID).length === 0);
+    const missing: (typeof AGENT_ROLES)[number][] = [];
+    for (const r of AGENT_ROLES) if ((await this.agents.listFor(r, opts.ownerId ?? FIRST_ADMIN_ID)).length === 0) missing.push(r);
     if (missing.length) {
       throw new AppError(
         'SWARM_INCOMPLETE',
@@ -124,7 +121,7 @@ export class Swarm {
       );
     }
     const v = parsed.data;
-    const task = this.tasks.insert({ title: v.title, description: v.description, priority: v.priority, maxRounds: v.max_rounds, originChat: opts.originChat, ownerId: opts.ownerId }, actor);
+    const task = await this.tasks.insert({ title: v.title, description: v.description, priority: v.priority, maxRounds: v.max_rounds, originChat: opts.originChat, ownerId: opts.ownerId }, actor);
     this.orchestrator.kick(task.id);
     return task;
   }
@@ -133,42 +130,47 @@ export class Swarm {
    * Cancels an active task: its runs are cancelled and its assignments end.
    * @throws {AppError} TASK_NOT_FOUND, TASK_TRANSITION_INVALID (it already ended)
    */
-  cancelTask(id: number, actor: string, reason = 'cancelled'): TaskRow {
-    const task = this.tasks.get(id);
-    const out = this.tasks.transition(task, 'CANCELLED', actor, { error: `cancelled by ${actor}${reason === 'cancelled' ? '' : `: ${reason}`}`, reason });
-    this.orchestrator.cancelOpen(out, 'the task was cancelled');
-    for (const s of this.tasks.subtasksOf(id, out.round)) {
-      if (s.status !== 'completed' && s.status !== 'failed') this.tasks.updateSubtask(s.id, { status: 'cancelled' });
-    }
-    this.tasks.changed(out, 'cancelled');
-    return out;
+  async cancelTask(id: number, actor: string, reason = 'cancelled'): Promise<TaskRow> {
+    // One step of the orchestrator: it does not move the task on halfway through.
+    return this.orchestrator.exclusive(async () => {
+      const task = await this.tasks.get(id);
+      const out = await this.tasks.transition(task, 'CANCELLED', actor, { error: `cancelled by ${actor}${reason === 'cancelled' ? '' : `: ${reason}`}`, reason });
+      await this.orchestrator.cancelOpen(out, 'the task was cancelled');
+      for (const s of await this.tasks.subtasksOf(id, out.round)) {
+        if (s.status !== 'completed' && s.status !== 'failed') await this.tasks.updateSubtask(s.id, { status: 'cancelled' });
+      }
+      this.tasks.changed(out, 'cancelled');
+      return out;
+    });
   }
 
   /**
    * Archives an ended task (COMPLETED, FAILED or CANCELLED).
    * @throws {AppError} TASK_NOT_FOUND, TASK_TRANSITION_INVALID
    */
-  archiveTask(id: number, actor: string): TaskRow {
-    return this.tasks.transition(this.tasks.get(id), 'ARCHIVED', actor);
+  async archiveTask(id: number, actor: string): Promise<TaskRow> {
+    return this.tasks.transition(await this.tasks.get(id), 'ARCHIVED', actor);
   }
 
   /** Agents (not removed) with their open assignments (`load`) and whether they can take work now. */
-  agentStates(): { agent: AgentRow; load: number; online: boolean }[] {
-    const loads = this.assignments.loads();
-    return this.agents.list().map((agent) => ({ agent, load: loads.get(agent.id) ?? 0, online: this.orchestrator.isOnline(agent) }));
+  async agentStates(): Promise<{ agent: AgentRow; load: number; online: boolean }[]> {
+    const loads = await this.assignments.loads();
+    const out: { agent: AgentRow; load: number; online: boolean }[] = [];
+    for (const agent of await this.agents.list()) out.push({ agent, load: loads.get(agent.id) ?? 0, online: await this.orchestrator.isOnline(agent) });
+    return out;
   }
 
   /** Registers an external agent and issues its key. See {@link AgentService.register}. */
-  register(input: unknown, actor: string): { agent: AgentRow; key: string } {
-    const out = this.agents.register(input, actor);
-    this.orchestrator.advanceAll();
+  async register(input: unknown, actor: string): Promise<{ agent: AgentRow; key: string }> {
+    const out = await this.agents.register(input, actor);
+    await this.orchestrator.advanceAll();
     return out;
   }
 
   /** Gives a bot a swarm role. See {@link AgentService.enrol}. */
-  enrol(input: unknown, actor: string, caller?: Caller): AgentRow {
-    const out = this.agents.enrol(input, actor, caller);
-    this.orchestrator.advanceAll();
+  async enrol(input: unknown, actor: string, caller?: Caller): Promise<AgentRow> {
+    const out = await this.agents.enrol(input, actor, caller);
+    await this.orchestrator.advanceAll();
     return out;
   }
 
@@ -176,9 +178,9 @@ export class Swarm {
    * Removes an agent; its open assignments go back to the pool.
    * @throws {AppError} AGENT_NOT_FOUND
    */
-  removeAgent(id: number, actor: string): AgentRow {
-    const out = this.agents.remove(id, actor);
-    this.orchestrator.releaseAgent(id, actor);
+  async removeAgent(id: number, actor: string): Promise<AgentRow> {
+    const out = await this.agents.remove(id, actor);
+    await this.orchestrator.releaseAgent(id, actor);
     return out;
   }
 
@@ -188,24 +190,24 @@ export class Swarm {
    * @throws {AppError} AGENT_NOT_FOUND, BAD_REQUEST (a bot of this server does not poll)
    */
   async nextAssignment(agentId: number, waitMs: number, signal?: AbortSignal): Promise<AgentAssignment | null> {
-    const agent = this.externalAgent(agentId);
+    const agent = await this.externalAgent(agentId);
     const until = this.now() + Math.max(0, waitMs);
     const stop = signal ? AbortSignal.any([signal, this.polls.signal]) : this.polls.signal;
     let first = true;
     for (;;) {
-      this.agents.seen(agent.id);
-      this.assignments.renew(agent.id);
-      let claimed = this.assignments.claimNext(agent.id);
+      await this.agents.seen(agent.id);
+      await this.assignments.renew(agent.id);
+      let claimed = await this.assignments.claimNext(agent.id);
       if (!claimed && first) {
         // Work waiting for an agent like this one is offered now.
-        this.orchestrator.advanceAll();
-        claimed = this.assignments.claimNext(agent.id);
+        await this.orchestrator.advanceAll();
+        claimed = await this.assignments.claimNext(agent.id);
       }
       first = false;
       if (claimed) {
-        const task = this.tasks.get(claimed.taskId);
-        this.audit.record({ taskId: task.id, actor: actorOfAgent(agent), event: 'assignment.claimed', payload: { assignment_id: claimed.id, kind: claimed.kind } });
-        if (claimed.subtaskId !== null) this.tasks.updateSubtask(claimed.subtaskId, { status: 'running', startedAt: this.now() });
+        const task = await this.tasks.get(claimed.taskId);
+        await this.audit.record({ taskId: task.id, actor: actorOfAgent(agent), event: 'assignment.claimed', payload: { assignment_id: claimed.id, kind: claimed.kind } });
+        if (claimed.subtaskId !== null) await this.tasks.updateSubtask(claimed.subtaskId, { status: 'running', startedAt: this.now() });
         this.tasks.changed(task, `assignment:${claimed.id}`);
         return this.agentAssignment(claimed);
       }
@@ -220,11 +222,11 @@ export class Swarm {
    * @returns the ids of its open assignments (one missing was taken back: stop working on it) and when the lease ends.
    * @throws {AppError} AGENT_NOT_FOUND, BAD_REQUEST
    */
-  heartbeat(agentId: number): { assignments: number[]; leaseExpiresAt: number } {
-    const agent = this.externalAgent(agentId);
-    this.agents.seen(agent.id);
-    this.assignments.renew(agent.id);
-    return { assignments: this.assignments.activeForAgent(agent.id).map((a) => a.id), leaseExpiresAt: this.now() + this.deps.config.leaseMs };
+  async heartbeat(agentId: number): Promise<{ assignments: number[]; leaseExpiresAt: number }> {
+    const agent = await this.externalAgent(agentId);
+    await this.agents.seen(agent.id);
+    await this.assignments.renew(agent.id);
+    return { assignments: (await this.assignments.activeForAgent(agent.id)).map((a) => a.id), leaseExpiresAt: this.now() + this.deps.config.leaseMs };
   }
 
   /**
@@ -232,24 +234,24 @@ export class Swarm {
    * @throws {AppError} VALIDATION_FAILED, TASK_NOT_FOUND, ASSIGNMENT_NOT_FOUND (not this agent's or
    *   this task's), ASSIGNMENT_NOT_ACTIVE (its lease ran out, its task ended, or not fetched yet)
    */
-  submitResult(taskId: number, agentId: number, input: unknown): TaskRow {
-    const agent = this.externalAgent(agentId);
-    const task = this.tasks.get(taskId);
+  async submitResult(taskId: number, agentId: number, input: unknown): Promise<TaskRow> {
+    const agent = await this.externalAgent(agentId);
+    const task = await this.tasks.get(taskId);
     const parsed = resultInputSchema.safeParse(input);
     if (!parsed.success) throw validationError(parsed.error);
-    const a = this.assignments.get(parsed.data.assignment_id);
+    const a = await this.assignments.get(parsed.data.assignment_id);
     if (a.taskId !== task.id || a.agentId !== agent.id) throw new AppError('ASSIGNMENT_NOT_FOUND', `Agent #${agent.id} has no assignment #${a.id} in task #${task.id}.`);
-    this.agents.seen(agent.id);
+    await this.agents.seen(agent.id);
     if (a.status !== 'working') throw notActive(a);
-    this.assignments.renew(agent.id);
-    this.orchestrator.settleExternal(a, parsed.data, actorOfAgent(agent));
+    await this.assignments.renew(agent.id);
+    await this.orchestrator.settleExternal(a, parsed.data, actorOfAgent(agent));
     return this.tasks.get(task.id);
   }
 
   /** The assignment as its agent receives it. */
-  agentAssignment(a: AssignmentRow): AgentAssignment {
-    const task = this.tasks.get(a.taskId);
-    const round = this.tasks.subtasksOf(a.taskId, a.round);
+  async agentAssignment(a: AssignmentRow): Promise<AgentAssignment> {
+    const task = await this.tasks.get(a.taskId);
+    const round = await this.tasks.subtasksOf(a.taskId, a.round);
     const sub = a.subtaskId === null ? undefined : round.find((s) => s.id === a.subtaskId);
     const outputs = a.kind === 'evaluate' ? round : sub ? round.filter((s) => sub.dependsOn.includes(s.key)) : [];
     return {
@@ -260,8 +262,8 @@ export class Swarm {
     };
   }
 
-  private externalAgent(agentId: number): AgentRow {
-    const agent = this.agents.get(agentId);
+  private async externalAgent(agentId: number): Promise<AgentRow> {
+    const agent = await this.agents.get(agentId);
     if (agent.kind !== 'external') throw new AppError('BAD_REQUEST', `Agent #${agent.id} is a bot of this server: its assignments are runs, it does not poll.`);
     return agent;
   }

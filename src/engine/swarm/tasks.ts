@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { Db } from '../db/database.ts';
+import { transaction, type Db } from '../db/database.ts';
 import { agents, assignments, subtasks, tasks, verdicts, type AgentRow, type AssignmentRow, type SubtaskRow, type TaskRow, type VerdictRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
@@ -58,42 +58,41 @@ export class TaskStore {
   constructor(private readonly deps: TaskStoreDeps) {}
 
   /** Inserts a new task (status CREATED, round 1; owned by `v.ownerId`, default the first admin) and audits it. */
-  insert(v: { title: string; description: string; priority: TaskRow['priority']; maxRounds: number; originChat?: string | null; ownerId?: number }, actor: string): TaskRow {
+  async insert(v: { title: string; description: string; priority: TaskRow['priority']; maxRounds: number; originChat?: string | null; ownerId?: number }, actor: string): Promise<TaskRow> {
     const now = this.deps.now();
-    const row = this.deps.db
+    const [inserted] = await this.deps.db
       .insert(tasks)
       .values({ ...(v.ownerId !== undefined && { ownerId: v.ownerId }), title: v.title, description: v.description, priority: v.priority, status: 'CREATED', phase: 'planning', round: 1, maxRounds: v.maxRounds, createdBy: actor, originChat: v.originChat ?? null, createdAt: now, updatedAt: now })
-      .returning()
-      .get();
-    this.deps.audit.record({ taskId: row.id, actor, event: 'task.created', payload: { title: v.title, description: v.description, priority: v.priority, max_rounds: v.maxRounds } });
+      .returning();
+    const row = inserted!;
+    await this.deps.audit.record({ taskId: row.id, actor, event: 'task.created', payload: { title: v.title, description: v.description, priority: v.priority, max_rounds: v.maxRounds } });
     this.deps.bus.emit('notice', { kind: 'task.created', message: `📋 Task #${row.id} "${this.safe(row.title)}" was created` });
     this.changed(row, 'created');
     return row;
   }
 
   /** @throws {AppError} TASK_NOT_FOUND */
-  get(id: number): TaskRow {
-    const row = Number.isSafeInteger(id) ? this.deps.db.select().from(tasks).where(eq(tasks.id, id)).get() : undefined;
+  async get(id: number): Promise<TaskRow> {
+    const [row] = Number.isSafeInteger(id) ? await this.deps.db.select().from(tasks).where(eq(tasks.id, id)) : [];
     if (!row) throw new AppError('TASK_NOT_FOUND', `No task with id ${id}.`);
     return row;
   }
 
   /** Tasks newest first (at most `limit`, 1..500); archived ones only with `archived`; with `ownerId`, that user's only. */
-  list(opts: { status?: TaskStatus; archived?: boolean; limit?: number; ownerId?: number } = {}): TaskRow[] {
+  async list(opts: { status?: TaskStatus; archived?: boolean; limit?: number; ownerId?: number } = {}): Promise<TaskRow[]> {
     const where = opts.status ? eq(tasks.status, opts.status) : opts.archived ? undefined : ne(tasks.status, 'ARCHIVED');
     return this.deps.db
       .select()
       .from(tasks)
       .where(opts.ownerId === undefined ? where : and(where, eq(tasks.ownerId, opts.ownerId)))
       .orderBy(desc(tasks.id))
-      .limit(Math.min(Math.max(opts.limit ?? 100, 1), 500))
-      .all();
+      .limit(Math.min(Math.max(opts.limit ?? 100, 1), 500));
   }
 
   /** Tasks still working (CREATED, PLANNED, IN_PROGRESS), highest priority first, then oldest first. */
-  active(): TaskRow[] {
+  async active(): Promise<TaskRow[]> {
     const rank = sql`case ${tasks.priority} when 'high' then 0 when 'normal' then 1 else 2 end`;
-    return this.deps.db.select().from(tasks).where(inArray(tasks.status, ['CREATED', 'PLANNED', 'IN_PROGRESS'])).orderBy(rank, asc(tasks.id)).all();
+    return this.deps.db.select().from(tasks).where(inArray(tasks.status, ['CREATED', 'PLANNED', 'IN_PROGRESS'])).orderBy(rank, asc(tasks.id));
   }
 
   /**
@@ -101,7 +100,7 @@ export class TaskStore {
    * @returns the updated row.
    * @throws {AppError} TASK_TRANSITION_INVALID (the machine does not allow it, or the status changed meanwhile)
    */
-  transition(task: TaskRow, to: TaskStatus, actor: string, extra: { reason?: string; error?: string | null; phase?: TaskPhase } = {}): TaskRow {
+  async transition(task: TaskRow, to: TaskStatus, actor: string, extra: { reason?: string; error?: string | null; phase?: TaskPhase } = {}): Promise<TaskRow> {
     assertTransition(task.id, task.status, to);
     const now = this.deps.now();
     const final = !TASK_STATUS_INFO[to].active;
@@ -111,17 +110,16 @@ export class TaskStore {
     if (extra.error !== undefined) set.error = extra.error;
     if (final && to !== 'ARCHIVED') set.finishedAt = now;
     if (to === 'ARCHIVED') set.archivedAt = now;
-    const row = this.deps.db
+    const [row] = await this.deps.db
       .update(tasks)
       .set(set)
       .where(and(eq(tasks.id, task.id), eq(tasks.status, task.status)))
-      .returning()
-      .get();
+      .returning();
     if (!row) {
-      const current = this.get(task.id);
+      const current = await this.get(task.id);
       throw new AppError('TASK_TRANSITION_INVALID', `Task #${task.id} is ${current.status} now, no longer ${task.status}; it was not moved to ${to}.`, { from: current.status, to });
     }
-    this.deps.audit.record({ taskId: task.id, actor, event: 'task.status', payload: { from: task.status, to, round: row.round, ...(extra.reason ? { reason: extra.reason } : {}) } });
+    await this.deps.audit.record({ taskId: task.id, actor, event: 'task.status', payload: { from: task.status, to, round: row.round, ...(extra.reason ? { reason: extra.reason } : {}) } });
     if (to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED') {
       const level = to === 'COMPLETED' ? 'success' : to === 'FAILED' ? 'error' : 'warn';
       const why = to === 'COMPLETED' ? '' : extra.error ? ` — ${this.safe(firstLine(extra.error))}` : '';
@@ -132,13 +130,13 @@ export class TaskStore {
   }
 
   /** Changes what an active task is doing (phase, round) without changing its status. */
-  update(task: TaskRow, set: { phase?: TaskPhase; round?: number }, change: string): TaskRow {
-    const row = this.deps.db
+  async update(task: TaskRow, set: { phase?: TaskPhase; round?: number }, change: string): Promise<TaskRow> {
+    const [updated] = await this.deps.db
       .update(tasks)
       .set({ ...set, updatedAt: this.deps.now() })
       .where(eq(tasks.id, task.id))
-      .returning()
-      .get();
+      .returning();
+    const row = updated!;
     this.changed(row, change);
     return row;
   }
@@ -149,29 +147,32 @@ export class TaskStore {
   }
 
   /** Creates the sub-tasks of a plan for the task's current round. */
-  insertPlan(task: TaskRow, plan: Plan): SubtaskRow[] {
+  async insertPlan(task: TaskRow, plan: Plan): Promise<SubtaskRow[]> {
     const now = this.deps.now();
-    return this.deps.db.transaction((tx) =>
-      plan.subtasks.map((s, i) =>
-        tx
+    return transaction(this.deps.db, async (tx) => {
+      const rows: SubtaskRow[] = [];
+      for (const [i, s] of plan.subtasks.entries()) {
+        const [row] = await tx
           .insert(subtasks)
           .values({ taskId: task.id, round: task.round, key: s.id, position: i, description: s.description, skills: s.skills, dependsOn: s.depends_on, status: 'pending', createdAt: now })
-          .returning()
-          .get(),
-      ),
-    );
+          .returning();
+        rows.push(row!);
+      }
+      return rows;
+    });
   }
 
   /**
    * Starts the next round as a redo: each sub-task of the previous round is copied; those named in
    * `redo` are pending again with the evaluator's `feedback`, the others keep their output.
    */
-  copyForRedo(task: TaskRow, previous: SubtaskRow[], redo: ReadonlySet<string>, feedback: string): void {
+  async copyForRedo(task: TaskRow, previous: SubtaskRow[], redo: ReadonlySet<string>, feedback: string): Promise<void> {
     const now = this.deps.now();
-    this.deps.db.transaction((tx) => {
+    await transaction(this.deps.db, async (tx) => {
       for (const s of previous) {
         const again = redo.has(s.key);
-        tx.insert(subtasks)
+        await tx
+          .insert(subtasks)
           .values({
             taskId: task.id,
             round: task.round,
@@ -188,79 +189,70 @@ export class TaskStore {
             createdAt: now,
             startedAt: again ? null : s.startedAt,
             finishedAt: again ? null : s.finishedAt,
-          })
-          .run();
+          });
       }
     });
   }
 
   /** The sub-tasks of one round of a task, in plan order. */
-  subtasksOf(taskId: number, round: number): SubtaskRow[] {
-    return this.deps.db.select().from(subtasks).where(and(eq(subtasks.taskId, taskId), eq(subtasks.round, round))).orderBy(asc(subtasks.position)).all();
+  async subtasksOf(taskId: number, round: number): Promise<SubtaskRow[]> {
+    return this.deps.db.select().from(subtasks).where(and(eq(subtasks.taskId, taskId), eq(subtasks.round, round))).orderBy(asc(subtasks.position));
   }
 
   /** @throws {AppError} TASK_NOT_FOUND when the sub-task is gone */
-  subtask(id: number): SubtaskRow {
-    const row = this.deps.db.select().from(subtasks).where(eq(subtasks.id, id)).get();
+  async subtask(id: number): Promise<SubtaskRow> {
+    const [row] = await this.deps.db.select().from(subtasks).where(eq(subtasks.id, id));
     if (!row) throw new AppError('TASK_NOT_FOUND', `No sub-task with id ${id}.`);
     return row;
   }
 
   /** Changes fields of a sub-task. */
-  updateSubtask(id: number, set: Partial<typeof subtasks.$inferInsert>): SubtaskRow {
-    return this.deps.db.update(subtasks).set(set).where(eq(subtasks.id, id)).returning().get();
+  async updateSubtask(id: number, set: Partial<typeof subtasks.$inferInsert>): Promise<SubtaskRow> {
+    const [row] = await this.deps.db.update(subtasks).set(set).where(eq(subtasks.id, id)).returning();
+    return row!;
   }
 
   /** Records a verdict for the task's current round. */
-  insertVerdict(task: TaskRow, agentId: number | null, v: Verdict): VerdictRow {
-    return this.deps.db
+  async insertVerdict(task: TaskRow, agentId: number | null, v: Verdict): Promise<VerdictRow> {
+    const [row] = await this.deps.db
       .insert(verdicts)
       .values({ taskId: task.id, round: task.round, agentId, verdict: v.verdict, reasons: v.reasons, redo: v.redo, createdAt: this.deps.now() })
-      .returning()
-      .get();
+      .returning();
+    return row!;
   }
 
   /** The latest verdict of a task, if any. */
-  latestVerdict(taskId: number): VerdictRow | null {
-    return this.deps.db.select().from(verdicts).where(eq(verdicts.taskId, taskId)).orderBy(desc(verdicts.id)).limit(1).get() ?? null;
+  async latestVerdict(taskId: number): Promise<VerdictRow | null> {
+    const [row] = await this.deps.db.select().from(verdicts).where(eq(verdicts.taskId, taskId)).orderBy(desc(verdicts.id)).limit(1);
+    return row ?? null;
   }
 
   /**
    * The task with its sub-tasks (current round and history), assignments and verdicts.
    * @throws {AppError} TASK_NOT_FOUND
    */
-  view(id: number): TaskView {
-    const task = this.get(id);
+  async view(id: number): Promise<TaskView> {
+    const task = await this.get(id);
     const db = this.deps.db;
-    const agentRows = new Map(db.select().from(agents).all().map((a) => [a.id, a]));
+    const agentRows = new Map((await db.select().from(agents)).map((a) => [a.id, a]));
     const agentOf = (agentId: number | null) => {
       const a = agentId === null ? undefined : agentRows.get(agentId);
       return a ? { id: a.id, name: a.name, kind: a.kind, botId: a.botId, role: a.role } : null;
     };
-    const subs = db.select().from(subtasks).where(eq(subtasks.taskId, id)).orderBy(asc(subtasks.round), asc(subtasks.position)).all().map((s) => ({ ...s, agent: agentOf(s.agentId) }));
+    const subs = (await db.select().from(subtasks).where(eq(subtasks.taskId, id)).orderBy(asc(subtasks.round), asc(subtasks.position))).map((s) => ({ ...s, agent: agentOf(s.agentId) }));
+    const assignmentRows = await db.select().from(assignments).where(eq(assignments.taskId, id)).orderBy(asc(assignments.id));
+    const verdictRows = await db.select().from(verdicts).where(eq(verdicts.taskId, id)).orderBy(asc(verdicts.id));
     const current = subs.filter((s) => s.round === task.round);
     const done = current.filter((s) => s.output !== null);
     return {
       task,
       subtasks: current,
       history: subs.filter((s) => s.round !== task.round),
-      assignments: db
-        .select()
-        .from(assignments)
-        .where(eq(assignments.taskId, id))
-        .orderBy(asc(assignments.id))
-        .all()
-        .map((a) => {
+      assignments: assignmentRows.map((a) => {
           const ag = agentOf(a.agentId);
           return { ...a, agentName: ag?.name ?? null, agentKind: ag?.kind ?? null, agentBotId: ag?.botId ?? null };
         }),
-      verdicts: db
-        .select()
-        .from(verdicts)
-        .where(eq(verdicts.taskId, id))
-        .orderBy(asc(verdicts.id))
-        .all()
-        .map((v) => ({ ...v, agentName: agentOf(v.agentId)?.name ?? null })),
+      verdicts: verdictRows.map((v) => ({ ...v, agentName: agentOf(v.agentId)?.name ?? null })),
       output: done.length ? done.map((s) => `## ${s.key} — ${s.description}\n${s.output}`).join('\n\n') : null,
     };
   }

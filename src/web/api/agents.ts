@@ -49,8 +49,8 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
     const app = plain.withTypeProvider<ZodTypeProvider>();
     const swarm = engine.swarm;
     const agentId = (raw: string) => pathId(raw, 'AGENT_NOT_FOUND', 'agent');
-    const agentById = (id: number) => {
-      const s = swarm.agentStates().find((x) => x.agent.id === id);
+    const agentById = async (id: number) => {
+      const s = (await swarm.agentStates()).find((x) => x.agent.id === id);
       if (!s) throw new AppError('AGENT_NOT_FOUND', `No agent with id ${id}.`);
       return agentJson(s.agent, s);
     };
@@ -64,7 +64,7 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/agents',
       { schema: { tags: ['agents'], summary: 'The swarm’s agents (bots of this server in a role, and registered external agents)', response: { 200: json(z.array(AgentJson), 'oldest first'), ...errorResponses(...KEY_ERRORS) } } },
-      async () => swarm.agentStates().map((s) => agentJson(s.agent, s)),
+      async () => (await swarm.agentStates()).map((s) => agentJson(s.agent, s)),
     );
 
     app.post(
@@ -78,9 +78,9 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const agent = swarm.enrol(req.body, requestActor(req), req.caller);
+        const agent = await swarm.enrol(req.body, requestActor(req), req.caller);
         reply.code(201).header('location', `/api/agents/${agent.id}`);
-        return agentById(agent.id);
+        return await agentById(agent.id);
       },
     );
 
@@ -95,9 +95,9 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const { agent, key } = swarm.register(req.body, requestActor(req));
+        const { agent, key } = await swarm.register(req.body, requestActor(req));
         reply.code(201).header('location', `/api/agents/${agent.id}`);
-        return { id: agent.id, key, agent: agentById(agent.id), lease_ms: engine.config.swarm.leaseMs };
+        return { id: agent.id, key, agent: await agentById(agent.id), lease_ms: engine.config.swarm.leaseMs };
       },
     );
 
@@ -118,7 +118,7 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        swarm.removeAgent(agentId(req.params.id), requestActor(req));
+        await swarm.removeAgent(agentId(req.params.id), requestActor(req));
         return reply.code(204).send();
       },
     );
@@ -158,7 +158,7 @@ export const agentRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const id = self(req.params.id, agentOfRequest(req));
-        const beat = swarm.heartbeat(id);
+        const beat = await swarm.heartbeat(id);
         return { assignments: beat.assignments, lease_expires_at: new Date(beat.leaseExpiresAt).toISOString() };
       },
     );

@@ -55,13 +55,13 @@ export const approvalRoutes = (engine: Engine): FastifyPluginAsync =>
       { schema: { tags: ['approvals'], summary: 'Drafts waiting for a decision (or decided), newest first', querystring: listQuery, response: { 200: json(z.array(ApprovalJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') } } },
       async (req) => {
         const status = req.query.status === 'all' ? undefined : (req.query.status as ApprovalStatus | 'decided');
-        const botId = req.query.bot ? engine.scope.bot(req.caller, pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot')).id : undefined;
-        return engine.approvals.list({ status, botId, limit: req.query.limit, ownerId: readScope(req.caller) }).map(approvalJson);
+        const botId = req.query.bot ? (await engine.scope.bot(req.caller, pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot'))).id : undefined;
+        return (await engine.approvals.list({ status, botId, limit: req.query.limit, ownerId: readScope(req.caller) })).map(approvalJson);
       },
     );
 
     app.get('/approvals/:id', { schema: { tags: ['approvals'], summary: 'One approval', params: idParams, response: { 200: json(ApprovalJson, 'the approval'), ...errorResponses('APPROVAL_NOT_FOUND') } } }, async (req) =>
-      approvalJson(engine.scope.approval(req.caller, id(req.params.id))),
+      approvalJson(await engine.scope.approval(req.caller, id(req.params.id))),
     );
 
     app.post(
@@ -75,7 +75,7 @@ export const approvalRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(ApprovalJson, 'the approval, approved'), ...errorResponses('VALIDATION_FAILED', 'APPROVAL_NOT_FOUND', 'FORBIDDEN_ROLE', 'APPROVAL_DECIDED') },
         },
       },
-      async (req) => approvalJson(engine.approvals.approve(engine.scope.approval(req.caller, id(req.params.id), 'write').id, req.body ?? {}, 'api')),
+      async (req) => approvalJson(await engine.approvals.approve((await engine.scope.approval(req.caller, id(req.params.id), 'write')).id, req.body ?? {}, 'api')),
     );
 
     app.post(
@@ -89,6 +89,6 @@ export const approvalRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(ApprovalJson, 'the approval, rejected'), ...errorResponses('VALIDATION_FAILED', 'APPROVAL_NOT_FOUND', 'FORBIDDEN_ROLE', 'APPROVAL_DECIDED') },
         },
       },
-      async (req) => approvalJson(engine.approvals.reject(engine.scope.approval(req.caller, id(req.params.id), 'write').id, req.body, 'api')),
+      async (req) => approvalJson(await engine.approvals.reject((await engine.scope.approval(req.caller, id(req.params.id), 'write')).id, req.body, 'api')),
     );
   };

@@ -37,7 +37,7 @@ export function secretJson(s: SecretInfo): z.infer<typeof SecretJson> {
  * not see is a 404 like one that does not exist.
  * @throws {AppError} BOT_NOT_FOUND, FORBIDDEN_ROLE
  */
-export function secretsBot(engine: Engine, caller: Caller, rawId: string, action: 'read' | 'write'): BotRow {
+export async function secretsBot(engine: Engine, caller: Caller, rawId: string, action: 'read' | 'write'): Promise<BotRow> {
   return engine.scope.bot(caller, pathId(rawId, 'BOT_NOT_FOUND', 'bot'), action);
 }
 
@@ -53,7 +53,7 @@ export const botSecretRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/bots/:id/secrets',
       { schema: { tags: ['secrets'], summary: "The bot's secrets: names and times only, never values", params: idParams, response: { 200: json(z.array(SecretJson), 'sorted by name'), ...errorResponses('BOT_NOT_FOUND') } } },
-      async (req) => engine.botSecrets.list(secretsBot(engine, req.caller, req.params.id, 'read').id).map(secretJson),
+      async (req) => engine.botSecrets.list((await secretsBot(engine, req.caller, req.params.id, 'read')).id).map(secretJson),
     );
 
     app.put(
@@ -68,7 +68,7 @@ export const botSecretRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const bot = secretsBot(engine, req.caller, req.params.id, 'write');
+        const bot = await secretsBot(engine, req.caller, req.params.id, 'write');
         const info = engine.botSecrets.set(bot.id, req.params.name, req.body.value);
         engine.bus.emit('notice', { botId: bot.id, kind: 'bot.secret', message: `${bot.emoji} ${bot.name}: secret ${info.name} set` });
         return secretJson(info);
@@ -86,7 +86,7 @@ export const botSecretRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const bot = secretsBot(engine, req.caller, req.params.id, 'write');
+        const bot = await secretsBot(engine, req.caller, req.params.id, 'write');
         engine.botSecrets.delete(bot.id, req.params.name);
         engine.bus.emit('notice', { botId: bot.id, kind: 'bot.secret', message: `${bot.emoji} ${bot.name}: secret ${req.params.name} deleted` });
         return reply.code(204).send();

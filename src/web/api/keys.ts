@@ -31,7 +31,7 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
       '/keys',
       { schema: { tags: ['keys'], summary: 'All API keys, revoked ones too (without their secrets)', response: { 200: json(z.array(ApiKeyJson), 'the keys'), ...errorResponses(...KEY_ERRORS) } } },
       // An operator's own keys; admins and viewers see every key (never a secret).
-      async (req) => keys.list().filter((k) => mayRead(req.caller, k.userId)).map(apiKeyJson),
+      async (req) => (await keys.list()).filter((k) => mayRead(req.caller, k.userId)).map(apiKeyJson),
     );
 
     app.post(
@@ -51,8 +51,8 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
         if (!mayCreate(req.caller) || (userId !== req.caller.userId && req.caller.role !== 'admin')) {
           throw new AppError('FORBIDDEN_ROLE', req.caller.role === 'viewer' ? 'A viewer creates no API keys.' : 'Only admins create keys for other users; yours act as you.');
         }
-        engine.users.require(userId);
-        const { row, key } = keys.create(input, requestActor(req), null, userId);
+        await engine.users.require(userId);
+        const { row, key } = await keys.create(input, requestActor(req), null, userId);
         reply.code(201).header('location', `/api/keys/${row.id}`);
         return { ...apiKeyJson(row), key };
       },
@@ -70,8 +70,8 @@ export const keyRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const id = pathId(req.params.id, 'API_KEY_NOT_FOUND', 'API key');
-        assertAccess(req.caller, keys.get(id).userId, 'write', { code: 'API_KEY_NOT_FOUND', message: `No API key with id ${id}.` });
-        return apiKeyJson(keys.revoke(id, requestActor(req)));
+        assertAccess(req.caller, (await keys.get(id)).userId, 'write', { code: 'API_KEY_NOT_FOUND', message: `No API key with id ${id}.` });
+        return apiKeyJson(await keys.revoke(id, requestActor(req)));
       },
     );
   };

@@ -115,8 +115,8 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const botId = req.query.bot ? engine.scope.bot(req.caller, pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot')).id : undefined;
-        return engine.triggers.list({ botId, ownerId: readScope(req.caller) }).map(triggerJson);
+        const botId = req.query.bot ? (await engine.scope.bot(req.caller, pathId(req.query.bot, 'BOT_NOT_FOUND', 'bot'))).id : undefined;
+        return (await engine.triggers.list({ botId, ownerId: readScope(req.caller) })).map(triggerJson);
       },
     );
 
@@ -131,14 +131,14 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const t = engine.triggers.create(req.body, req.caller);
+        const t = await engine.triggers.create(req.body, req.caller);
         reply.code(201).header('location', `/api/triggers/${t.id}`);
         return triggerJson(t);
       },
     );
 
     app.get('/triggers/:id', { schema: { tags: ['connections'], summary: 'One connection', params: idParams, response: { 200: json(TriggerJson, 'the connection'), ...errorResponses('TRIGGER_NOT_FOUND') } } }, async (req) =>
-      triggerJson(engine.triggers.getFor(req.caller, triggerId(req.params.id))),
+      triggerJson(await engine.triggers.getFor(req.caller, triggerId(req.params.id))),
     );
 
     app.put(
@@ -152,15 +152,15 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(TriggerJson, 'the connection as it now is'), ...errorResponses('VALIDATION_FAILED', 'TRIGGER_NOT_FOUND', 'BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'TRIGGER_EXISTS', 'TRIGGER_CYCLE') },
         },
       },
-      async (req) => triggerJson(engine.triggers.update(triggerId(req.params.id), req.body, req.caller)),
+      async (req) => triggerJson(await engine.triggers.update(triggerId(req.params.id), req.body, req.caller)),
     );
 
     app.delete('/triggers/:id', { schema: { tags: ['connections'], summary: 'Remove a connection', params: idParams, response: { 204: noContent, ...errorResponses('TRIGGER_NOT_FOUND', 'FORBIDDEN_ROLE') } } }, async (req, reply) => {
-      engine.triggers.delete(triggerId(req.params.id), req.caller);
+      await engine.triggers.delete(triggerId(req.params.id), req.caller);
       return reply.code(204).send();
     });
 
-    app.get('/pipelines', { schema: { tags: ['pipelines'], summary: 'All pipelines', response: { 200: json(z.array(PipelineJson), 'oldest first') } } }, async (req) => engine.pipelines.list(readScope(req.caller)).map(pipelineJson));
+    app.get('/pipelines', { schema: { tags: ['pipelines'], summary: 'All pipelines', response: { 200: json(z.array(PipelineJson), 'oldest first') } } }, async (req) => (await engine.pipelines.list(readScope(req.caller))).map(pipelineJson));
 
     app.post(
       '/pipelines',
@@ -174,14 +174,14 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req, reply) => {
         assertMayCreate(req.caller);
-        const p = engine.pipelines.create(req.body, req.caller.userId);
+        const p = await engine.pipelines.create(req.body, req.caller.userId);
         reply.code(201).header('location', `/api/pipelines/${p.id}`);
         return pipelineJson(p);
       },
     );
 
     app.get('/pipelines/:id', { schema: { tags: ['pipelines'], summary: 'One pipeline', params: idParams, response: { 200: json(PipelineJson, 'the pipeline'), ...errorResponses('PIPELINE_NOT_FOUND') } } }, async (req) =>
-      pipelineJson(engine.scope.pipeline(req.caller, pipelineId(req.params.id))),
+      pipelineJson(await engine.scope.pipeline(req.caller, pipelineId(req.params.id))),
     );
 
     app.put(
@@ -195,14 +195,14 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(PipelineJson, 'the pipeline as it now is'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND', 'BOT_NOT_FOUND', 'PIPELINE_NAME_TAKEN', 'FORBIDDEN_ROLE') },
         },
       },
-      async (req) => pipelineJson(engine.pipelines.update(engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write').id, req.body)),
+      async (req) => pipelineJson(await engine.pipelines.update((await engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write')).id, req.body)),
     );
 
     app.delete(
       '/pipelines/:id',
       { schema: { tags: ['pipelines'], summary: 'Delete a pipeline (its active run is cancelled)', params: idParams, response: { 204: noContent, ...errorResponses('PIPELINE_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
       async (req, reply) => {
-        await engine.pipelines.delete(engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write').id);
+        await engine.pipelines.delete((await engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write')).id);
         return reply.code(204).send();
       },
     );
@@ -219,7 +219,7 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const run = engine.pipelines.run(engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write').id, { input: req.body?.input ?? null, trigger: 'manual' });
+        const run = await engine.pipelines.run((await engine.scope.pipeline(req.caller, pipelineId(req.params.id), 'write')).id, { input: req.body?.input ?? null, trigger: 'manual' });
         reply.code(202).header('location', `/api/pipeline-runs/${run.id}`);
         return pipelineRunJson(run);
       },
@@ -236,13 +236,13 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(z.array(PipelineRunJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND') },
         },
       },
-      async (req) => engine.pipelines.listRuns(engine.scope.pipeline(req.caller, pipelineId(req.params.id)).id, req.query.limit).map(pipelineRunJson),
+      async (req) => (await engine.pipelines.listRuns((await engine.scope.pipeline(req.caller, pipelineId(req.params.id))).id, req.query.limit)).map(pipelineRunJson),
     );
 
     app.get(
       '/pipeline-runs/:id',
       { schema: { tags: ['pipelines'], summary: 'One pipeline run with its steps', params: idParams, response: { 200: json(PipelineRunJson, 'the pipeline run'), ...errorResponses('PIPELINE_RUN_NOT_FOUND') } } },
-      async (req) => pipelineRunJson(engine.scope.pipelineRun(req.caller, pipelineRunId(req.params.id))),
+      async (req) => pipelineRunJson(await engine.scope.pipelineRun(req.caller, pipelineRunId(req.params.id))),
     );
 
     app.post(
@@ -255,6 +255,6 @@ export const orchestrationRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(PipelineRunJson, 'the pipeline run, now cancelled'), ...errorResponses('PIPELINE_RUN_NOT_FOUND', 'PIPELINE_RUN_NOT_ACTIVE', 'FORBIDDEN_ROLE') },
         },
       },
-      async (req) => pipelineRunJson(await engine.pipelines.cancelRun(engine.scope.pipelineRun(req.caller, pipelineRunId(req.params.id), 'write').id)),
+      async (req) => pipelineRunJson(await engine.pipelines.cancelRun((await engine.scope.pipelineRun(req.caller, pipelineRunId(req.params.id), 'write')).id)),
     );
   };

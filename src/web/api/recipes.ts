@@ -43,9 +43,9 @@ export function sendFile(reply: FastifyReply, file: ExportFile) {
 }
 
 /** A bot's results as an export (newest first, at most 500). @throws {AppError} BOT_NOT_FOUND, VALIDATION_FAILED */
-export function botResultsFile(engine: Engine, botId: number, format: ExportFormat): ExportFile {
-  const bot = engine.bots.get(botId);
-  const items: ExportItem[] = engine.results.list(bot.id, { limit: 500 }).map((r) => ({
+export async function botResultsFile(engine: Engine, botId: number, format: ExportFormat): Promise<ExportFile> {
+  const bot = await engine.bots.get(botId);
+  const items: ExportItem[] = (await engine.results.list(bot.id, { limit: 500 })).map((r) => ({
     title: r.title,
     content: r.content,
     url: r.url,
@@ -56,10 +56,9 @@ export function botResultsFile(engine: Engine, botId: number, format: ExportForm
 }
 
 /** A pipeline's results: the outputs of its completed runs, newest first (at most 200). @throws {AppError} PIPELINE_NOT_FOUND */
-export function pipelineResultsFile(engine: Engine, pipelineId: number, format: ExportFormat): ExportFile {
-  const p = engine.pipelines.get(pipelineId);
-  const items: ExportItem[] = engine.pipelines
-    .listRuns(p.id, 200)
+export async function pipelineResultsFile(engine: Engine, pipelineId: number, format: ExportFormat): Promise<ExportFile> {
+  const p = await engine.pipelines.get(pipelineId);
+  const items: ExportItem[] = (await engine.pipelines.listRuns(p.id, 200))
     .filter((r) => r.status === 'completed' && r.output)
     .map((r) => ({
       title: `${p.name} — run #${r.id}`,
@@ -107,7 +106,7 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
       { schema: { tags: ['recipes'], summary: "Create a library recipe's bots, pipeline and connections in one call", params: recipeIdParams, response: { 201: json(RecipeCreatedJson, 'what was made'), ...errorResponses('RECIPE_NOT_FOUND'), ...createErrors } } },
       async (req, reply) => {
         assertMayCreate(req.caller);
-        const made = engine.recipes.create(engine.recipes.get(req.params.id), req.caller.userId);
+        const made = await engine.recipes.create(engine.recipes.get(req.params.id), req.caller.userId);
         reply.code(201);
         return created(made);
       },
@@ -118,7 +117,7 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
       { schema: { tags: ['recipes'], summary: 'Create what a recipe file describes (exported here or on another instance)', body: recipeSchema, response: { 201: json(RecipeCreatedJson, 'what was made'), ...createErrors } } },
       async (req, reply) => {
         assertMayCreate(req.caller);
-        const made = engine.recipes.create(req.body, req.caller.userId);
+        const made = await engine.recipes.create(req.body, req.caller.userId);
         reply.code(201);
         return created(made);
       },
@@ -128,7 +127,7 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
       '/pipelines/:id/export',
       { schema: { tags: ['recipes'], summary: 'A pipeline as a recipe file (bots, steps, connections; never secrets)', params: idParams, response: { 200: recipeFile('the recipe file (a download)'), ...errorResponses('PIPELINE_NOT_FOUND', 'PIPELINE_BROKEN') } } },
       async (req, reply) => {
-        const recipe = engine.recipes.exportPipeline(engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline')).id);
+        const recipe = await engine.recipes.exportPipeline((await engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'))).id);
         return sendFile(reply, { filename: `${slugOf(recipe.name)}.recipe.json`, contentType: 'application/json; charset=utf-8', body: JSON.stringify(recipe, null, 2) });
       },
     );
@@ -136,7 +135,7 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/bots/:id/results/export',
       { schema: { tags: ['results'], summary: "A bot's results as Markdown or HTML (a download)", params: idParams, querystring: formatQuery, response: { 200: download('the results'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') } } },
-      async (req, reply) => sendFile(reply, botResultsFile(engine, engine.scope.bot(req.caller, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot')).id, req.query.format)),
+      async (req, reply) => sendFile(reply, await botResultsFile(engine, (await engine.scope.bot(req.caller, pathId(req.params.id, 'BOT_NOT_FOUND', 'bot'))).id, req.query.format)),
     );
 
     app.get(
@@ -150,6 +149,6 @@ export const recipeRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: download('the outputs'), ...errorResponses('VALIDATION_FAILED', 'PIPELINE_NOT_FOUND') },
         },
       },
-      async (req, reply) => sendFile(reply, pipelineResultsFile(engine, engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline')).id, req.query.format)),
+      async (req, reply) => sendFile(reply, await pipelineResultsFile(engine, (await engine.scope.pipeline(req.caller, pathId(req.params.id, 'PIPELINE_NOT_FOUND', 'pipeline'))).id, req.query.format)),
     );
   };

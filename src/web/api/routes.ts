@@ -42,24 +42,24 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     const botId = (raw: string) => pathId(raw, 'BOT_NOT_FOUND', 'bot');
     const runId = (raw: string) => pathId(raw, 'RUN_NOT_FOUND', 'run');
     // Every row by id goes through engine.scope (another user's is 404, a viewer's change 403).
-    const bot = (req: { caller: Caller; params: { id: string } }, action: Action = 'read') => engine.scope.bot(req.caller, botId(req.params.id), action);
+    const bot = async (req: { caller: Caller; params: { id: string } }, action: Action = 'read') => engine.scope.bot(req.caller, botId(req.params.id), action);
 
     app.get('/bots', { schema: { tags: ['bots'], summary: 'All bots with their status and figures', response: { 200: json(z.array(BotJson), 'oldest first') } } }, async (req) =>
-      engine.bots.listSummaries(readScope(req.caller)).map(botJson),
+      (await engine.bots.listSummaries(readScope(req.caller))).map(botJson),
     );
 
     app.post(
       '/bots',
       { schema: { tags: ['bots'], summary: 'Create a bot', body: botInputSchema, response: { 201: json(BotJson, 'the new bot (Location: /api/bots/{id})'), ...errorResponses('VALIDATION_FAILED', 'BOT_NAME_TAKEN', 'FORBIDDEN_ROLE') } } },
       async (req, reply) => {
-        const bot = engine.createBot(req.body, req.caller);
+        const bot = await engine.createBot(req.body, req.caller);
         reply.code(201).header('location', `/api/bots/${bot.id}`);
-        return botJson(engine.bots.summarize(bot));
+        return botJson(await engine.bots.summarize(bot));
       },
     );
 
     app.get('/bots/:id', { schema: { tags: ['bots'], summary: 'One bot', params: idParams, response: { 200: json(BotJson, 'the bot'), ...errorResponses('BOT_NOT_FOUND') } } }, async (req) =>
-      botJson(engine.bots.summarize(bot(req))),
+      botJson(await engine.bots.summarize(await bot(req))),
     );
 
     app.put(
@@ -73,7 +73,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(BotJson, 'the bot as it now is'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND', 'BOT_NAME_TAKEN', 'FORBIDDEN_ROLE') },
         },
       },
-      async (req) => botJson(engine.bots.summarize(engine.bots.update(bot(req, 'write').id, req.body))),
+      async (req) => botJson(await engine.bots.summarize(await engine.bots.update((await bot(req, 'write')).id, req.body))),
     );
 
     app.delete(
@@ -97,7 +97,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const run = engine.startRun(botId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' }, req.caller);
+        const run = await engine.startRun(botId(req.params.id), { input: req.body?.input ?? null, trigger: 'manual' }, req.caller);
         reply.code(202).header('location', `/api/runs/${run.id}`);
         return runJson(run);
       },
@@ -114,7 +114,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
           response: { 200: json(z.array(RunJson), 'newest first'), ...errorResponses('VALIDATION_FAILED', 'BOT_NOT_FOUND') },
         },
       },
-      async (req) => engine.runner.listForBot(bot(req).id, req.query.limit).map(runJson),
+      async (req) => (await engine.runner.listForBot((await bot(req)).id, req.query.limit)).map(runJson),
     );
 
     app.get(
@@ -133,7 +133,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const onlyNew = req.query.new === '1' || req.query.new === 'true';
-        return engine.results.list(bot(req).id, { limit: req.query.limit, onlyNew }).map(resultJson);
+        return (await engine.results.list((await bot(req)).id, { limit: req.query.limit, onlyNew })).map(resultJson);
       },
     );
 
@@ -142,16 +142,16 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     app.post(
       '/results/:id/pin',
       { schema: { tags: ['results'], summary: 'Pin a result (or unpin with {"pinned": false})', params: idParams, body: pinBody, response: { 200: json(ResultJson, 'the result'), ...errorResponses('VALIDATION_FAILED', 'RESULT_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
-      async (req) => resultJson(engine.results.setPinned(engine.scope.result(req.caller, resultId(req.params.id), 'write').id, req.body?.pinned ?? true)),
+      async (req) => resultJson(await engine.results.setPinned((await engine.scope.result(req.caller, resultId(req.params.id), 'write')).id, req.body?.pinned ?? true)),
     );
     app.delete(
       '/results/:id/pin',
       { schema: { tags: ['results'], summary: 'Unpin a result', params: idParams, response: { 200: json(ResultJson, 'the result'), ...errorResponses('RESULT_NOT_FOUND', 'FORBIDDEN_ROLE') } } },
-      async (req) => resultJson(engine.results.setPinned(engine.scope.result(req.caller, resultId(req.params.id), 'write').id, false)),
+      async (req) => resultJson(await engine.results.setPinned((await engine.scope.result(req.caller, resultId(req.params.id), 'write')).id, false)),
     );
 
     app.get('/runs/:id', { schema: { tags: ['runs'], summary: 'One run', params: idParams, response: { 200: json(RunJson, 'the run'), ...errorResponses('RUN_NOT_FOUND') } } }, async (req) =>
-      runJson(engine.scope.run(req.caller, runId(req.params.id))),
+      runJson(await engine.scope.run(req.caller, runId(req.params.id))),
     );
 
     app.get(
@@ -168,15 +168,15 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const run = engine.scope.run(req.caller, runId(req.params.id));
-        return engine.runner.logs(run.id, req.query.after, 5000).map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), stream: l.stream, text: l.text }));
+        const run = await engine.scope.run(req.caller, runId(req.params.id));
+        return (await engine.runner.logs(run.id, req.query.after, 5000)).map((l) => ({ seq: l.seq, ts: new Date(l.ts).toISOString(), stream: l.stream, text: l.text }));
       },
     );
 
     app.post(
       '/runs/:id/cancel',
       { schema: { tags: ['runs'], summary: 'Cancel a queued or running run', params: idParams, response: { 200: json(RunJson, 'the run, now cancelled'), ...errorResponses('RUN_NOT_FOUND', 'RUN_NOT_ACTIVE', 'FORBIDDEN_ROLE') } } },
-      async (req) => runJson(await engine.runner.cancel(engine.scope.run(req.caller, runId(req.params.id), 'write').id)),
+      async (req) => runJson(await engine.runner.cancel((await engine.scope.run(req.caller, runId(req.params.id), 'write')).id)),
     );
 
     app.get(
@@ -191,7 +191,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        streamRunLog(engine, req, reply, engine.scope.run(req.caller, runId(req.params.id)).id, jsonFormat);
+        await streamRunLog(engine, req, reply, (await engine.scope.run(req.caller, runId(req.params.id))).id, jsonFormat);
       },
     );
 
@@ -201,7 +201,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     );
 
     app.get('/bots/:id/docs', { schema: { tags: ['docs'], summary: "The files of the bot's docs folder (its memory)", params: idParams, response: { 200: json(z.array(DocJson), 'the files'), ...errorResponses('BOT_NOT_FOUND') } } }, async (req) =>
-      engine.docs.list(bot(req).docsPath).map(docJson),
+      engine.docs.list((await bot(req)).docsPath).map(docJson),
     );
 
     // Upload: multipart/form-data (one or more files) or JSON {name, content}.
@@ -225,7 +225,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const { docsPath } = bot(req, 'write');
+        const { docsPath } = await bot(req, 'write');
         const saved = [];
         if (req.isMultipart()) {
           for await (const file of uploadedFiles(req)) saved.push(engine.docs.write(docsPath, file.filename, file.data));
@@ -252,7 +252,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const data = engine.docs.read(bot(req).docsPath, req.params.name);
+        const data = engine.docs.read((await bot(req)).docsPath, req.params.name);
         reply.header('content-type', contentTypeOf(req.params.name));
         reply.header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(req.params.name)}`);
         reply.header('x-content-type-options', 'nosniff');
@@ -264,7 +264,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
       '/bots/:id/docs/:name',
       { schema: { tags: ['docs'], summary: 'Delete a file', params: docParams, response: { 204: noContent, ...errorResponses('BOT_NOT_FOUND', 'FORBIDDEN_ROLE', 'DOC_NOT_FOUND', 'DOC_INVALID_NAME') } } },
       async (req, reply) => {
-        engine.docs.delete(bot(req, 'write').docsPath, req.params.name);
+        engine.docs.delete((await bot(req, 'write')).docsPath, req.params.name);
         return reply.code(204).send();
       },
     );
@@ -272,7 +272,7 @@ export const apiRoutes = (engine: Engine): FastifyPluginAsync =>
     app.get(
       '/events',
       { schema: { tags: ['activity'], summary: 'The activity feed, newest first', querystring: z.object({ limit: limitQuery(20, 200) }), response: { 200: json(z.array(EventJson), 'newest first'), ...errorResponses('VALIDATION_FAILED') } } },
-      async (req) => engine.activity.list(req.query.limit, readScope(req.caller)).map(eventJson),
+      async (req) => (await engine.activity.list(req.query.limit, readScope(req.caller))).map(eventJson),
     );
   };
 

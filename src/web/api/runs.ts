@@ -75,7 +75,7 @@ export async function cancelRuns(engine: Engine, ids: readonly number[], caller:
   return Promise.all(
     [...new Set(ids)].map(async (id): Promise<CancelOutcome> => {
       try {
-        return { id, ok: true, run: runJson(await engine.runner.cancel(engine.scope.run(caller, id, 'write').id)) };
+        return { id, ok: true, run: runJson(await engine.runner.cancel((await engine.scope.run(caller, id, 'write')).id)) };
       } catch (err) {
         if (!isAppError(err)) throw err;
         return { id, ok: false, error: { code: err.code, message: err.message } };
@@ -104,8 +104,8 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         // Another user's bot is not there to filter by (404, as everywhere else).
-        if (req.query.bot !== undefined) engine.scope.bot(req.caller, req.query.bot);
-        const page = engine.runHistory.list(runFilterOf(req.query, readScope(req.caller)));
+        if (req.query.bot !== undefined) await engine.scope.bot(req.caller, req.query.bot);
+        const page = await engine.runHistory.list(runFilterOf(req.query, readScope(req.caller)));
         return { runs: page.runs.map(runListItemJson), next_cursor: page.nextCursor };
       },
     );
@@ -134,7 +134,7 @@ export const runRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req, reply) => {
-        const run = engine.retryRun(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'), req.caller);
+        const run = await engine.retryRun(pathId(req.params.id, 'RUN_NOT_FOUND', 'run'), req.caller);
         reply.code(202).header('location', `/api/runs/${run.id}`);
         return runJson(run);
       },

@@ -74,7 +74,7 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const archived = req.query.archived === '1' || req.query.archived === 'true';
-        return swarm.tasks.list({ status: req.query.status as TaskStatus | undefined, archived, limit: req.query.limit, ownerId: readScope(req.caller) }).map(taskSummaryJson);
+        return (await swarm.tasks.list({ status: req.query.status as TaskStatus | undefined, archived, limit: req.query.limit, ownerId: readScope(req.caller) })).map(taskSummaryJson);
       },
     );
 
@@ -90,16 +90,16 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req, reply) => {
         assertMayCreate(req.caller);
-        const task = swarm.createTask(req.body, requestActor(req), { ownerId: req.caller.userId });
+        const task = await swarm.createTask(req.body, requestActor(req), { ownerId: req.caller.userId });
         reply.code(201).header('location', `/api/tasks/${task.id}`);
-        return taskJson(swarm.tasks.view(task.id));
+        return taskJson(await swarm.tasks.view(task.id));
       },
     );
 
     app.get(
       '/tasks/:id',
       { schema: { tags: ['tasks'], summary: 'One task with its sub-tasks, assignments, verdicts and output', params: idParams, response: { 200: json(TaskJson, 'the task'), ...errorResponses('TASK_NOT_FOUND', ...KEY_ERRORS) } } },
-      async (req) => taskJson(swarm.tasks.view(engine.scope.task(req.caller, taskId(req.params.id)).id)),
+      async (req) => taskJson(await swarm.tasks.view((await engine.scope.task(req.caller, taskId(req.params.id))).id)),
     );
 
     app.post(
@@ -113,9 +113,9 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const id = engine.scope.task(req.caller, taskId(req.params.id), 'write').id;
-        swarm.cancelTask(id, requestActor(req));
-        return taskJson(swarm.tasks.view(id));
+        const id = (await engine.scope.task(req.caller, taskId(req.params.id), 'write')).id;
+        await swarm.cancelTask(id, requestActor(req));
+        return taskJson(await swarm.tasks.view(id));
       },
     );
 
@@ -130,9 +130,9 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const id = engine.scope.task(req.caller, taskId(req.params.id), 'write').id;
-        swarm.archiveTask(id, requestActor(req));
-        return taskJson(swarm.tasks.view(id));
+        const id = (await engine.scope.task(req.caller, taskId(req.params.id), 'write')).id;
+        await swarm.archiveTask(id, requestActor(req));
+        return taskJson(await swarm.tasks.view(id));
       },
     );
 
@@ -152,8 +152,8 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
       },
       async (req) => {
         const id = taskId(req.params.id);
-        swarm.submitResult(id, agentOfRequest(req), req.body);
-        return taskJson(swarm.tasks.view(id));
+        await swarm.submitResult(id, agentOfRequest(req), req.body);
+        return taskJson(await swarm.tasks.view(id));
       },
     );
 
@@ -169,8 +169,8 @@ export const taskRoutes = (engine: Engine): FastifyPluginAsync =>
         },
       },
       async (req) => {
-        const id = engine.scope.task(req.caller, taskId(req.params.id)).id;
-        return swarm.audit.forTask(id, req.query.after, 1000).map(auditJson);
+        const id = (await engine.scope.task(req.caller, taskId(req.params.id))).id;
+        return (await swarm.audit.forTask(id, req.query.after, 1000)).map(auditJson);
       },
     );
   };

@@ -59,7 +59,7 @@ export const userRoutes = (engine: Engine): FastifyPluginAsync =>
       { schema: { tags: ['users'], summary: 'Every user (admins)', response: { 200: json(z.array(UserJson), 'oldest first'), ...errorResponses('FORBIDDEN_ROLE', ...AUTH_ERRORS) } } },
       async (req) => {
         requireAdmin(req);
-        return engine.users.list().map(userJson);
+        return (await engine.users.list()).map(userJson);
       },
     );
 
@@ -95,11 +95,11 @@ export const userRoutes = (engine: Engine): FastifyPluginAsync =>
       async (req) => {
         requireAdmin(req);
         const id = pathId(req.params.id, 'USER_NOT_FOUND', 'user');
-        let user = engine.users.require(id);
-        if (req.body.role !== undefined) user = engine.users.setRole(id, req.body.role);
+        let user = await engine.users.require(id);
+        if (req.body.role !== undefined) user = await engine.users.setRole(id, req.body.role);
         if (req.body.password !== undefined) {
           user = await engine.users.setPassword(id, req.body.password);
-          engine.sessions.deleteForUser(id);
+          await engine.sessions.deleteForUser(id);
         }
         return userJson(user);
       },

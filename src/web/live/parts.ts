@@ -39,12 +39,12 @@ export function gridQueryString(query: GridQuery, page = query.page): string {
 }
 
 /** The pipelines list (with `ownerId`, that user's) with each one's next scheduled start and last run (dashboard panel). */
-export function pipelineListData(engine: Engine, ownerId?: number) {
-  return engine.pipelines.list(ownerId).map((p) => ({
-    pipeline: p,
-    nextRunAt: nextRunAt({ schedule: p.schedule }),
-    last: engine.pipelines.listRuns(p.id, 1)[0] ?? null,
-  }));
+export async function pipelineListData(engine: Engine, ownerId?: number) {
+  const rows = [];
+  for (const p of await engine.pipelines.list(ownerId)) {
+    rows.push({ pipeline: p, nextRunAt: nextRunAt({ schedule: p.schedule }), last: (await engine.pipelines.listRuns(p.id, 1))[0] ?? null });
+  }
+  return rows;
 }
 
 /**
@@ -59,8 +59,8 @@ export class PageParts {
   ) {}
 
   /** The grid of bot cards for one page of a search, with its pager; with `ownerId`, of that user's bots. */
-  grid(query: GridQuery, ownerId?: number): string {
-    const page = this.engine.bots.listPage({ q: query.q, status: query.status, page: query.page, ownerId });
+  async grid(query: GridQuery, ownerId?: number): Promise<string> {
+    const page = await this.engine.bots.listPage({ q: query.q, status: query.status, page: query.page, ownerId });
     return this.render('partials/bot-grid', { page, query: { ...query, page: page.page }, qs: gridQueryString });
   }
 
@@ -70,13 +70,13 @@ export class PageParts {
   }
 
   /** The activity feed; with `ownerId`, about that user's bots only. */
-  activity(ownerId?: number): string {
-    return this.render('partials/activity', { activity: this.engine.activity.list(ACTIVITY_ENTRIES, ownerId) });
+  async activity(ownerId?: number): Promise<string> {
+    return this.render('partials/activity', { activity: await this.engine.activity.list(ACTIVITY_ENTRIES, ownerId) });
   }
 
   /** The pipelines list (steps and their progress), without the panel's form; with `ownerId`, that user's. */
-  pipelines(ownerId?: number): string {
-    return this.render('partials/pipelines', { pipelines: pipelineListData(this.engine, ownerId), values: {}, listOnly: true });
+  async pipelines(ownerId?: number): Promise<string> {
+    return this.render('partials/pipelines', { pipelines: await pipelineListData(this.engine, ownerId), values: {}, listOnly: true });
   }
 
   /** A bot page's title: emoji, name, state, description, last run. */
@@ -90,52 +90,52 @@ export class PageParts {
   }
 
   /** A bot page's tiles: runs, results, schedule (next at), success rate. */
-  stats(bot: BotSummary): string {
-    return this.render('partials/bot-stats', { bot, successRate: successRate(this.engine.runner.statusCounts(bot.id)) });
+  async stats(bot: BotSummary): Promise<string> {
+    return this.render('partials/bot-stats', { bot, successRate: successRate(await this.engine.runner.statusCounts(bot.id)) });
   }
 
-  runs(bot: BotRow): string {
-    return this.render('partials/runs', { bot, runs: this.engine.runner.listForBot(bot.id, RUNS_LISTED) });
+  async runs(bot: BotRow): Promise<string> {
+    return this.render('partials/runs', { bot, runs: await this.engine.runner.listForBot(bot.id, RUNS_LISTED) });
   }
 
-  results(bot: BotRow, onlyNew: boolean): string {
-    return this.render('partials/results', { bot, onlyNew, results: this.engine.results.list(bot.id, { limit: RESULTS_LISTED, onlyNew }) });
+  async results(bot: BotRow, onlyNew: boolean): Promise<string> {
+    return this.render('partials/results', { bot, onlyNew, results: await this.engine.results.list(bot.id, { limit: RESULTS_LISTED, onlyNew }) });
   }
 
   /**
    * The run a bot page shows and follows: its newest running run, else its next queued run, else
    * its newest run (undefined when it has none).
    */
-  currentRun(botId: number): RunRow | undefined {
-    const active = this.engine.runner.activeForBot(botId);
+  async currentRun(botId: number): Promise<RunRow | undefined> {
+    const active = await this.engine.runner.activeForBot(botId);
     const running = active.filter((r) => r.status === 'running').at(-1);
-    return running ?? active[0] ?? this.engine.runner.listForBot(botId, 1)[0];
+    return running ?? active[0] ?? (await this.engine.runner.listForBot(botId, 1))[0];
   }
 
   /**
    * The log panel of `run`: live (its log stream) while it is active, its stored lines once ended.
    * A `follow` panel is replaced when another run of the bot starts (the page follows the bot).
    */
-  runPanel(bot: BotRow, run: RunRow | undefined, follow: boolean): string {
+  async runPanel(bot: BotRow, run: RunRow | undefined, follow: boolean): Promise<string> {
     const ended = run ? isFinalRunStatus(run.status) : false;
     return this.render('partials/run-panel', {
       bot,
       current: run,
       follow,
-      state: run ? this.runStateData(run) : null,
-      currentLogs: run && ended ? this.engine.runner.logs(run.id, 0, STATIC_LOG_LINES) : [],
+      state: run ? await this.runStateData(run) : null,
+      currentLogs: run && ended ? await this.engine.runner.logs(run.id, 0, STATIC_LOG_LINES) : [],
     });
   }
 
   /** A run's state line: status (queue position, attempt), duration and error once ended, Stop while active. */
-  runState(run: RunRow): string {
-    return this.render('partials/run-state', this.runStateData(run));
+  async runState(run: RunRow): Promise<string> {
+    return this.render('partials/run-state', await this.runStateData(run));
   }
 
-  private runStateData(run: RunRow) {
+  private async runStateData(run: RunRow) {
     return {
       run,
-      position: run.status === 'queued' ? this.engine.runner.queuePosition(run.id) : null,
+      position: run.status === 'queued' ? await this.engine.runner.queuePosition(run.id) : null,
       attempt: run.attempt,
       attempts: run.maxAttempts,
     };

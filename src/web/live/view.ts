@@ -43,7 +43,9 @@ export const QUEUE_POSITIONS_LIVE = 100;
  *   `run-<runId>` (that run's state line).
  *
  * Engine events mark parts dirty; once per turn of the event loop each dirty part is rendered
- * once and published once, whatever the number of clients. Ownership (src/engine/access.ts): a
+ * once and published once, whatever the number of clients. Flushes take turns: one reads and
+ * renders what was dirty when it began, marks made meanwhile wait for the next, so parts are
+ * published in the order their changes were heard. Ownership (src/engine/access.ts): a
  * card goes to the audience scopes of its bot's owner (`dash@all`, `dash@u<owner>`); the activity
  * feed and the pipelines list differ per reader, so they are rendered once per audience reading
  * (all, and each operator with a dashboard open); the bell's `approvals` goes to the audiences of
@@ -71,6 +73,9 @@ export class LiveView {
   private readonly approvalOwners = new Set<number>();
   private queueMoved = false;
   private scheduled = false;
+  private stopped = false;
+  /** The flush under way (flushes take turns, see {@link mark}). */
+  private flushing: Promise<void> = Promise.resolve();
   private offs: (() => void)[] = [];
   /** Totals since start, for benchmarks and tests: flushes, parts rendered, time spent (ms). */
   readonly stats = { flushes: 0, renders: 0, flushMs: 0, lastFlushMs: 0 };
@@ -86,10 +91,10 @@ export class LiveView {
   start(): void {
     const bus = this.engine.bus;
     this.offs = [
-      bus.on('run.queued', (e) => {
+      bus.on('run.queued', async (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
         this.panels.set(e.runId, 'queued');
-        this.markTargetsOf(e.botId);
+        await this.markTargetsOf(e.botId);
       }),
       bus.on('run.started', (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
@@ -97,18 +102,21 @@ export class LiveView {
         this.queueMoved = true;
       }),
       bus.on('run.retrying', (e) => this.runChanged(e.botId, e.runId, e.run.pipelineRunId)),
-      bus.on('run.finished', (e) => {
+      bus.on('run.finished', async (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
-        if (e.status === 'failed') this.mark(() => this.failureOwners.add(this.ownerOf(e.botId)));
         this.resultLists.add(e.botId);
         this.queueMoved = true;
-        this.markTargetsOf(e.botId);
+        if (e.status === 'failed') {
+          const owner = await this.ownerOf(e.botId);
+          this.mark(() => this.failureOwners.add(owner));
+        }
+        await this.markTargetsOf(e.botId);
       }),
       bus.on('result.created', (e) => {
         this.resultLists.add(e.botId);
         this.mark(() => this.bots.add(e.botId));
       }),
-      bus.on('bot.changed', (e) =>
+      bus.on('bot.changed', async (e) => {
         this.mark(() => {
           if (e.change === 'updated') this.bots.add(e.botId);
           else this.grid = true;
@@ -117,9 +125,10 @@ export class LiveView {
           if (e.change === 'deleted') {
             this.deleted.add(e.botId);
             this.connections = true;
-          } else if (e.change === 'updated' && this.isConnected(e.botId)) this.connections = true;
-        }),
-      ),
+          }
+        });
+        if (e.change === 'updated' && (await this.isConnected(e.botId))) this.mark(() => (this.connections = true));
+      }),
       bus.on('trigger.changed', (e) =>
         this.mark(() => {
           this.connections = true;
@@ -130,11 +139,15 @@ export class LiveView {
       ),
       bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true))),
       bus.on('task.changed', () => this.mark(() => (this.tasks = true))),
-      bus.on('run.awaiting_approval', (e) => {
+      bus.on('run.awaiting_approval', async (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
-        this.mark(() => this.approvalOwners.add(this.ownerOf(e.botId)));
+        const owner = await this.ownerOf(e.botId);
+        this.mark(() => this.approvalOwners.add(owner));
       }),
-      bus.on('approval.decided', (e) => this.mark(() => this.approvalOwners.add(this.ownerOf(e.botId)))),
+      bus.on('approval.decided', async (e) => {
+        const owner = await this.ownerOf(e.botId);
+        this.mark(() => this.approvalOwners.add(owner));
+      }),
       bus.on('activity', (e) =>
         this.mark(() => {
           this.activity = true;
@@ -145,9 +158,12 @@ export class LiveView {
     ];
   }
 
-  stop(): void {
+  /** Unsubscribes from the engine's events; resolves once the flush under way (if any) has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     for (const off of this.offs) off();
     this.offs = [];
+    await this.flushing;
   }
 
   /** A run changed: its bot's card, page parts and state line; a pipeline step's progress too. */
@@ -161,124 +177,66 @@ export class LiveView {
   }
 
   /** Bots an enabled connection starts after `botId`: their "waiting on" state follows its runs. */
-  private markTargetsOf(botId: number): void {
+  private async markTargetsOf(botId: number): Promise<void> {
+    const rows = await this.engine.db
+      .select({ target: triggers.targetBotId })
+      .from(triggers)
+      .where(and(eq(triggers.sourceBotId, botId), eq(triggers.enabled, true)));
     this.mark(() => {
-      const rows = this.engine.db
-        .select({ target: triggers.targetBotId })
-        .from(triggers)
-        .where(and(eq(triggers.sourceBotId, botId), eq(triggers.enabled, true)))
-        .all();
       for (const r of rows) if (r.target !== null) this.bots.add(r.target);
     });
   }
 
   /** The owner of a bot (the first admin's id, 1, when it is gone: admins and viewers still hear of it). */
-  private ownerOf(botId: number): number {
-    return this.engine.db.select({ ownerId: bots.ownerId }).from(bots).where(eq(bots.id, botId)).get()?.ownerId ?? FIRST_ADMIN_ID;
+  private async ownerOf(botId: number): Promise<number> {
+    const [row] = await this.engine.db.select({ ownerId: bots.ownerId }).from(bots).where(eq(bots.id, botId));
+    return row?.ownerId ?? FIRST_ADMIN_ID;
   }
 
   /** `true` when a connection starts at or leads to `botId`. */
-  private isConnected(botId: number): boolean {
-    return (
-      this.engine.db
-        .select({ id: triggers.id })
-        .from(triggers)
-        .where(or(eq(triggers.sourceBotId, botId), eq(triggers.targetBotId, botId)))
-        .limit(1)
-        .all().length > 0
-    );
+  private async isConnected(botId: number): Promise<boolean> {
+    const rows = await this.engine.db
+      .select({ id: triggers.id })
+      .from(triggers)
+      .where(or(eq(triggers.sourceBotId, botId), eq(triggers.targetBotId, botId)))
+      .limit(1);
+    return rows.length > 0;
   }
 
   private mark(change: () => void): void {
     change();
-    if (this.scheduled) return;
+    if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    // After the bus's current batch: everything it marked is rendered once.
+    // After the bus's current batch: everything it marked is rendered once. A flush still under
+    // way finishes first; this one then takes what was marked until it begins.
     setImmediate(() => {
-      this.scheduled = false;
-      try {
-        this.flush();
-      } catch (err) {
-        this.onError(err);
-      }
+      this.flushing = this.flushing
+        .then(() => {
+          this.scheduled = false;
+          if (!this.stopped) return this.flush(this.takeDirty());
+        })
+        .catch((err: unknown) => this.onError(err));
     });
   }
 
-  private flush(): void {
-    const t0 = performance.now();
-    const { engine, hub, parts } = this;
-    const dash = hub.wants(DASHBOARD_SCOPE);
-    let renders = 0;
-    const publish = (scopes: string[], event: string, html: () => string) => {
-      renders++;
-      hub.publish(scopes, event, html().trim());
+  /** What is dirty now, leaving nothing dirty (marks from here on go to the next flush). */
+  private takeDirty() {
+    const dirty = {
+      bots: new Set(this.bots),
+      runLists: new Set(this.runLists),
+      resultLists: new Set(this.resultLists),
+      panels: new Map(this.panels),
+      runStates: new Set(this.runStates),
+      approvalOwners: new Set(this.approvalOwners),
+      failureOwners: new Set(this.failureOwners),
+      deleted: new Set(this.deleted),
+      activity: this.activity,
+      pipelines: this.pipelines,
+      grid: this.grid,
+      connections: this.connections,
+      tasks: this.tasks,
+      queueMoved: this.queueMoved,
     };
-
-    if (this.queueMoved) {
-      this.queueMoved = false;
-      const waiting = engine.db
-        .select({ id: runs.id, botId: runs.botId })
-        .from(runs)
-        .where(eq(runs.status, 'queued'))
-        .orderBy(asc(runs.availableAt), asc(runs.id)) // the queue's order (runner/queue.ts)
-        .limit(QUEUE_POSITIONS_LIVE)
-        .all();
-      for (const r of waiting) {
-        this.bots.add(r.botId);
-        this.runStates.add(r.id);
-      }
-    }
-
-    // Runs first: a page switches its log panel before it hears of the run's state.
-    const runIds = [...new Set([...this.panels.keys(), ...this.runStates])];
-    const runRows = runIds.length ? engine.db.select().from(runs).where(inArray(runs.id, runIds)).all() : [];
-    const byId = new Map(runRows.map((r) => [r.id, r]));
-    for (const [runId, why] of this.panels) {
-      const run = byId.get(runId);
-      if (!run || !hub.wants(botScope(run.botId))) continue;
-      // A queued run takes the panel only when it is the one the page follows (nothing running).
-      if (why === 'queued' && parts.currentRun(run.botId)?.id !== run.id) continue;
-      const bot = engine.bots.get(run.botId);
-      publish([botScope(run.botId)], 'run', () => parts.runPanel(bot, run, true));
-    }
-    for (const runId of this.runStates) {
-      const run = byId.get(runId);
-      if (run && hub.wants(botScope(run.botId))) publish([botScope(run.botId)], `run-${run.id}`, () => parts.runState(run));
-    }
-
-    const ids = [...this.bots].filter((id) => dash || hub.wants(botScope(id)));
-    for (const bot of engine.bots.summarizeIds(ids)) {
-      if (dash) publish(ownerScopes(DASHBOARD_SCOPE, bot.ownerId), `card-${bot.id}`, () => parts.card(bot));
-      if (hub.wants(botScope(bot.id))) {
-        publish([botScope(bot.id)], 'head', () => parts.head(bot));
-        publish([botScope(bot.id)], 'stats', () => parts.stats(bot));
-      }
-    }
-    // Bots whose page may be open (a deleted bot has none).
-    const pageBots = (set: Set<number>) => engine.bots.rows([...set].filter((id) => hub.wants(botScope(id))));
-    for (const bot of pageBots(this.runLists)) publish([botScope(bot.id)], 'runs', () => parts.runs(bot));
-    for (const bot of pageBots(this.resultLists)) {
-      publish([botScope(bot.id)], 'results', () => parts.results(bot, false));
-      publish([botScope(bot.id)], 'results-new', () => parts.results(bot, true));
-    }
-
-    // Per audience: the feed and the list an admin or viewer reads, and each operator's own.
-    const audiences = dash && (this.activity || this.pipelines) ? hub.audiences(DASHBOARD_SCOPE) : [];
-    const owner = (a: Audience) => (a === 'all' ? undefined : a);
-    for (const a of audiences) {
-      if (this.activity) publish([audienceScope(DASHBOARD_SCOPE, a)], 'activity', () => parts.activity(owner(a)));
-      if (this.pipelines) publish([audienceScope(DASHBOARD_SCOPE, a)], 'pipelines', () => parts.pipelines(owner(a)));
-    }
-    if (dash && this.grid) publish([DASHBOARD_SCOPE], 'grid', () => '');
-    if (dash && this.connections) publish([DASHBOARD_SCOPE], 'connections', () => '');
-    for (const id of this.deleted) if (hub.wants(botScope(id))) publish([botScope(id)], 'head', () => parts.deletedHead());
-    if (this.tasks && hub.wants(TASKS_SCOPE)) publish([TASKS_SCOPE], 'tasks', () => '');
-    // The header's bell is on every page: it re-fetches its count (public/orchestrate.js); only
-    // the readers of the drafts' bots are told (every page's audience scope, '@all' and '@u<id>').
-    if (this.approvalOwners.size > 0) publish([...new Set([...this.approvalOwners].flatMap((o) => ownerScopes('', o)))], 'approvals', () => '');
-    // The header's failures count, likewise.
-    if (this.failureOwners.size > 0) publish([...new Set([...this.failureOwners].flatMap((o) => ownerScopes('', o)))], 'failures', () => '');
-
     this.bots.clear();
     this.runLists.clear();
     this.resultLists.clear();
@@ -287,7 +245,85 @@ export class LiveView {
     this.approvalOwners.clear();
     this.failureOwners.clear();
     this.deleted.clear();
-    this.activity = this.pipelines = this.grid = this.connections = this.tasks = false;
+    this.activity = this.pipelines = this.grid = this.connections = this.tasks = this.queueMoved = false;
+    return dirty;
+  }
+
+  private async flush(d: ReturnType<LiveView['takeDirty']>): Promise<void> {
+    const t0 = performance.now();
+    const { engine, hub, parts } = this;
+    const dash = hub.wants(DASHBOARD_SCOPE);
+    let renders = 0;
+    const publish = async (scopes: string[], event: string, html: () => string | Promise<string>) => {
+      renders++;
+      hub.publish(scopes, event, (await html()).trim());
+    };
+
+    if (d.queueMoved) {
+      const waiting = await engine.db
+        .select({ id: runs.id, botId: runs.botId })
+        .from(runs)
+        .where(eq(runs.status, 'queued'))
+        .orderBy(asc(runs.availableAt), asc(runs.id)) // the queue's order (runner/queue.ts)
+        .limit(QUEUE_POSITIONS_LIVE);
+      for (const r of waiting) {
+        d.bots.add(r.botId);
+        d.runStates.add(r.id);
+      }
+    }
+
+    // Runs first: a page switches its log panel before it hears of the run's state.
+    const runIds = [...new Set([...d.panels.keys(), ...d.runStates])];
+    const runRows = runIds.length ? await engine.db.select().from(runs).where(inArray(runs.id, runIds)) : [];
+    const byId = new Map(runRows.map((r) => [r.id, r]));
+    for (const [runId, why] of d.panels) {
+      const run = byId.get(runId);
+      if (!run || !hub.wants(botScope(run.botId))) continue;
+      // A queued run takes the panel only when it is the one the page follows (nothing running).
+      if (why === 'queued' && (await parts.currentRun(run.botId))?.id !== run.id) continue;
+      // Its bot may have been deleted since the run row was read: its page hears that instead.
+      const [bot] = await engine.bots.rows([run.botId]);
+      if (!bot) continue;
+      await publish([botScope(run.botId)], 'run', () => parts.runPanel(bot, run, true));
+    }
+    for (const runId of d.runStates) {
+      const run = byId.get(runId);
+      if (run && hub.wants(botScope(run.botId))) await publish([botScope(run.botId)], `run-${run.id}`, () => parts.runState(run));
+    }
+
+    const ids = [...d.bots].filter((id) => dash || hub.wants(botScope(id)));
+    for (const bot of await engine.bots.summarizeIds(ids)) {
+      if (dash) await publish(ownerScopes(DASHBOARD_SCOPE, bot.ownerId), `card-${bot.id}`, () => parts.card(bot));
+      if (hub.wants(botScope(bot.id))) {
+        await publish([botScope(bot.id)], 'head', () => parts.head(bot));
+        await publish([botScope(bot.id)], 'stats', () => parts.stats(bot));
+      }
+    }
+    // Bots whose page may be open (a deleted bot has none).
+    const pageBots = (set: Set<number>) => engine.bots.rows([...set].filter((id) => hub.wants(botScope(id))));
+    for (const bot of await pageBots(d.runLists)) await publish([botScope(bot.id)], 'runs', () => parts.runs(bot));
+    for (const bot of await pageBots(d.resultLists)) {
+      await publish([botScope(bot.id)], 'results', () => parts.results(bot, false));
+      await publish([botScope(bot.id)], 'results-new', () => parts.results(bot, true));
+    }
+
+    // Per audience: the feed and the list an admin or viewer reads, and each operator's own.
+    const audiences = dash && (d.activity || d.pipelines) ? hub.audiences(DASHBOARD_SCOPE) : [];
+    const owner = (a: Audience) => (a === 'all' ? undefined : a);
+    for (const a of audiences) {
+      if (d.activity) await publish([audienceScope(DASHBOARD_SCOPE, a)], 'activity', () => parts.activity(owner(a)));
+      if (d.pipelines) await publish([audienceScope(DASHBOARD_SCOPE, a)], 'pipelines', () => parts.pipelines(owner(a)));
+    }
+    if (dash && d.grid) await publish([DASHBOARD_SCOPE], 'grid', () => '');
+    if (dash && d.connections) await publish([DASHBOARD_SCOPE], 'connections', () => '');
+    for (const id of d.deleted) if (hub.wants(botScope(id))) await publish([botScope(id)], 'head', () => parts.deletedHead());
+    if (d.tasks && hub.wants(TASKS_SCOPE)) await publish([TASKS_SCOPE], 'tasks', () => '');
+    // The header's bell is on every page: it re-fetches its count (public/orchestrate.js); only
+    // the readers of the drafts' bots are told (every page's audience scope, '@all' and '@u<id>').
+    if (d.approvalOwners.size > 0) await publish([...new Set([...d.approvalOwners].flatMap((o) => ownerScopes('', o)))], 'approvals', () => '');
+    // The header's failures count, likewise.
+    if (d.failureOwners.size > 0) await publish([...new Set([...d.failureOwners].flatMap((o) => ownerScopes('', o)))], 'failures', () => '');
+
     const ms = performance.now() - t0;
     this.stats.flushes++;
     this.stats.renders += renders;
