@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { afterCommit } from './db/database.ts';
 import type { RunRow } from './db/schema.ts';
 import type { FinalRunStatus } from './run-status.ts';
 import type { TaskPhase, TaskStatus } from './swarm/task-status.ts';
@@ -74,7 +75,17 @@ export interface EngineEvents {
 /** Name of an engine event. */
 export type EngineEventName = keyof EngineEvents;
 
-type Pending = { [K in EngineEventName]: { event: K; payload: EngineEvents[K] } }[EngineEventName];
+type Pending = { [K in EngineEventName]: { event: K; payload: EngineEvents[K]; remote: boolean } }[EngineEventName];
+
+/** How a listener subscribes. */
+export interface ListenOptions {
+  /**
+   * Also hear the events of the other processes of a cluster (src/engine/cluster/event-bridge.ts):
+   * for what shows state (live views, log streams, chat cards), never for what starts work, which
+   * the emitting process does once.
+   */
+  remote?: boolean;
+}
 
 /**
  * A typed event bus that delivers after the fact (see {@link EngineEvents}); a throwing listener is
@@ -82,6 +93,9 @@ type Pending = { [K in EngineEventName]: { event: K; payload: EngineEvents[K] } 
  */
 export class EventBus {
   private readonly emitter = new EventEmitter();
+  /** The listeners that asked for other processes' events too. */
+  private readonly remoteEmitter = new EventEmitter();
+  private readonly taps: ((event: EngineEventName, payload: unknown) => void)[] = [];
   private pending: Pending[] = [];
   private scheduled = false;
   private closed = false;
@@ -91,6 +105,7 @@ export class EventBus {
 
   constructor(private readonly onListenerError: (err: unknown, event: string) => void = () => {}) {
     this.emitter.setMaxListeners(0);
+    this.remoteEmitter.setMaxListeners(0);
   }
 
   /**
@@ -98,7 +113,7 @@ export class EventBus {
    * rejection goes where a thrown error goes (the bus's `onListenerError`); the bus does not wait
    * for it before the next event, but {@link flush} does.
    */
-  on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => unknown): () => void {
+  on<K extends EngineEventName>(event: K, listener: (payload: EngineEvents[K]) => unknown, opts: ListenOptions = {}): () => void {
     const wrapped = (payload: EngineEvents[K]) => {
       try {
         const out = listener(payload);
@@ -115,13 +130,39 @@ export class EventBus {
       }
     };
     this.emitter.on(event, wrapped);
-    return () => this.emitter.off(event, wrapped);
+    if (opts.remote) this.remoteEmitter.on(event, wrapped);
+    return () => {
+      this.emitter.off(event, wrapped);
+      this.remoteEmitter.off(event, wrapped);
+    };
   }
 
-  /** Queues `payload` for the listeners of `event`; they hear it on a later turn, in emit order. */
+  /**
+   * Queues `payload` for the listeners of `event`; they hear it on a later turn, in emit order.
+   * Inside a storage transaction it waits for the commit (and is dropped on a rollback).
+   */
   emit<K extends EngineEventName>(event: K, payload: EngineEvents[K]): void {
+    afterCommit(() => this.enqueue({ event, payload, remote: false } as Pending));
+  }
+
+  /** An event of another process of the cluster: only `remote` listeners hear it. */
+  emitRemote<K extends EngineEventName>(event: K, payload: EngineEvents[K]): void {
+    this.enqueue({ event, payload, remote: true } as Pending);
+  }
+
+  /** `fn` sees every event this process emits, as it is queued (the cluster's event bridge); returns the function that removes it. */
+  tap(fn: (event: EngineEventName, payload: unknown) => void): () => void {
+    this.taps.push(fn);
+    return () => {
+      const i = this.taps.indexOf(fn);
+      if (i >= 0) this.taps.splice(i, 1);
+    };
+  }
+
+  private enqueue(p: Pending): void {
     if (this.closed) return;
-    this.pending.push({ event, payload } as Pending);
+    this.pending.push(p);
+    if (!p.remote) for (const t of this.taps) t(p.event, p.payload);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.deliver());
@@ -151,7 +192,7 @@ export class EventBus {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
-      for (const { event, payload } of batch) this.emitter.emit(event, payload);
+      for (const { event, payload, remote } of batch) (remote ? this.remoteEmitter : this.emitter).emit(event, payload);
     }
     this.scheduled = false;
     const waiting = this.idle;

@@ -149,7 +149,29 @@ export function rowsChanged(result: unknown): number {
 }
 
 /** The transaction the current async flow is inside (see {@link transaction}). */
-const currentTx = new AsyncLocalStorage<{ tx: Db; open: boolean }>();
+const currentTx = new AsyncLocalStorage<TxState>();
+
+/** An open transaction of one async flow: its handle, and what waits for its commit. */
+interface TxState {
+  tx: Db;
+  open: boolean;
+  afterCommit: (() => void)[];
+}
+
+/**
+ * Runs `fn` once the transaction the current async flow is inside has committed (never, when it
+ * rolls back); at once outside a transaction. The event bus emits through it, so no listener, here
+ * or in another process, hears of a change before it can read it.
+ */
+export function afterCommit(fn: () => void): void {
+  const open = currentTx.getStore();
+  if (open?.open) open.afterCommit.push(fn);
+  else fn();
+}
+
+function committed(state: TxState): void {
+  for (const fn of state.afterCommit.splice(0)) fn();
+}
 /** SQLite has one connection: its transactions take turns (the tail of the chain of waiters). */
 let sqliteTurn: Promise<unknown> = Promise.resolve();
 
@@ -165,22 +187,27 @@ export async function transaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promis
   if (open?.open) return fn(open.tx);
   const base = unrouted.get(db);
   if (base) {
-    return base.transaction(async (tx) => {
-      const state = { tx: tx as unknown as Db, open: true };
+    const state: TxState = { tx: base, open: true, afterCommit: [] };
+    const out = (await base.transaction(async (tx) => {
+      state.tx = tx as unknown as Db;
       try {
         return await currentTx.run(state, () => fn(state.tx));
       } finally {
         state.open = false;
       }
-    }) as Promise<T>;
+    })) as T;
+    committed(state);
+    return out;
   }
   const client = db.$client;
   const turn = sqliteTurn.then(async () => {
-    const state = { tx: db, open: true };
+    const state: TxState = { tx: db, open: true, afterCommit: [] };
     client.exec('BEGIN IMMEDIATE');
     try {
       const out = await currentTx.run(state, () => fn(db));
       client.exec('COMMIT');
+      state.open = false;
+      committed(state);
       return out;
     } catch (err) {
       if (client.inTransaction) client.exec('ROLLBACK');

@@ -1,12 +1,11 @@
-import { and, asc, count, eq, gt, lt, lte, min, or } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, lt, lte, min, or } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { runs } from '../db/schema.ts';
 
 /**
- * The run queue as a port: where queued runs wait for a slot, in order (due time, then id). The
- * SQLite implementation below reads the `runs` table itself, so the queue is as durable as the
- * runs: a restart finds it as it was. A queue on another engine (pg-boss on Postgres) implements
- * the same interface; the dispatcher claims a run by moving it `queued → running` with one
+ * The run queue as a port: where queued runs wait for a slot, in order (due time, then id). Both
+ * implementations below read the `runs` table itself, so the queue is as durable as the runs: a
+ * restart finds it as it was. The dispatcher claims a run by moving it `queued → running` with one
  * conditional update, so a run handed out twice still starts once.
  */
 export interface RunQueue {
@@ -14,8 +13,10 @@ export interface RunQueue {
   push(runId: number, availableAt: number): void;
   /** A queued run left the queue without starting (cancelled). */
   remove(runId: number): void;
-  /** Ids of queued runs due at `now`, in queue order, at most `limit`. */
+  /** Ids of queued runs due at `now`, in queue order, at most `limit`: this process may start them. */
   due(limit: number, now: number): Promise<number[]>;
+  /** Runs that {@link due} handed out and this process did not start (no free run process): any process may take them. */
+  release(runIds: readonly number[]): Promise<void>;
   /** When the first queued run that is not due yet becomes due (epoch ms), or null. */
   nextDueAt(now: number): Promise<number | null>;
   /** Number of queued runs (due or waiting for a retry's backoff). */
@@ -24,9 +25,13 @@ export interface RunQueue {
   position(runId: number): Promise<number | null>;
 }
 
-/** {@link RunQueue} over the `runs` table (status `queued`, ordered by `available_at`, `id`). */
-export class SqliteRunQueue implements RunQueue {
-  constructor(private readonly db: Db) {}
+/** {@link RunQueue} over the `runs` table (status `queued`, ordered by `available_at`, `id`), for one process. */
+export class RunsTableQueue implements RunQueue {
+  constructor(protected readonly db: Db) {}
+
+  async release(_runIds: readonly number[]): Promise<void> {
+    // Nothing was reserved.
+  }
 
   push(): void {
     // The row is the queue entry.
@@ -68,5 +73,49 @@ export class SqliteRunQueue implements RunQueue {
       .from(runs)
       .where(and(eq(runs.status, 'queued'), or(lt(runs.availableAt, me.availableAt), and(eq(runs.availableAt, me.availableAt), lt(runs.id, runId)))));
     return (ahead?.n ?? 0) + 1;
+  }
+}
+
+/**
+ * {@link RunQueue} for several processes on one Postgres: {@link due} reserves the runs it hands
+ * out for this process (`worker_id`, under `FOR UPDATE SKIP LOCKED`), so processes pumping at the
+ * same moment take different runs instead of racing for the same ones
+ * (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE). A reserved run is
+ * still `queued`: the claim stays the conditional `queued → running` update. Reservations of a
+ * process that died are dropped by the cluster's sweep (src/engine/cluster/cluster.ts); a run
+ * queued again (a retry) is unreserved by its transition.
+ */
+export class ClusterRunQueue extends RunsTableQueue {
+  constructor(
+    db: Db,
+    private readonly workerId: string,
+  ) {
+    super(db);
+  }
+
+  override async due(limit: number, now: number): Promise<number[]> {
+    if (limit <= 0) return [];
+    const free = this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(eq(runs.status, 'queued'), lte(runs.availableAt, now), isNull(runs.workerId)))
+      .orderBy(asc(runs.availableAt), asc(runs.id))
+      .limit(limit);
+    // `for` is pg-core's (the handle is typed as SQLite's; see Db in database.ts).
+    const locked = (free as unknown as { for(strength: 'update', config: { skipLocked: true }): typeof free }).for('update', { skipLocked: true });
+    const rows = await this.db
+      .update(runs)
+      .set({ workerId: this.workerId })
+      .where(and(inArray(runs.id, locked), eq(runs.status, 'queued')))
+      .returning({ id: runs.id, availableAt: runs.availableAt });
+    return rows.sort((a, b) => a.availableAt - b.availableAt || a.id - b.id).map((r) => r.id);
+  }
+
+  override async release(runIds: readonly number[]): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.db
+      .update(runs)
+      .set({ workerId: null })
+      .where(and(inArray(runs.id, [...runIds]), eq(runs.status, 'queued'), eq(runs.workerId, this.workerId)));
   }
 }

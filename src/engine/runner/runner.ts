@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.ts';
@@ -9,7 +10,7 @@ import { ACTIVE_RUN_STATUSES, isFinalRunStatus } from '../run-status.ts';
 import { RunAttempt, type AttemptOutcome } from './attempt.ts';
 import { finishAttempt } from './finalizer.ts';
 import { RunLogStore } from './log-store.ts';
-import { SqliteRunQueue, type RunQueue } from './queue.ts';
+import { ClusterRunQueue, RunsTableQueue, type RunQueue } from './queue.ts';
 import type { RunSubmissions } from './protocol.ts';
 import type { RunEngineResources, RunnerOptions, RunSecrets } from './resources.ts';
 import { prepareRunChildModule } from '../tools/sandbox.ts';
@@ -33,6 +34,25 @@ export interface RunRequest {
   retryOf?: number | null;
 }
 
+/**
+ * What the run engine needs of a cluster of processes on one Postgres (src/engine/cluster): this
+ * process's id, and two messages to the others. Absent on SQLite (one process).
+ */
+export interface RunCluster {
+  /** This process (`workers.id`): it reserves and runs runs under it. */
+  workerId: string;
+  /** Tells every process to look at the queue (a run was queued). */
+  wake(): void;
+  /** Asks every process to cancel `runId` if it runs it ({@link Runner.cancelHere}). */
+  requestCancel(runId: number, reason: string): void;
+}
+
+/** How long a cancel of a run on another process waits for it to end (ms). */
+const REMOTE_CANCEL_WAIT_MS = 10_000;
+
+/** Why a survivor ends the attempt of a process that died. */
+const PROCESS_DIED = 'the process running it stopped (its cluster lease ran out)';
+
 /** Why the process stopping ends an attempt. */
 const STOPPED = 'the process stopped while this run was active';
 
@@ -54,10 +74,17 @@ export class Runner {
   private pumpAgain = false;
   private wakeTimer: NodeJS.Timeout | null = null;
 
-  /** @param deps.secrets where each run's bot's secrets are read (none: runs get no secrets). */
-  constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number; secrets?: RunSecrets } = {}) {
+  private readonly cluster: RunCluster | null;
+
+  /**
+   * @param deps.secrets where each run's bot's secrets are read (none: runs get no secrets).
+   * @param deps.cluster the cluster this process is part of (Postgres); none: this process is alone.
+   */
+  constructor(db: Db, bus: EventBus, results: ResultService, log: Logger, opts: RunnerOptions, deps: { queue?: RunQueue; now?: () => number; secrets?: RunSecrets; cluster?: RunCluster } = {}) {
     const now = deps.now ?? Date.now;
-    this.res = { db, bus, log, results, opts, now, queue: deps.queue ?? new SqliteRunQueue(db), logs: new RunLogStore(db, bus, now), submissions: null, secrets: deps.secrets ?? null };
+    this.cluster = deps.cluster ?? null;
+    const queue = deps.queue ?? (this.cluster ? new ClusterRunQueue(db, this.cluster.workerId) : new RunsTableQueue(db));
+    this.res = { db, bus, log, results, opts, now, queue, logs: new RunLogStore(db, bus, now), submissions: null, secrets: deps.secrets ?? null };
     this.pool = new WorkerPool({ maxProcesses: opts.maxRunProcesses, idleMs: opts.workerIdleMs }, log);
   }
 
@@ -73,22 +100,51 @@ export class Runner {
    * @returns how many runs were interrupted and how many were queued again.
    */
   async start(): Promise<{ interrupted: number; retried: number }> {
-    const out = { interrupted: 0, retried: 0 };
-    const stale = await this.res.db.select().from(runs).where(eq(runs.status, 'running')).orderBy(asc(runs.id));
-    for (const run of stale) {
-      const now = this.res.now();
-      if (run.attempt < run.maxAttempts) {
-        await this.res.logs.append(run.id, run.botId, 'system', `attempt ${run.attempt} of ${run.maxAttempts} interrupted: ${STOPPED} — attempt ${run.attempt + 1} now`);
-        await this.res.logs.release(run.id);
-        if (await transitionRun(this.res, run.id, ['running'], 'queued', { attempt: run.attempt + 1, availableAt: now, error: STOPPED }, {})) out.retried++;
-      } else if (await transitionRun(this.res, run.id, ['running'], 'interrupted', { finishedAt: now, error: STOPPED }, { newResults: 0 })) {
-        out.interrupted++;
-      }
-    }
+    // In a cluster the other processes' runs are running for real: a survivor's sweep takes over
+    // those of a process that died (takeOver), this one's included.
+    const out = this.cluster ? { interrupted: 0, retried: 0 } : await this.recover(await this.res.db.select().from(runs).where(eq(runs.status, 'running')).orderBy(asc(runs.id)), STOPPED);
     // The run bundle is built off the event loop now, not by the first run (a ~1–2 s stall).
     prepareRunChildModule().catch((err) => this.res.log.warn({ err }, 'could not build the run bundle ahead; the first run will'));
     this.dispatching = true;
     this.pump();
+    return out;
+  }
+
+  /**
+   * Takes over the running runs of a process of the cluster that died (their ids): each is tried
+   * again when attempts are left, else `interrupted`. Runs that moved on meanwhile are left alone.
+   */
+  async takeOver(runIds: readonly number[]): Promise<{ interrupted: number; retried: number }> {
+    if (runIds.length === 0) return { interrupted: 0, retried: 0 };
+    const rows = await this.res.db.select().from(runs).where(and(inArray(runs.id, [...runIds]), eq(runs.status, 'running'))).orderBy(asc(runs.id));
+    const out = await this.recover(rows, PROCESS_DIED);
+    this.pump();
+    return out;
+  }
+
+  /** Looks at the queue now (another process queued a run). */
+  wake(): void {
+    this.pump();
+  }
+
+  /** Cancels `runId` if this process runs it (a cancel sent to another process of the cluster); else nothing. */
+  async cancelHere(runId: number, reason: string): Promise<void> {
+    if (this.active.has(runId)) await this.cancel(runId, reason).catch((err: unknown) => this.res.log.warn({ err, runId }, 'could not cancel a run for another process'));
+  }
+
+  /** Runs whose attempt's process is gone: queued again when attempts are left, else interrupted. */
+  private async recover(stale: readonly RunRow[], why: string): Promise<{ interrupted: number; retried: number }> {
+    const out = { interrupted: 0, retried: 0 };
+    for (const run of stale) {
+      const now = this.res.now();
+      if (run.attempt < run.maxAttempts) {
+        await this.res.logs.append(run.id, run.botId, 'system', `attempt ${run.attempt} of ${run.maxAttempts} interrupted: ${why} — attempt ${run.attempt + 1} now`);
+        await this.res.logs.release(run.id);
+        if (await transitionRun(this.res, run.id, ['running'], 'queued', { attempt: run.attempt + 1, availableAt: now, error: why }, {})) out.retried++;
+      } else if (await transitionRun(this.res, run.id, ['running'], 'interrupted', { finishedAt: now, error: why }, { newResults: 0 })) {
+        out.interrupted++;
+      }
+    }
     return out;
   }
 
@@ -124,6 +180,7 @@ export class Runner {
     this.res.queue.push(row!.id, row!.availableAt);
     await announceRun(this.res, row!, {});
     this.pump();
+    this.cluster?.wake();
     return row!;
   }
 
@@ -176,6 +233,11 @@ export class Runner {
     if (a) {
       a.log('system', `cancel requested: ${reason}`);
       await a.stop({ status: 'cancelled', error: reason });
+    } else if (this.cluster && run.status === 'running') {
+      // Another process runs it: it hears the request, kills the child and ends the run.
+      this.cluster.requestCancel(runId, reason);
+      const deadline = this.res.now() + REMOTE_CANCEL_WAIT_MS;
+      while (this.res.now() < deadline && !isFinalRunStatus((await this.get(runId)).status)) await sleep(50);
     } else if (await transitionRun(this.res, runId, ['queued', 'awaiting_approval'], 'cancelled', { error: reason, finishedAt: this.res.now() }, { newResults: 0 })) {
       this.res.queue.remove(runId);
     }
@@ -257,14 +319,22 @@ export class Runner {
   private async pumpOnce(): Promise<void> {
     const now = this.res.now();
     const free = this.res.opts.maxConcurrentRuns - this.active.size;
-    for (const runId of await this.res.queue.due(free, now)) {
-      if (this.closed) return;
-      try {
-        // In order: when the head of the queue waits for a process, so does everything behind it.
-        if ((await this.launch(runId)) === 'no-process') break;
-      } catch (err) {
-        this.res.log.error({ err, runId }, 'could not start run');
+    const due = await this.res.queue.due(free, now);
+    let i = 0;
+    try {
+      for (; i < due.length; i++) {
+        const runId = due[i]!;
+        if (this.closed) return;
+        try {
+          // In order: when the head of the queue waits for a process, so does everything behind it.
+          if ((await this.launch(runId)) === 'no-process') break;
+        } catch (err) {
+          this.res.log.error({ err, runId }, 'could not start run');
+        }
       }
+    } finally {
+      // What was handed out and not started goes back to the queue, for any process.
+      await this.res.queue.release(due.slice(i));
     }
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = null;
@@ -300,7 +370,14 @@ export class Runner {
     // Active from before the claim, so a cancel meanwhile stops this attempt (its end waits for the claim).
     this.active.set(runId, attempt);
     // The claim: whoever moves the run out of `queued` first owns it.
-    const claimed = await transitionRun(this.res, runId, ['queued'], 'running', { startedAt: sql`coalesce(${runs.startedAt}, ${this.res.now()})` as unknown as number }, { pid: attempt.pid ?? -1 });
+    const claimed = await transitionRun(
+      this.res,
+      runId,
+      ['queued'],
+      'running',
+      { startedAt: sql`coalesce(${runs.startedAt}, ${this.res.now()})` as unknown as number, workerId: this.cluster?.workerId ?? null },
+      { pid: attempt.pid ?? -1 },
+    );
     if (!claimed) {
       if (this.active.get(runId) === attempt) this.active.delete(runId);
       attempt.abandon();

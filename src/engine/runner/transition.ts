@@ -27,7 +27,8 @@ export async function transitionRun<S extends RunStatus>(
 ): Promise<RunRow | null> {
   const [row] = await res.db
     .update(runs)
-    .set({ ...changes, status: to })
+    // A run queued again belongs to no process until one takes it (queue.ts, ClusterRunQueue).
+    .set({ ...changes, ...(to === 'queued' ? { workerId: null } : {}), status: to })
     .where(and(eq(runs.id, runId), inArray(runs.status, [...from])))
     .returning();
   if (!row) return null;
