@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, withEnvFile, type Config } from './config.ts';
 import { startChatAdapters, type ChatAdapters } from './bot/adapter.ts';
 import { TelegramWebhook } from './bot/telegram/webhook.ts';
 import { DataDirLockedError } from './engine/db/data-dir-lock.ts';
+import { LeaderElection } from './engine/cluster/leader.ts';
 import { Engine } from './engine/engine.ts';
 import { buildApp } from './web/app.ts';
 import { AppMetrics } from './web/metrics.ts';
@@ -42,11 +43,39 @@ const telegramWebhook =
   config.telegram.token && config.telegram.webhookUrl
     ? new TelegramWebhook({ url: config.telegram.webhookUrl, token: config.telegram.token, ...(config.telegram.webhookSecret ? { secret: config.telegram.webhookSecret } : {}) })
     : undefined;
-const app = await buildApp({ engine, logger, metrics, chatStatus: () => chat?.statuses() ?? [], webhooks: telegramWebhook ? [telegramWebhook] : [] });
+// In a cluster exactly one process runs the chat adapters (Telegram allows one getUpdates poller per
+// bot, Discord one gateway session per shard): the one holding the `chat` advisory lock.
+const chatLeadership = config.databaseUrl
+  ? new LeaderElection({
+      connectionString: config.databaseUrl,
+      name: 'chat',
+      retryMs: 2_000,
+      onElected: async () => {
+        logger.info('this process leads the chats: starting the chat adapters');
+        chat = await startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
+      },
+      onDeposed: async () => {
+        logger.warn('this process no longer leads the chats: stopping the chat adapters');
+        const c = chat;
+        chat = undefined;
+        await c?.stop();
+      },
+      onError: (err) => logger.warn({ err }, 'chat leader election: trying again'),
+    })
+  : null;
+const app = await buildApp({
+  engine,
+  logger,
+  metrics,
+  chatStatus: () => chat?.statuses() ?? [],
+  chatLeader: () => (chatLeadership ? chatLeadership.isLeader : null),
+  webhooks: telegramWebhook ? [telegramWebhook] : [],
+});
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on ${address}`);
 // Telegram and Discord, each when its token is set.
-chat = await startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
+if (chatLeadership) await chatLeadership.start();
+else chat = await startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
 
 /** How long a shutdown may take before the process gives up on it. */
 // Under Docker's default 10 s stop grace, so the process ends on its own terms.
@@ -69,7 +98,8 @@ async function shutdown(signal: string) {
   try {
     // Runs first, each marked interrupted with its reason, before anything that may hang.
     await engine.runner.close();
-    await chat?.stop();
+    if (chatLeadership) await chatLeadership.stop();
+    else await chat?.stop();
     await app.close();
     // Notifications in flight get the time left, bounded; a second to close the database and exit.
     await engine.close({ deadline });

@@ -122,21 +122,21 @@ export class RunDelivery {
     if (this.offs.length) return;
     const bus = this.engine.bus;
     this.offs = [
-      bus.on('run.queued', (e) => this.later(() => this.onQueued(e.runId))),
-      bus.on('run.started', (e) => this.touch(e.runId)),
-      bus.on('run.retrying', (e) => this.touch(e.runId)),
-      bus.on('run.log', (e) => this.touch(e.runId, e.text)),
+      bus.on('run.queued', (e) => this.later(() => this.onQueued(e.runId)), { remote: true }),
+      bus.on('run.started', (e) => this.touch(e.runId), { remote: true }),
+      bus.on('run.retrying', (e) => this.touch(e.runId), { remote: true }),
+      bus.on('run.log', (e) => this.touch(e.runId, e.text), { remote: true }),
       // Subscribers are served a tick later: by then a command that started the run in a chat has
       // claimed it for its card, however the event came (inside startRun, or after it).
       bus.on('run.finished', (e) => {
         this.touch(e.runId);
         this.later(() => this.serveSubscribers(e.runId));
-      }),
+      }, { remote: true }),
       // A draft waiting for approval: posted with its Approve / Reject buttons (commands/approvals.ts).
       bus.on('run.awaiting_approval', (e) => {
         this.touch(e.runId);
         this.later(() => this.serveDraft(e.runId));
-      }),
+      }, { remote: true }),
     ];
   }
 

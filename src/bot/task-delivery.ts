@@ -35,7 +35,7 @@ export class TaskDelivery {
       const p = nextTick().then(() => this.deliver(e.taskId));
       this.inFlight.add(p);
       void p.finally(() => this.inFlight.delete(p));
-    });
+    }, { remote: true });
   }
 
   /** Stops listening and waits (5 s at most) for posts under way. */

@@ -4,7 +4,9 @@ import { ActivityLog } from './activity.ts';
 import { ApprovalService } from './approvals.ts';
 import { BotSecretStore } from './bot-secrets.ts';
 import { BotService } from './bots.ts';
-import { openDatabase, type Db } from './db/database.ts';
+import { closeDatabase, openDatabase, pgPool, type Db } from './db/database.ts';
+import { CLUSTER_CHANNELS, ClusterMember } from './cluster/cluster.ts';
+import { bridgeEvents } from './cluster/event-bridge.ts';
 import { lockDataDir } from './db/data-dir-lock.ts';
 import type { BotRow, RunRow } from './db/schema.ts';
 import { DocsStore } from './docs.ts';
@@ -43,6 +45,12 @@ export class Engine {
   readonly runner: Runner;
   readonly docs = new DocsStore();
   private readonly unlockDataDir: () => void;
+  /**
+   * This process's membership of a cluster of processes on one Postgres (`DATABASE_URL`): its
+   * lease, the notifications between the processes; null on SQLite.
+   */
+  readonly cluster: ClusterMember | null;
+  private stopBridge: (() => void) | null = null;
   /** Bot → bot links (`completed` | `failed` | `result`) and the chain they start. */
   readonly triggers: TriggerService;
   /** Ordered steps of bots, run one after another. */
@@ -85,16 +93,19 @@ export class Engine {
    * @throws {DataDirLockedError} when another live process uses `config.dataDir`.
    */
   static async open(config: Config, log: Logger, deps: { now?: () => number } = {}): Promise<Engine> {
-    const unlockDataDir = lockDataDir(config.dataDir);
+    // On Postgres several processes share the data folder (a volume): no lock file then.
+    const unlockDataDir = config.databaseUrl ? () => {} : lockDataDir(config.dataDir);
     try {
-      const db = await openDatabase(config.dataDir);
+      const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }, { poolSize: config.databasePoolSize });
       try {
-        const engine = new Engine(config, log, db, unlockDataDir, deps);
+        const pool = pgPool(db);
+        const member = pool && config.databaseUrl ? new ClusterMember(db, pool, { connectionString: config.databaseUrl, ...config.cluster, log: log.child({ component: 'cluster' }) }) : null;
+        const engine = new Engine(config, log, db, unlockDataDir, { ...deps, cluster: member });
         await engine.users.ensureFirstAdmin();
         if (config.adminPassword) await engine.users.applyAdminPassword(config.adminPassword);
         return engine;
       } catch (err) {
-        db.$client.close();
+        await closeDatabase(db);
         throw err;
       }
     } catch (err) {
@@ -109,9 +120,10 @@ export class Engine {
     readonly log: Logger,
     db: Db,
     unlockDataDir: () => void,
-    deps: { now?: () => number },
+    deps: { now?: () => number; cluster: ClusterMember | null },
   ) {
     this.unlockDataDir = unlockDataDir;
+    this.cluster = deps.cluster;
     this.db = db;
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'event listener failed'));
     this.activity = new ActivityLog(this.db, this.bus);
@@ -134,7 +146,7 @@ export class Engine {
       retryBackoffMs: config.retryBackoffMs,
       providers: { openai: config.openai, anthropic: config.anthropic, echoDelayMs: config.echoDelayMs, search: config.search, webFetchAllowPrivate: config.webFetchAllowPrivate },
       codeSandbox: this.codeSandbox,
-    }, { now: deps.now, secrets: this.botSecrets });
+    }, { now: deps.now, secrets: this.botSecrets, cluster: deps.cluster ? clusterPort(deps.cluster, log) : undefined });
     this.bots.useQueuePositions((runId) => this.runner.queuePosition(runId));
     const orchestration = { db: this.db, bus: this.bus, runner: this.runner, bots: this.bots };
     this.pipelines = new PipelineService({ ...orchestration, docs: this.docs, results: this.results, log: log.child({ component: 'pipelines' }) });
@@ -170,6 +182,7 @@ export class Engine {
    * before serving.
    */
   async start(): Promise<void> {
+    if (this.cluster) await this.joinCluster(this.cluster);
     this.activity.start();
     await this.approvals.start();
     await this.pipelines.start();
@@ -265,8 +278,42 @@ export class Engine {
     // The notifier's last notices (deliveries given up) still reach the activity feed.
     await this.bus.flush();
     this.activity.stop();
+    this.stopBridge?.();
     await this.bus.close();
-    this.db.$client.close();
+    await this.cluster?.stop();
+    await closeDatabase(this.db);
     this.unlockDataDir();
   }
+
+  /**
+   * Joins the cluster: registers this process (its lease), wakes the run engine when another
+   * process queues a run, cancels here what another process was asked to cancel, takes over the
+   * runs of processes that died, and bridges the live events.
+   */
+  private async joinCluster(member: ClusterMember): Promise<void> {
+    member.on(CLUSTER_CHANNELS.runs, () => this.runner.wake());
+    member.on(CLUSTER_CHANNELS.cancel, (raw) => {
+      const msg = JSON.parse(raw) as { runId: number; reason: string };
+      void this.runner.cancelHere(msg.runId, msg.reason);
+    });
+    member.onDead(async (workerId, runIds) => {
+      const out = await this.runner.takeOver(runIds);
+      if (out.interrupted + out.retried > 0) this.log.warn({ workerId, ...out }, "took over the running runs of a process that died: marked interrupted or queued again");
+    });
+    // Notifications missed while the listening connection was down: look at the queue again.
+    member.onReconnect(() => this.runner.wake());
+    await member.start();
+    this.stopBridge = bridgeEvents(this.bus, member, this.log.child({ component: 'cluster' }));
+  }
+}
+
+/** The run engine's view of the cluster: notifications on {@link CLUSTER_CHANNELS}. */
+function clusterPort(member: ClusterMember, log: Logger) {
+  const send = (channel: (typeof CLUSTER_CHANNELS)[keyof typeof CLUSTER_CHANNELS], payload = '') =>
+    void member.notify(channel, payload).catch((err: unknown) => log.warn({ err, channel }, 'could not notify the other processes'));
+  return {
+    workerId: member.workerId,
+    wake: () => send(CLUSTER_CHANNELS.runs),
+    requestCancel: (runId: number, reason: string) => send(CLUSTER_CHANNELS.cancel, JSON.stringify({ runId, reason })),
+  };
 }

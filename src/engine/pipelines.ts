@@ -659,6 +659,8 @@ export class PipelineService {
   }
 
   private changed(id: number): void {
+    // For the live views and the other processes' schedulers (a pipeline's own change: no run).
+    this.deps.bus.emit('pipeline.changed', { pipelineId: id, pipelineRunId: null });
     for (const l of this.changeListeners) {
       try {
         l(id);

@@ -45,7 +45,8 @@ export interface SchedulerDeps {
  * claimer starts a run. An occurrence is skipped (with an activity event) while the bot's previous
  * run is queued or running, or the pipeline's previous run is still going; paused bots have no
  * task. Occurrences missed while the process was down are not replayed: `start()` records how many
- * in one event. Changes apply at once (bus `bot.changed`, `PipelineService.onChange`).
+ * in one event. Changes apply at once (bus `bot.changed`, `PipelineService.onChange`, and from the other processes of
+ * a cluster `bot.changed` and `pipeline.changed` without a run).
  */
 export class Scheduler {
   private readonly tasks = new Map<string, { expression: string; task: ScheduledTask }>();
@@ -62,8 +63,10 @@ export class Scheduler {
     this.started = true;
     for (const b of await this.deps.db.select({ id: bots.id }).from(bots).where(isNotNull(bots.schedule))) await this.sync('bot', b.id, true);
     for (const p of await this.deps.db.select({ id: pipelines.id }).from(pipelines).where(isNotNull(pipelines.schedule))) await this.sync('pipeline', p.id, true);
-    this.offs.push(this.deps.bus.on('bot.changed', ({ botId }) => this.inTurn(() => this.sync('bot', botId, false))));
+    // Remote too: a bot or pipeline changed through another process of a cluster re-arms its task here.
+    this.offs.push(this.deps.bus.on('bot.changed', ({ botId }) => this.inTurn(() => this.sync('bot', botId, false)), { remote: true }));
     this.offs.push(this.deps.pipelines.onChange((id) => void this.inTurn(() => this.sync('pipeline', id, false))));
+    this.offs.push(this.deps.bus.on('pipeline.changed', ({ pipelineId, pipelineRunId }) => (pipelineRunId === null ? this.inTurn(() => this.sync('pipeline', pipelineId, false)) : undefined), { remote: true }));
   }
 
   /** Stops every task and listener; nothing fires afterwards. Resolves once a sync or firing under way is done. */
@@ -149,7 +152,7 @@ export class Scheduler {
           this.skipped(target, at, `run #${active[0]!.id} is still ${active[0]!.status}`);
           return;
         }
-        const run = await this.deps.runner.enqueue(bot!, { trigger: 'schedule' });
+        const run = await this.deps.runner.enqueue(bot!, { trigger: 'schedule', occurrence });
         this.deps.bus.emit('notice', { botId: id, runId: run.id, kind: 'schedule.fired', message: `⏰ ${target.label}: scheduled run #${run.id} started (occurrence ${at})` });
       } else {
         const active = await this.deps.pipelines.activeRun(id);

@@ -66,13 +66,15 @@ export interface AppOptions {
   metrics?: AppMetrics;
   /** The chat adapters' connections, for `/health`; none: a configured adapter counts as not started. */
   chatStatus?: () => readonly ChatStatus[];
+  /** In a cluster, whether this process runs the chat adapters (see `ChatHealthSource.leader`). */
+  chatLeader?: () => boolean | null;
 }
 
 /**
  * Builds the HTTP app (dashboard, REST API, SSE) without listening, so tests can `inject()` or
  * `listen()` it as they need.
  */
-export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [], webhooks = [] }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = () => [], chatLeader, webhooks = [] }: AppOptions): Promise<FastifyInstance> {
   // forceCloseConnections: live log streams (SSE) would otherwise hold `close()` until their runs end.
   const app = Fastify({ loggerInstance: withRedactedRequests(logger) as FastifyBaseLogger, forceCloseConnections: true, bodyLimit: MAX_DOC_BYTES + 1024 * 1024 });
 
@@ -148,7 +150,7 @@ export async function buildApp({ engine, logger, onRoute, metrics, chatStatus = 
     decorateReply: false,
   });
 
-  await app.register(healthRoutes(engine, chatStatus));
+  await app.register(healthRoutes(engine, { statuses: chatStatus, leader: chatLeader }));
   // Before every route plugin: each page's header (its bell) joins the live stream (`req.server.live`).
   const live = createLive(engine, new StreamHub(), path.join(ROOT, 'views'), (err) => logger.error({ err }, 'live page update failed'));
   app.decorate('live', live);

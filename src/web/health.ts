@@ -35,6 +35,16 @@ export interface HealthReport {
     /** Queue depth; degraded when full (MAX_QUEUED_RUNS: new runs are refused with 429) or unreadable (`queued: null`). */
     queue: HealthCheck & { queued: number | null; running: number; max_concurrent: number; max_queued: number };
   };
+  /** On Postgres (`DATABASE_URL`): this process, whether it runs the chat adapters, and the live processes. Absent on SQLite. */
+  cluster?: { worker: string; chat_leader: boolean; processes: number };
+}
+
+/** What `/health` is told of the chat adapters. */
+export interface ChatHealthSource {
+  /** The adapters' connections, as they report them (none when they do not run here). */
+  statuses: () => readonly ChatStatus[];
+  /** In a cluster, whether this process is the one that runs the chat adapters (leader election); null alone. */
+  leader?: () => boolean | null;
 }
 
 async function queueCheck(engine: Engine): Promise<HealthReport['checks']['queue']> {
@@ -54,7 +64,7 @@ async function queueCheck(engine: Engine): Promise<HealthReport['checks']['queue
  * Builds the report: the database answers a query, each configured chat adapter is connected, the
  * run queue is not full.
  */
-export async function healthReport(engine: Engine, chatStatus: () => readonly ChatStatus[]): Promise<HealthReport> {
+export async function healthReport(engine: Engine, source: ChatHealthSource): Promise<HealthReport> {
   let database: HealthCheck = { status: 'ok' };
   try {
     // A query any SQL database answers the same way (the table may be empty: it still has to be read).
@@ -63,9 +73,12 @@ export async function healthReport(engine: Engine, chatStatus: () => readonly Ch
     database = { status: 'degraded', detail: `the database does not answer: ${(err as Error).message}` };
   }
   const queue = await queueCheck(engine);
-  const statuses = chatStatus();
+  const statuses = source.statuses();
+  const leader = source.leader?.() ?? null;
   const chat = (platform: ChatStatus['platform'], token: string | undefined): HealthCheck => {
     if (!token) return { status: 'not_configured' };
+    // Exactly one process of a cluster polls Telegram and holds the Discord gateway.
+    if (leader === false) return { status: 'ok', detail: 'runs on the cluster process that leads the chats' };
     const s = statuses.find((c) => c.platform === platform);
     if (!s) return { status: 'degraded', detail: 'the adapter has not started' };
     return s.connected ? { status: 'ok' } : { status: 'degraded', detail: s.detail ?? 'not connected' };
@@ -79,17 +92,22 @@ export async function healthReport(engine: Engine, chatStatus: () => readonly Ch
   const degraded = Object.entries(checks)
     .filter(([, c]) => c.status === 'degraded')
     .map(([name]) => name);
-  return { status: degraded.length ? 'degraded' : 'ok', degraded, checks };
+  const report: HealthReport = { status: degraded.length ? 'degraded' : 'ok', degraded, checks };
+  if (engine.cluster) {
+    const processes = await engine.cluster.members().then((m) => m.length, () => 0);
+    report.cluster = { worker: engine.cluster.workerId, chat_leader: leader === true, processes };
+  }
+  return report;
 }
 
 /** Paths the dashboard token does not guard (probes from Docker, load balancers). */
 export const HEALTH_PATHS: readonly string[] = ['/health', '/healthz'];
 
 /** Adds `GET /health` (200 ok, 503 degraded) and `GET /healthz` (200 while the process answers). */
-export function healthRoutes(engine: Engine, chatStatus: () => readonly ChatStatus[]) {
+export function healthRoutes(engine: Engine, source: ChatHealthSource) {
   return async (app: FastifyInstance) => {
     app.get('/health', async (_req, reply) => {
-      const report = await healthReport(engine, chatStatus);
+      const report = await healthReport(engine, source);
       return reply.code(report.status === 'ok' ? 200 : 503).send(report);
     });
     app.get('/healthz', async () => ({

@@ -52,8 +52,8 @@ export async function streamRunLog(engine: Engine, request: FastifyRequest, repl
     wake = null;
     w?.();
   };
-  const offLog = engine.bus.on('run.log', (e) => e.runId === runId && signal());
-  const offEnd = engine.bus.on('run.finished', (e) => e.runId === runId && signal());
+  const offLog = engine.bus.on('run.log', (e) => e.runId === runId && signal(), { remote: true });
+  const offEnd = engine.bus.on('run.finished', (e) => e.runId === runId && signal(), { remote: true });
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   const cleanup = () => {
     if (closed) return;

@@ -139,7 +139,7 @@ export const taskPages = (engine: Engine, viewsDir: string): FastifyPluginAsync 
       };
       const off = engine.bus.on('task.changed', (e) => {
         if (e.taskId === id && !timer) timer = setTimeout(send, COALESCE_MS);
-      });
+      }, { remote: true });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const cleanup = () => {
         if (closed) return;

@@ -156,7 +156,12 @@ export class ClusterMember {
     const orphans = await this.db
       .select({ id: runs.id, workerId: runs.workerId })
       .from(runs)
-      .where(and(eq(runs.status, 'running'), isNotNull(runs.workerId), alive.length > 0 ? notInArray(runs.workerId, alive) : undefined));
+      .where(and(eq(runs.status, 'running'), isNotNull(runs.workerId), notInArray(runs.workerId, alive)));
+    // Queued runs a dead process had reserved (ClusterRunQueue) go back to everyone.
+    await this.db
+      .update(runs)
+      .set({ workerId: null })
+      .where(and(eq(runs.status, 'queued'), isNotNull(runs.workerId), notInArray(runs.workerId, alive)));
     const byWorker = new Map<string, number[]>(dead.map((d) => [d.id, []]));
     for (const o of orphans) byWorker.set(o.workerId!, [...(byWorker.get(o.workerId!) ?? []), o.id]);
     for (const [workerId, runIds] of byWorker) {

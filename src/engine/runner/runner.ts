@@ -32,6 +32,8 @@ export interface RunRequest {
   requiresApproval?: boolean;
   /** The run this one retries (same bot, same input). */
   retryOf?: number | null;
+  /** A scheduled run's occurrence (epoch ms of its second): at most one run per bot and occurrence (a unique key). */
+  occurrence?: number | null;
 }
 
 /**
@@ -175,6 +177,7 @@ export class Runner {
         pipelineStep: req.pipelineStep ?? null,
         requiresApproval: req.requiresApproval ?? bot.requiresApproval,
         retryOf: req.retryOf ?? null,
+        occurrence: req.occurrence ?? null,
       })
       .returning();
     this.res.queue.push(row!.id, row!.availableAt);

@@ -95,13 +95,13 @@ export class LiveView {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
         this.panels.set(e.runId, 'queued');
         await this.markTargetsOf(e.botId);
-      }),
+      }, { remote: true }),
       bus.on('run.started', (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
         this.panels.set(e.runId, 'started');
         this.queueMoved = true;
-      }),
-      bus.on('run.retrying', (e) => this.runChanged(e.botId, e.runId, e.run.pipelineRunId)),
+      }, { remote: true }),
+      bus.on('run.retrying', (e) => this.runChanged(e.botId, e.runId, e.run.pipelineRunId), { remote: true }),
       bus.on('run.finished', async (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
         this.resultLists.add(e.botId);
@@ -111,11 +111,11 @@ export class LiveView {
           this.mark(() => this.failureOwners.add(owner));
         }
         await this.markTargetsOf(e.botId);
-      }),
+      }, { remote: true }),
       bus.on('result.created', (e) => {
         this.resultLists.add(e.botId);
         this.mark(() => this.bots.add(e.botId));
-      }),
+      }, { remote: true }),
       bus.on('bot.changed', async (e) => {
         this.mark(() => {
           if (e.change === 'updated') this.bots.add(e.botId);
@@ -128,7 +128,7 @@ export class LiveView {
           }
         });
         if (e.change === 'updated' && (await this.isConnected(e.botId))) this.mark(() => (this.connections = true));
-      }),
+      }, { remote: true }),
       bus.on('trigger.changed', (e) =>
         this.mark(() => {
           this.connections = true;
@@ -136,25 +136,25 @@ export class LiveView {
           this.bots.add(e.sourceBotId);
           if (e.targetBotId !== null) this.bots.add(e.targetBotId);
         }),
+        { remote: true },
       ),
-      bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true))),
-      bus.on('task.changed', () => this.mark(() => (this.tasks = true))),
+      bus.on('pipeline.changed', () => this.mark(() => (this.pipelines = true)), { remote: true }),
+      bus.on('task.changed', () => this.mark(() => (this.tasks = true)), { remote: true }),
       bus.on('run.awaiting_approval', async (e) => {
         this.runChanged(e.botId, e.runId, e.run.pipelineRunId);
         const owner = await this.ownerOf(e.botId);
         this.mark(() => this.approvalOwners.add(owner));
-      }),
+      }, { remote: true }),
       bus.on('approval.decided', async (e) => {
         const owner = await this.ownerOf(e.botId);
         this.mark(() => this.approvalOwners.add(owner));
-      }),
+      }, { remote: true }),
       bus.on('activity', (e) =>
         this.mark(() => {
           this.activity = true;
           // A notice (a skipped schedule, a fired connection) may change what its bot's card says.
           if (e.botId !== null) this.bots.add(e.botId);
-        }),
-      ),
+        }), { remote: true }),
     ];
   }
 
