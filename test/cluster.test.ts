@@ -5,6 +5,7 @@ import { startCluster, type TestCluster } from './helpers/cluster.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
 import { descendants, json, running, type ServerProcess } from './helpers/server.ts';
 import { openSse } from './helpers/sse-client.ts';
+import { startFakeTelegram } from './fakes/telegram.ts';
 
 /** Polls `check` every 100 ms until it returns a value that is not undefined/false, or `ms` pass. */
 async function until<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
@@ -196,4 +197,56 @@ describe('a cluster of processes on one Postgres', () => {
     expect(status).toBe('interrupted');
     expect(Date.now() - killedAt).toBeLessThan(4_500);
   }, 60_000);
+
+  it('polls Telegram from exactly one process, and from another within 10 s of the leader being killed', async () => {
+    const tg = await startFakeTelegram();
+    try {
+      cluster = await startCluster(server, 3, { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, TELEGRAM_ALLOWED_USERS: '42' });
+      const c = cluster;
+      const conflicts = () => tg.calls.filter((x) => x.method === 'getUpdates' && x.error?.error_code === 409);
+      const leaders = async () => {
+        const out: ServerProcess[] = [];
+        for (const p of c.procs.filter((x) => x.proc.exitCode === null && x.proc.signalCode === null)) {
+          const h = await json(`${p.url}/health`);
+          if (h.body.cluster?.chat_leader) out.push(p);
+        }
+        return out;
+      };
+      await until('a getUpdates poller', 10_000, () => tg.calls.some((x) => x.method === 'getUpdates'));
+      const [leader, ...others] = await until('one leader', 10_000, async () => {
+        const l = await leaders();
+        return l.length === 1 ? l : undefined;
+      });
+      expect(others).toEqual([]);
+      // Several seconds of polling: never two pollers (Telegram would end one with 409 Conflict).
+      await sleep(5_000);
+      expect(conflicts()).toEqual([]);
+      expect(await leaders()).toEqual([leader]);
+      // The leader answers a command once.
+      tg.pushMessage({ chatId: 42, fromId: 42, text: '/help' });
+      await tg.waitForCall('sendMessage', (m) => m.chat_id === 42, 10_000);
+
+      const killedAt = Date.now();
+      const before = tg.calls.length;
+      leader!.proc.kill('SIGKILL');
+      await until('another process to poll', 10_000, () => tg.calls.slice(before).some((x) => x.method === 'getUpdates'));
+      expect(Date.now() - killedAt).toBeLessThan(10_000);
+      const next = await until('a new leader', 10_000, async () => {
+        const l = await leaders();
+        return l.length === 1 ? l : undefined;
+      });
+      expect(next[0]).not.toBe(leader);
+      await sleep(3_000);
+      expect(conflicts()).toEqual([]);
+      const sent = tg.calls.filter((x) => x.method === 'sendMessage').length;
+      tg.pushMessage({ chatId: 42, fromId: 42, text: '/help' });
+      await tg.waitForCall('sendMessage', (m, call) => m.chat_id === 42 && call.seq > before, 10_000);
+      await sleep(1_000);
+      expect(tg.calls.filter((x) => x.method === 'sendMessage').length).toBe(sent + 1);
+    } finally {
+      await cluster?.stop();
+      cluster = null;
+      await tg.close();
+    }
+  }, 90_000);
 });
