@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -66,5 +67,54 @@ describe('docker-compose.yml', () => {
       expect(await probe(degraded.url)).toBe(1);
       expect(await probe('http://127.0.0.1:9')).toBe(1);
     });
+  });
+});
+
+/**
+ * docker-compose.cluster.yml, read as Compose reads it: Postgres, two app processes on it with one
+ * shared volume for the bots' folders, and a proxy on one port in front of both; each with a health check.
+ */
+describe('docker-compose.cluster.yml', () => {
+  const cluster = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.cluster.yml'), 'utf8'), { merge: true });
+  const apps = ['app-1', 'app-2'].map((name) => cluster.services[name]);
+  const nginx = fs.readFileSync(path.join(ROOT, 'deploy/nginx.conf'), 'utf8');
+
+  it('starts Postgres with a health check and its own volume', () => {
+    const pg = cluster.services.postgres;
+    expect(pg.image).toMatch(/^postgres:/);
+    expect(pg.volumes).toEqual(['pgdata:/var/lib/postgresql/data']);
+    expect(pg.healthcheck.test).toContain('pg_isready');
+    expect(pg.environment.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
+  });
+
+  it('starts two app processes on the same database and the same data volume, after Postgres is healthy', () => {
+    for (const a of apps) {
+      expect(a.build).toBe('.');
+      expect(a.environment.DATABASE_URL).toBe(apps[0].environment.DATABASE_URL);
+      expect(a.environment.DATABASE_URL).toMatch(/^postgres:\/\/openorchestrator:\$\{POSTGRES_PASSWORD:\?.+\}@postgres:5432\/openorchestrator$/);
+      expect(a.environment.DATA_DIR).toBe('/data');
+      expect(a.volumes).toEqual(['data:/data']);
+      expect(a.depends_on.postgres.condition).toBe('service_healthy');
+      expect(a.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8080/health');
+      expect(a.environment.ADMIN_PASSWORD).toMatch(/^\$\{ADMIN_PASSWORD:\?.+\}$/);
+      // The app's own config accepts the URL (a postgres:// URL).
+      expect(() => loadConfig({ DATABASE_URL: 'postgres://openorchestrator:pw@postgres:5432/openorchestrator' })).not.toThrow();
+    }
+    expect(cluster.volumes).toHaveProperty('data');
+    expect(cluster.volumes).toHaveProperty('pgdata');
+  });
+
+  it('publishes one port, on a proxy that sends requests to every app process and streams SSE unbuffered', () => {
+    const proxy = cluster.services.proxy;
+    expect(proxy.ports).toEqual(['${PORT:-8080}:8080']);
+    expect(proxy.volumes).toEqual(['./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro']);
+    for (const name of ['app-1', 'app-2']) {
+      expect(proxy.depends_on[name].condition).toBe('service_healthy');
+      expect(nginx).toContain(`server ${name}:8080`);
+    }
+    expect(nginx).toMatch(/listen 8080;/);
+    expect(nginx).toMatch(/proxy_buffering off;/);
+    // The Host header keeps its port, so the origin check of unsafe requests still matches.
+    expect(nginx).toMatch(/proxy_set_header Host \$http_host;/);
   });
 });
