@@ -11,6 +11,7 @@ import { createBackup } from '../engine/db/backup.ts';
 try {
   const { values } = parseArgs({ options: { out: { type: 'string', short: 'o' } } });
   const config = loadConfig(withEnvFile(process.env));
+  if (config.databaseUrl) throw new Error('DATABASE_URL is set: the data is in Postgres; back up it with pg_dump/pg_restore (and the DATA_DIR volume with your volume tooling). npm run backup handles the SQLite data folder only.');
   const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
   const out = values.out ?? path.join('backups', `openorchestrator-${stamp}.tar.gz`);
   const s = await createBackup(config.dataDir, out);
