@@ -30,12 +30,19 @@ async function startRun(p: ServerProcess, botId: number): Promise<{ id: number }
   return r.body;
 }
 
-/** The process (of `c.procs`) whose worker id is `workerId` (`<host>:<pid>:<random>`). */
-function procOf(c: TestCluster, workerId: string): ServerProcess {
+/**
+ * Waits until run `runId` is running; resolves with the process that runs it (its `worker_id` is
+ * `<host>:<pid>:<random>`) and another live process of the cluster.
+ */
+async function runningOn(c: TestCluster, runId: number): Promise<{ runner: ServerProcess; other: ServerProcess }> {
+  const workerId = await until('the run to start', 10_000, async () => {
+    const { rows } = await c.sql.query<{ worker_id: string | null; status: string }>(`select worker_id, status from runs where id = $1`, [runId]);
+    return rows[0]?.status === 'running' ? (rows[0].worker_id ?? undefined) : undefined;
+  });
   const pid = Number(workerId.split(':')[1]);
-  const p = c.procs.find((x) => x.proc.pid === pid);
-  if (!p) throw new Error(`no process with pid ${pid}`);
-  return p;
+  const runner = c.procs.find((x) => x.proc.pid === pid);
+  if (!runner) throw new Error(`no process with pid ${pid}`);
+  return { runner, other: c.procs.find((p) => p !== runner && p.proc.exitCode === null)! };
 }
 
 // Several app processes on one Postgres (issue 11): real processes started as `npm start`, a real
@@ -120,12 +127,7 @@ describe('a cluster of processes on one Postgres', () => {
     const c = cluster;
     const bot = await createBot(c.procs[0]!, { name: 'Talker' });
     const run = await startRun(c.procs[0]!, bot.id);
-    const workerId = await until('the run to start', 10_000, async () => {
-      const { rows } = await c.sql.query<{ worker_id: string | null }>(`select worker_id from runs where id = $1`, [run.id]);
-      return rows[0]?.worker_id ?? undefined;
-    });
-    const runner = procOf(c, workerId);
-    const follower = c.procs.find((p) => p !== runner)!;
+    const { other: follower } = await runningOn(c, run.id);
     const url = `${follower.url}/api/runs/${run.id}/events`;
     const first = await openSse(url);
     const early = await first.waitFor((e) => e.event === 'log' && JSON.parse(e.data).text.startsWith('echo: reading the prompt'), { timeoutMs: 10_000 });
@@ -149,12 +151,7 @@ describe('a cluster of processes on one Postgres', () => {
     const c = cluster;
     const bot = await createBot(c.procs[0]!, { name: 'Sleeper' });
     const run = await startRun(c.procs[0]!, bot.id);
-    const workerId = await until('the run to start', 10_000, async () => {
-      const { rows } = await c.sql.query<{ worker_id: string | null; status: string }>(`select worker_id, status from runs where id = $1`, [run.id]);
-      return rows[0]?.status === 'running' ? (rows[0].worker_id ?? undefined) : undefined;
-    });
-    const b = procOf(c, workerId);
-    const a = c.procs.find((p) => p !== b)!;
+    const { runner: b, other: a } = await runningOn(c, run.id);
     // The run processes of B: forked in the bot's folder under the shared data folder.
     const runProcesses = () =>
       descendants(b.proc.pid!).filter((pid) => {
@@ -181,21 +178,16 @@ describe('a cluster of processes on one Postgres', () => {
     const c = cluster;
     const bot = await createBot(c.procs[0]!, { name: 'Doomed' });
     const run = await startRun(c.procs[0]!, bot.id);
-    const workerId = await until('the run to start', 10_000, async () => {
-      const { rows } = await c.sql.query<{ worker_id: string | null; status: string }>(`select worker_id, status from runs where id = $1`, [run.id]);
-      return rows[0]?.status === 'running' ? (rows[0].worker_id ?? undefined) : undefined;
-    });
-    const b = procOf(c, workerId);
-    const a = c.procs.find((p) => p !== b)!;
+    const { runner: b, other: a } = await runningOn(c, run.id);
     const killedAt = Date.now();
     b.proc.kill('SIGKILL');
-    // Lease 3 s, renewed and checked every 0.5 s: taken over within 3.5 s (a second more for a loaded machine).
+    // Lease 3 s, renewed and checked every 0.5 s: taken over within 3.5 s (2.5 s more for a loaded machine's timers).
     const status = await until('the run to be taken over', 10_000, async () => {
       const r = await json(`${a.url}/api/runs/${run.id}`);
       return r.body.status === 'interrupted' ? r.body.status : undefined;
     });
     expect(status).toBe('interrupted');
-    expect(Date.now() - killedAt).toBeLessThan(4_500);
+    expect(Date.now() - killedAt).toBeLessThan(6_000);
   }, 60_000);
 
   it('polls Telegram from exactly one process, and from another within 10 s of the leader being killed', async () => {
