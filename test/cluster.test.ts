@@ -61,6 +61,20 @@ describe('a cluster of processes on one Postgres', () => {
     await server?.stop();
   });
 
+  it('opens a new database with three processes at once, and answers a name taken by two processes at once with one 201 and one 409', async () => {
+    // startCluster starts the three in parallel on an empty database: migrations and the first admin once.
+    cluster = await startCluster(server, 3);
+    const c = cluster;
+    const { rows } = await c.sql.query<{ n: number }>(`select count(*)::int as n from users`);
+    expect(rows[0]!.n).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      const body = JSON.stringify({ name: `Twin ${i}`, prompt: 'p', model: 'echo' });
+      const answers = await Promise.all(c.procs.slice(0, 2).map((p) => json(`${p.url}/api/bots`, { method: 'POST', body })));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+      expect(answers.find((a) => a.status === 409)!.body.error.code).toBe('BOT_NAME_TAKEN');
+    }
+  }, 60_000);
+
   it('fires every second of a `* * * * * *` schedule exactly once while a process is killed and another started', async () => {
     cluster = await startCluster(server, 3, { ECHO_DELAY_MS: '0' });
     const c = cluster;

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { FIRST_ADMIN_ID, mayCreate, mayRead, mayWrite, type Caller as Account } from '../engine/access.ts';
 import type { BotRow } from '../engine/db/schema.ts';
 import type { Engine } from '../engine/engine.ts';
-import { AppError, isAppError } from '../engine/errors.ts';
+import { AppError, isAppError, uniqueClash } from '../engine/errors.ts';
 import { nameKey } from '../engine/bots.ts';
 import type { PipelineView } from '../engine/pipelines.ts';
 import { COMMANDS, usageOf } from './commands/index.ts';
@@ -273,6 +273,8 @@ export class CommandCore<C extends Caller = Caller> {
   /** An {@link AppError} as a ⚠️ reply with its message; anything else is logged and answered vaguely. */
   private failureOf(err: unknown, caller: C): Message {
     if (isAppError(err)) return failure(err.message);
+    const clash = uniqueClash(err);
+    if (clash) return failure(clash.message);
     this.opts.log.error({ err, platform: caller.platform, userId: caller.userId }, 'chat command failed');
     return failure('Something went wrong on my side; the server log has the details.');
   }

@@ -297,7 +297,7 @@ export class Engine {
       void this.runner.cancelHere(msg.runId, msg.reason);
     });
     member.onDead(async (workerId, runIds) => {
-      const out = await this.runner.takeOver(runIds);
+      const out = await this.runner.takeOver(workerId, runIds);
       if (out.interrupted + out.retried > 0) this.log.warn({ workerId, ...out }, "took over the running runs of a process that died: marked interrupted or queued again");
     });
     // Notifications missed while the listening connection was down: look at the queue again.

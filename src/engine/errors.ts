@@ -106,3 +106,32 @@ export class AppError extends Error {
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }
+
+/**
+ * The tables whose unique indexes guard names a person chooses, and the error for a clash. The
+ * services check names first; these catch the race where two requests (or two processes) pass
+ * that check together and the unique index rejects the second write.
+ */
+const UNIQUE_CLASHES: Partial<Record<string, { code: ErrorCode; message: string }>> = {
+  bots: { code: 'BOT_NAME_TAKEN', message: 'A bot with that name was just created; choose another name.' },
+  pipelines: { code: 'PIPELINE_NAME_TAKEN', message: 'A pipeline with that name was just created; choose another name.' },
+  users: { code: 'USERNAME_TAKEN', message: 'That user name was just taken; choose another.' },
+  agents: { code: 'AGENT_BOT_TAKEN', message: 'That bot was just enrolled as an agent.' },
+};
+
+/**
+ * The {@link AppError} for a unique-index violation on a table of {@link UNIQUE_CLASHES}, else null.
+ * Reads the driver's error under drizzle's wrapper (`cause`): Postgres SQLSTATE 23505 with its
+ * `table` (https://www.postgresql.org/docs/current/errcodes-appendix.html), or SQLite's
+ * `SQLITE_CONSTRAINT_UNIQUE` with "UNIQUE constraint failed: <table>.<column>, …".
+ */
+export function uniqueClash(err: unknown): AppError | null {
+  for (let e = err as { code?: unknown; table?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    let table: string | undefined;
+    if (e.code === '23505' && typeof e.table === 'string') table = e.table;
+    else if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof e.message === 'string') table = /UNIQUE constraint failed: (\w+)\./.exec(e.message)?.[1];
+    const clash = table ? UNIQUE_CLASHES[table] : undefined;
+    if (clash) return new AppError(clash.code, clash.message);
+  }
+  return null;
+}

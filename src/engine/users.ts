@@ -61,11 +61,12 @@ export class UserService {
   async ensureFirstAdmin(now = Date.now()): Promise<UserRow> {
     const existing = await this.get(FIRST_ADMIN_ID);
     if (existing) return existing;
-    const [row] = await this.db
+    // Processes starting together on a new database all try: one inserts, the others read its row.
+    await this.db
       .insert(users)
       .values({ id: FIRST_ADMIN_ID, username: FIRST_ADMIN_NAME, usernameKey: FIRST_ADMIN_NAME, passwordHash: null, role: 'admin', createdAt: now, updatedAt: now })
-      .returning();
-    return row!;
+      .onConflictDoNothing();
+    return (await this.get(FIRST_ADMIN_ID))!;
   }
 
   /**

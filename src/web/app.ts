@@ -11,7 +11,7 @@ import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.ts';
 import { isLoopbackHost } from '../config.ts';
-import { AppError, isAppError } from '../engine/errors.ts';
+import { AppError, isAppError, uniqueClash } from '../engine/errors.ts';
 import { MAX_DOC_BYTES } from '../engine/docs.ts';
 import { validationFailed } from '../engine/bots.ts';
 import { apiRoutes } from './api/routes.ts';
@@ -258,6 +258,8 @@ function withRedactedRequests(logger: Logger): Logger {
 
 function toAppError(err: FastifyError | Error): AppError {
   if (isAppError(err)) return err;
+  const clash = uniqueClash(err);
+  if (clash) return clash;
   if (hasZodFastifySchemaValidationErrors(err)) {
     // A query parameter is named as such; a body field by its path ("steps.0"), like the engine does.
     const where = (err as FastifyError).validationContext;

@@ -44,7 +44,9 @@ export interface ClusterOptions {
  *
  * A process whose own row was swept (it could not renew for `leaseMs`: a long pause, a lost
  * connection) registers again; runs it ran meanwhile were already taken over by a survivor, and
- * the end of their attempts here changes nothing (every run status change is conditional).
+ * the end of their attempts here changes nothing (a transition out of `running` is fenced by the
+ * attempt and the process, `AttemptFence` in runner/transition.ts). Their children may still
+ * finish their work meanwhile.
  */
 export class ClusterMember {
   /** `<host>:<pid>:<random>`: this process, new at every start. */

@@ -37,13 +37,15 @@ export async function finishAttempt(res: RunEngineResources, a: RunAttempt, outc
   const now = res.now();
   const { attempt, maxAttempts } = a.run;
   const tokens = { tokensIn: a.tokensIn, tokensOut: a.tokensOut, costUsd: cost };
+  // Only this attempt, on this process: a run taken over meanwhile (queued again, claimed elsewhere) stays as it is.
+  const fence = { attempt, workerId: res.workerId };
 
   if (opts.allowRetry && isRetryable(status) && attempt < maxAttempts) {
     const delayMs = retryDelayMs(attempt, res.opts.retryBackoffMs);
     const reason = outcome.error ?? status;
     a.log('system', `attempt ${attempt} of ${maxAttempts} ${status}: ${reason} — attempt ${attempt + 1} in ${formatDelay(delayMs)}`);
     await res.logs.release(a.runId);
-    const row = await transitionRun(res, a.runId, ['running'], 'queued', { ...tokens, attempt: attempt + 1, availableAt: now + delayMs, error: reason, output: null }, {});
+    const row = await transitionRun(res, a.runId, ['running'], 'queued', { ...tokens, attempt: attempt + 1, availableAt: now + delayMs, error: reason, output: null }, {}, fence);
     if (!row) return null;
     res.queue.push(row.id, row.availableAt);
     res.bus.emit('run.retrying', { runId: row.id, botId: row.botId, run: row, bot: await eventBot(res.db, a.botId), attempt, maxAttempts, delayMs, reason });
@@ -57,7 +59,7 @@ export async function finishAttempt(res: RunEngineResources, a: RunAttempt, outc
     await res.logs.release(a.runId);
     const draft = outcome.output ?? '';
     const row = await transaction(res.db, async (tx) => {
-      const held = await transitionRun({ ...res, db: tx }, a.runId, ['running'], 'awaiting_approval', { ...tokens, output: draft, error: null, durationMs: now - startedAt }, {});
+      const held = await transitionRun({ ...res, db: tx }, a.runId, ['running'], 'awaiting_approval', { ...tokens, output: draft, error: null, durationMs: now - startedAt }, {}, fence);
       if (!held) return null;
       await tx
         .insert(approvals)
@@ -80,6 +82,7 @@ export async function finishAttempt(res: RunEngineResources, a: RunAttempt, outc
     status,
     { ...tokens, output: outcome.output ?? null, error: outcome.error ?? null, finishedAt: now, durationMs: now - startedAt },
     { newResults },
+    fence,
   );
   if (!row) {
     res.log.warn({ runId: a.runId, status }, 'run had already ended elsewhere; outcome not recorded');

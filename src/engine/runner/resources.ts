@@ -48,6 +48,8 @@ export interface RunEngineResources {
   submissions: RunSubmissions | null;
   /** Where a run's bot's secrets are read from when its attempt starts (`BotSecretStore`); null: bots have none. */
   secrets: RunSecrets | null;
+  /** This process in a cluster (`workers.id`), the owner of the runs it claims; null: no cluster. */
+  workerId: string | null;
 }
 
 /** The part of `BotSecretStore` the run engine uses: a bot's secret values by name. */

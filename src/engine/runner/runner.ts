@@ -86,7 +86,7 @@ export class Runner {
     const now = deps.now ?? Date.now;
     this.cluster = deps.cluster ?? null;
     const queue = deps.queue ?? (this.cluster ? new ClusterRunQueue(db, this.cluster.workerId) : new RunsTableQueue(db));
-    this.res = { db, bus, log, results, opts, now, queue, logs: new RunLogStore(db, bus, now), submissions: null, secrets: deps.secrets ?? null };
+    this.res = { db, bus, log, results, opts, now, queue, logs: new RunLogStore(db, bus, now), submissions: null, secrets: deps.secrets ?? null, workerId: this.cluster?.workerId ?? null };
     this.pool = new WorkerPool({ maxProcesses: opts.maxRunProcesses, idleMs: opts.workerIdleMs }, log);
   }
 
@@ -116,9 +116,13 @@ export class Runner {
    * Takes over the running runs of a process of the cluster that died (their ids): each is tried
    * again when attempts are left, else `interrupted`. Runs that moved on meanwhile are left alone.
    */
-  async takeOver(runIds: readonly number[]): Promise<{ interrupted: number; retried: number }> {
+  async takeOver(deadWorkerId: string, runIds: readonly number[]): Promise<{ interrupted: number; retried: number }> {
     if (runIds.length === 0) return { interrupted: 0, retried: 0 };
-    const rows = await this.res.db.select().from(runs).where(and(inArray(runs.id, [...runIds]), eq(runs.status, 'running'))).orderBy(asc(runs.id));
+    const rows = await this.res.db
+      .select()
+      .from(runs)
+      .where(and(inArray(runs.id, [...runIds]), eq(runs.status, 'running'), eq(runs.workerId, deadWorkerId)))
+      .orderBy(asc(runs.id));
     const out = await this.recover(rows, PROCESS_DIED);
     this.pump();
     return out;
@@ -139,11 +143,13 @@ export class Runner {
     const out = { interrupted: 0, retried: 0 };
     for (const run of stale) {
       const now = this.res.now();
+      // The attempt as it was read: two survivors taking over the same run change it once.
+      const fence = { attempt: run.attempt, workerId: run.workerId };
       if (run.attempt < run.maxAttempts) {
         await this.res.logs.append(run.id, run.botId, 'system', `attempt ${run.attempt} of ${run.maxAttempts} interrupted: ${why} — attempt ${run.attempt + 1} now`);
         await this.res.logs.release(run.id);
-        if (await transitionRun(this.res, run.id, ['running'], 'queued', { attempt: run.attempt + 1, availableAt: now, error: why }, {})) out.retried++;
-      } else if (await transitionRun(this.res, run.id, ['running'], 'interrupted', { finishedAt: now, error: why }, { newResults: 0 })) {
+        if (await transitionRun(this.res, run.id, ['running'], 'queued', { attempt: run.attempt + 1, availableAt: now, error: why }, {}, fence)) out.retried++;
+      } else if (await transitionRun(this.res, run.id, ['running'], 'interrupted', { finishedAt: now, error: why }, { newResults: 0 }, fence)) {
         out.interrupted++;
       }
     }
@@ -243,6 +249,9 @@ export class Runner {
       while (this.res.now() < deadline && !isFinalRunStatus((await this.get(runId)).status)) await sleep(50);
     } else if (await transitionRun(this.res, runId, ['queued', 'awaiting_approval'], 'cancelled', { error: reason, finishedAt: this.res.now() }, { newResults: 0 })) {
       this.res.queue.remove(runId);
+    } else if ((this.active.has(runId) || this.cluster) && (await this.get(runId)).status === 'running') {
+      // It was claimed between our read and our update (here or by another process): cancel it as running.
+      return await this.cancel(runId, reason);
     }
     return await this.get(runId);
   }
@@ -333,6 +342,7 @@ export class Runner {
           if ((await this.launch(runId)) === 'no-process') break;
         } catch (err) {
           this.res.log.error({ err, runId }, 'could not start run');
+          await this.res.queue.release([runId]).catch(() => {});
         }
       }
     } finally {

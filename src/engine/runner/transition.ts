@@ -11,7 +11,19 @@ export type TransitionExtra<S extends RunStatus> = S extends 'running' ? { pid: 
 export type RunChanges = Partial<Omit<typeof runs.$inferInsert, 'id' | 'status' | 'botId'>>;
 
 /**
- * The one way a run's status changes: one conditional `UPDATE … WHERE id = ? AND status IN (from)`,
+ * Which attempt a transition out of `running` belongs to: the attempt number and, in a cluster, the
+ * process that runs it. A transition with a fence changes nothing once the run was taken over
+ * (queued again as the next attempt, or claimed by another process).
+ */
+export interface AttemptFence {
+  attempt: number;
+  /** `workers.id` of the process that runs it; null: no cluster (any process, there is one). */
+  workerId: string | null;
+}
+
+/**
+ * The one way a run's status changes: one conditional `UPDATE … WHERE id = ? AND status IN (from)`
+ * (and, with a {@link AttemptFence}, `AND attempt = ? AND worker_id = ?`),
  * then one typed event (`run.queued`, `run.started`, `run.awaiting_approval` or `run.finished`) with the committed row,
  * delivered after the fact by the bus.
  * @returns the updated row, or null when the run was not in one of `from` (it moved elsewhere
@@ -24,12 +36,14 @@ export async function transitionRun<S extends RunStatus>(
   to: S,
   changes: RunChanges,
   extra: TransitionExtra<S>,
+  fence?: AttemptFence,
 ): Promise<RunRow | null> {
+  const fenced = fence ? and(eq(runs.attempt, fence.attempt), fence.workerId === null ? undefined : eq(runs.workerId, fence.workerId)) : undefined;
   const [row] = await res.db
     .update(runs)
     // A run queued again belongs to no process until one takes it (queue.ts, ClusterRunQueue).
     .set({ ...changes, ...(to === 'queued' ? { workerId: null } : {}), status: to })
-    .where(and(eq(runs.id, runId), inArray(runs.status, [...from])))
+    .where(and(eq(runs.id, runId), inArray(runs.status, [...from]), fenced))
     .returning();
   if (!row) return null;
   await announceRun(res, row, extra as TransitionExtra<RunStatus>);
