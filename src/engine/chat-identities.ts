@@ -115,10 +115,16 @@ export class ChatIdentityService {
 
   private async link(row: PairingCodeRow, userId: number): Promise<ChatIdentityView> {
     const now = this.now();
-    if (row.usedAt !== null) throw new AppError('PAIRING_CODE_USED', 'That pairing code was already used; codes work once. Send the chat bot any command for a new one.');
+    if (row.usedAt !== null) throw codeUsed();
     if (row.expiresAt <= now) throw new AppError('PAIRING_CODE_EXPIRED', 'That pairing code has expired (codes last 1 hour). Send the chat bot any command for a new one.');
     const id = await transaction(this.db, async (tx) => {
-      await tx.update(pairingCodes).set({ usedAt: now }).where(eq(pairingCodes.id, row.id));
+      // The code is used once: of two requests (or processes) redeeming it together, one changes the row.
+      const used = await tx
+        .update(pairingCodes)
+        .set({ usedAt: now })
+        .where(and(eq(pairingCodes.id, row.id), isNull(pairingCodes.usedAt), gt(pairingCodes.expiresAt, now)))
+        .returning({ id: pairingCodes.id });
+      if (used.length === 0) return null;
       const [linked] = await tx
         .insert(chatIdentities)
         .values({ platform: row.platform, externalId: row.externalId, displayName: row.displayName, userId, linkedAt: now })
@@ -126,6 +132,7 @@ export class ChatIdentityService {
         .returning();
       return linked!.id;
     });
+    if (id === null) throw codeUsed();
     return (await this.view(id))!;
   }
 
@@ -195,4 +202,9 @@ export class ChatIdentityService {
       .where(id === undefined ? undefined : eq(chatIdentities.id, id))
       .orderBy(asc(chatIdentities.linkedAt), asc(chatIdentities.id));
   }
+}
+
+/** A code that was already used (codes work once). */
+function codeUsed(): AppError {
+  return new AppError('PAIRING_CODE_USED', 'That pairing code was already used; codes work once. Send the chat bot any command for a new one.');
 }
