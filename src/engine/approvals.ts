@@ -106,6 +106,8 @@ export class ApprovalService {
         });
         await this.arm();
       }),
+      // A draft held on another process of a cluster: this one's timer covers it too (expiry is one conditional update).
+      this.deps.bus.on('run.awaiting_approval', () => this.arm(), { remote: true }),
       this.deps.bus.on('run.finished', async (e) => {
         if (e.status === 'completed' || e.status === 'rejected') return;
         const [r] = await this.deps.db
