@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { isFinalRunStatus, type RunStatus } from '../../src/engine/run-status.ts';
 import { buildApp } from '../../src/web/app.ts';
+import { testDatabase } from './test-database.ts';
 
 /** A running app on 127.0.0.1 with its own temporary data dir. */
 export interface TestApp {
@@ -36,7 +37,8 @@ export function tempDataDir(): string {
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}, opts: { onRoute?: (route: RouteOptions) => void; now?: () => number } = {}): Promise<TestApp> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
-  const config = loadConfig({ PORT: '0', ECHO_DELAY_MS: '20', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
+  const database = 'DATABASE_URL' in env ? null : await testDatabase(dataDir);
+  const config = loadConfig({ PORT: '0', ECHO_DELAY_MS: '20', LOG_LEVEL: 'silent', ...(database ? { DATABASE_URL: database.url } : {}), ...env, DATA_DIR: dataDir });
   const logger = pino({ level: config.logLevel });
   const engine = await Engine.open(config, logger, opts.now ? { now: opts.now } : {});
   await engine.start();
@@ -82,7 +84,10 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
     async close(opts) {
       await app.close();
       await engine.close();
-      if (!opts?.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!opts?.keepData) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        await database?.drop();
+      }
     },
   };
 }

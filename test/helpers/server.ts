@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { testDatabase } from './test-database.ts';
 
 /** The app started as `npm start` does, in a process of its own. */
 export interface ServerProcess {
@@ -15,9 +16,12 @@ export interface ServerProcess {
 
 /**
  * Starts `node --import tsx src/main.ts` with `env` (on top of PATH, PORT=0 and LOG_LEVEL=info);
- * resolves once it logs that it listens, rejects if it exits first.
+ * resolves once it logs that it listens, rejects if it exits first. With TEST_DATABASE=postgres it
+ * gets the database of its DATA_DIR (as test apps on that dir do) unless `env` names one.
  */
-export function startServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const database = env.DATA_DIR && !('DATABASE_URL' in env) ? await testDatabase(env.DATA_DIR) : null;
+  if (database) env = { ...env, DATABASE_URL: database.url };
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { PATH: process.env.PATH!, PORT: '0', LOG_LEVEL: 'info', ...env },

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNull, lt, lte, min, or } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, lt, lte, min, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { runs } from '../db/schema.ts';
 
@@ -103,10 +103,12 @@ export class ClusterRunQueue extends RunsTableQueue {
       .limit(limit);
     // `for` is pg-core's (the handle is typed as SQLite's; see Db in database.ts).
     const locked = (free as unknown as { for(strength: 'update', config: { skipLocked: true }): typeof free }).for('update', { skipLocked: true });
+    // `= any(array(…))`, not `in (…)`: Postgres may run an `in` subquery more than once within the
+    // update (a semi-join rescan), and each run skips other rows, handing out more than `limit`.
     const rows = await this.db
       .update(runs)
       .set({ workerId: this.workerId })
-      .where(and(inArray(runs.id, locked), eq(runs.status, 'queued')))
+      .where(and(sql`${runs.id} = any(array(${locked}))`, eq(runs.status, 'queued')))
       .returning({ id: runs.id, availableAt: runs.availableAt });
     return rows.sort((a, b) => a.availableAt - b.availableAt || a.id - b.id).map((r) => r.id);
   }
