@@ -183,8 +183,8 @@ export class ApprovalService {
     const edited = text !== a.draft;
     const now = this.now();
     let newResults = 0;
-    await transaction(this.deps.db, async (tx) => {
-      await this.claim(tx, a, { status: 'approved', finalText: text, edited, decidedBy: by, decidedAt: now });
+    const won = await transaction(this.deps.db, async (tx) => {
+      if (!(await this.claim(tx, a, { status: 'approved', finalText: text, edited, decidedBy: by, decidedAt: now }))) return false;
       for (const item of a.heldResults) if ((await this.deps.results.record(a.botId, a.runId, item)).isNew) newResults++;
       if (a.answerIsResult && text.trim() && (await this.deps.results.record(a.botId, a.runId, outputAsResult(text))).isNew) newResults++;
       const found = a.heldResults.length + (a.answerIsResult && text.trim() ? 1 : 0);
@@ -192,7 +192,9 @@ export class ApprovalService {
       await this.logs.release(a.runId);
       const run = await transitionRun({ ...this.deps, db: tx }, a.runId, ['awaiting_approval'], 'completed', { output: text, finishedAt: now }, { newResults });
       if (!run) throw new AppError('APPROVAL_DECIDED', `Run #${a.runId} no longer waits for approval.`);
+      return true;
     });
+    if (!won) throw this.alreadyDecided(await this.row(a.id));
     await this.decided(a, 'approved', by, `✓ ${await this.botName(a)}: run #${a.runId} approved by ${by}${edited ? ' (edited)' : ''}`, 'success');
     return await this.get(id);
   }
@@ -237,22 +239,28 @@ export class ApprovalService {
   /** Ends a pending approval and its run as rejected (by a person, or expired). */
   private async end(a: ApprovalRow, status: 'rejected' | 'expired', by: Decider, reason: string, runError: string): Promise<void> {
     const now = this.now();
-    await transaction(this.deps.db, async (tx) => {
-      await this.claim(tx, a, { status, reason, decidedBy: by, decidedAt: now });
+    const won = await transaction(this.deps.db, async (tx) => {
+      if (!(await this.claim(tx, a, { status, reason, decidedBy: by, decidedAt: now }))) return false;
       await this.logs.append(a.runId, a.botId, 'system', runError);
       await this.logs.release(a.runId);
       const run = await transitionRun({ ...this.deps, db: tx }, a.runId, ['awaiting_approval'], 'rejected', { error: runError, finishedAt: now }, { newResults: 0 });
       if (!run) throw new AppError('APPROVAL_DECIDED', `Run #${a.runId} no longer waits for approval.`);
+      return true;
     });
+    if (!won) throw this.alreadyDecided(await this.row(a.id));
   }
 
-  /** The one conditional update that decides: whoever moves it out of `pending` first wins. */
-  private async claim(tx: Db, a: ApprovalRow, set: Partial<typeof approvals.$inferInsert>): Promise<void> {
+  /**
+   * The one conditional update that decides: whoever moves it out of `pending` first wins.
+   * @returns false when another decision came first; the caller's transaction then ends without a
+   *   rollback (it wrote nothing), so statements of other flows that joined it on SQLite stay.
+   */
+  private async claim(tx: Db, a: ApprovalRow, set: Partial<typeof approvals.$inferInsert>): Promise<boolean> {
     const r = await tx
       .update(approvals)
       .set(set)
       .where(and(eq(approvals.id, a.id), eq(approvals.status, 'pending')));
-    if (rowsChanged(r) !== 1) throw this.alreadyDecided(await this.row(a.id, tx));
+    return rowsChanged(r) === 1;
   }
 
   /** A pending approval; one past its expiry is expired now. @throws {AppError} APPROVAL_NOT_FOUND, APPROVAL_DECIDED */
