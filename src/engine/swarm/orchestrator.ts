@@ -215,6 +215,19 @@ export class Orchestrator implements RunSubmissions {
   /** Gives a turn to an agent: a run for a bot, an offer (woken long poll) for an external agent. */
   private async assign(task: TaskRow, kind: AssignmentKind, agent: AgentRow, subtask: SubtaskRow | null, input: string): Promise<void> {
     const external = agent.kind === 'external';
+    // The sub-task first: whoever moves it out of `pending` gives it out (another process may be dispatching it too).
+    if (
+      subtask &&
+      !(await this.deps.tasks.claimSubtask(subtask.id, {
+        status: external ? 'assigned' : 'running',
+        agentId: agent.id,
+        runId: null,
+        attempts: subtask.attempts + 1,
+        startedAt: external ? null : this.deps.now(),
+      }))
+    ) {
+      return;
+    }
     const a = await this.deps.assignments.insert({ taskId: task.id, round: task.round, kind, agentId: agent.id, subtaskId: subtask?.id ?? null, input, external });
     await this.deps.audit.record({
       taskId: task.id,
@@ -222,15 +235,6 @@ export class Orchestrator implements RunSubmissions {
       event: 'assignment.created',
       payload: { assignment_id: a.id, kind, round: task.round, agent_id: agent.id, agent: agent.name, ...(subtask ? { subtask: subtask.key } : {}), input },
     });
-    if (subtask) {
-      await this.deps.tasks.updateSubtask(subtask.id, {
-        status: external ? 'assigned' : 'running',
-        agentId: agent.id,
-        runId: null,
-        attempts: subtask.attempts + 1,
-        startedAt: external ? null : this.deps.now(),
-      });
-    }
     if (external) {
       this.deps.assignments.wake(agent.id);
     } else {

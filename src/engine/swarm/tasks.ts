@@ -207,6 +207,19 @@ export class TaskStore {
   }
 
   /** Changes fields of a sub-task. */
+  /**
+   * Takes a pending sub-task for an agent: one conditional update, so of two processes (or two
+   * steps) dispatching it at once one gets the row and the other null.
+   */
+  async claimSubtask(id: number, set: Partial<typeof subtasks.$inferInsert>): Promise<SubtaskRow | null> {
+    const [row] = await this.deps.db
+      .update(subtasks)
+      .set(set)
+      .where(and(eq(subtasks.id, id), eq(subtasks.status, 'pending')))
+      .returning();
+    return row ?? null;
+  }
+
   async updateSubtask(id: number, set: Partial<typeof subtasks.$inferInsert>): Promise<SubtaskRow> {
     const [row] = await this.deps.db.update(subtasks).set(set).where(eq(subtasks.id, id)).returning();
     return row!;
