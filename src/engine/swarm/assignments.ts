@@ -127,11 +127,17 @@ export class AssignmentStore {
    * Ends an open assignment with `status` and fields.
    * @returns the row, or undefined when it had already ended (nothing is changed then).
    */
-  async settle(id: number, status: Exclude<AssignmentStatus, 'offered' | 'working'>, fields: { result?: Record<string, unknown> | null; error?: string | null } = {}): Promise<AssignmentRow | undefined> {
+  async settle(
+    id: number,
+    status: Exclude<AssignmentStatus, 'offered' | 'working'>,
+    fields: { result?: Record<string, unknown> | null; error?: string | null } = {},
+    /** Only while the lease is still past this time (epoch ms): a lease renewed meanwhile (on another process) stays. */
+    leaseBefore?: number,
+  ): Promise<AssignmentRow | undefined> {
     const [row] = await this.db
       .update(assignments)
       .set({ status, finishedAt: this.opts.now(), ...(fields.result !== undefined ? { result: fields.result } : {}), ...(fields.error !== undefined ? { error: fields.error } : {}) })
-      .where(and(eq(assignments.id, id), inArray(assignments.status, ACTIVE)))
+      .where(and(eq(assignments.id, id), inArray(assignments.status, ACTIVE), leaseBefore === undefined ? undefined : lt(assignments.leaseExpiresAt, leaseBefore)))
       .returning();
     return row;
   }

@@ -306,7 +306,8 @@ export class Orchestrator implements RunSubmissions {
   async sweepLeases(): Promise<number> {
     return this.exclusive(async () => {
       const expired = await this.deps.assignments.expired();
-      for (const a of expired) await this.settle(a, { status: 'expired', error: `the lease of ${this.deps.leaseMs} ms passed without a word from the agent` }, 'system');
+      const now = this.deps.now();
+      for (const a of expired) await this.settle(a, { status: 'expired', error: `the lease of ${this.deps.leaseMs} ms passed without a word from the agent` }, 'system', now);
       return expired.length;
     });
   }
@@ -325,8 +326,9 @@ export class Orchestrator implements RunSubmissions {
    * Ends an assignment and moves its task on.
    * @returns false when the assignment had already ended (nothing done).
    */
-  private async settle(a: AssignmentRow, outcome: Outcome, actor: string): Promise<boolean> {
-    const settled = await this.deps.assignments.settle(a.id, outcome.status, outcome.status === 'completed' ? { result: outcome.result } : { error: outcome.error });
+  /** @param leaseBefore for a lease's expiry: only while the lease is still past this time (epoch ms). */
+  private async settle(a: AssignmentRow, outcome: Outcome, actor: string, leaseBefore?: number): Promise<boolean> {
+    const settled = await this.deps.assignments.settle(a.id, outcome.status, outcome.status === 'completed' ? { result: outcome.result } : { error: outcome.error }, leaseBefore);
     if (!settled) return false;
     const task = await this.deps.tasks.get(a.taskId);
     if (outcome.status !== 'completed') {
