@@ -43,6 +43,8 @@ const telegramWebhook =
   config.telegram.token && config.telegram.webhookUrl
     ? new TelegramWebhook({ url: config.telegram.webhookUrl, token: config.telegram.token, ...(config.telegram.webhookSecret ? { secret: config.telegram.webhookSecret } : {}) })
     : undefined;
+/** Telegram and Discord, each when its token is set. */
+const startChat = () => startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
 // In a cluster exactly one process runs the chat adapters (Telegram allows one getUpdates poller per
 // bot, Discord one gateway session per shard): the one holding the `chat` advisory lock.
 const chatLeadership = config.databaseUrl
@@ -52,7 +54,7 @@ const chatLeadership = config.databaseUrl
       retryMs: 2_000,
       onElected: async () => {
         logger.info('this process leads the chats: starting the chat adapters');
-        chat = await startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
+        chat = await startChat();
       },
       onDeposed: async () => {
         logger.warn('this process no longer leads the chats: stopping the chat adapters');
@@ -73,9 +75,8 @@ const app = await buildApp({
 });
 const address = await app.listen({ port: config.port, host: config.host });
 logger.info(`openOrchestrator is running on ${address}`);
-// Telegram and Discord, each when its token is set.
 if (chatLeadership) await chatLeadership.start();
-else chat = await startChatAdapters(engine, config, logger, { observer: metrics, ...(telegramWebhook ? { telegramWebhook } : {}) });
+else chat = await startChat();
 
 /** How long a shutdown may take before the process gives up on it. */
 // Under Docker's default 10 s stop grace, so the process ends on its own terms.

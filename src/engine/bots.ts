@@ -5,7 +5,7 @@ import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { FIRST_ADMIN_ID } from './access.ts';
 import { z } from 'zod';
-import { transaction, type Db } from './db/database.ts';
+import { sqliteClient, transaction, type Db } from './db/database.ts';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { removeBotSecrets } from './bot-secrets.ts';
 import { botState, type BotState, type BotStateFacts, type BotStateKind } from './bot-status.ts';
@@ -162,7 +162,7 @@ export class BotService {
   /** The bots with these ids (unknown ids are left out), oldest first. */
   async rows(ids: number[]): Promise<BotRow[]> {
     if (ids.length === 0) return [];
-    if (!isBetterSqlite(this.db)) return this.db.select().from(bots).where(inArray(bots.id, ids)).orderBy(bots.id);
+    if (!sqliteClient(this.db)) return this.db.select().from(bots).where(inArray(bots.id, ids)).orderBy(bots.id);
     // SQLite: one prepared statement whatever the number of ids (they are passed as a JSON array).
     this.byIds ??= this.db
       .select()
@@ -303,7 +303,8 @@ export class BotService {
    * with drizzle's query builder. Both give the same shapes.
    */
   private get reads(): SummaryReads {
-    this.summaryReads ??= isBetterSqlite(this.db) ? sqliteSummaryReads(this.db.$client) : portableSummaryReads(this.db);
+    const sqlite = sqliteClient(this.db);
+    this.summaryReads ??= sqlite ? sqliteSummaryReads(sqlite) : portableSummaryReads(this.db);
     return this.summaryReads;
   }
 
@@ -481,12 +482,6 @@ interface SummaryReads {
   lastRuns(ids: number[] | null): Promise<(LastRun & { botId: number })[]>;
   runCounts(ids: number[]): Promise<{ botId: number; n: number }[]>;
   resultCounts(ids: number[]): Promise<{ botId: number; n: number }[]>;
-}
-
-/** `true` when `db` runs on better-sqlite3 (its raw client prepares statements synchronously). */
-function isBetterSqlite(db: Db): boolean {
-  const client = db.$client as unknown as Record<string, unknown> | null | undefined;
-  return typeof client?.prepare === 'function' && 'inTransaction' in client;
 }
 
 /** {@link SummaryReads} as raw better-sqlite3 statements, prepared once (SQLite-only SQL: json_each, `enabled = 1`). */

@@ -3,8 +3,7 @@
  * what works and what is degraded). Both are open without the dashboard token, for probes.
  */
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'drizzle-orm';
-import { users } from '../engine/db/schema.ts';
+import { pingDatabase } from '../engine/db/database.ts';
 import type { Engine } from '../engine/engine.ts';
 
 /** A chat platform's connection as its adapter sees it (bot/adapter.ts reports these). */
@@ -67,8 +66,7 @@ async function queueCheck(engine: Engine): Promise<HealthReport['checks']['queue
 export async function healthReport(engine: Engine, source: ChatHealthSource): Promise<HealthReport> {
   let database: HealthCheck = { status: 'ok' };
   try {
-    // A query any SQL database answers the same way (the table may be empty: it still has to be read).
-    await engine.db.select({ one: sql`1` }).from(users).limit(1);
+    await pingDatabase(engine.db);
   } catch (err) {
     database = { status: 'degraded', detail: `the database does not answer: ${(err as Error).message}` };
   }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { tempDataDir } from './app.ts';
 import { startServer, type ServerProcess } from './server.ts';
-import type { TestPostgres } from './postgres.ts';
+import { createDatabase, type TestPostgres } from './postgres.ts';
 
 /** App processes started as `npm start` does, on one fresh Postgres database and one shared data folder. */
 export interface TestCluster {
@@ -25,14 +24,8 @@ export interface TestCluster {
  * 0.5 s) and `env`.
  */
 export async function startCluster(server: TestPostgres, n: number, env: Record<string, string> = {}): Promise<TestCluster> {
-  const name = `oo_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(server.url);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
+  const database = await createDatabase(server.url);
+  const databaseUrl = database.url;
   const dataDir = tempDataDir();
   const sql = new pg.Client({ connectionString: databaseUrl });
   await sql.connect();
@@ -54,10 +47,7 @@ export async function startCluster(server: TestPostgres, n: number, env: Record<
       for (const p of procs) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
       await Promise.all(procs.map((p) => p.exited));
       await sql.end().catch(() => {});
-      const a = new pg.Client({ connectionString: server.url });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
+      await database.drop();
     },
   };
 }
